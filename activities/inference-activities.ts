@@ -1,0 +1,54 @@
+import { Context } from '@temporalio/activity';
+import type { RunConfig } from '../lib/config.ts';
+import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
+import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
+import { InputError } from '../lib/errors.ts';
+import { failFastOnInputErrors } from './cpu-activities.ts';
+import path from 'node:path';
+
+export type ShardSummary = Omit<ShardReport, 'errors'> & { errorCount: number };
+
+export interface InferenceActivityOptions {
+  /** Threads for onnxruntime's intra-op pool; undefined lets onnxruntime pick (all cores). */
+  intraOpThreads?: number;
+}
+
+/** Activities of the inference task queue. `engines` holds this process's one session per model. */
+export function createInferenceActivities(engines: InferenceEngines, options: InferenceActivityOptions = {}) {
+  return {
+    async extractShard(config: RunConfig, shard: number): Promise<ShardSummary> {
+      const context = Context.current();
+      // Loading a large model can outlast the heartbeat timeout: keep heartbeating meanwhile.
+      const keepAlive = setInterval(() => context.heartbeat({ shard, imagesDone: 0, loading: true }), 5_000);
+      const engine = async () => {
+        try {
+          return await engines.get({
+            modelPath: path.resolve(config.model),
+            executionProvider: config.executionProvider,
+            output: config.output,
+            intraOpThreads: options.intraOpThreads,
+          });
+        } catch (error) {
+          if (error instanceof ModelLoadError) throw new InputError(error.message);
+          throw error;
+        } finally {
+          clearInterval(keepAlive);
+        }
+      };
+      try {
+        const { errors, ...report } = await failFastOnInputErrors(() =>
+          extractShardFiles(config, shard, {
+            engine,
+            heartbeat: (progress) => context.heartbeat(progress),
+            checkCancelled: () => context.cancellationSignal.throwIfAborted(),
+          }),
+        );
+        return { ...report, errorCount: errors.length };
+      } finally {
+        clearInterval(keepAlive);
+      }
+    },
+  };
+}
+
+export type InferenceActivities = ReturnType<typeof createInferenceActivities>;

@@ -1,0 +1,173 @@
+import { parseArgs } from 'node:util';
+import { startDevServer } from '../lib/dev-server.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { generateSampleData } from '../lib/sample-data.ts';
+import type { QueueKind } from '../lib/task-queues.ts';
+import type { RunSummary } from '../workflows/extract-vectors.ts';
+import { createWorkers } from '../workers/create-workers.ts';
+import { embeddedRun } from './embedded-run.ts';
+import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
+import { RunFailedError, submitRun } from './submit-run.ts';
+
+const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
+
+  tessera run --data DIR --out DIR [--model FILE] [--config FILE] [options]
+      Without --address: starts a local Temporal dev server (state under --out) and in-process
+      workers, runs to the end with a progress bar. The same command after a crash resumes.
+      --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait)
+      --namespace NAME      Temporal namespace (default: default)
+      Run options (also accepted in --config JSON, same names in camelCase):
+      --csv --images --id-column --class-column --img-size --batch-size --val-samples --seed
+      --output (level index or output name) --shard-size --parallel-shards
+      --execution-provider cpu|cuda --normalize none|imagenet
+  tessera worker --address HOST:PORT [--queues cpu,inference] [--inference-concurrency N]
+  tessera dev [--port N] [--ui-port N] [--db FILE]
+  tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
+`;
+
+function printSummary(summary: RunSummary, seconds: number): void {
+  const extract = summary.timings.extract ?? 0;
+  const lines = [
+    `tessera: done in ${seconds.toFixed(1)} s`,
+    `  images     ${summary.extractedImages} extracted of ${summary.images} (validation: ${summary.validationImages})`,
+    `  rows       ${summary.rows} (${summary.tilesPerImage} tiles × ${summary.channels} channels per image)`,
+    `  errors     ${summary.errors}${summary.errors > 0 ? ` (see ${summary.out}/errors.csv)` : ''}`,
+    `  speed      ${(summary.extractedImages / seconds).toFixed(1)} images/s overall, ${(extract > 0 ? summary.extractedImages / extract : 0).toFixed(1)} images/s in extraction`,
+    `  output     ${summary.vectors}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function runCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...configFlagSpecs(),
+      config: { type: 'string' },
+      address: { type: 'string' },
+      namespace: { type: 'string' },
+      detach: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const config = buildRunConfig(values, values.config);
+  if (values.detach && !values.address) throw new UsageError('--detach needs --address (the embedded server stops when tessera exits)');
+  const result = values.address
+    ? await submitRun(config, { address: values.address, namespace: values.namespace, detach: values.detach, quiet: values.quiet })
+    : await embeddedRun(config, {
+        quiet: values.quiet,
+        onServer: (ui) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui}\n`),
+      });
+  if (result.summary) printSummary(result.summary, result.seconds);
+  else process.stdout.write(`${result.workflowId}\n`);
+  return 0;
+}
+
+async function workerCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      address: { type: 'string' },
+      namespace: { type: 'string' },
+      queues: { type: 'string', default: 'cpu,inference' },
+      'inference-concurrency': { type: 'string' },
+      'intra-op-threads': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.address) throw new UsageError('tessera worker needs --address HOST:PORT');
+  const queues = values.queues.split(',').map((q) => q.trim());
+  const unknown = queues.filter((q) => q !== 'cpu' && q !== 'inference');
+  if (unknown.length > 0) throw new UsageError(`--queues: unknown queue ${unknown.join(', ')} (use cpu, inference)`);
+  const positiveInt = (name: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${text}`);
+    return n;
+  };
+  const workers = await createWorkers({
+    address: values.address,
+    namespace: values.namespace,
+    queues: queues as QueueKind[],
+    inferenceConcurrency: positiveInt('inference-concurrency', values['inference-concurrency']),
+    intraOpThreads: positiveInt('intra-op-threads', values['intra-op-threads']),
+  });
+  // Graceful shutdown: stop polling, let running activities finish or be retried elsewhere.
+  process.once('SIGINT', () => workers.shutdown());
+  process.once('SIGTERM', () => workers.shutdown());
+  process.stderr.write(`tessera worker: queues ${queues.join(', ')} on ${values.address}\n`);
+  await workers.run();
+  return 0;
+}
+
+async function devCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string', default: '.tessera-dev/state.db' } },
+    strict: true,
+  });
+  const server = await startDevServer({
+    dbFile: values.db,
+    port: values.port ? Number(values.port) : 7233,
+    uiPort: values['ui-port'] ? Number(values['ui-port']) : 8233,
+  });
+  process.stdout.write(`Temporal dev server: ${server.address}\nWeb UI: ${server.uiUrl}\nState: ${values.db}\nCtrl-C stops it.\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.stop();
+  return 0;
+}
+
+async function sampleDataCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { out: { type: 'string' }, images: { type: 'string' }, classes: { type: 'string' }, seed: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.out) throw new UsageError('tessera sample-data needs --out DIR');
+  const result = await generateSampleData({
+    dir: values.out,
+    images: values.images ? Number(values.images) : undefined,
+    classes: values.classes ? Number(values.classes) : undefined,
+    seed: values.seed ? Number(values.seed) : undefined,
+  });
+  process.stdout.write(`wrote ${result.images} images in ${result.classes} classes; ${result.csv}\n`);
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+  worker: workerCommand,
+  dev: devCommand,
+  'sample-data': sampleDataCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  const handler = COMMANDS[command];
+  if (!handler) {
+    process.stderr.write(`tessera: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await handler(rest);
+  } catch (error) {
+    if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`tessera ${command}: ${errorMessage(error)}\n`);
+      return 2;
+    }
+    if (error instanceof RunFailedError) {
+      process.stderr.write(`tessera ${command}: run failed: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`tessera ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}

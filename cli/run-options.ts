@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/config.ts';
+import { DEFAULT_MODEL } from '../lib/project-paths.ts';
+
+export const configKeys = Object.keys(RunConfigSchema.shape) as (keyof typeof RunConfigSchema.shape)[];
+
+export function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** parseArgs option specs for every schema field, as `--kebab-case` string flags. */
+export function configFlagSpecs(): Record<string, { type: 'string' }> {
+  return Object.fromEntries(configKeys.map((key) => [kebabCase(key), { type: 'string' as const }]));
+}
+
+/** A flag's text becomes a number when the field accepts that number (`--output 4` is level 4). */
+function flagValue(key: (typeof configKeys)[number], text: string): unknown {
+  const field = RunConfigSchema.shape[key];
+  const asNumber = Number(text);
+  if (text.trim() !== '' && Number.isFinite(asNumber) && field.safeParse(asNumber).success) return asNumber;
+  return text;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/**
+ * The run config from (lowest to highest precedence) the schema defaults, `--config FILE` and
+ * flags, validated by the one schema. Paths become absolute against the caller's directory,
+ * because workers may run elsewhere; the default model is tessera's own exported model.
+ */
+export function buildRunConfig(flags: Record<string, string | boolean | undefined>, configFile?: string): RunConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (configFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(configFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read config file ${configFile}: ${(error as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`config file ${configFile} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const fromFlags: Record<string, unknown> = {};
+  for (const key of configKeys) {
+    const value = flags[kebabCase(key)];
+    if (typeof value === 'string') fromFlags[key] = flagValue(key, value);
+  }
+  const merged: Record<string, unknown> = { model: DEFAULT_MODEL, ...fromFile, ...fromFlags };
+  const base = configFile && fromFile ? path.dirname(path.resolve(configFile)) : process.cwd();
+  for (const key of ['data', 'out', 'model'] as const) {
+    const value = merged[key];
+    if (typeof value === 'string' && value !== '') {
+      merged[key] = path.resolve(key in fromFlags ? process.cwd() : base, value);
+    }
+  }
+  const parsed = parseRunConfig(merged);
+  if (!parsed.ok) throw new UsageError(parsed.message.replace(/\b([a-z]+[A-Z]\w*)(?=:)/g, (m) => `${m} (--${kebabCase(m)})`));
+  return parsed.config;
+}

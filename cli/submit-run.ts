@@ -1,0 +1,74 @@
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { RunConfig } from '../lib/config.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
+import type { RunSummary } from '../workflows/extract-vectors.ts';
+import { ProgressBar, readProgress } from './progress.ts';
+import { workflowIdForOutput } from './workflow-id.ts';
+
+export interface SubmitOptions {
+  address: string;
+  namespace?: string;
+  detach?: boolean;
+  quiet?: boolean;
+}
+
+export class RunFailedError extends Error {
+  override name = 'RunFailedError';
+}
+
+/** The innermost failure message, which is the one that names the bad input. */
+function rootCauseMessage(error: unknown): string {
+  let current: unknown = error;
+  let message = errorMessage(error);
+  while (current && typeof current === 'object' && 'cause' in current && current.cause) {
+    current = current.cause;
+    message = errorMessage(current);
+  }
+  return message;
+}
+
+/**
+ * Starts the workflow for this output folder, or attaches to the one already running (after a
+ * crash, the same command continues the same run), then follows it to the end.
+ */
+export async function submitRun(config: RunConfig, options: SubmitOptions): Promise<{ summary?: RunSummary; workflowId: string; seconds: number }> {
+  const started = Date.now();
+  const connection = await Connection.connect({ address: options.address });
+  try {
+    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+    const workflowId = workflowIdForOutput(config.out);
+    const handle = await client.workflow.start(WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId,
+      args: [config],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const log = (line: string) => options.quiet || process.stderr.write(`${line}\n`);
+    log(`tessera: workflow ${workflowId} (run ${handle.firstExecutionRunId ?? '?'}) on ${options.address}`);
+    if (options.detach) return { workflowId, seconds: (Date.now() - started) / 1000 };
+
+    const bar = options.quiet ? undefined : new ProgressBar();
+    let finished = false;
+    const poll = (async () => {
+      while (!finished) {
+        const progress = await readProgress(handle);
+        if (progress && !finished) bar?.update(progress);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    })();
+    try {
+      const summary = (await handle.result()) as RunSummary;
+      return { summary, workflowId, seconds: (Date.now() - started) / 1000 };
+    } catch (error) {
+      if (error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
+      throw error;
+    } finally {
+      finished = true;
+      await poll;
+      bar?.finish();
+    }
+  } finally {
+    await connection.close();
+  }
+}

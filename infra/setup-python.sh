@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Creates the project's own Python environment (.venv-py/) for model export and reference checks.
+# Idempotent: with unchanged pins a second call returns at once.
+#
+# Why these torch pins: timm imports torchvision at import time, and PyPI's torchvision does not
+# load beside the CPU-only torch 2.13.0 wheel ("operator torchvision::nms does not exist": its _C.so
+# links libtorch_cuda). The pairs below are the torch/torchvision releases these machines serve
+# from local disk (see the README); an unpinned torch would download a multi-GB CUDA build.
+set -euo pipefail
+TIMM_VERSION="1.0.31"
+case "$(uname -m)" in
+  x86_64) TORCH_PINS="torch==2.14.1 torchvision==0.29.1" ;;
+  aarch64) TORCH_PINS="torch==2.9.1 torchvision==0.24.1" ;;
+  *) echo "setup-python: unsupported architecture $(uname -m)" >&2; exit 1 ;;
+esac
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv-py"
+req="$root/infra/requirements.txt"
+stamp="$venv/.tessera-requirements"
+wanted="$(cat "$req") $TORCH_PINS timm==$TIMM_VERSION"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+  exit 0
+fi
+echo "setup-python: creating $venv ($TORCH_PINS, timm $TIMM_VERSION)"
+rm -rf "$venv"
+python3 -m venv "$venv"
+# shellcheck disable=SC2086
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check $TORCH_PINS
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" "timm==$TIMM_VERSION"
+"$venv/bin/python" -c "import torch, timm, onnx; print('setup-python: torch', torch.__version__, 'timm', timm.__version__, 'onnx', onnx.__version__)"
+printf '%s' "$wanted" > "$stamp"

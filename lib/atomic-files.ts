@@ -1,0 +1,44 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/** fsyncs a directory so that a rename inside it survives a power loss. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Publishes a finished temporary file under its final name: rename, then fsync the folder. */
+export async function publishFile(tempPath: string, finalPath: string): Promise<void> {
+  await fs.rename(tempPath, finalPath);
+  await fsyncDirectory(path.dirname(finalPath));
+}
+
+/** Writes `content` to `<file>.tmp`, fsyncs it and renames it over `file`. */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  const temp = `${file}.tmp`;
+  const handle = await fs.open(temp, 'w');
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await publishFile(temp, file);
+}
+
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+export async function readJsonIfExists(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as unknown;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,216 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunConfig } from './config.ts';
+import { errorMessage, InputError } from './errors.ts';
+import { decodeImageInto, resolveImagePath } from './image-decode.ts';
+import type { InferenceEngine } from './inference/engine.ts';
+import { publishFile, readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
+import type { ShardPlanFile } from './plan-shards.ts';
+import type { RejectedRow } from './prepare-split.ts';
+import { runLayout } from './run-layout.ts';
+import type { ShardImage } from './shard-plan.ts';
+import { featuresToTileVectors, tileIndex } from './tiles.ts';
+import { TileParquetWriter } from './tile-parquet-writer.ts';
+
+export interface ShardReport {
+  shard: number;
+  images: number;
+  extracted: number;
+  rows: number;
+  channels: number | null;
+  grid: [number, number] | null;
+  /** The shard's Parquet file name inside shards/, or null when no image of it decoded. */
+  parquet: string | null;
+  errors: RejectedRow[];
+  seconds: number;
+}
+
+export interface ShardProgress {
+  shard: number;
+  imagesDone: number;
+  imagesTotal: number;
+  rows: number;
+}
+
+export interface ExtractDeps {
+  engine: () => Promise<InferenceEngine>;
+  heartbeat: (progress: ShardProgress) => void;
+  /** Throws when the activity was cancelled. */
+  checkCancelled: () => void;
+}
+
+interface DecodedBatch {
+  images: ShardImage[];
+  input: Float32Array;
+  errors: RejectedRow[];
+}
+
+async function decodeBatch(
+  images: ShardImage[],
+  config: RunConfig,
+  imagesRoot: string,
+  input: Float32Array,
+): Promise<DecodedBatch> {
+  const perImage = 3 * config.imgSize * config.imgSize;
+  const outcomes = await mapLimited(images, Math.max(2, os.availableParallelism()), async (image) => {
+    try {
+      const file = resolveImagePath(imagesRoot, image.imageId);
+      const real = await fs.realpath(file);
+      if (!real.startsWith(imagesRoot + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
+      const pixels = new Float32Array(perImage);
+      await decodeImageInto(real, config.imgSize, config.normalize, pixels, 0);
+      return { image, pixels, error: undefined };
+    } catch (error) {
+      return { image, pixels: undefined, error: describeImageError(error) };
+    }
+  });
+  const decoded: ShardImage[] = [];
+  const errors: RejectedRow[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.pixels) {
+      input.set(outcome.pixels, decoded.length * perImage);
+      decoded.push(outcome.image);
+    } else {
+      const { image } = outcome;
+      errors.push({ imageId: image.imageId, classValue: String(image.target), stage: 'extract', reason: outcome.error, position: image.ordinal });
+    }
+  }
+  return { images: decoded, input, errors };
+}
+
+function describeImageError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const file = (error as NodeJS.ErrnoException).path;
+  if (code === 'ENOENT') return `image file ${file} does not exist`;
+  if (code === 'EACCES') return `image file ${file} is not readable (permission denied)`;
+  return errorMessage(error);
+}
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const k = next++;
+      results[k] = await fn(items[k]!);
+    }
+  });
+  await Promise.all(runners);
+  return results;
+}
+
+/**
+ * Extracts one shard: decode → ONNX → tiles → shard Parquet, written under a temporary name and
+ * renamed when complete. Decoding the next batch overlaps inference of the current one. A shard
+ * whose report already exists is not extracted again (the report is written after the rename).
+ */
+export async function extractShard(config: RunConfig, shard: number, deps: ExtractDeps): Promise<ShardReport> {
+  const started = performance.now();
+  const layout = runLayout(config);
+  const done = (await readJsonIfExists(layout.shardReport(shard))) as ShardReport | undefined;
+  if (done && (done.parquet === null || (await exists(path.join(layout.shards, done.parquet))))) return done;
+
+  const plan = JSON.parse(await fs.readFile(layout.shardPlan(shard), 'utf8')) as ShardPlanFile;
+  const imagesRoot = await fs.realpath(layout.images).catch(() => {
+    throw new InputError(`image folder ${layout.images} does not exist`);
+  });
+  const engine = await deps.engine();
+  const size = config.imgSize;
+  const batchFloats = config.batchSize * 3 * size * size;
+  const batches: ShardImage[][] = [];
+  for (let k = 0; k < plan.images.length; k += config.batchSize) batches.push(plan.images.slice(k, k + config.batchSize));
+
+  await fs.mkdir(layout.shards, { recursive: true });
+  const finalPath = layout.shardParquet(shard);
+  const tempPath = `${finalPath}.tmp`;
+  let writer: TileParquetWriter | undefined;
+  let channels: number | null = null;
+  let grid: [number, number] | null = null;
+  const errors: RejectedRow[] = [];
+  let imagesDone = 0;
+  let extracted = 0;
+  const spare: Float32Array[] = [];
+  const takeBuffer = () => spare.pop() ?? new Float32Array(batchFloats);
+
+  let pending = batches.length > 0 ? decodeBatch(batches[0]!, config, imagesRoot, takeBuffer()) : undefined;
+  for (let b = 0; b < batches.length; b++) {
+    deps.checkCancelled();
+    const batch = await pending!;
+    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, imagesRoot, takeBuffer()) : undefined;
+    errors.push(...batch.errors);
+    const n = batch.images.length;
+    if (n > 0) {
+      const input = n === config.batchSize ? batch.input : batch.input.slice(0, n * 3 * size * size);
+      const result = await engine.run(input, [n, 3, size, size]);
+      if (n === config.batchSize) spare.push(result.input);
+      else spare.push(batch.input);
+      if (result.dims.length !== 4) {
+        throw new InputError(`model output ${engine.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
+      }
+      const [, c, h, w] = result.dims as [number, number, number, number];
+      channels = c;
+      grid = [h, w];
+      writer ??= new TileParquetWriter(tempPath, c);
+      const vectors = featuresToTileVectors({ data: result.data, batch: n, channels: c, height: h, width: w }, n);
+      const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+      const rows = n * h * w;
+      const columns = {
+        i: new Int32Array(rows),
+        vector: new Array<Uint8Array>(rows),
+        target: new Int32Array(rows),
+        file: new Array<string>(rows),
+        x: new Int32Array(rows),
+        y: new Int32Array(rows),
+      };
+      for (let img = 0; img < n; img++) {
+        const image = batch.images[img]!;
+        for (let x = 0; x < h; x++) {
+          for (let y = 0; y < w; y++) {
+            const r = (img * h + x) * w + y;
+            columns.i[r] = tileIndex(image.ordinal, x, y, h, w);
+            columns.vector[r] = bytes.subarray(r * c * 4, (r + 1) * c * 4);
+            columns.target[r] = image.target;
+            columns.file[r] = image.imageId;
+            columns.x[r] = x;
+            columns.y[r] = y;
+          }
+        }
+      }
+      writer.append(columns);
+      extracted += n;
+    } else {
+      spare.push(batch.input);
+    }
+    imagesDone += batches[b]!.length;
+    deps.heartbeat({ shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+  }
+
+  let parquet: string | null = null;
+  if (writer) {
+    writer.close();
+    await publishFile(tempPath, finalPath);
+    parquet = path.basename(finalPath);
+  }
+  const report: ShardReport = {
+    shard,
+    images: plan.images.length,
+    extracted,
+    rows: writer?.rowCount ?? 0,
+    channels,
+    grid,
+    parquet,
+    errors,
+    seconds: (performance.now() - started) / 1000,
+  };
+  await fs.mkdir(path.dirname(layout.shardReport(shard)), { recursive: true });
+  await writeJsonAtomic(layout.shardReport(shard), report);
+  return report;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}

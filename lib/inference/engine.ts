@@ -1,0 +1,106 @@
+import { Worker } from 'node:worker_threads';
+import type { ModelDescription, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
+
+export interface InferenceOutput {
+  /** The chosen output, NCHW float32. */
+  data: Float32Array;
+  dims: number[];
+  /** The input buffer, handed back for reuse. */
+  input: Float32Array;
+}
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+const threadUrl = new URL('./session-thread.ts', import.meta.url);
+const tsxApiUrl = import.meta.resolve('tsx/esm/api');
+
+/**
+ * One onnxruntime session on a dedicated thread, reused for every batch of every activity the
+ * worker process runs. Requests are queued by the thread's message port, so calls may overlap.
+ */
+export class InferenceEngine {
+  private readonly pending = new Map<number, { resolve: (o: InferenceOutput) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly thread: Worker,
+    readonly spec: SessionSpec,
+    readonly model: ModelDescription,
+  ) {
+    thread.on('message', (reply: ThreadReply) => this.onReply(reply));
+    thread.on('error', (error) => this.failAll(error));
+    thread.on('exit', (code) => this.failAll(new Error(`inference thread exited with code ${code}`)));
+  }
+
+  static async open(spec: SessionSpec): Promise<InferenceEngine> {
+    // The thread's module is TypeScript: register tsx inside the thread before importing it
+    // (Node 20 does not apply `--import` loaders to a worker's entry module).
+    const bootstrap = `import(${JSON.stringify(tsxApiUrl)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(threadUrl.href)}); })`;
+    const thread = new Worker(bootstrap, { eval: true, workerData: spec });
+    const first = await new Promise<ThreadReply>((resolve, reject) => {
+      thread.once('message', resolve);
+      thread.once('error', reject);
+      thread.once('exit', (code) => reject(new Error(`inference thread exited with code ${code} while loading`)));
+    });
+    if (first.kind === 'ready') return new InferenceEngine(thread, spec, first.model);
+    await thread.terminate();
+    const message = first.kind === 'load-failed' ? first.message : `unexpected reply ${first.kind}`;
+    throw new ModelLoadError(`cannot load model ${spec.modelPath} (${spec.executionProvider}): ${message}`);
+  }
+
+  /** Runs the model on `input` (NCHW), transferring the buffer to the thread and back. */
+  run(input: Float32Array, dims: number[]): Promise<InferenceOutput> {
+    if (this.closed) return Promise.reject(new Error('inference engine is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: ThreadRequest = { kind: 'run', id, input, dims };
+      this.thread.postMessage(request, [input.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.thread.terminate();
+  }
+
+  private onReply(reply: ThreadReply): void {
+    if (reply.kind !== 'result' && reply.kind !== 'run-failed') return;
+    const waiter = this.pending.get(reply.id);
+    if (!waiter) return;
+    this.pending.delete(reply.id);
+    if (reply.kind === 'result') waiter.resolve({ data: reply.output, dims: reply.dims, input: reply.input });
+    else waiter.reject(new Error(`inference failed on ${this.spec.modelPath}: ${reply.message}`));
+  }
+
+  private failAll(error: Error): void {
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+}
+
+/** Engines by session spec: one per worker process for each model/provider/output in use. */
+export class InferenceEngines {
+  private readonly engines = new Map<string, Promise<InferenceEngine>>();
+
+  get(spec: SessionSpec): Promise<InferenceEngine> {
+    const key = JSON.stringify([spec.modelPath, spec.executionProvider, spec.output, spec.intraOpThreads ?? null]);
+    let engine = this.engines.get(key);
+    if (!engine) {
+      engine = InferenceEngine.open(spec);
+      // A failed load is not cached: a fixed model file can be retried without a restart.
+      engine.catch(() => this.engines.delete(key));
+      this.engines.set(key, engine);
+    }
+    return engine;
+  }
+
+  async closeAll(): Promise<void> {
+    const engines = [...this.engines.values()];
+    this.engines.clear();
+    await Promise.allSettled(engines.map(async (engine) => (await engine).close()));
+  }
+}

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+
+/**
+ * The tile-vector row schema (same as the notebook's pyarrow schema): i int32, vector
+ * fixed-size binary (channels × 4 bytes, float32 LE), target int32 and file string
+ * (both dictionary-encoded), x, y int32.
+ *
+ * Written with hyparquet-writer: measured here at ~214k rows/s against parquetjs-lite's 12–16k,
+ * and parquetjs-lite cannot write dictionary pages at all (see README).
+ */
+export function tileSchema(channels: number) {
+  return [
+    { name: 'schema', num_children: 6 },
+    { name: 'i', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
+    { name: 'vector', type: 'FIXED_LEN_BYTE_ARRAY' as const, type_length: channels * 4, repetition_type: 'REQUIRED' as const },
+    { name: 'target', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
+    { name: 'file', type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const, repetition_type: 'REQUIRED' as const },
+    { name: 'x', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
+    { name: 'y', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
+  ];
+}
+
+export interface TileRows {
+  i: Int32Array;
+  /** One view of `channels * 4` bytes per row. */
+  vector: Uint8Array[];
+  target: Int32Array;
+  file: string[];
+  x: Int32Array;
+  y: Int32Array;
+}
+
+/**
+ * Streams tile rows into one Parquet file, buffering a whole row group before each write
+ * (hyparquet-writer turns every write() call into its own row group(s)).
+ */
+export class TileParquetWriter {
+  private readonly writer: ParquetWriter;
+  private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[] };
+  private rows = 0;
+
+  constructor(
+    readonly filePath: string,
+    readonly channels: number,
+    private readonly rowGroupRows = 16_384,
+  ) {
+    this.writer = new ParquetWriter({ writer: fileWriter(filePath), schema: tileSchema(channels), createdBy: 'tessera' });
+    this.buffer = { i: [], vector: [], target: [], file: [], x: [], y: [] };
+  }
+
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  append(rows: TileRows): void {
+    const b = this.buffer;
+    for (let k = 0; k < rows.i.length; k++) {
+      const vector = rows.vector[k]!;
+      if (vector.byteLength !== this.channels * 4) {
+        throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.channels * 4}`);
+      }
+      b.i.push(rows.i[k]!);
+      b.vector.push(vector);
+      b.target.push(rows.target[k]!);
+      b.file.push(rows.file[k]!);
+      b.x.push(rows.x[k]!);
+      b.y.push(rows.y[k]!);
+      this.rows++;
+      if (b.i.length >= this.rowGroupRows) this.flushRowGroup();
+    }
+  }
+
+  /** Writes the footer and fsyncs, so a rename after this publishes a complete file. */
+  close(): void {
+    this.flushRowGroup();
+    this.writer.finish();
+    const fd = fs.openSync(this.filePath, 'r+');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private flushRowGroup(): void {
+    const b = this.buffer;
+    if (b.i.length === 0) return;
+    this.writer.write({
+      rowGroupSize: b.i.length,
+      columnData: [
+        { name: 'i', data: Int32Array.from(b.i), encoding: 'DELTA_BINARY_PACKED' },
+        { name: 'vector', data: b.vector, encoding: 'PLAIN' },
+        { name: 'target', data: Int32Array.from(b.target), encoding: 'RLE_DICTIONARY' },
+        { name: 'file', data: b.file, encoding: 'RLE_DICTIONARY' },
+        { name: 'x', data: Int32Array.from(b.x) },
+        { name: 'y', data: Int32Array.from(b.y) },
+      ],
+    });
+    this.buffer.i = [];
+    this.buffer.vector = [];
+    this.buffer.target = [];
+    this.buffer.file = [];
+    this.buffer.x = [];
+    this.buffer.y = [];
+  }
+}

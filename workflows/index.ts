@@ -1,0 +1,1 @@
+export { extractVectors } from './extract-vectors.ts';
