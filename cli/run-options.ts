@@ -14,12 +14,17 @@ export function configFlagSpecs(): Record<string, { type: 'string' }> {
   return Object.fromEntries(configKeys.map((key) => [kebabCase(key), { type: 'string' as const }]));
 }
 
-/** A flag's text becomes a number when the field accepts that number (`--output 4` is level 4). */
+/**
+ * A numeric flag becomes a number when the field takes numbers (`--output 4` is level 4, while
+ * `--csv 2024.csv` stays text); an out-of-range number is then reported by the schema as such.
+ */
 function flagValue(key: (typeof configKeys)[number], text: string): unknown {
   const field = RunConfigSchema.shape[key];
   const asNumber = Number(text);
-  if (text.trim() !== '' && Number.isFinite(asNumber) && field.safeParse(asNumber).success) return asNumber;
-  return text;
+  if (text.trim() === '' || !Number.isFinite(asNumber)) return text;
+  const result = field.safeParse(asNumber);
+  const takesNumbers = result.success || !result.error.issues.some((i) => i.code === 'invalid_type' || i.code === 'invalid_union');
+  return takesNumbers ? asNumber : text;
 }
 
 export class UsageError extends Error {

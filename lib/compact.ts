@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig } from './config.ts';
 import { formatCsvRow } from './csv.ts';
 import { InputError } from './errors.ts';
@@ -7,6 +7,7 @@ import { publishFile, readJsonIfExists, writeFileAtomic } from './atomic-files.t
 import type { ShardReport } from './extract-shard.ts';
 import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
+import { loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
 
 export interface CompactSummary {
   rows: number;
@@ -31,8 +32,44 @@ export async function writeErrorsCsv(file: string, classColumn: string, idColumn
 }
 
 /**
- * Merges the shard files into vectors.parquet ordered by `i` (zstd) with DuckDB, then verifies
- * the written file before publishing it: row count = extracted images × tiles, and `i` unique.
+ * DuckDB reads the shards ordered by `i`; the rows stream into hyparquet-writer, because DuckDB
+ * writes BLOBs as variable-length BYTE_ARRAY and the contract is fixed_size_binary(channels × 4).
+ */
+async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: string[], target: string, channels: number): Promise<void> {
+  await loadZstd();
+  const writer = new TileParquetWriter(target, channels, 65_536, 'ZSTD');
+  const result = await connection.stream(
+    `SELECT i, vector, target, file, x, y FROM read_parquet([${shardFiles.map(sqlString).join(', ')}]) ORDER BY i`,
+  );
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const n = chunk.rowCount;
+    const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
+    const rows = {
+      i: new Int32Array(n),
+      vector: new Array<Uint8Array>(n),
+      target: new Int32Array(n),
+      file: new Array<string>(n),
+      x: new Int32Array(n),
+      y: new Int32Array(n),
+    };
+    for (let r = 0; r < n; r++) {
+      rows.i[r] = iv!.getItem(r) as number;
+      // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
+      rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
+      rows.target[r] = tv!.getItem(r) as number;
+      rows.file[r] = fv!.getItem(r) as string;
+      rows.x[r] = xv!.getItem(r) as number;
+      rows.y[r] = yv!.getItem(r) as number;
+    }
+    writer.append(rows);
+  }
+  writer.close();
+}
+
+/**
+ * Merges the shard files into vectors.parquet ordered by `i` (zstd), then verifies the written
+ * file with DuckDB before publishing it: row count = extracted images × tiles, `i` unique,
+ * `vector` of channels × 4 bytes.
  */
 export async function compact(config: RunConfig, shardCount: number): Promise<CompactSummary> {
   const started = performance.now();
@@ -58,8 +95,9 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
   const channels = withRows[0]!.channels!;
   const expectedRows = extracted * tilesPerImage;
 
-  const files = withRows.map((r) => sqlString(`${layout.shards}/${r.parquet}`)).join(', ');
   const temp = `${layout.vectors}.tmp`;
+  await fs.mkdir(`${layout.work}/duckdb-tmp`, { recursive: true });
+  // One thread: on two cores a second one was no faster and doubled memory (DESIGN.md).
   const instance = await DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: '1GB',
@@ -67,30 +105,20 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
   });
   const connection = await instance.connect();
   try {
-    await connection.run(
-      `COPY (SELECT i, vector, target, file, x, y FROM read_parquet([${files}]) ORDER BY i)
-       TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)`,
-    );
+    await writeOrderedVectors(connection, withRows.map((r) => `${layout.shards}/${r.parquet}`), temp, channels);
     const check = await connection.runAndReadAll(
-      `SELECT count(*)::BIGINT AS n, count(DISTINCT i)::BIGINT AS distinct_i FROM read_parquet(${sqlString(temp)})`,
+      `SELECT count(*)::BIGINT, count(DISTINCT i)::BIGINT, min(octet_length(vector)), max(octet_length(vector))
+       FROM read_parquet(${sqlString(temp)})`,
     );
-    const [n, distinct] = check.getRows()[0]!.map((v) => Number(v)) as [number, number];
+    const [n, distinct, minBytes, maxBytes] = check.getRows()[0]!.map((v) => Number(v)) as [number, number, number, number];
     if (n !== expectedRows) throw new Error(`vectors.parquet check failed: ${n} rows, expected ${expectedRows} (${extracted} images × ${tilesPerImage} tiles)`);
     if (distinct !== n) throw new Error(`vectors.parquet check failed: ${n - distinct} duplicate values of i`);
+    if (minBytes !== channels * 4 || maxBytes !== channels * 4) throw new Error(`vectors.parquet check failed: vectors of ${minBytes}–${maxBytes} bytes, expected ${channels * 4}`);
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
   await publishFile(temp, layout.vectors);
   const { size } = await fs.stat(layout.vectors);
-  return {
-    rows: expectedRows,
-    images,
-    extracted,
-    errors: rejected.length,
-    tilesPerImage,
-    channels,
-    bytes: size,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return { rows: expectedRows, images, extracted, errors: rejected.length, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
 }

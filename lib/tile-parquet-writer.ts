@@ -1,5 +1,13 @@
 import fs from 'node:fs';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import { compress as zstdCompress, init as initZstd } from '@bokuweb/zstd-wasm';
+
+export type TileCodec = 'SNAPPY' | 'ZSTD';
+
+/** ZSTD comes from a WebAssembly build of the reference library; load it once before writing. */
+export async function loadZstd(): Promise<void> {
+  await initZstd();
+}
 
 /**
  * The tile-vector row schema (same as the notebook's pyarrow schema): i int32, vector
@@ -44,8 +52,16 @@ export class TileParquetWriter {
     readonly filePath: string,
     readonly channels: number,
     private readonly rowGroupRows = 16_384,
+    codec: TileCodec = 'SNAPPY',
   ) {
-    this.writer = new ParquetWriter({ writer: fileWriter(filePath), schema: tileSchema(channels), createdBy: 'tessera' });
+    this.writer = new ParquetWriter({
+      writer: fileWriter(filePath),
+      schema: tileSchema(channels),
+      codec,
+      // Level 1: float vectors gain little from harder levels, which cost several times the CPU.
+      compressors: codec === 'ZSTD' ? { ZSTD: (input: Uint8Array) => zstdCompress(input, 1) } : undefined,
+      createdBy: 'tessera',
+    });
     this.buffer = { i: [], vector: [], target: [], file: [], x: [], y: [] };
   }
 

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { before, test } from 'node:test';
+import { PROJECT_ROOT } from '../../lib/project-paths.ts';
+import { generateSampleData } from '../../lib/sample-data.ts';
+import { requireSetup, tempDir } from '../support/environment.ts';
+
+const execFileAsync = promisify(execFile);
+const tessera = path.join(PROJECT_ROOT, 'bin', 'tessera.js');
+let dir: string;
+
+async function runTessera(args: string[], cwd: string) {
+  return execFileAsync(process.execPath, [tessera, ...args], { cwd, timeout: 180_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+before(async () => {
+  requireSetup();
+  dir = tempDir('cli');
+  await generateSampleData({ dir: path.join(dir, 'data'), images: 10, classes: 2 });
+});
+
+test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0; the same command again re-uses the finished shards', async () => {
+  // Relative paths from another working directory, as a user would type them.
+  const first = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /images +8 extracted of 8/);
+  assert.match(first.stdout, /rows +512 \(64 tiles × 320 channels per image\)/);
+  assert.match(first.stdout, /errors +0/);
+  assert.match(first.stdout, /images\/s/);
+  assert.ok(fs.existsSync(path.join(dir, 'out', 'vectors.parquet')));
+  assert.ok(fs.existsSync(path.join(dir, 'out', '.tessera', 'temporal', 'state.db')), 'server state lives under --out');
+
+  const shardFile = path.join(dir, 'out', 'shards', 'shard-00000.parquet');
+  const before = fs.statSync(shardFile).mtimeMs;
+  const second = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(fs.statSync(shardFile).mtimeMs, before, 'a finished shard is not extracted again');
+});
+
+test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input', async () => {
+  const badFlag = await runTessera(['run', '--data', 'data', '--out', 'out2', '--batch-size', '0'], dir);
+  assert.equal(badFlag.code, 2);
+  assert.match(badFlag.stderr, /batchSize \(--batch-size\): Too small/);
+
+  const unknown = await runTessera(['run', '--data', 'data', '--out', 'out2', '--colour', 'red'], dir);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--colour/);
+
+  const noCsv = await runTessera(['run', '--data', 'data', '--out', 'out3', '--csv', 'absent.csv'], dir);
+  assert.equal(noCsv.code, 1);
+  assert.match(noCsv.stderr, /run failed: input CSV .*absent\.csv does not exist/);
+});

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { DEFAULT_MODEL, temporalBinary } from '../../lib/project-paths.ts';
+import { generateSampleData } from '../../lib/sample-data.ts';
+import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { duckdbRows } from '../support/vectors.ts';
+
+const run = promisify(execFile);
+let dir: string;
+let temporal: TemporalHarness;
+
+before(async () => {
+  requireSetup();
+  dir = tempDir('temporal-cli');
+  await generateSampleData({ dir: path.join(dir, 'data'), images: 12, classes: 3 });
+  temporal = await startTemporal(dir);
+});
+
+after(async () => {
+  await temporal?.stop();
+});
+
+test('`temporal workflow start` with a JSON input file runs the same workflow (README command)', async () => {
+  const out = path.join(dir, 'out');
+  const inputFile = path.join(dir, 'run.json');
+  fs.writeFileSync(inputFile, JSON.stringify({ data: path.join(dir, 'data'), out, model: DEFAULT_MODEL, batchSize: 4 }));
+  const address = temporal.server.address;
+  // Exactly the README's command, with this test's address and paths.
+  await run(temporalBinary(), [
+    'workflow', 'start', '--address', address,
+    '--task-queue', 'tessera-cpu', '--type', 'extractVectors',
+    '--workflow-id', 'tessera-from-temporal-cli', '--input-file', inputFile,
+  ]);
+  const { stdout } = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-from-temporal-cli', '--output', 'json'], { timeout: 120_000 });
+  assert.match(stdout, /"status":\s*"COMPLETED"/);
+  const [[rows, files]] = (await duckdbRows(
+    `SELECT count(*)::INT, count(DISTINCT file)::INT FROM read_parquet('${path.join(out, 'vectors.parquet')}')`,
+  )) as [[number, number]];
+  assert.equal(files, 12 - 3, 'one validation image per class, the rest extracted');
+  assert.equal(rows, files * 64);
+});
+
+test('a bad --input fails the workflow at once with every bad field named', async () => {
+  const address = temporal.server.address;
+  await run(temporalBinary(), [
+    'workflow', 'start', '--address', address, '--task-queue', 'tessera-cpu', '--type', 'extractVectors',
+    '--workflow-id', 'tessera-bad-input', '--input', JSON.stringify({ data: dir, batchSize: -1, nope: true }),
+  ]);
+  const result = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-bad-input', '--output', 'json'], { timeout: 60_000 }).catch((error: { stdout: string; stderr: string }) => error);
+  const text = `${result.stdout}\n${result.stderr}`;
+  assert.match(text, /FAILED/);
+  assert.match(text, /out:/);
+  assert.match(text, /batchSize:/);
+  assert.match(text, /nope/);
+});

@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startDevServer, type DevServer } from '../../lib/dev-server.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/project-paths.ts';
+import { createWorkers, type TesseraWorkers } from '../../workers/create-workers.ts';
+
+export const PYTHON = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
+
+/** Fails loudly (never skips) when `npm test`'s pretest step did not provide what tests need. */
+export function requireSetup(): void {
+  const missing = [DEFAULT_MODEL, PYTHON].filter((file) => !fs.existsSync(file));
+  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: run \`npm run setup\` (npm test does it first)`);
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `tessera-${prefix}-`));
+}
+
+export interface TemporalHarness {
+  server: DevServer;
+  client: Client;
+  connection: Connection;
+  workers: TesseraWorkers;
+  stop(): Promise<void>;
+}
+
+/** A real dev server (state in a temp folder) with tessera's workers on both queues. */
+export async function startTemporal(dir: string): Promise<TemporalHarness> {
+  const server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
+  const workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'] });
+  const running = workers.run();
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  return {
+    server,
+    client,
+    connection,
+    workers,
+    async stop() {
+      await connection.close();
+      workers.shutdown();
+      await running;
+      await server.stop();
+    },
+  };
+}

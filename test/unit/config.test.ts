@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseRunConfig } from '../../lib/config.ts';
+import { buildRunConfig, kebabCase } from '../../cli/run-options.ts';
+
+test('defaults follow the notebook', () => {
+  const parsed = parseRunConfig({ data: 'd', out: 'o' });
+  assert.ok(parsed.ok);
+  const c = parsed.config;
+  assert.deepEqual(
+    [c.csv, c.images, c.idColumn, c.classColumn, c.imgSize, c.batchSize, c.valSamples, c.seed, c.output, c.normalize, c.executionProvider],
+    ['train.csv', 'images', 'image_id', 'hotel_id', 256, 32, 1, 42, 4, 'none', 'cpu'],
+  );
+  assert.equal(c.shardSize, 1024);
+});
+
+test('one message lists every bad field', () => {
+  const parsed = parseRunConfig({ data: 'd', out: 'o', batchSize: 0, imgSize: '256', seed: -1, colour: 'red' });
+  assert.ok(!parsed.ok);
+  for (const field of ['batchSize', 'imgSize', 'seed']) assert.match(parsed.message, new RegExp(`${field}:`));
+  assert.match(parsed.message, /colour/, 'unknown fields are named');
+});
+
+test('missing data and out are reported', () => {
+  const parsed = parseRunConfig({});
+  assert.ok(!parsed.ok);
+  assert.match(parsed.message, /data:.*out:/);
+});
+
+test('CLI flags are the schema fields in kebab-case, numbers where the field takes numbers', () => {
+  assert.equal(kebabCase('shardSize'), 'shard-size');
+  const config = buildRunConfig({ data: 'd', out: 'o', 'batch-size': '8', output: 'level_3', 'val-samples': '2' });
+  assert.equal(config.batchSize, 8);
+  assert.equal(config.output, 'level_3');
+  assert.equal(config.valSamples, 2);
+  assert.equal(buildRunConfig({ data: 'd', out: 'o', output: '2' }).output, 2, 'a numeric --output is a level index');
+  assert.ok(config.data.startsWith('/') && config.out.startsWith('/'), 'paths become absolute');
+  assert.throws(() => buildRunConfig({ data: 'd', out: 'o', 'batch-size': 'many' }), /batchSize \(--batch-size\)/);
+});
