@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 /** fsyncs a directory so that a rename inside it survives a power loss. */
 export async function fsyncDirectory(dir: string): Promise<void> {
@@ -17,9 +18,17 @@ export async function publishFile(tempPath: string, finalPath: string): Promise<
   await fsyncDirectory(path.dirname(finalPath));
 }
 
-/** Writes `content` to `<file>.tmp`, fsyncs it and renames it over `file`. */
+/**
+ * A temporary name next to `file`, unique per call: two attempts of the same activity (a retry
+ * while a presumed-dead worker still runs) never write into each other's file.
+ */
+export function uniqueTempPath(file: string): string {
+  return `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+}
+
+/** Writes `content` to a unique temporary file, fsyncs it and renames it over `file`. */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  const temp = `${file}.tmp`;
+  const temp = uniqueTempPath(file);
   const handle = await fs.open(temp, 'w');
   try {
     await handle.writeFile(content);

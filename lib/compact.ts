@@ -3,7 +3,7 @@ import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@du
 import type { RunConfig } from './config.ts';
 import { formatCsvRow } from './csv.ts';
 import { InputError } from './errors.ts';
-import { publishFile, readJsonIfExists, writeFileAtomic } from './atomic-files.ts';
+import { publishFile, readJsonIfExists, uniqueTempPath, writeFileAtomic } from './atomic-files.ts';
 import type { ShardReport } from './extract-shard.ts';
 import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
@@ -66,6 +66,13 @@ async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: str
   writer.close();
 }
 
+/** Temporary files of shard attempts that crashed before their rename; every shard is final now. */
+async function removeLeftoverTempFiles(dir: string): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    if (name.endsWith('.tmp')) await fs.rm(`${dir}/${name}`, { force: true });
+  }
+}
+
 /**
  * Merges the shard files into vectors.parquet ordered by `i` (zstd), then verifies the written
  * file with DuckDB before publishing it: row count = extracted images × tiles, `i` unique,
@@ -95,7 +102,7 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
   const channels = withRows[0]!.channels!;
   const expectedRows = extracted * tilesPerImage;
 
-  const temp = `${layout.vectors}.tmp`;
+  const temp = uniqueTempPath(layout.vectors);
   await fs.mkdir(`${layout.work}/duckdb-tmp`, { recursive: true });
   // One thread: on two cores a second one was no faster and doubled memory (DESIGN.md).
   const instance = await DuckDBInstance.create(':memory:', {
@@ -119,6 +126,7 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
     instance.closeSync();
   }
   await publishFile(temp, layout.vectors);
+  await removeLeftoverTempFiles(layout.shards);
   const { size } = await fs.stat(layout.vectors);
   return { rows: expectedRows, images, extracted, errors: rejected.length, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
 }

@@ -5,7 +5,7 @@ import type { RunConfig } from './config.ts';
 import { errorMessage, InputError } from './errors.ts';
 import { decodeImageInto, resolveImagePath } from './image-decode.ts';
 import type { InferenceEngine } from './inference/engine.ts';
-import { publishFile, readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
+import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
 import type { ShardPlanFile } from './plan-shards.ts';
 import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
@@ -123,7 +123,7 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
 
   await fs.mkdir(layout.shards, { recursive: true });
   const finalPath = layout.shardParquet(shard);
-  const tempPath = `${finalPath}.tmp`;
+  const tempPath = uniqueTempPath(finalPath);
   let writer: TileParquetWriter | undefined;
   let channels: number | null = null;
   let grid: [number, number] | null = null;

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { before, test } from 'node:test';
+import { parseRunConfig } from '../../lib/config.ts';
+import { PROJECT_ROOT } from '../../lib/project-paths.ts';
+import { prepareSplit } from '../../lib/prepare-split.ts';
+import { PYTHON, requireSetup, tempDir } from '../support/environment.ts';
+
+const run = promisify(execFile);
+let dir: string;
+
+/** A CSV with unsorted rows, uneven classes (some of one row), extra and quoted columns. */
+function makeCsv(rows: number, classes: number, seed: number): string {
+  let state = seed;
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const lines = ['image_id,hotel_id,chain,note'];
+  for (let k = 0; k < rows; k++) {
+    const klass = k < classes ? k : Math.floor(next() * next() * classes); // skewed; every class present
+    const note = k % 5 === 0 ? '"seen, twice"' : k % 7 === 0 ? '"say ""hi"""' : `n${k}`;
+    lines.push(`photo_${Math.floor(next() * 1e9)}_${k}.jpg,${50000 + klass * 37},${klass % 4},${note}`);
+  }
+  const [header, ...body] = lines;
+  body.sort(() => next() - 0.5);
+  return [header, ...body].join('\n') + '\n';
+}
+
+before(() => {
+  requireSetup();
+  dir = tempDir('split');
+});
+
+const cases = [
+  { rows: 200, classes: 30, seed: 42, valSamples: 1 },
+  { rows: 200, classes: 30, seed: 0, valSamples: 1 },
+  { rows: 500, classes: 40, seed: 4294967295, valSamples: 1 },
+  { rows: 300, classes: 12, seed: 42, valSamples: 2 },
+  { rows: 3000, classes: 700, seed: 123456789, valSamples: 1 },
+];
+
+for (const c of cases) {
+  test(`training.csv and validation.csv are byte-identical to pandas (${JSON.stringify(c)})`, async () => {
+    const caseDir = path.join(dir, `case-${c.rows}-${c.seed}-${c.valSamples}`);
+    fs.mkdirSync(caseDir, { recursive: true });
+    fs.writeFileSync(path.join(caseDir, 'train.csv'), makeCsv(c.rows, c.classes, c.seed + 1));
+    const oursDir = path.join(caseDir, 'ours');
+    const parsed = parseRunConfig({ data: caseDir, out: oursDir, seed: c.seed, valSamples: c.valSamples });
+    assert.ok(parsed.ok);
+    const summary = await prepareSplit(parsed.config);
+    await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), String(c.valSamples), String(c.seed)]);
+    for (const file of ['training.csv', 'validation.csv']) {
+      const ours = fs.readFileSync(path.join(oursDir, file), 'utf8');
+      const theirs = fs.readFileSync(path.join(caseDir, 'pandas', file), 'utf8');
+      assert.ok(ours === theirs, `${file} differs from pandas`);
+    }
+    assert.equal(summary.trainingRows + summary.validationRows, c.rows);
+  });
+}
+
+test('a class smaller than valSamples fails naming the class, as pandas refuses it', async () => {
+  const caseDir = path.join(dir, 'small-class');
+  fs.mkdirSync(caseDir, { recursive: true });
+  fs.writeFileSync(path.join(caseDir, 'train.csv'), 'image_id,hotel_id\na.jpg,1\nb.jpg,1\nc.jpg,2\n');
+  const parsed = parseRunConfig({ data: caseDir, out: path.join(caseDir, 'out'), valSamples: 2 });
+  assert.ok(parsed.ok);
+  await assert.rejects(prepareSplit(parsed.config), /class "2" has 1 row\(s\), fewer than valSamples=2/);
+  await assert.rejects(
+    run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '2', '42']),
+    /larger sample than population/,
+  );
+});
