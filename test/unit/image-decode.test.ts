@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { decodeImageInto, resolveImagePath } from '../../lib/image-decode.ts';
 import { tempDir } from '../support/environment.ts';
 
@@ -9,7 +9,7 @@ let dir: string;
 const SIZE = 16;
 
 /** A solid-colour image in the given format: decoding should give back that colour as RGB. */
-async function solid(name: string, width: number, height: number, rgb: [number, number, number], make: (s: sharp.Sharp) => sharp.Sharp) {
+async function solid(name: string, width: number, height: number, rgb: [number, number, number], make: (s: Sharp) => Sharp) {
   const file = path.join(dir, name);
   await make(sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })).toFile(file);
   return file;
