@@ -3,7 +3,7 @@ import { startDevServer } from '../lib/dev-server.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { generateSampleData } from '../lib/sample-data.ts';
 import type { QueueKind } from '../lib/task-queues.ts';
-import type { RunSummary } from '../workflows/extract-vectors.ts';
+import type { RunSummary } from '../lib/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
@@ -27,12 +27,13 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
 
 function printSummary(summary: RunSummary, seconds: number): void {
   const extract = summary.timings.extract ?? 0;
+  const c = summary.counts;
   const lines = [
     `tessera: done in ${seconds.toFixed(1)} s`,
-    `  images     ${summary.extractedImages} extracted of ${summary.images} (validation: ${summary.validationImages})`,
-    `  rows       ${summary.rows} (${summary.tilesPerImage} tiles × ${summary.channels} channels per image)`,
-    `  errors     ${summary.errors}${summary.errors > 0 ? ` (see ${summary.out}/errors.csv)` : ''}`,
-    `  speed      ${(summary.extractedImages / seconds).toFixed(1)} images/s overall, ${(extract > 0 ? summary.extractedImages / extract : 0).toFixed(1)} images/s in extraction`,
+    `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages})`,
+    `  rows       ${c.rows} (${c.tilesPerImage} tiles × ${c.channels} channels per image)`,
+    `  errors     ${c.errors}${c.errors > 0 ? ` (see ${summary.out}/errors.csv)` : ''}`,
+    `  speed      ${(c.extractedImages / seconds).toFixed(1)} images/s overall, ${(extract > 0 ? c.extractedImages / extract : 0).toFixed(1)} images/s in extraction`,
     `  output     ${summary.vectors}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -2,7 +2,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { RunConfig } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
-import type { RunSummary } from '../workflows/extract-vectors.ts';
+import type { RunSummary } from '../lib/run-summary.ts';
 import { ProgressBar, readProgress } from './progress.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 

@@ -7,7 +7,7 @@ import { publishFile, readJsonIfExists, uniqueTempPath, writeFileAtomic } from '
 import type { ShardReport } from './extract-shard.ts';
 import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
-import { loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
+import { allocateTileRows, loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
 
 export interface CompactSummary {
   rows: number;
@@ -44,14 +44,7 @@ async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: str
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     const n = chunk.rowCount;
     const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
-    const rows = {
-      i: new Int32Array(n),
-      vector: new Array<Uint8Array>(n),
-      target: new Int32Array(n),
-      file: new Array<string>(n),
-      x: new Int32Array(n),
-      y: new Int32Array(n),
-    };
+    const rows = allocateTileRows(n);
     for (let r = 0; r < n; r++) {
       rows.i[r] = iv!.getItem(r) as number;
       // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.

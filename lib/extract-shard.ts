@@ -11,7 +11,7 @@ import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
 import type { ShardImage } from './shard-plan.ts';
 import { featuresToTileVectors, tileIndex } from './tiles.ts';
-import { TileParquetWriter } from './tile-parquet-writer.ts';
+import { allocateTileRows, TileParquetWriter } from './tile-parquet-writer.ts';
 
 export interface ShardReport {
   shard: number;
@@ -155,14 +155,7 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
       const vectors = featuresToTileVectors({ data: result.data, batch: n, channels: c, height: h, width: w }, n);
       const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
       const rows = n * h * w;
-      const columns = {
-        i: new Int32Array(rows),
-        vector: new Array<Uint8Array>(rows),
-        target: new Int32Array(rows),
-        file: new Array<string>(rows),
-        x: new Int32Array(rows),
-        y: new Int32Array(rows),
-      };
+      const columns = allocateTileRows(rows);
       for (let img = 0; img < n; img++) {
         const image = batch.images[img]!;
         for (let x = 0; x < h; x++) {

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import type { RunConfig } from './config.ts';
 import { writeJsonAtomic } from './atomic-files.ts';
 import { runLayout } from './run-layout.ts';
+import type { RunCounts } from './run-summary.ts';
 import { TESSERA_VERSION } from './version.ts';
 
 export async function sha256File(file: string): Promise<string> {
@@ -14,17 +15,7 @@ export async function sha256File(file: string): Promise<string> {
 export interface RunStats {
   workflowId: string;
   runId: string;
-  counts: {
-    inputRows: number;
-    trainingImages: number;
-    validationImages: number;
-    extractedImages: number;
-    rows: number;
-    errors: number;
-    shards: number;
-    tilesPerImage: number;
-    channels: number;
-  };
+  counts: RunCounts;
   /** Seconds spent in each stage (shard times summed). */
   timings: Record<string, number>;
 }

@@ -39,6 +39,18 @@ export interface TileRows {
   y: Int32Array;
 }
 
+/** Empty columns for `rows` rows. */
+export function allocateTileRows(rows: number): TileRows {
+  return {
+    i: new Int32Array(rows),
+    vector: new Array<Uint8Array>(rows),
+    target: new Int32Array(rows),
+    file: new Array<string>(rows),
+    x: new Int32Array(rows),
+    y: new Int32Array(rows),
+  };
+}
+
 /**
  * Streams tile rows into one Parquet file, buffering a whole row group before each write
  * (hyparquet-writer turns every write() call into its own row group(s)).

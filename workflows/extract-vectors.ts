@@ -2,6 +2,7 @@ import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@
 import type { CpuActivities } from '../activities/cpu-activities.ts';
 import type { InferenceActivities, ShardSummary } from '../activities/inference-activities.ts';
 import { parseRunConfig } from '../lib/config.ts';
+import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
 import { TASK_QUEUES } from '../lib/task-queues.ts';
 import { progressQuery, type RunProgress } from './run-progress.ts';
 
@@ -32,22 +33,6 @@ const inference = proxyActivities<InferenceActivities>({
   heartbeatTimeout: '2 minutes',
   retry,
 });
-
-export interface RunSummary {
-  workflowId: string;
-  out: string;
-  vectors: string;
-  manifest: string;
-  images: number;
-  extractedImages: number;
-  validationImages: number;
-  rows: number;
-  errors: number;
-  shards: number;
-  tilesPerImage: number;
-  channels: number;
-  timings: Record<string, number>;
-}
 
 /**
  * seed & split → plan shards → extract shards (bounded fan-out, inference queue) → compact →
@@ -95,7 +80,7 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
     compact: compacted.seconds,
     total: (Date.now() - started) / 1000,
   };
-  const counts = {
+  const counts: RunCounts = {
     inputRows: split.inputRows,
     trainingImages: plan.images,
     validationImages: split.validationRows,
@@ -109,19 +94,5 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   const { workflowId, runId } = workflowInfo();
   const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings });
   progress.stage = 'done';
-  return {
-    workflowId,
-    out: config.out,
-    vectors: `${config.out}/vectors.parquet`,
-    manifest,
-    images: plan.images,
-    extractedImages: compacted.extracted,
-    validationImages: split.validationRows,
-    rows: compacted.rows,
-    errors: compacted.errors,
-    shards: plan.shardCount,
-    tilesPerImage: compacted.tilesPerImage,
-    channels: compacted.channels,
-    timings,
-  };
+  return { workflowId, out: config.out, vectors: `${config.out}/vectors.parquet`, manifest, counts, timings };
 }

@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import { DEFAULT_MODEL } from '../../lib/project-paths.ts';
 import { generateSampleData } from '../../lib/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
-import type { RunSummary } from '../../workflows/extract-vectors.ts';
+import { progressQuery } from '../../workflows/run-progress.ts';
+import type { RunSummary } from '../../lib/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { duckdbRows, referenceFeatures } from '../support/vectors.ts';
 
@@ -41,13 +42,16 @@ after(async () => {
 
 test('the summary counts add up: every input row is a vector or an error', () => {
   const trainingRows = IMAGES + 1 - CLASSES; // one validation image per class
-  assert.equal(summary.images, trainingRows);
-  assert.equal(summary.shards, Math.ceil(trainingRows / 8));
-  assert.equal(summary.errors, 2);
-  assert.equal(summary.extractedImages, trainingRows - 2);
-  assert.equal(summary.rows, summary.extractedImages * 64);
-  assert.equal(summary.tilesPerImage, 64);
-  assert.equal(summary.channels, 320);
+  const c = summary.counts;
+  assert.equal(c.inputRows, IMAGES + 1);
+  assert.equal(c.trainingImages, trainingRows);
+  assert.equal(c.validationImages, CLASSES);
+  assert.equal(c.shards, Math.ceil(trainingRows / 8));
+  assert.equal(c.errors, 2);
+  assert.equal(c.extractedImages, trainingRows - 2);
+  assert.equal(c.rows, c.extractedImages * 64);
+  assert.equal(c.tilesPerImage, 64);
+  assert.equal(c.channels, 320);
 });
 
 test('vectors.parquet has the notebook schema, read back with DuckDB', async () => {
@@ -76,7 +80,7 @@ test('i is unique, ordered, and contiguous except for the images in errors.csv',
     `SELECT count(*)::INT, count(DISTINCT i)::INT, bool_and(i > coalesce(prev, -1))
      FROM (SELECT i, lag(i) OVER () AS prev FROM read_parquet('${vectors}'))`,
   )) as [[number, number, boolean]];
-  assert.equal(rows, summary.rows);
+  assert.equal(rows, summary.counts.rows);
   assert.equal(distinct, rows);
   assert.equal(ordered, true, 'rows are stored in i order');
   const training = fs.readFileSync(path.join(out, 'training.csv'), 'utf8').trim().split('\n').slice(1);
@@ -134,11 +138,24 @@ test('errors.csv names each lost row and why; manifest.json records the run', ()
   assert.match(errors.find((l) => l.startsWith('img_00007.jpg'))!, /img_00007\.jpg,1002,extract,.+/);
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   assert.match(manifest.model.sha256, /^[0-9a-f]{64}$/);
-  assert.equal(manifest.counts.rows, summary.rows);
+  assert.deepEqual(manifest.counts, summary.counts);
   assert.equal(manifest.counts.errors, 2);
   assert.equal(manifest.config.shardSize, 8);
   for (const stage of ['split', 'plan', 'extract', 'compact', 'total']) assert.equal(typeof manifest.timings[stage], 'number');
   // missing.jpg is the last training row, alone in the last shard: that shard writes no file.
-  assert.equal(fs.readdirSync(path.join(out, 'shards')).filter((f) => f.endsWith('.parquet')).length, summary.shards - 1);
+  assert.equal(fs.readdirSync(path.join(out, 'shards')).filter((f) => f.endsWith('.parquet')).length, summary.counts.shards - 1);
   assert.deepEqual(fs.readdirSync(path.join(out, 'shards')).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
+});
+
+test('the progress query reports the finished run', async () => {
+  const progress = await temporal.client.workflow.getHandle(summary.workflowId).query(progressQuery);
+  assert.deepEqual(progress, {
+    stage: 'done',
+    shardsTotal: summary.counts.shards,
+    shardsDone: summary.counts.shards,
+    imagesTotal: summary.counts.trainingImages,
+    imagesDone: summary.counts.trainingImages,
+    rows: summary.counts.rows,
+    errors: summary.counts.errors,
+  });
 });
