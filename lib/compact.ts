@@ -106,14 +106,10 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
   const connection = await instance.connect();
   try {
     await writeOrderedVectors(connection, withRows.map((r) => `${layout.shards}/${r.parquet}`), temp, channels);
-    const check = await connection.runAndReadAll(
-      `SELECT count(*)::BIGINT, count(DISTINCT i)::BIGINT, min(octet_length(vector)), max(octet_length(vector))
-       FROM read_parquet(${sqlString(temp)})`,
-    );
-    const [n, distinct, minBytes, maxBytes] = check.getRows()[0]!.map((v) => Number(v)) as [number, number, number, number];
-    if (n !== expectedRows) throw new Error(`vectors.parquet check failed: ${n} rows, expected ${expectedRows} (${extracted} images × ${tilesPerImage} tiles)`);
-    if (distinct !== n) throw new Error(`vectors.parquet check failed: ${n - distinct} duplicate values of i`);
-    if (minBytes !== channels * 4 || maxBytes !== channels * 4) throw new Error(`vectors.parquet check failed: vectors of ${minBytes}–${maxBytes} bytes, expected ${channels * 4}`);
+    await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
   } finally {
     connection.closeSync();
     instance.closeSync();
@@ -122,4 +118,20 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
   await removeLeftoverTempFiles(layout.shards);
   const { size } = await fs.stat(layout.vectors);
   return { rows: expectedRows, images, extracted, errors: rejected.length, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
+}
+
+async function verifyVectors(
+  connection: DuckDBConnection,
+  file: string,
+  expected: { expectedRows: number; extracted: number; tilesPerImage: number; channels: number },
+): Promise<void> {
+  const { expectedRows, extracted, tilesPerImage, channels } = expected;
+  const check = await connection.runAndReadAll(
+    `SELECT count(*)::BIGINT, count(DISTINCT i)::BIGINT, min(octet_length(vector)), max(octet_length(vector))
+     FROM read_parquet(${sqlString(file)})`,
+  );
+  const [n, distinct, minBytes, maxBytes] = check.getRows()[0]!.map((v) => Number(v)) as [number, number, number, number];
+  if (n !== expectedRows) throw new Error(`vectors.parquet check failed: ${n} rows, expected ${expectedRows} (${extracted} images × ${tilesPerImage} tiles)`);
+  if (distinct !== n) throw new Error(`vectors.parquet check failed: ${n - distinct} duplicate values of i`);
+  if (minBytes !== channels * 4 || maxBytes !== channels * 4) throw new Error(`vectors.parquet check failed: vectors of ${minBytes}–${maxBytes} bytes, expected ${channels * 4}`);
 }

@@ -15,7 +15,7 @@ export const RunConfigSchema = z
     /** Output folder (training.csv, validation.csv, shards/, vectors.parquet, …). */
     out: z.string().min(1),
     /** ONNX model file. */
-    model: z.string().min(1).default('models/efficientnet_b0.onnx'),
+    model: z.string().min(1).default('models/efficientnet-lite0.onnx'),
     /** CSV file name inside `data`. */
     csv: z.string().min(1).default('train.csv'),
     /** Image folder inside `data`; an image's file is `<images>/<image_id>`. */

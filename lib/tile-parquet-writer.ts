@@ -4,9 +4,15 @@ import { compress as zstdCompress, init as initZstd } from '@bokuweb/zstd-wasm';
 
 export type TileCodec = 'SNAPPY' | 'ZSTD';
 
-/** ZSTD comes from a WebAssembly build of the reference library; load it once before writing. */
-export async function loadZstd(): Promise<void> {
-  await initZstd();
+let zstdReady: Promise<void> | undefined;
+
+/**
+ * ZSTD comes from a WebAssembly build of the reference library. It is instantiated once per
+ * process: a second init() replaces the module under earlier callers and corrupts their output.
+ */
+export function loadZstd(): Promise<void> {
+  zstdReady ??= initZstd();
+  return zstdReady;
 }
 
 /**

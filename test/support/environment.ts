@@ -46,3 +46,6 @@ export async function startTemporal(dir: string): Promise<TemporalHarness> {
     },
   };
 }
+
+/** The real photos of ../shared/data (17 flower classes × 20), or TESSERA_FLOWERS_DIR. */
+export const FLOWERS_DIR = process.env.TESSERA_FLOWERS_DIR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'flowers17-mini');
