@@ -8,6 +8,10 @@ export interface SampleDataOptions {
   images?: number;
   classes?: number;
   seed?: number;
+  /** Every image size × size (default: a cycle of sizes, most 256×256). */
+  size?: number;
+  /** `mixed` alternates JPEG and PNG files. */
+  format?: 'jpeg' | 'mixed';
 }
 
 /** mulberry32: a tiny seeded PRNG so the same options always give the same files. */
@@ -39,7 +43,7 @@ export async function generateSampleData(options: SampleDataOptions): Promise<{ 
   let csv = formatCsvRow(['image_id', 'hotel_id']);
   for (let k = 0; k < count; k++) {
     const klass = k % classes;
-    const [width, height] = SIZES[k % SIZES.length]!;
+    const [width, height] = options.size ? [options.size, options.size] : SIZES[k % SIZES.length]!;
     const hue = (klass * 360) / classes;
     const base = hslToRgb(hue, 0.6, 0.5);
     const accent = hslToRgb((hue + 150) % 360, 0.7, 0.6);
@@ -62,8 +66,10 @@ export async function generateSampleData(options: SampleDataOptions): Promise<{ 
         }
       }
     }
-    const imageId = `img_${String(k).padStart(5, '0')}.jpg`;
-    await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path.join(imageDir, imageId));
+    const png = options.format === 'mixed' && k % 2 === 1;
+    const imageId = `img_${String(k).padStart(5, '0')}.${png ? 'png' : 'jpg'}`;
+    const image = sharp(pixels, { raw: { width, height, channels: 3 } });
+    await (png ? image.png() : image.jpeg({ quality: 90 })).toFile(path.join(imageDir, imageId));
     csv += formatCsvRow([imageId, String(1000 + klass)]);
   }
   const csvPath = path.join(options.dir, 'train.csv');
