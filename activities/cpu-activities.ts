@@ -1,8 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunConfig } from '../lib/config.ts';
+import type { RunConfig, Split } from '../lib/config.ts';
 import { compact as compactShards, type CompactSummary } from '../lib/compact.ts';
 import { InputError } from '../lib/errors.ts';
 import { writeManifest as writeManifestFile, type RunStats } from '../lib/manifest.ts';
+import { writeRunErrors } from '../lib/run-errors.ts';
 import { planShards as planShardFiles, type PlanSummary } from '../lib/plan-shards.ts';
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/prepare-split.ts';
 
@@ -22,11 +23,15 @@ export function createCpuActivities() {
     prepareSplit(config: RunConfig): Promise<SplitSummary> {
       return failFastOnInputErrors(() => prepareSplitFiles(config));
     },
-    planShards(config: RunConfig): Promise<PlanSummary> {
-      return failFastOnInputErrors(() => planShardFiles(config));
+    planShards(config: RunConfig, split: Split): Promise<PlanSummary> {
+      return failFastOnInputErrors(() => planShardFiles(config, split));
     },
-    compact(config: RunConfig, shardCount: number): Promise<CompactSummary> {
-      return failFastOnInputErrors(() => compactShards(config, shardCount));
+    compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
+      return failFastOnInputErrors(() => compactShards(config, split, shardCount));
+    },
+    /** errors.csv, once every shard is extracted; returns its row count. */
+    writeErrors(config: RunConfig, shardCounts: Partial<Record<Split, number>>): Promise<number> {
+      return failFastOnInputErrors(() => writeRunErrors(config, shardCounts));
     },
     writeManifest(config: RunConfig, stats: RunStats): Promise<string> {
       return failFastOnInputErrors(() => writeManifestFile(config, stats));

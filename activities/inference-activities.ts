@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { RunConfig } from '../lib/config.ts';
+import type { RunConfig, Split } from '../lib/config.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
 import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
 import { InputError } from '../lib/errors.ts';
@@ -16,10 +16,10 @@ export interface InferenceActivityOptions {
 /** Activities of the inference task queue. `engines` holds this process's one session per model. */
 export function createInferenceActivities(engines: InferenceEngines, options: InferenceActivityOptions = {}) {
   return {
-    async extractShard(config: RunConfig, shard: number): Promise<ShardSummary> {
+    async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
       // Loading a large model can outlast the heartbeat timeout: keep heartbeating meanwhile.
-      const keepAlive = setInterval(() => context.heartbeat({ shard, imagesDone: 0, loading: true }), 5_000);
+      const keepAlive = setInterval(() => context.heartbeat({ split, shard, imagesDone: 0, loading: true }), 5_000);
       const engine = async () => {
         try {
           return await engines.get({
@@ -37,7 +37,7 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
       };
       try {
         const { errors, ...report } = await failFastOnInputErrors(() =>
-          extractShardFiles(config, shard, {
+          extractShardFiles(config, split, shard, {
             engine,
             heartbeat: (progress) => context.heartbeat(progress),
             checkCancelled: () => context.cancellationSignal.throwIfAborted(),

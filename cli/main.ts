@@ -20,6 +20,7 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
       --csv --images --id-column --class-column --img-size --batch-size --val-samples --seed
       --output (level index or output name) --shard-size --parallel-shards
       --execution-provider cpu|cuda --normalize none|imagenet
+      --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
   tessera worker --address HOST:PORT [--queues cpu,inference] [--inference-concurrency N]
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
@@ -32,9 +33,10 @@ function printSummary(summary: RunSummary, seconds: number): void {
     `tessera: done in ${seconds.toFixed(1)} s`,
     `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages})`,
     `  rows       ${c.rows} (${c.tilesPerImage} tiles × ${c.channels} channels per image)`,
+    ...(summary.validationVectors ? [`  validation ${c.validationExtractedImages} images extracted with occlusion, ${c.validationRows} rows`] : []),
     `  errors     ${c.errors}${c.errors > 0 ? ` (see ${summary.out}/errors.csv)` : ''}`,
     `  speed      ${(c.extractedImages / seconds).toFixed(1)} images/s overall, ${(extract > 0 ? c.extractedImages / extract : 0).toFixed(1)} images/s in extraction`,
-    `  output     ${summary.vectors}`,
+    ...[summary.vectors, summary.validationVectors].filter((file) => file !== null).map((file) => `  output     ${file}`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -14,12 +14,18 @@ export function configFlagSpecs(): Record<string, { type: 'string' }> {
   return Object.fromEntries(configKeys.map((key) => [kebabCase(key), { type: 'string' as const }]));
 }
 
+function takesArrays(field: { safeParse(value: unknown): { success: boolean; error?: { issues: { code: string }[] } } }): boolean {
+  const result = field.safeParse([]);
+  return result.success || !result.error!.issues.some((i) => i.code === 'invalid_type' || i.code === 'invalid_union');
+}
+
 /**
  * A numeric flag becomes a number when the field takes numbers (`--output 4` is level 4, while
  * `--csv 2024.csv` stays text); an out-of-range number is then reported by the schema as such.
  */
 function flagValue(key: (typeof configKeys)[number], text: string): unknown {
   const field = RunConfigSchema.shape[key];
+  if (takesArrays(field)) return text.split(',').map((item) => item.trim()); // --splits train,val
   const asNumber = Number(text);
   if (text.trim() === '' || !Number.isFinite(asNumber)) return text;
   const result = field.safeParse(asNumber);

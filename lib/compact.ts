@@ -1,15 +1,14 @@
 import fs from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
-import type { RunConfig } from './config.ts';
-import { formatCsvRow } from './csv.ts';
+import type { RunConfig, Split } from './config.ts';
 import { InputError } from './errors.ts';
-import { publishFile, readJsonIfExists, uniqueTempPath, writeFileAtomic } from './atomic-files.ts';
+import { publishFile, readJsonIfExists, uniqueTempPath } from './atomic-files.ts';
 import type { ShardReport } from './extract-shard.ts';
-import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
 import { allocateTileRows, loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
 
 export interface CompactSummary {
+  split: Split;
   rows: number;
   images: number;
   extracted: number;
@@ -22,13 +21,6 @@ export interface CompactSummary {
 
 function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
-}
-
-/** Every input row that produced no vectors, split-stage rejects first, then by training ordinal. */
-export async function writeErrorsCsv(file: string, classColumn: string, idColumn: string, rows: RejectedRow[]): Promise<void> {
-  const sorted = [...rows].sort((a, b) => (a.stage === b.stage ? a.position - b.position : a.stage === 'split' ? -1 : 1));
-  const body = sorted.map((row) => formatCsvRow([row.imageId, row.classValue, row.stage, row.reason])).join('');
-  await writeFileAtomic(file, formatCsvRow([idColumn, classColumn, 'stage', 'reason']) + body);
 }
 
 /**
@@ -71,31 +63,24 @@ async function removeLeftoverTempFiles(dir: string): Promise<void> {
  * file with DuckDB before publishing it: row count = extracted images × tiles, `i` unique,
  * `vector` of channels × 4 bytes.
  */
-export async function compact(config: RunConfig, shardCount: number): Promise<CompactSummary> {
+export async function compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
   const started = performance.now();
   const layout = runLayout(config);
-  const reports: ShardReport[] = [];
-  for (let shard = 0; shard < shardCount; shard++) {
-    const report = (await readJsonIfExists(layout.shardReport(shard))) as ShardReport | undefined;
-    if (!report) throw new Error(`shard ${shard} has no report: it was not extracted`);
-    reports.push(report);
-  }
-  const split = ((await readJsonIfExists(layout.splitReport)) as { rejected: RejectedRow[] } | undefined)?.rejected ?? [];
-  const rejected = [...split, ...reports.flatMap((r) => r.errors)];
-  await writeErrorsCsv(layout.errorsCsv, config.classColumn, config.idColumn, rejected);
-
+  const files = layout.split(split);
+  const reports = await readShardReports(config, split, shardCount);
   const withRows = reports.filter((r) => r.parquet !== null && r.grid !== null);
   const images = reports.reduce((sum, r) => sum + r.images, 0);
   const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
+  const errors = reports.reduce((sum, r) => sum + r.errors.length, 0);
   if (withRows.length === 0) {
-    throw new InputError(`no image produced vectors (${rejected.length} errors, see ${layout.errorsCsv})`);
+    throw new InputError(`no image of ${files.csv} produced vectors (${errors} errors, listed in errors.csv)`);
   }
   const [h, w] = withRows[0]!.grid!;
   const tilesPerImage = h * w;
   const channels = withRows[0]!.channels!;
   const expectedRows = extracted * tilesPerImage;
 
-  const temp = uniqueTempPath(layout.vectors);
+  const temp = uniqueTempPath(files.vectors);
   await fs.mkdir(`${layout.work}/duckdb-tmp`, { recursive: true });
   // One thread: on two cores a second one was no faster and doubled memory (DESIGN.md).
   const instance = await DuckDBInstance.create(':memory:', {
@@ -105,7 +90,7 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
   });
   const connection = await instance.connect();
   try {
-    await writeOrderedVectors(connection, withRows.map((r) => `${layout.shards}/${r.parquet}`), temp, channels);
+    await writeOrderedVectors(connection, withRows.map((r) => `${files.shards}/${r.parquet}`), temp, channels);
     await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
   } catch (error) {
     await fs.rm(temp, { force: true });
@@ -114,10 +99,22 @@ export async function compact(config: RunConfig, shardCount: number): Promise<Co
     connection.closeSync();
     instance.closeSync();
   }
-  await publishFile(temp, layout.vectors);
-  await removeLeftoverTempFiles(layout.shards);
-  const { size } = await fs.stat(layout.vectors);
-  return { rows: expectedRows, images, extracted, errors: rejected.length, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
+  await publishFile(temp, files.vectors);
+  await removeLeftoverTempFiles(files.shards);
+  const { size } = await fs.stat(files.vectors);
+  return { split, rows: expectedRows, images, extracted, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The reports of one split's shards, all of which must have been extracted. */
+export async function readShardReports(config: RunConfig, split: Split, shardCount: number): Promise<ShardReport[]> {
+  const files = runLayout(config).split(split);
+  const reports: ShardReport[] = [];
+  for (let shard = 0; shard < shardCount; shard++) {
+    const report = (await readJsonIfExists(files.report(shard))) as ShardReport | undefined;
+    if (!report) throw new Error(`${split} shard ${shard} has no report: it was not extracted`);
+    reports.push(report);
+  }
+  return reports;
 }
 
 async function verifyVectors(

@@ -8,6 +8,9 @@ import { z } from 'zod';
  * Relative paths are resolved by the worker against its working directory; tessera's CLI always
  * sends absolute paths.
  */
+export const SPLITS = ['train', 'val'] as const;
+export type Split = (typeof SPLITS)[number];
+
 export const RunConfigSchema = z
   .object({
     /** Dataset folder holding the CSV and the image folder. */
@@ -41,6 +44,15 @@ export const RunConfigSchema = z
     executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
     /** `none` as in the notebook (ToFloat only); `imagenet` subtracts ImageNet mean, divides by std. */
     normalize: z.enum(['none', 'imagenet']).default('none'),
+    /**
+     * Which splits to extract. `val` extracts validation.csv into validation-vectors.parquet with
+     * the notebook's occlusion (one red hole per image, fixed by seed and image id).
+     */
+    splits: z
+      .array(z.enum(SPLITS))
+      .min(1)
+      .refine((list) => new Set(list).size === list.length, 'each split at most once')
+      .default(['train']),
   })
   .strict();
 

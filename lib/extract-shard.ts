@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunConfig } from './config.ts';
+import type { RunConfig, Split } from './config.ts';
+import { occlusionFor } from './occlusion.ts';
 import { errorMessage, InputError } from './errors.ts';
 import { decodeImageInto, resolveImagePath } from './image-decode.ts';
 import type { InferenceEngine } from './inference/engine.ts';
@@ -14,6 +15,7 @@ import { featuresToTileVectors, tileIndex } from './tiles.ts';
 import { allocateTileRows, TileParquetWriter } from './tile-parquet-writer.ts';
 
 export interface ShardReport {
+  split: Split;
   shard: number;
   images: number;
   extracted: number;
@@ -27,6 +29,7 @@ export interface ShardReport {
 }
 
 export interface ShardProgress {
+  split: Split;
   shard: number;
   imagesDone: number;
   imagesTotal: number;
@@ -49,6 +52,7 @@ interface DecodedBatch {
 async function decodeBatch(
   images: ShardImage[],
   config: RunConfig,
+  split: Split,
   imagesRoot: string,
   input: Float32Array,
 ): Promise<DecodedBatch> {
@@ -59,7 +63,8 @@ async function decodeBatch(
       const real = await fs.realpath(file);
       if (!real.startsWith(imagesRoot + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
       const pixels = new Float32Array(perImage);
-      await decodeImageInto(real, config.imgSize, config.normalize, pixels, 0);
+      const hole = split === 'val' ? occlusionFor(config.seed, image.imageId, config.imgSize) : undefined;
+      await decodeImageInto(real, config.imgSize, config.normalize, pixels, 0, hole);
       return { image, pixels, error: undefined };
     } catch (error) {
       return { image, pixels: undefined, error: describeImageError(error) };
@@ -73,7 +78,7 @@ async function decodeBatch(
       decoded.push(outcome.image);
     } else {
       const { image } = outcome;
-      errors.push({ imageId: image.imageId, classValue: String(image.target), stage: 'extract', reason: outcome.error, position: image.ordinal });
+      errors.push({ imageId: image.imageId, classValue: String(image.target), split, stage: 'extract', reason: outcome.error, position: image.ordinal });
     }
   }
   return { images: decoded, input, errors };
@@ -105,13 +110,14 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
  * renamed when complete. Decoding the next batch overlaps inference of the current one. A shard
  * whose report already exists is not extracted again (the report is written after the rename).
  */
-export async function extractShard(config: RunConfig, shard: number, deps: ExtractDeps): Promise<ShardReport> {
+export async function extractShard(config: RunConfig, split: Split, shard: number, deps: ExtractDeps): Promise<ShardReport> {
   const started = performance.now();
   const layout = runLayout(config);
-  const done = (await readJsonIfExists(layout.shardReport(shard))) as ShardReport | undefined;
-  if (done && (done.parquet === null || (await exists(path.join(layout.shards, done.parquet))))) return done;
+  const files = layout.split(split);
+  const done = (await readJsonIfExists(files.report(shard))) as ShardReport | undefined;
+  if (done && (done.parquet === null || (await exists(path.join(files.shards, done.parquet))))) return done;
 
-  const plan = JSON.parse(await fs.readFile(layout.shardPlan(shard), 'utf8')) as ShardPlanFile;
+  const plan = JSON.parse(await fs.readFile(files.plan(shard), 'utf8')) as ShardPlanFile;
   const imagesRoot = await fs.realpath(layout.images).catch(() => {
     throw new InputError(`image folder ${layout.images} does not exist`);
   });
@@ -121,8 +127,8 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
   const batches: ShardImage[][] = [];
   for (let k = 0; k < plan.images.length; k += config.batchSize) batches.push(plan.images.slice(k, k + config.batchSize));
 
-  await fs.mkdir(layout.shards, { recursive: true });
-  const finalPath = layout.shardParquet(shard);
+  await fs.mkdir(files.shards, { recursive: true });
+  const finalPath = files.parquet(shard);
   const tempPath = uniqueTempPath(finalPath);
   let writer: TileParquetWriter | undefined;
   let channels: number | null = null;
@@ -133,11 +139,11 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
   const spare: Float32Array[] = [];
   const takeBuffer = () => spare.pop() ?? new Float32Array(batchFloats);
 
-  let pending = batches.length > 0 ? decodeBatch(batches[0]!, config, imagesRoot, takeBuffer()) : undefined;
+  let pending = batches.length > 0 ? decodeBatch(batches[0]!, config, split, imagesRoot, takeBuffer()) : undefined;
   for (let b = 0; b < batches.length; b++) {
     deps.checkCancelled();
     const batch = await pending!;
-    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, imagesRoot, takeBuffer()) : undefined;
+    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, split, imagesRoot, takeBuffer()) : undefined;
     errors.push(...batch.errors);
     const n = batch.images.length;
     if (n > 0) {
@@ -176,7 +182,7 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
       spare.push(batch.input);
     }
     imagesDone += batches[b]!.length;
-    deps.heartbeat({ shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+    deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
   }
 
   let parquet: string | null = null;
@@ -186,6 +192,7 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
     parquet = path.basename(finalPath);
   }
   const report: ShardReport = {
+    split,
     shard,
     images: plan.images.length,
     extracted,
@@ -196,8 +203,8 @@ export async function extractShard(config: RunConfig, shard: number, deps: Extra
     errors,
     seconds: (performance.now() - started) / 1000,
   };
-  await fs.mkdir(path.dirname(layout.shardReport(shard)), { recursive: true });
-  await writeJsonAtomic(layout.shardReport(shard), report);
+  await fs.mkdir(path.dirname(files.report(shard)), { recursive: true });
+  await writeJsonAtomic(files.report(shard), report);
   return report;
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import sharp from 'sharp';
+import { applyOcclusion, type Occlusion } from './occlusion.ts';
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
@@ -30,8 +31,9 @@ export function resolveImagePath(imagesDir: string, imageId: string): string {
 
 /**
  * Decodes one image to RGB (grayscale, alpha and CMYK become sRGB RGB; alpha is dropped as
- * PIL's convert('RGB') does), resizes it to size × size when it is not already, and writes it as
- * float32 CHW into `target` at `offset` (x / 255, then optional ImageNet normalisation).
+ * PIL's convert('RGB') does), resizes it to size × size when it is not already, paints the
+ * optional occlusion hole, and writes it as float32 CHW into `target` at `offset` (x / 255, then
+ * optional ImageNet normalisation).
  */
 export async function decodeImageInto(
   file: string,
@@ -39,6 +41,7 @@ export async function decodeImageInto(
   normalize: Normalize,
   target: Float32Array,
   offset: number,
+  occlusion?: Occlusion,
 ): Promise<void> {
   let pipeline = sharp(file, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true });
   const meta = await pipeline.metadata();
@@ -53,6 +56,7 @@ export async function decodeImageInto(
   if (info.channels !== 3 || info.width !== size || info.height !== size) {
     throw new ImageInputError(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`);
   }
+  if (occlusion) applyOcclusion(data, size, occlusion);
   const plane = size * size;
   for (let c = 0; c < 3; c++) {
     const base = offset + c * plane;

@@ -35,9 +35,9 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     files: {
       training: 'training.csv',
       validation: 'validation.csv',
-      vectors: 'vectors.parquet',
       errors: 'errors.csv',
-      shards: 'shards/',
+      ...(config.splits.includes('train') ? { vectors: 'vectors.parquet', shards: 'shards/' } : {}),
+      ...(config.splits.includes('val') ? { validationVectors: 'validation-vectors.parquet', validationShards: 'shards-validation/' } : {}),
     },
   });
   return layout.manifest;

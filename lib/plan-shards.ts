@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
-import type { RunConfig } from './config.ts';
+import path from 'node:path';
+import type { RunConfig, Split } from './config.ts';
 import { parseCsv } from './csv.ts';
 import { InputError } from './errors.ts';
 import { writeJsonAtomic } from './atomic-files.ts';
@@ -18,25 +19,28 @@ export interface PlanSummary {
   seconds: number;
 }
 
-/** Cuts training.csv into shard plans on disk; workflows only ever see the shard count. */
-export async function planShards(config: RunConfig): Promise<PlanSummary> {
+/**
+ * Cuts one split's CSV (training.csv or validation.csv) into shard plans on disk; workflows only
+ * ever see the shard count. An image's ordinal is its row in that CSV.
+ */
+export async function planShards(config: RunConfig, split: Split): Promise<PlanSummary> {
   const started = performance.now();
-  const layout = runLayout(config);
-  const table = parseCsv(await fs.readFile(layout.trainingCsv, 'utf8'), layout.trainingCsv);
-  // training.csv starts with pandas' unnamed index column, so data columns sit one to the right.
+  const files = runLayout(config).split(split);
+  const table = parseCsv(await fs.readFile(files.csv, 'utf8'), files.csv);
+  // The split CSVs start with pandas' unnamed index column, so data columns sit one to the right.
   const idColumn = table.header.indexOf(config.idColumn);
   const classColumn = table.header.indexOf(config.classColumn);
-  if (idColumn < 1 || classColumn < 1) throw new InputError(`${layout.trainingCsv} lacks ${config.idColumn} or ${config.classColumn}`);
+  if (idColumn < 1 || classColumn < 1) throw new InputError(`${files.csv} lacks ${config.idColumn} or ${config.classColumn}`);
   const images: ShardImage[] = table.rows.map((fields, ordinal) => ({
     ordinal,
     imageId: fields[idColumn]!,
     target: parseClassId(fields[classColumn]!)!,
   }));
   const ranges = planShardRanges(images.length, config.shardSize);
-  await fs.mkdir(layout.plans, { recursive: true });
   for (const range of ranges) {
     const plan: ShardPlanFile = { shard: range.shard, images: images.slice(range.first, range.end) };
-    await writeJsonAtomic(layout.shardPlan(range.shard), plan);
+    await fs.mkdir(path.dirname(files.plan(range.shard)), { recursive: true });
+    await writeJsonAtomic(files.plan(range.shard), plan);
   }
   return { images: images.length, shardCount: ranges.length, seconds: (performance.now() - started) / 1000 };
 }

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { RunConfig } from './config.ts';
+import type { RunConfig, Split } from './config.ts';
 import { CsvError, formatCsvRow, parseCsv } from './csv.ts';
 import { InputError } from './errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
@@ -10,9 +10,11 @@ import { SplitError, splitByClass, type IndexedRow } from './split.ts';
 export interface RejectedRow {
   imageId: string;
   classValue: string;
+  /** The split it was extracted for; null for rows the split itself set aside. */
+  split: Split | null;
   stage: 'split' | 'extract';
   reason: string;
-  /** Ordinal in training.csv for extract-stage errors; CSV line for split-stage errors. */
+  /** Ordinal in the split's CSV for extract-stage errors; input CSV line for split-stage errors. */
   position: number;
 }
 
@@ -78,7 +80,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
     let reason: string | undefined;
     if (imageId.trim() === '') reason = `empty ${config.idColumn}`;
     else if (parseClassId(classValue) === undefined) reason = `${config.classColumn} ${JSON.stringify(classValue)} is not a 32-bit integer`;
-    if (reason) rejected.push({ imageId, classValue, stage: 'split', reason: `line ${line}: ${reason}`, position: line });
+    if (reason) rejected.push({ imageId, classValue, split: null, stage: 'split', reason: `line ${line}: ${reason}`, position: line });
     else accepted.push({ index, fields });
   });
 

@@ -5,6 +5,9 @@ export interface RunCounts {
   validationImages: number;
   extractedImages: number;
   rows: number;
+  /** Validation images and rows extracted (splits includes "val"), else 0. */
+  validationExtractedImages: number;
+  validationRows: number;
   errors: number;
   shards: number;
   tilesPerImage: number;
@@ -15,7 +18,10 @@ export interface RunCounts {
 export interface RunSummary {
   workflowId: string;
   out: string;
-  vectors: string;
+  /** vectors.parquet, or null when the run extracted only the validation split. */
+  vectors: string | null;
+  /** validation-vectors.parquet when the run extracted the validation split. */
+  validationVectors: string | null;
   manifest: string;
   counts: RunCounts;
   /** Seconds per stage; `extract` sums shard times, `total` is the workflow's own wall time. */

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities } from '../activities/cpu-activities.ts';
 import type { InferenceActivities, ShardSummary } from '../activities/inference-activities.ts';
-import { parseRunConfig } from '../lib/config.ts';
+import { parseRunConfig, type Split } from '../lib/config.ts';
 import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
 import { TASK_QUEUES } from '../lib/task-queues.ts';
 import { progressQuery, type RunProgress } from './run-progress.ts';
@@ -35,8 +35,9 @@ const inference = proxyActivities<InferenceActivities>({
 });
 
 /**
- * seed & split → plan shards → extract shards (bounded fan-out, inference queue) → compact →
- * manifest. Only paths and counts cross activity boundaries; no file, model or clock is touched here.
+ * seed & split → plan shards → extract shards (bounded fan-out, inference queue) → errors.csv →
+ * compact → manifest. Only paths and counts cross activity boundaries; no file, model or
+ * clock is touched here.
  */
 export async function extractVectors(input: unknown): Promise<RunSummary> {
   const parsed = parseRunConfig(input);
@@ -50,49 +51,69 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   const split = await cpu.prepareSplit(config);
   progress.errors = split.rejectedRows;
   progress.stage = 'plan';
-  const plan = await cpu.planShards(config);
-  progress.shardsTotal = plan.shardCount;
-  progress.imagesTotal = plan.images;
+  const shardCounts: Partial<Record<Split, number>> = {};
+  const work: { split: Split; shard: number }[] = [];
+  let planSeconds = 0;
+  for (const name of config.splits) {
+    const plan = await cpu.planShards(config, name);
+    shardCounts[name] = plan.shardCount;
+    planSeconds += plan.seconds;
+    progress.imagesTotal += plan.images;
+    for (let shard = 0; shard < plan.shardCount; shard++) work.push({ split: name, shard });
+  }
+  progress.shardsTotal = work.length;
   progress.stage = 'extract';
 
   const shards: ShardSummary[] = [];
-  let nextShard = 0;
+  let next = 0;
   const lane = async () => {
-    while (nextShard < plan.shardCount) {
-      const shard = nextShard++;
-      const summary = await inference.extractShard(config, shard);
-      shards[shard] = summary;
+    while (next < work.length) {
+      const { split: name, shard } = work[next++]!;
+      const summary = await inference.extractShard(config, name, shard);
+      shards.push(summary);
       progress.shardsDone++;
       progress.imagesDone += summary.images;
       progress.rows += summary.rows;
       progress.errors += summary.errorCount;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(config.parallelShards, plan.shardCount) }, lane));
+  await Promise.all(Array.from({ length: Math.min(config.parallelShards, work.length) }, lane));
 
   progress.stage = 'compact';
-  const compacted = await compactOnCpu.compact(config, plan.shardCount);
+  const errors = await cpu.writeErrors(config, shardCounts);
+  const train = config.splits.includes('train') ? await compactOnCpu.compact(config, 'train', shardCounts.train!) : undefined;
+  const val = config.splits.includes('val') ? await compactOnCpu.compact(config, 'val', shardCounts.val!) : undefined;
   progress.stage = 'manifest';
   const timings = {
     split: split.seconds,
-    plan: plan.seconds,
+    plan: planSeconds,
     extract: shards.reduce((sum, s) => sum + s.seconds, 0),
-    compact: compacted.seconds,
+    compact: (train?.seconds ?? 0) + (val?.seconds ?? 0),
     total: (Date.now() - started) / 1000,
   };
   const counts: RunCounts = {
     inputRows: split.inputRows,
-    trainingImages: plan.images,
+    trainingImages: split.trainingRows,
     validationImages: split.validationRows,
-    extractedImages: compacted.extracted,
-    rows: compacted.rows,
-    errors: compacted.errors,
-    shards: plan.shardCount,
-    tilesPerImage: compacted.tilesPerImage,
-    channels: compacted.channels,
+    extractedImages: train?.extracted ?? 0,
+    rows: train?.rows ?? 0,
+    validationExtractedImages: val?.extracted ?? 0,
+    validationRows: val?.rows ?? 0,
+    errors,
+    shards: work.length,
+    tilesPerImage: (train ?? val)!.tilesPerImage,
+    channels: (train ?? val)!.channels,
   };
   const { workflowId, runId } = workflowInfo();
   const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings });
   progress.stage = 'done';
-  return { workflowId, out: config.out, vectors: `${config.out}/vectors.parquet`, manifest, counts, timings };
+  return {
+    workflowId,
+    out: config.out,
+    vectors: train ? `${config.out}/vectors.parquet` : null,
+    validationVectors: val ? `${config.out}/validation-vectors.parquet` : null,
+    manifest,
+    counts,
+    timings,
+  };
 }

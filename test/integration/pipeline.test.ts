@@ -132,10 +132,10 @@ test('vectors equal a direct onnxruntime run on the same images', async () => {
 
 test('errors.csv names each lost row and why; manifest.json records the run', () => {
   const errors = fs.readFileSync(path.join(out, 'errors.csv'), 'utf8').trim().split('\n');
-  assert.equal(errors[0], 'image_id,hotel_id,stage,reason');
+  assert.equal(errors[0], 'image_id,hotel_id,split,stage,reason');
   assert.equal(errors.length, 3);
-  assert.match(errors.find((l) => l.startsWith('missing.jpg'))!, /missing\.jpg,1001,extract,image file .*missing\.jpg does not exist/);
-  assert.match(errors.find((l) => l.startsWith('img_00007.jpg'))!, /img_00007\.jpg,1002,extract,.+/);
+  assert.match(errors.find((l) => l.startsWith('missing.jpg'))!, /missing\.jpg,1001,train,extract,image file .*missing\.jpg does not exist/);
+  assert.match(errors.find((l) => l.startsWith('img_00007.jpg'))!, /img_00007\.jpg,1002,train,extract,.+/);
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   assert.match(manifest.model.sha256, /^[0-9a-f]{64}$/);
   assert.deepEqual(manifest.counts, summary.counts);

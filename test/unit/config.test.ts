@@ -36,4 +36,7 @@ test('CLI flags are the schema fields in kebab-case, numbers where the field tak
   assert.equal(buildRunConfig({ data: 'd', out: 'o', output: '2' }).output, 2, 'a numeric --output is a level index');
   assert.ok(config.data.startsWith('/') && config.out.startsWith('/'), 'paths become absolute');
   assert.throws(() => buildRunConfig({ data: 'd', out: 'o', 'batch-size': 'many' }), /batchSize \(--batch-size\)/);
+  assert.deepEqual(buildRunConfig({ data: 'd', out: 'o', splits: 'train,val' }).splits, ['train', 'val']);
+  assert.throws(() => buildRunConfig({ data: 'd', out: 'o', splits: 'train,test' }), /splits/);
+  assert.throws(() => buildRunConfig({ data: 'd', out: 'o', splits: 'val,val' }), /each split at most once/);
 });
