@@ -36,6 +36,7 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
       training: 'training.csv',
       validation: 'validation.csv',
       errors: 'errors.csv',
+      classes: 'classes.csv',
       ...(config.splits.includes('train') ? { vectors: 'vectors.parquet', shards: 'shards/' } : {}),
       ...(config.splits.includes('val') ? { validationVectors: 'validation-vectors.parquet', validationShards: 'shards-validation/' } : {}),
     },

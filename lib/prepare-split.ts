@@ -3,6 +3,7 @@ import type { RunConfig, Split } from './config.ts';
 import { CsvError, formatCsvRow, parseCsv } from './csv.ts';
 import { InputError } from './errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
+import { compareCodePoints, typeColumn, type TypedColumn } from './pandas-values.ts';
 import { runLayout } from './run-layout.ts';
 import { SplitError, splitByClass, type IndexedRow } from './split.ts';
 
@@ -10,11 +11,11 @@ import { SplitError, splitByClass, type IndexedRow } from './split.ts';
 export interface RejectedRow {
   imageId: string;
   classValue: string;
-  /** The split it was extracted for; null for rows the split itself set aside. */
-  split: Split | null;
-  stage: 'split' | 'extract';
+  /** The split whose CSV holds the row. */
+  split: Split;
+  stage: 'plan' | 'extract';
   reason: string;
-  /** Ordinal in the split's CSV for extract-stage errors; input CSV line for split-stage errors. */
+  /** The row's ordinal in its split's CSV. */
   position: number;
 }
 
@@ -23,18 +24,21 @@ export interface SplitSummary {
   trainingRows: number;
   validationRows: number;
   classes: number;
-  rejectedRows: number;
   seconds: number;
 }
 
-const INT32_MAX = 2 ** 31 - 1;
-const INT32_MIN = -(2 ** 31);
-
-export function parseClassId(value: string): number | undefined {
-  if (!/^\s*[+-]?\d+\s*$/.test(value)) return undefined;
-  const n = Number(value);
-  return n >= INT32_MIN && n <= INT32_MAX ? n : undefined;
+/**
+ * class value (as written in the split CSVs) → int32 target. Integer class ids are their own
+ * target; any other class column (strings, floats, ids beyond int32) gets codes 0…K−1 in pandas'
+ * group order. Written to .tessera/classes.json and, for people, classes.csv.
+ */
+export interface ClassMapping {
+  mode: 'integer' | 'codes';
+  targets: Record<string, number>;
 }
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 async function readInputCsv(file: string): Promise<string> {
   try {
@@ -47,10 +51,24 @@ async function readInputCsv(file: string): Promise<string> {
   }
 }
 
+/** pandas' group order for the class column's dtype. */
+function keyOrder(column: TypedColumn): (a: string, b: string) => number {
+  if (column.kind === 'int' || column.kind === 'float') return (a, b) => Number(a) - Number(b);
+  return compareCodePoints; // bool keys 'False' < 'True' sort the same way
+}
+
+function classMapping(column: TypedColumn, order: (a: string, b: string) => number): ClassMapping {
+  const keys = [...new Set(column.values.filter((v): v is string => v !== null))].sort(order);
+  if (column.kind === 'int' && keys.every((k) => Number(k) >= INT32_MIN && Number(k) <= INT32_MAX)) {
+    return { mode: 'integer', targets: Object.fromEntries(keys.map((k) => [k, Number(k)])) };
+  }
+  return { mode: 'codes', targets: Object.fromEntries(keys.map((k, code) => [k, code])) };
+}
+
 /**
- * Writes training.csv and validation.csv as the notebook does (pandas' to_csv with the unnamed
- * index column first). Rows whose class id is not an int32 or whose image id is empty cannot
- * become vectors: they are kept out of the split and reported.
+ * Writes training.csv and validation.csv byte for byte as the notebook's pandas code does:
+ * read_csv's typing of every column, groupby(class).sample(valSamples, random_state=seed),
+ * ~isin on the id column, and to_csv with the unnamed index column first.
  */
 export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const started = performance.now();
@@ -71,40 +89,34 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
     );
   }
 
-  const accepted: IndexedRow[] = [];
-  const rejected: RejectedRow[] = [];
-  table.rows.forEach((fields, index) => {
-    const imageId = fields[idColumn]!;
-    const classValue = fields[classColumn]!;
-    const line = table.lines[index]!;
-    let reason: string | undefined;
-    if (imageId.trim() === '') reason = `empty ${config.idColumn}`;
-    else if (parseClassId(classValue) === undefined) reason = `${config.classColumn} ${JSON.stringify(classValue)} is not a 32-bit integer`;
-    if (reason) rejected.push({ imageId, classValue, split: null, stage: 'split', reason: `line ${line}: ${reason}`, position: line });
-    else accepted.push({ index, fields });
-  });
-
+  const columns = table.header.map((_, c) => typeColumn(table.rows.map((fields) => fields[c]!)));
+  const rows: IndexedRow[] = table.rows.map((_, index) => ({ index, fields: columns.map((column) => column.values[index] ?? '') }));
+  const classes = columns[classColumn]!;
+  const order = keyOrder(classes);
   let split;
   try {
-    split = splitByClass(accepted, (row) => row.fields[classColumn]!, (row) => row.fields[idColumn]!, config.valSamples, config.seed);
+    split = splitByClass(rows, (row) => classes.values[row.index]!, (row) => row.fields[idColumn]!, config.valSamples, config.seed, order);
   } catch (error) {
     if (error instanceof SplitError) throw new InputError(`${layout.inputCsv}: ${error.message}`);
     throw error;
   }
+  const mapping = classMapping(classes, order);
 
   await fs.mkdir(layout.work, { recursive: true });
-  const toCsv = (rows: IndexedRow[]) =>
-    formatCsvRow(['', ...table.header]) + rows.map((row) => formatCsvRow([String(row.index), ...row.fields])).join('');
+  const toCsv = (part: IndexedRow[]) =>
+    formatCsvRow(['', ...table.header]) + part.map((row) => formatCsvRow([String(row.index), ...row.fields])).join('');
   await writeFileAtomic(layout.trainingCsv, toCsv(split.training));
   await writeFileAtomic(layout.validationCsv, toCsv(split.validation));
-  await writeJsonAtomic(layout.splitReport, { rejected });
-
+  await writeJsonAtomic(layout.classMapping, mapping);
+  await writeFileAtomic(
+    layout.classesCsv,
+    formatCsvRow(['target', config.classColumn]) + Object.entries(mapping.targets).map(([value, target]) => formatCsvRow([String(target), value])).join(''),
+  );
   return {
     inputRows: table.rows.length,
     trainingRows: split.training.length,
     validationRows: split.validation.length,
-    classes: new Set(accepted.map((row) => row.fields[classColumn]!)).size,
-    rejectedRows: rejected.length,
+    classes: Object.keys(mapping.targets).length,
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -17,7 +17,8 @@ export function runLayout(config: RunConfig) {
     model: path.resolve(config.model),
     trainingCsv,
     validationCsv,
-    splitReport: path.join(work, 'split.json'),
+    classMapping: path.join(work, 'classes.json'),
+    classesCsv: path.join(out, 'classes.csv'),
     errorsCsv: path.join(out, 'errors.csv'),
     manifest: path.join(out, 'manifest.json'),
     work,
@@ -30,6 +31,7 @@ export function runLayout(config: RunConfig) {
         shards,
         vectors: path.join(out, train ? 'vectors.parquet' : 'validation-vectors.parquet'),
         plan: (shard: number) => path.join(work, 'plans', split, `${shardName(shard)}.json`),
+        planRejects: path.join(work, 'plans', split, 'rejected.json'),
         parquet: (shard: number) => path.join(shards, `${shardName(shard)}.parquet`),
         report: (shard: number) => path.join(work, 'shards', split, `${shardName(shard)}.json`),
       };

@@ -15,38 +15,34 @@ export class SplitError extends Error {
   override name = 'SplitError';
 }
 
-/** pandas sorts integer group keys numerically and everything else as strings. */
-function compareClassKeys(a: string, b: string): number {
-  const na = Number(a);
-  const nb = Number(b);
-  if (Number.isInteger(na) && Number.isInteger(nb) && a.trim() !== '' && b.trim() !== '') return na - nb;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /**
  * The notebook's split, step for step:
  *   val = df.groupby(classColumn).sample(valSamples, random_state=seed)
  *   train = df[~df[idColumn].isin(val[idColumn])]
- * Groups are visited in sorted key order and each draws `permutation(groupSize)[:valSamples]`
- * from one shared RandomState, so validation rows come out grouped by class.
+ * Groups are visited in sorted key order (`compareKeys`, pandas' order for the column's type;
+ * rows whose key is null — NaN — belong to no group, as with dropna=True) and each draws
+ * `permutation(groupSize)[:valSamples]` from one shared RandomState, so validation rows come out
+ * grouped by class.
  */
 export function splitByClass(
   rows: readonly IndexedRow[],
-  classOf: (row: IndexedRow) => string,
+  classOf: (row: IndexedRow) => string | null,
   idOf: (row: IndexedRow) => string,
   valSamples: number,
   seed: number,
+  compareKeys: (a: string, b: string) => number,
 ): SplitResult {
   const groups = new Map<string, IndexedRow[]>();
   for (const row of rows) {
     const key = classOf(row);
+    if (key === null) continue;
     const group = groups.get(key);
     if (group) group.push(row);
     else groups.set(key, [row]);
   }
   const random = new LegacyRandomState(seed);
   const validation: IndexedRow[] = [];
-  for (const key of [...groups.keys()].sort(compareClassKeys)) {
+  for (const key of [...groups.keys()].sort(compareKeys)) {
     const group = groups.get(key)!;
     if (valSamples > group.length) {
       throw new SplitError(

@@ -49,7 +49,6 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   setHandler(progressQuery, () => progress);
 
   const split = await cpu.prepareSplit(config);
-  progress.errors = split.rejectedRows;
   progress.stage = 'plan';
   const shardCounts: Partial<Record<Split, number>> = {};
   const work: { split: Split; shard: number }[] = [];
@@ -59,6 +58,8 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
     shardCounts[name] = plan.shardCount;
     planSeconds += plan.seconds;
     progress.imagesTotal += plan.images;
+    progress.imagesDone += plan.rejectedRows;
+    progress.errors += plan.rejectedRows;
     for (let shard = 0; shard < plan.shardCount; shard++) work.push({ split: name, shard });
   }
   progress.shardsTotal = work.length;

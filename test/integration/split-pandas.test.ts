@@ -59,6 +59,47 @@ for (const c of cases) {
   });
 }
 
+/** Every column type read_csv infers, NA markers, leading zeros, BOM, CRLF and blank lines. */
+function makeTypedCsv(rows: number, seed: number, stringClasses: boolean): string {
+  let state = seed;
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const lines = ['image_id,hotel_id,score,count,flag,code,comment'];
+  const names = ['rose', 'Tulip', 'daisy', 'Åster', 'lily', 'iris', 'zinnia', 'orchid'];
+  for (let k = 0; k < rows; k++) {
+    const klass = stringClasses ? names[k < names.length ? k : Math.floor(next() * names.length)]! : String(k < 9 ? k : Math.floor(next() * 9));
+    const score = k % 11 === 0 ? '' : k % 7 === 0 ? 'NaN' : (next() * 10 ** Math.floor(next() * 24 - 8)).toPrecision(1 + Math.floor(next() * 17));
+    const count = k % 13 === 0 ? 'NA' : String(Math.floor(next() * 1000));
+    const flag = k % 2 === 0 ? 'True' : 'false';
+    const code = `00${Math.floor(next() * 100)}`;
+    const comment = k % 5 === 0 ? '"a, b"' : k % 9 === 0 ? 'null' : `c${k}`;
+    lines.push(`img_${k}.jpg,${klass},${score},${count},${flag},${code},${comment}`);
+    if (k % 17 === 0) lines.push('');
+  }
+  const [header, ...body] = lines;
+  return '\ufeff' + [header, ...body.sort(() => next() - 0.5)].join('\r\n') + '\r\n';
+}
+
+for (const stringClasses of [false, true]) {
+  test(`typed extra columns and ${stringClasses ? 'string' : 'integer'} class ids are written byte-identical to pandas`, async () => {
+    const caseDir = path.join(dir, `typed-${stringClasses}`);
+    fs.mkdirSync(caseDir, { recursive: true });
+    fs.writeFileSync(path.join(caseDir, 'train.csv'), makeTypedCsv(300, stringClasses ? 5 : 6, stringClasses));
+    const parsed = parseRunConfig({ data: caseDir, out: path.join(caseDir, 'ours'), seed: 7, valSamples: 1 });
+    assert.ok(parsed.ok);
+    await prepareSplit(parsed.config);
+    await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '1', '7']);
+    for (const file of ['training.csv', 'validation.csv']) {
+      const ours = fs.readFileSync(path.join(caseDir, 'ours', file), 'utf8');
+      const theirs = fs.readFileSync(path.join(caseDir, 'pandas', file), 'utf8');
+      const firstDiff = ours.split('\n').findIndex((line, k) => line !== theirs.split('\n')[k]);
+      assert.ok(ours === theirs, `${file} differs from pandas at line ${firstDiff + 1}: ours ${JSON.stringify(ours.split('\n')[firstDiff])}, pandas ${JSON.stringify(theirs.split('\n')[firstDiff])}`);
+    }
+    const classes = fs.readFileSync(path.join(caseDir, 'ours', 'classes.csv'), 'utf8');
+    if (stringClasses) assert.match(classes, /^target,hotel_id\n0,Tulip\n1,daisy\n/, 'string classes get codes in pandas group order');
+    else assert.match(classes, /^target,hotel_id\n0,0\n1,1\n/);
+  });
+}
+
 test('a class smaller than valSamples fails naming the class, as pandas refuses it', async () => {
   const caseDir = path.join(dir, 'small-class');
   fs.mkdirSync(caseDir, { recursive: true });

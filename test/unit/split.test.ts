@@ -5,8 +5,9 @@ import { splitByClass, type IndexedRow } from '../../lib/split.ts';
 function rows(spec: [string, string][]): IndexedRow[] {
   return spec.map(([id, klass], index) => ({ index, fields: [id, klass] }));
 }
+const numeric = (a: string, b: string) => Number(a) - Number(b);
 const split = (input: IndexedRow[], valSamples: number, seed = 42) =>
-  splitByClass(input, (r) => r.fields[1]!, (r) => r.fields[0]!, valSamples, seed);
+  splitByClass(input, (r) => r.fields[1]!, (r) => r.fields[0]!, valSamples, seed, numeric);
 
 test('picks valSamples per class, in sorted class order, and keeps the rest in input order', () => {
   const input = rows([['a', '20'], ['b', '3'], ['c', '20'], ['d', '3'], ['e', '100'], ['f', '20']]);
@@ -39,4 +40,11 @@ test('rows sharing a validation image id all leave the training set (pandas isin
   const { training, validation } = split(input, 1, 0);
   if (validation.some((r) => r.fields[0] === 'dup')) assert.ok(training.every((r) => r.fields[0] !== 'dup'));
   assert.equal(new Set(training.map((r) => r.index)).size, training.length);
+});
+
+test('rows without a class (NaN) join no group and stay in training, as with dropna=True', () => {
+  const input = rows([['a', '1'], ['b', ''], ['c', '1']]);
+  const result = splitByClass(input, (r) => (r.fields[1] === '' ? null : r.fields[1]!), (r) => r.fields[0]!, 1, 42, numeric);
+  assert.equal(result.validation.length, 1);
+  assert.ok(result.training.some((r) => r.fields[0] === 'b'));
 });

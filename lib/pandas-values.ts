@@ -1,0 +1,96 @@
+/**
+ * How pandas' read_csv types a column and how DataFrame.to_csv writes it back: what makes
+ * training.csv and validation.csv byte-identical to the notebook's, extra columns included.
+ */
+
+/** pandas' default na_values: read as NaN, written back as an empty field. */
+const NA_VALUES = new Set([
+  '', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN',
+  '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null',
+]);
+const TRUE_VALUES = new Set(['True', 'TRUE', 'true']);
+const FALSE_VALUES = new Set(['False', 'FALSE', 'false']);
+const INT_PATTERN = /^\s*[+-]?\d+\s*$/;
+const FLOAT_PATTERN = /^\s*[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf|infinity)\s*$/i;
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+export type ColumnKind = 'int' | 'float' | 'bool' | 'object';
+
+export interface TypedColumn {
+  kind: ColumnKind;
+  /** Each value as to_csv writes it; null where pandas holds NaN. */
+  values: (string | null)[];
+  /** Numeric value for int and float columns (sorting group keys). */
+  numbers?: number[];
+}
+
+export function isNaValue(text: string): boolean {
+  return NA_VALUES.has(text);
+}
+
+function parseFloatText(text: string): number {
+  const t = text.trim().toLowerCase();
+  if (t.endsWith('inf') || t.endsWith('infinity')) return t.startsWith('-') ? -Infinity : Infinity;
+  return Number(t);
+}
+
+/** Python's repr(float): shortest round-trip digits, scientific below 1e-4 and from 1e16. */
+export function pythonFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  const [mantissa, exponentText] = value.toExponential().split('e') as [string, string];
+  const exponent = Number(exponentText);
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const sign = negative ? '-' : '';
+  if (exponent < -4 || exponent >= 16) {
+    const body = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${body}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+  const integer = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+  const fraction = digits.slice(exponent + 1);
+  return `${sign}${integer}.${fraction === '' ? '0' : fraction}`;
+}
+
+/** Types one column as read_csv's C parser does, and renders it as to_csv would. */
+export function typeColumn(raw: readonly string[]): TypedColumn {
+  const present = raw.filter((v) => !isNaValue(v));
+  const hasNa = present.length < raw.length;
+  const fitsInt64 = (v: string) => {
+    const n = BigInt(v.trim());
+    return n >= INT64_MIN && n <= INT64_MAX;
+  };
+  if (present.length > 0 && present.every((v) => INT_PATTERN.test(v) && fitsInt64(v))) {
+    if (!hasNa) {
+      return { kind: 'int', values: raw.map((v) => BigInt(v.trim()).toString()), numbers: raw.map((v) => Number(v)) };
+    }
+    return floatColumn(raw);
+  }
+  if (present.length === 0 || present.every((v) => FLOAT_PATTERN.test(v))) return floatColumn(raw);
+  if (present.every((v) => TRUE_VALUES.has(v) || FALSE_VALUES.has(v))) {
+    // With NaN the column is object dtype holding Python bools: written the same way.
+    return { kind: hasNa ? 'object' : 'bool', values: raw.map((v) => (isNaValue(v) ? null : TRUE_VALUES.has(v) ? 'True' : 'False')) };
+  }
+  return { kind: 'object', values: raw.map((v) => (isNaValue(v) ? null : v)) };
+}
+
+function floatColumn(raw: readonly string[]): TypedColumn {
+  const numbers = raw.map((v) => (isNaValue(v) ? Number.NaN : parseFloatText(v)));
+  return { kind: 'float', values: numbers.map((n) => (Number.isNaN(n) ? null : pythonFloatRepr(n))), numbers };
+}
+
+/** Python's str ordering (by code point), which is how pandas sorts object group keys. */
+export function compareCodePoints(a: string, b: string): number {
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const ca = ia.next();
+    const cb = ib.next();
+    if (ca.done || cb.done) return ca.done && cb.done ? 0 : ca.done ? -1 : 1;
+    const d = ca.value.codePointAt(0)! - cb.value.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+}
