@@ -27,24 +27,27 @@ after(async () => {
   await temporal?.stop();
 });
 
-async function tessera(batchSize: number): Promise<string> {
-  const out = path.join(dir, `tessera-b${batchSize}`);
+async function tessera(batchSize: number, model = TIMM_B0_MODEL, output: number | string = 4, name = `b${batchSize}`): Promise<string> {
+  const out = path.join(dir, `tessera-${name}`);
   await temporal.client.workflow.execute(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
-    workflowId: `fidelity-b${batchSize}-${path.basename(dir)}`,
-    args: [{ data, out, model: TIMM_B0_MODEL, batchSize }],
+    workflowId: `fidelity-${name}-${path.basename(dir)}`,
+    args: [{ data, out, model, batchSize, output }],
   });
   return path.join(out, 'vectors.parquet');
+}
+
+async function compare(ours: string, referenceFile: string): Promise<Record<string, number | boolean>> {
+  const { stdout } = await run(PYTHON, [reference('compare_vectors.py'), ours, referenceFile, '--tolerance', '1e-4']).catch((e: { stdout: string }) => e);
+  return JSON.parse(stdout) as Record<string, number | boolean>;
 }
 
 test('vectors match the notebook method in PyTorch (same timm weights) at batch sizes 1 and 32', async (t) => {
   const referenceFile = path.join(dir, 'reference.parquet');
   await run(PYTHON, ['-W', 'ignore', reference('notebook_vectors.py'), '--data', data, '--out', referenceFile, '--backbone', 'efficientnet_b0'], { timeout: 300_000 });
   for (const batchSize of [1, 32]) {
-    const ours = await tessera(batchSize);
-    const { stdout } = await run(PYTHON, [reference('compare_vectors.py'), ours, referenceFile, '--tolerance', '1e-4']).catch((e: { stdout: string }) => e);
-    const report = JSON.parse(stdout) as Record<string, number | boolean>;
-    t.diagnostic(`batch ${batchSize}: ${stdout.trim()}`);
+    const report = await compare(await tessera(batchSize), referenceFile);
+    t.diagnostic(`batch ${batchSize}: ${JSON.stringify(report)}`);
     assert.equal(report.missing_from_ours, 0, `batch ${batchSize}`);
     assert.equal(report.extra_in_ours, 0, `batch ${batchSize}`);
     assert.equal(report.compared, (26 - 3) * 64);
@@ -66,4 +69,19 @@ test('pyarrow reads the notebook types, dictionary-encoded target and file, floa
   assert.ok(described.encodings.target!.some((e) => e.includes('DICTIONARY')), `target: ${described.encodings.target}`);
   assert.ok(described.encodings.file!.some((e) => e.includes('DICTIONARY')), `file: ${described.encodings.file}`);
   assert.equal(described.first_vector_length, 320);
+});
+
+test('any timm backbone and level: resnet18 exported by infra/, level 2 chosen by index and by name', async (t) => {
+  const model = path.join(dir, 'resnet18.onnx');
+  await run(PYTHON, ['-W', 'ignore', path.join(PROJECT_ROOT, 'infra', 'export_model.py'), '--backbone', 'resnet18', '--out', model], { timeout: 300_000 });
+  const referenceFile = path.join(dir, 'reference-resnet18.parquet');
+  await run(PYTHON, ['-W', 'ignore', reference('notebook_vectors.py'), '--data', data, '--out', referenceFile, '--backbone', 'resnet18', '--level', '2'], { timeout: 300_000 });
+  for (const output of [2, 'level_2']) {
+    const report = await compare(await tessera(8, model, output, `resnet18-${output}`), referenceFile);
+    t.diagnostic(`resnet18 output ${output}: ${JSON.stringify(report)}`);
+    // resnet18's level 2 is 128 channels at stride 8: a 32×32 grid at 256×256.
+    assert.equal(report.compared, (26 - 3) * 32 * 32);
+    assert.ok((report.max_rel_error as number) < 1e-4, `max relative error ${report.max_rel_error}`);
+    assert.equal(report.ok, true);
+  }
 });
