@@ -44,7 +44,13 @@ for (const c of cases) {
   test(`training.csv and validation.csv are byte-identical to pandas (${JSON.stringify(c)})`, async () => {
     const caseDir = path.join(dir, `case-${c.rows}-${c.seed}-${c.valSamples}`);
     fs.mkdirSync(caseDir, { recursive: true });
-    fs.writeFileSync(path.join(caseDir, 'train.csv'), makeCsv(c.rows, c.classes, c.seed + 1));
+    const csv = makeCsv(c.rows, c.classes, c.seed + 1);
+    fs.writeFileSync(path.join(caseDir, 'train.csv'), csv);
+    if (c.valSamples === 1) {
+      const sizes = new Map<string, number>();
+      for (const line of csv.trim().split('\n').slice(1)) sizes.set(line.split(',')[1]!, (sizes.get(line.split(',')[1]!) ?? 0) + 1);
+      assert.ok([...sizes.values()].includes(1), 'the case includes classes with a single row');
+    }
     const oursDir = path.join(caseDir, 'ours');
     const parsed = parseRunConfig({ data: caseDir, out: oursDir, seed: c.seed, valSamples: c.valSamples });
     assert.ok(parsed.ok);
