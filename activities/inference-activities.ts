@@ -11,7 +11,11 @@ export type ShardSummary = Omit<ShardReport, 'errors'> & { errorCount: number };
 export interface InferenceActivityOptions {
   /** Threads for onnxruntime's intra-op pool; undefined lets onnxruntime pick (all cores). */
   intraOpThreads?: number;
+  /** Images per session.run on the CPU provider (see SessionSpec.microBatch); GPUs take whole batches. */
+  cpuMicroBatch?: number;
 }
+
+export const DEFAULT_CPU_MICRO_BATCH = 8;
 
 /** Activities of the inference task queue. `engines` holds this process's one session per model. */
 export function createInferenceActivities(engines: InferenceEngines, options: InferenceActivityOptions = {}) {
@@ -27,6 +31,7 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
             executionProvider: config.executionProvider,
             output: config.output,
             intraOpThreads: options.intraOpThreads,
+            microBatch: config.executionProvider === 'cpu' ? (options.cpuMicroBatch ?? DEFAULT_CPU_MICRO_BATCH) : undefined,
           });
         } catch (error) {
           if (error instanceof ModelLoadError) throw new InputError(error.message);

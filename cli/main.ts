@@ -22,6 +22,7 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
       --execution-provider cpu|cuda --normalize none|imagenet
       --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
   tessera worker --address HOST:PORT [--queues cpu,inference] [--inference-concurrency N]
+      [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
 `;
@@ -76,6 +77,7 @@ async function workerCommand(args: string[]): Promise<number> {
       queues: { type: 'string', default: 'cpu,inference' },
       'inference-concurrency': { type: 'string' },
       'intra-op-threads': { type: 'string' },
+      'micro-batch': { type: 'string' },
     },
     strict: true,
   });
@@ -95,6 +97,7 @@ async function workerCommand(args: string[]): Promise<number> {
     queues: queues as QueueKind[],
     inferenceConcurrency: positiveInt('inference-concurrency', values['inference-concurrency']),
     intraOpThreads: positiveInt('intra-op-threads', values['intra-op-threads']),
+    cpuMicroBatch: positiveInt('micro-batch', values['micro-batch']),
   });
   // Graceful shutdown: stop polling, let running activities finish or be retried elsewhere.
   process.once('SIGINT', () => workers.shutdown());

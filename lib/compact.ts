@@ -29,7 +29,7 @@ function sqlString(value: string): string {
  */
 async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: string[], target: string, channels: number): Promise<void> {
   await loadZstd();
-  const writer = new TileParquetWriter(target, channels, 65_536, 'ZSTD');
+  const writer = new TileParquetWriter(target, channels, 16_384, 'ZSTD');
   const result = await connection.stream(
     `SELECT i, vector, target, file, x, y FROM read_parquet([${shardFiles.map(sqlString).join(', ')}]) ORDER BY i`,
   );
@@ -85,7 +85,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   // One thread: on two cores a second one was no faster and doubled memory (DESIGN.md).
   const instance = await DuckDBInstance.create(':memory:', {
     threads: '1',
-    memory_limit: '1GB',
+    memory_limit: '512MB',
     temp_directory: `${layout.work}/duckdb-tmp`,
   });
   const connection = await instance.connect();

@@ -49,6 +49,10 @@ interface DecodedBatch {
   errors: RejectedRow[];
 }
 
+/**
+ * Decodes a batch straight into its slots of `input` (no per-image buffers: memory a process
+ * touches for the first time is slow here), then closes the gaps left by images that failed.
+ */
 async function decodeBatch(
   images: ShardImage[],
   config: RunConfig,
@@ -57,30 +61,30 @@ async function decodeBatch(
   input: Float32Array,
 ): Promise<DecodedBatch> {
   const perImage = 3 * config.imgSize * config.imgSize;
-  const outcomes = await mapLimited(images, Math.max(2, os.availableParallelism()), async (image) => {
+  const slots = images.map((image, slot) => ({ image, slot }));
+  const failures = await mapLimited(slots, Math.max(2, os.availableParallelism()), async ({ image, slot }) => {
     try {
       const file = resolveImagePath(imagesRoot, image.imageId);
       const real = await fs.realpath(file);
       if (!real.startsWith(imagesRoot + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
-      const pixels = new Float32Array(perImage);
       const hole = split === 'val' ? occlusionFor(config.seed, image.imageId, config.imgSize) : undefined;
-      await decodeImageInto(real, config.imgSize, config.normalize, pixels, 0, hole);
-      return { image, pixels, error: undefined };
+      await decodeImageInto(real, config.imgSize, config.normalize, input, slot * perImage, hole);
+      return undefined;
     } catch (error) {
-      return { image, pixels: undefined, error: describeImageError(error) };
+      return describeImageError(error);
     }
   });
   const decoded: ShardImage[] = [];
   const errors: RejectedRow[] = [];
-  for (const outcome of outcomes) {
-    if (outcome.pixels) {
-      input.set(outcome.pixels, decoded.length * perImage);
-      decoded.push(outcome.image);
+  images.forEach((image, slot) => {
+    const failure = failures[slot];
+    if (failure === undefined) {
+      if (decoded.length !== slot) input.copyWithin(decoded.length * perImage, slot * perImage, (slot + 1) * perImage);
+      decoded.push(image);
     } else {
-      const { image } = outcome;
-      errors.push({ imageId: image.imageId, classValue: String(image.target), split, stage: 'extract', reason: outcome.error, position: image.ordinal });
+      errors.push({ imageId: image.imageId, classValue: String(image.target), split, stage: 'extract', reason: failure, position: image.ordinal });
     }
-  }
+  });
   return { images: decoded, input, errors };
 }
 

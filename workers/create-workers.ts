@@ -15,6 +15,7 @@ export interface TesseraWorkersOptions {
   inferenceConcurrency?: number;
   cpuConcurrency?: number;
   intraOpThreads?: number;
+  cpuMicroBatch?: number;
 }
 
 export interface TesseraWorkers {
@@ -54,7 +55,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           connection,
           namespace,
           taskQueue: TASK_QUEUES.inference,
-          activities: createInferenceActivities(engines, { intraOpThreads: options.intraOpThreads }),
+          activities: createInferenceActivities(engines, { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch }),
           maxConcurrentActivityTaskExecutions: options.inferenceConcurrency ?? 1,
         }),
       );

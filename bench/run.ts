@@ -1,0 +1,113 @@
+/**
+ * tessera's benchmark: every stage alone, the end-to-end run, and the notebook's method, on the
+ * same machine, model (timm efficientnet_b0, level 4, 256×256) and images, medians of --runs.
+ *
+ *   npm run bench -- [--data DIR] [--images 2000] [--runs 3] [--skip-notebook]
+ *
+ * Prints one table with the ratios tessera / ceiling and tessera / notebook and writes the raw
+ * figures to bench/results/<time>.json.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseRunConfig, type RunConfig } from '../lib/config.ts';
+import { DEFAULT_CPU_MICRO_BATCH } from '../activities/inference-activities.ts';
+import { InferenceEngines } from '../lib/inference/engine.ts';
+import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/project-paths.ts';
+import { generateSampleData } from '../lib/sample-data.ts';
+import { median, runMeasured } from './measure.ts';
+import { measureCeiling, measureDecode, measureWrite, runWithoutTemporal } from './stages.ts';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    images: { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '3' },
+    'skip-notebook': { type: 'boolean', default: false },
+  },
+});
+const runs = Number(values.runs);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
+
+async function dataset(): Promise<string> {
+  if (values.data) return path.resolve(values.data);
+  const dir = path.join(PROJECT_ROOT, 'bench', '.data', `photos-${values.images}`);
+  if (!fs.existsSync(path.join(dir, 'train.csv'))) {
+    process.stderr.write(`generating ${values.images} 256×256 JPEGs in ${dir}\n`);
+    await generateSampleData({ dir, images: Number(values.images), classes: 20, size: 256 });
+  }
+  return dir;
+}
+
+function configFor(data: string, out: string): RunConfig {
+  const parsed = parseRunConfig({ data, out, model: TIMM_B0_MODEL });
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.config;
+}
+
+type Figures = Record<string, number[]>;
+const figures: Figures = {};
+const record = (name: string, value: number) => (figures[name] ??= []).push(value);
+
+async function main() {
+  const data = await dataset();
+  const images = fs.readdirSync(path.join(data, 'images')).map((f) => path.join(data, 'images', f)).sort();
+  const engines = new InferenceEngines();
+  for (let run = 1; run <= runs; run++) {
+    process.stderr.write(`run ${run}/${runs}\n`);
+    const base = configFor(data, path.join(work, `run-${run}`));
+    record('ceiling images/s', await measureCeiling(base, images.slice(0, 640), engines, DEFAULT_CPU_MICRO_BATCH));
+    record('onnxruntime at whole batch 32 images/s', await measureCeiling(base, images.slice(0, 640), engines, undefined));
+    record('decode images/s', await measureDecode(base, images));
+    const write = await measureWrite(work, 65_536, 320);
+    record('write rows/s', write.rowsPerSecond);
+    record('write MB/s', write.mbPerSecond);
+
+    const e2eOut = path.join(work, `e2e-${run}`);
+    const e2e = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', e2eOut, '--model', TIMM_B0_MODEL]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(e2eOut, 'manifest.json'), 'utf8')) as { counts: { trainingImages: number }; timings: Record<string, number> };
+    const trained = manifest.counts.trainingImages;
+    record('tessera images/s (workflow)', trained / manifest.timings.total!);
+    record('tessera images/s (command)', trained / e2e.seconds);
+    record('tessera wall s (command)', e2e.seconds);
+    record('tessera peak RSS MB', e2e.peakRss / 1e6);
+    record('compaction % of workflow', (100 * manifest.timings.compact!) / manifest.timings.total!);
+
+    const direct = await runWithoutTemporal(configFor(data, path.join(work, `direct-${run}`)), engines);
+    record('without Temporal images/s', direct.images / direct.seconds);
+    record('compact MB/s', direct.compactMbPerSecond);
+    record('orchestration overhead %', (100 * (manifest.timings.total! - direct.seconds)) / manifest.timings.total!);
+
+    if (!values['skip-notebook']) {
+      const python = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
+      const script = path.join(PROJECT_ROOT, 'bench', 'reference', 'notebook_vectors.py');
+      const notebook = await runMeasured(python, ['-W', 'ignore', script, '--data', data, '--out', path.join(work, `notebook-${run}.parquet`), '--backbone', 'efficientnet_b0', '--notebook-loader']);
+      const processed = Number(/from (\d+) images/.exec(notebook.output)?.[1] ?? trained);
+      record('notebook images/s (command)', processed / notebook.seconds);
+    }
+    fs.rmSync(e2eOut, { recursive: true, force: true });
+    fs.rmSync(path.join(work, `direct-${run}`), { recursive: true, force: true });
+  }
+  await engines.closeAll();
+
+  const m = (name: string) => median(figures[name] ?? [Number.NaN]);
+  const ratios = {
+    'tessera / ceiling': m('tessera images/s (workflow)') / m('ceiling images/s'),
+    'tessera / notebook (command)': m('tessera images/s (command)') / m('notebook images/s (command)'),
+  };
+  const rows = Object.entries(figures).map(([name, list]) => [name, median(list).toFixed(2), list.map((v) => v.toFixed(2)).join(' ')]);
+  rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(ratio of medians)']));
+  const width = Math.max(...rows.map((r) => r[0]!.length));
+  process.stdout.write(`\ntessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model timm efficientnet_b0 level 4 at 256×256\n\n`);
+  process.stdout.write(`${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
+  for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
+  const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify({ data, images: images.length, runs, cores: os.cpus().length, figures, ratios }, null, 2));
+  process.stdout.write(`\nraw figures: ${file}\n`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+await main();

@@ -1,0 +1,96 @@
+/** Each pipeline stage measured alone, on the same images and model as the end-to-end run. */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { compact } from '../lib/compact.ts';
+import type { RunConfig } from '../lib/config.ts';
+import { extractShard } from '../lib/extract-shard.ts';
+import { decodeImageInto } from '../lib/image-decode.ts';
+import { InferenceEngines } from '../lib/inference/engine.ts';
+import { planShards } from '../lib/plan-shards.ts';
+import { prepareSplit } from '../lib/prepare-split.ts';
+import { allocateTileRows, TileParquetWriter } from '../lib/tile-parquet-writer.ts';
+import { DEFAULT_CPU_MICRO_BATCH } from '../activities/inference-activities.ts';
+import { seconds } from './measure.ts';
+
+/** onnxruntime alone on tensors decoded beforehand, through tessera's own session thread. */
+export async function measureCeiling(config: RunConfig, images: string[], engines: InferenceEngines, microBatch: number | undefined): Promise<number> {
+  const size = config.imgSize;
+  const perImage = 3 * size * size;
+  const engine = await engines.get({ modelPath: config.model, executionProvider: config.executionProvider, output: config.output, microBatch });
+  const batches: Float32Array[] = [];
+  for (let k = 0; k + config.batchSize <= images.length; k += config.batchSize) {
+    const batch = new Float32Array(config.batchSize * perImage);
+    for (let b = 0; b < config.batchSize; b++) await decodeImageInto(images[k + b]!, size, 'none', batch, b * perImage);
+    batches.push(batch);
+  }
+  await engine.run(batches[0]!.slice(), [config.batchSize, 3, size, size]); // warm-up
+  const { seconds: s } = await seconds(async () => {
+    for (const batch of batches) await engine.run(batch.slice(), [config.batchSize, 3, size, size]);
+  });
+  return (batches.length * config.batchSize) / s;
+}
+
+/** sharp decode + preprocessing alone, with the same concurrency extraction uses. */
+export async function measureDecode(config: RunConfig, images: string[]): Promise<number> {
+  const perImage = 3 * config.imgSize * config.imgSize;
+  const limit = Math.max(2, os.availableParallelism());
+  let next = 0;
+  const { seconds: s } = await seconds(() =>
+    Promise.all(
+      Array.from({ length: limit }, async () => {
+        const target = new Float32Array(perImage);
+        while (next < images.length) await decodeImageInto(images[next++]!, config.imgSize, 'none', target, 0);
+      }),
+    ),
+  );
+  return images.length / s;
+}
+
+/** The shard writer alone: `rows` rows of `channels` float32, 1,000 rows per image file name. */
+export async function measureWrite(dir: string, rows: number, channels: number): Promise<{ rowsPerSecond: number; mbPerSecond: number }> {
+  const file = path.join(dir, 'write-bench.parquet');
+  const columns = allocateTileRows(rows);
+  const vectors = new Uint8Array(rows * channels * 4);
+  for (let k = 0; k < vectors.length; k++) vectors[k] = (k * 2654435761) >>> 24;
+  for (let r = 0; r < rows; r++) {
+    columns.i[r] = r;
+    columns.vector[r] = vectors.subarray(r * channels * 4, (r + 1) * channels * 4);
+    columns.target[r] = r % 17;
+    columns.file[r] = `img_${Math.floor(r / 64)}.jpg`;
+    columns.x[r] = (r % 64) >> 3;
+    columns.y[r] = r % 8;
+  }
+  const { seconds: s } = await seconds(async () => {
+    const writer = new TileParquetWriter(file, channels);
+    writer.append(columns);
+    writer.close();
+  });
+  const { size } = await fs.stat(file);
+  await fs.rm(file);
+  return { rowsPerSecond: rows / s, mbPerSecond: size / 1e6 / s };
+}
+
+/**
+ * The same activities the workflow runs, called in-process with no Temporal at all: the
+ * difference to the embedded run is the orchestration overhead. Also returns compaction speed.
+ */
+export async function runWithoutTemporal(config: RunConfig, engines: InferenceEngines) {
+  const { seconds: total, value } = await seconds(async () => {
+    await prepareSplit(config);
+    const plan = await planShards(config, 'train');
+    for (let shard = 0; shard < plan.shardCount; shard++) {
+      await extractShard(config, 'train', shard, {
+        engine: () => engines.get({ modelPath: config.model, executionProvider: config.executionProvider, output: config.output, microBatch: DEFAULT_CPU_MICRO_BATCH }),
+        heartbeat: () => {},
+        checkCancelled: () => {},
+      });
+    }
+    const shardsDir = path.join(config.out, 'shards');
+    let shardBytes = 0;
+    for (const name of await fs.readdir(shardsDir)) shardBytes += (await fs.stat(path.join(shardsDir, name))).size;
+    const compacted = await compact(config, 'train', plan.shardCount);
+    return { images: plan.images, compactMbPerSecond: shardBytes / 1e6 / compacted.seconds, compactSeconds: compacted.seconds };
+  });
+  return { seconds: total, ...value };
+}
