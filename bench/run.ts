@@ -17,7 +17,7 @@ import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/project-paths.ts';
 import { generateSampleData } from '../lib/sample-data.ts';
 import { median, runMeasured } from './measure.ts';
-import { measureCeiling, measureDecode, measureWrite, runWithoutTemporal } from './stages.ts';
+import { measureCeiling, measureDecode, measureWrite } from './stages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,8 +74,10 @@ async function main() {
     record('tessera peak RSS MB', e2e.peakRss / 1e6);
     record('compaction % of workflow', (100 * manifest.timings.compact!) / manifest.timings.total!);
 
-    const direct = await runWithoutTemporal(configFor(data, path.join(work, `direct-${run}`)), engines);
+    const directRun = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'direct-run.ts'), data, path.join(work, `direct-${run}`), TIMM_B0_MODEL]);
+    const direct = JSON.parse(directRun.output.trim().split('\n').pop()!) as { seconds: number; images: number; compactMbPerSecond: number };
     record('without Temporal images/s', direct.images / direct.seconds);
+    record('without Temporal peak RSS MB', directRun.peakRss / 1e6);
     record('compact MB/s', direct.compactMbPerSecond);
     record('orchestration overhead %', (100 * (manifest.timings.total! - direct.seconds)) / manifest.timings.total!);
 
