@@ -15,8 +15,9 @@ export function configFlagSpecs(): Record<string, { type: 'string' }> {
 }
 
 function takesArrays(field: { safeParse(value: unknown): { success: boolean; error?: { issues: { code: string }[] } } }): boolean {
+  // An array field accepts [] or refuses it only for its length; any other field refuses its type.
   const result = field.safeParse([]);
-  return result.success || !result.error!.issues.some((i) => i.code === 'invalid_type' || i.code === 'invalid_union');
+  return result.success || result.error!.issues.every((i) => i.code === 'too_small');
 }
 
 /**

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
 import { before, test } from 'node:test';
 import { PROJECT_ROOT } from '../../lib/project-paths.ts';
 import { generateSampleData } from '../../lib/sample-data.ts';
@@ -55,4 +56,17 @@ test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input',
   const noCsv = await runTessera(['run', '--data', 'data', '--out', 'out3', '--csv', 'absent.csv'], dir);
   assert.equal(noCsv.code, 1);
   assert.match(noCsv.stderr, /run failed: input CSV .*absent\.csv does not exist/);
+});
+
+test('asking for CUDA where its provider is not installed fails clearly instead of falling back to the CPU', async (t) => {
+  const ortBin = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin');
+  const hasCuda = fs.readdirSync(ortBin, { recursive: true }).some((f) => String(f).includes('providers_cuda'));
+  if (hasCuda) {
+    t.skip('onnxruntime-node was installed with its CUDA provider here: this check is for machines without it');
+    return;
+  }
+  const result = await runTessera(['run', '--data', 'data', '--out', 'out-cuda', '--execution-provider', 'cuda'], dir);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /run failed: cannot load model .* \(cuda\)/);
+  assert.ok(!fs.existsSync(path.join(dir, 'out-cuda', 'vectors.parquet')), 'nothing was extracted on the CPU instead');
 });

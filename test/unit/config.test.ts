@@ -37,6 +37,9 @@ test('CLI flags are the schema fields in kebab-case, numbers where the field tak
   assert.ok(config.data.startsWith('/') && config.out.startsWith('/'), 'paths become absolute');
   assert.throws(() => buildRunConfig({ data: 'd', out: 'o', 'batch-size': 'many' }), /batchSize \(--batch-size\)/);
   assert.deepEqual(buildRunConfig({ data: 'd', out: 'o', splits: 'train,val' }).splits, ['train', 'val']);
+  const enums = buildRunConfig({ data: 'd', out: 'o', 'execution-provider': 'cuda', normalize: 'imagenet' });
+  assert.deepEqual([enums.executionProvider, enums.normalize], ['cuda', 'imagenet'], 'enum flags stay text');
+  assert.equal(buildRunConfig({ data: 'd', out: 'o', csv: '2024.csv', images: 'imgs' }).csv, '2024.csv');
   assert.throws(() => buildRunConfig({ data: 'd', out: 'o', splits: 'train,test' }), /splits/);
   assert.throws(() => buildRunConfig({ data: 'd', out: 'o', splits: 'val,val' }), /each split at most once/);
 });
