@@ -1,10 +1,10 @@
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { RunConfig, Split } from '../lib/config.ts';
+import { InputError } from '../lib/errors.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
 import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
-import { InputError } from '../lib/errors.ts';
-import { failFastOnInputErrors } from './cpu-activities.ts';
-import path from 'node:path';
+import { failFastOnInputErrors } from './fail-fast.ts';
 
 export type ShardSummary = Omit<ShardReport, 'errors'> & { errorCount: number };
 

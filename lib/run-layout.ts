@@ -38,5 +38,3 @@ export function runLayout(config: RunConfig) {
     },
   };
 }
-
-export type RunLayout = ReturnType<typeof runLayout>;
