@@ -21,6 +21,7 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
       --output (level index or output name) --shard-size --parallel-shards
       --execution-provider cpu|cuda --normalize none|imagenet
       --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
+      --force               replace a different earlier run's outputs in --out (else refused)
   tessera worker --address HOST:PORT [--queues cpu,inference] [--inference-concurrency N]
       [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
   tessera dev [--port N] [--ui-port N] [--db FILE]

@@ -9,9 +9,10 @@ export function kebabCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** parseArgs option specs for every schema field, as `--kebab-case` string flags. */
-export function configFlagSpecs(): Record<string, { type: 'string' }> {
-  return Object.fromEntries(configKeys.map((key) => [kebabCase(key), { type: 'string' as const }]));
+/** parseArgs option specs for every schema field: `--kebab-case VALUE`, or a bare switch for booleans. */
+export function configFlagSpecs(): Record<string, { type: 'string' | 'boolean' }> {
+  const isBoolean = (key: (typeof configKeys)[number]) => RunConfigSchema.shape[key].safeParse(true).success;
+  return Object.fromEntries(configKeys.map((key) => [kebabCase(key), { type: isBoolean(key) ? 'boolean' : 'string' }]));
 }
 
 function takesArrays(field: { safeParse(value: unknown): { success: boolean; error?: { issues: { code: string }[] } } }): boolean {
@@ -62,6 +63,7 @@ export function buildRunConfig(flags: Record<string, string | boolean | undefine
   for (const key of configKeys) {
     const value = flags[kebabCase(key)];
     if (typeof value === 'string') fromFlags[key] = flagValue(key, value);
+    if (typeof value === 'boolean') fromFlags[key] = value;
   }
   const merged: Record<string, unknown> = { model: DEFAULT_MODEL, ...fromFile, ...fromFlags };
   const base = configFile && fromFile ? path.dirname(path.resolve(configFile)) : process.cwd();

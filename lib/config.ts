@@ -53,6 +53,8 @@ export const RunConfigSchema = z
       .min(1)
       .refine((list) => new Set(list).size === list.length, 'each split at most once')
       .default(['train']),
+    /** Replace the outputs of a different earlier run in `out` instead of refusing to start. */
+    force: z.boolean().default(false),
   })
   .strict();
 

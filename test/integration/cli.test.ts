@@ -44,6 +44,18 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.equal(fs.statSync(shardFile).mtimeMs, before, 'a finished shard is not extracted again');
 });
 
+test('an output folder of another run is refused (naming what differs) unless --force', async () => {
+  const args = ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'];
+  const refused = await runTessera([...args, '--seed', '7'], dir);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /output folder .*out holds another run's files \(different seed\): use another --out, or --force/);
+  const forced = await runTessera([...args, '--seed', '7', '--force'], dir);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /images +8 extracted of 8/);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'manifest.json'), 'utf8'));
+  assert.equal(manifest.config.seed, 7);
+});
+
 test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input', async () => {
   const badFlag = await runTessera(['run', '--data', 'data', '--out', 'out2', '--batch-size', '0'], dir);
   assert.equal(badFlag.code, 2);
