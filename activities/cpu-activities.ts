@@ -2,6 +2,7 @@ import type { RunConfig, Split } from '../lib/config.ts';
 import { compact as compactShards, type CompactSummary } from '../lib/compact.ts';
 import { writeManifest as writeManifestFile, type RunStats } from '../lib/manifest.ts';
 import { planShards as planShardFiles, type PlanSummary } from '../lib/plan-shards.ts';
+import { preflight as runPreflight, type PreflightSummary } from '../lib/preflight.ts';
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/prepare-split.ts';
 import { writeRunErrors } from '../lib/run-errors.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
@@ -9,6 +10,10 @@ import { failFastOnInputErrors } from './fail-fast.ts';
 /** Activities of the CPU task queue: thin adapters over lib/. */
 export function createCpuActivities() {
   return {
+    /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
+    preflight(config: RunConfig): Promise<PreflightSummary> {
+      return failFastOnInputErrors(() => runPreflight(config));
+    },
     prepareSplit(config: RunConfig): Promise<SplitSummary> {
       return failFastOnInputErrors(() => prepareSplitFiles(config));
     },

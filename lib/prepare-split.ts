@@ -4,7 +4,6 @@ import { CsvError, formatCsvRow, parseCsv } from './csv.ts';
 import { InputError } from './errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
 import { compareCodePoints, typeColumn, type TypedColumn } from './pandas-values.ts';
-import { claimOutputFolder } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 import { SplitError, splitByClass, type IndexedRow } from './split.ts';
 
@@ -74,7 +73,6 @@ function classMapping(column: TypedColumn, order: (a: string, b: string) => numb
 export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const started = performance.now();
   const layout = runLayout(config);
-  await claimOutputFolder(config);
   let table;
   try {
     table = parseCsv(await readInputCsv(layout.inputCsv), layout.inputCsv);

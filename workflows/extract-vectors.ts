@@ -35,7 +35,7 @@ const inference = proxyActivities<InferenceActivities>({
 });
 
 /**
- * seed & split → plan shards → extract shards (bounded fan-out, inference queue) → errors.csv →
+ * preflight → seed & split → plan shards → extract shards (bounded fan-out, inference queue) → errors.csv →
  * compact → manifest. Only paths and counts cross activity boundaries; no file, model or
  * clock is touched here.
  */
@@ -45,9 +45,12 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   const config = parsed.config;
   const started = Date.now();
 
-  const progress: RunProgress = { stage: 'split', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0 };
+  const progress: RunProgress = { stage: 'preflight', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0 };
   setHandler(progressQuery, () => progress);
 
+  progress.stage = 'preflight';
+  await cpu.preflight(config);
+  progress.stage = 'split';
   const split = await cpu.prepareSplit(config);
   progress.stage = 'plan';
   const shardCounts: Partial<Record<Split, number>> = {};

@@ -1,7 +1,7 @@
 import { defineQuery } from '@temporalio/workflow';
 
 export interface RunProgress {
-  stage: 'split' | 'plan' | 'extract' | 'compact' | 'manifest' | 'done';
+  stage: 'preflight' | 'split' | 'plan' | 'extract' | 'compact' | 'manifest' | 'done';
   shardsTotal: number;
   shardsDone: number;
   imagesTotal: number;

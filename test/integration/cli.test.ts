@@ -70,6 +70,22 @@ test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input',
   assert.match(noCsv.stderr, /run failed: input CSV .*absent\.csv does not exist/);
 });
 
+test('preflight ends a run before any shard when the model, its output or the image folder is wrong', async () => {
+  const noOutput = await runTessera(['run', '--data', 'data', '--out', 'out-pre1', '--output', 'level_9'], dir);
+  assert.equal(noOutput.code, 1);
+  assert.match(noOutput.stderr, /run failed: model .* has no output "level_9"; its outputs are 0: level_0, .*4: level_4/);
+  assert.ok(!fs.existsSync(path.join(dir, 'out-pre1', 'training.csv')), 'stopped before the split');
+
+  fs.writeFileSync(path.join(dir, 'not-a-model.onnx'), 'hello');
+  const badModel = await runTessera(['run', '--data', 'data', '--out', 'out-pre2', '--model', 'not-a-model.onnx'], dir);
+  assert.equal(badModel.code, 1);
+  assert.match(badModel.stderr, /run failed: model .*not-a-model\.onnx cannot be loaded/);
+
+  const noImages = await runTessera(['run', '--data', 'data', '--out', 'out-pre3', '--images', 'pictures'], dir);
+  assert.equal(noImages.code, 1);
+  assert.match(noImages.stderr, /run failed: image folder .*pictures does not exist or is not a folder/);
+});
+
 test('asking for CUDA where its provider is not installed fails clearly instead of falling back to the CPU', async (t) => {
   const ortBin = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin');
   const hasCuda = fs.readdirSync(ortBin, { recursive: true }).some((f) => String(f).includes('providers_cuda'));

@@ -1,0 +1,75 @@
+import fs from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import type { RunConfig } from './config.ts';
+import { errorMessage, InputError } from './errors.ts';
+import { claimOutputFolder } from './run-fingerprint.ts';
+import { runLayout } from './run-layout.ts';
+
+export interface PreflightSummary {
+  outputName: string;
+  channels: number;
+  grid: [number, number];
+  seconds: number;
+}
+
+async function requireFolder(folder: string, what: string): Promise<void> {
+  const stat = await fs.stat(folder).catch(() => undefined);
+  if (!stat?.isDirectory()) throw new InputError(`${what} ${folder} does not exist or is not a folder`);
+}
+
+/**
+ * Checks, before any shard runs, what would otherwise fail in every shard: the dataset folders,
+ * the output folder (writable, not another run's), and the model: it loads, takes one float32
+ * input [batch, 3, H, W] that accepts imgSize, and the chosen output exists and is 4-D. One blank
+ * image goes through it (on the CPU) to learn the output's channels and grid.
+ */
+export async function preflight(config: RunConfig): Promise<PreflightSummary> {
+  const started = performance.now();
+  const layout = runLayout(config);
+  await requireFolder(layout.data, 'dataset folder');
+  await requireFolder(layout.images, 'image folder');
+  try {
+    await fs.mkdir(layout.work, { recursive: true });
+    await fs.access(layout.out, fs.constants.W_OK);
+  } catch (error) {
+    throw new InputError(`output folder ${layout.out} is not writable: ${errorMessage(error)}`);
+  }
+  await claimOutputFolder(config);
+
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(layout.model, { executionProviders: ['cpu'] });
+  } catch (error) {
+    throw new InputError(`model ${layout.model} cannot be loaded: ${errorMessage(error)}`);
+  }
+  try {
+    const input = session.inputMetadata[0];
+    if (!input || !input.isTensor || session.inputMetadata.length !== 1) {
+      throw new InputError(`model ${layout.model} must have exactly one tensor input, has ${session.inputMetadata.length}`);
+    }
+    const fixed = (d: number | string | undefined) => (typeof d === 'number' && d > 0 ? d : undefined);
+    const [, c, h, w] = input.shape;
+    if (input.type !== 'float32' || input.shape.length !== 4 || (fixed(c) ?? 3) !== 3) {
+      throw new InputError(`model ${layout.model} input ${input.name} is ${input.type} [${input.shape.join(', ')}], expected float32 [batch, 3, H, W]`);
+    }
+    for (const d of [h, w]) {
+      if (fixed(d) !== undefined && d !== config.imgSize) {
+        throw new InputError(`model ${layout.model} takes ${h}×${w} images, but imgSize is ${config.imgSize}`);
+      }
+    }
+    const names = session.outputNames;
+    const outputName = typeof config.output === 'number' ? names[config.output] : names.find((n) => n === config.output);
+    if (outputName === undefined) {
+      throw new InputError(`model ${layout.model} has no output ${JSON.stringify(config.output)}; its outputs are ${names.map((n, k) => `${k}: ${n}`).join(', ')}`);
+    }
+    const blank = new ort.Tensor('float32', new Float32Array(3 * config.imgSize * config.imgSize), [1, 3, config.imgSize, config.imgSize]);
+    const result = (await session.run({ [input.name]: blank }, [outputName]))[outputName]!;
+    if (result.dims.length !== 4) {
+      throw new InputError(`model output ${outputName} has shape [${result.dims.join(', ')}] at imgSize ${config.imgSize}, expected 4-D [batch, channels, height, width]`);
+    }
+    const [, channels, gh, gw] = result.dims as [number, number, number, number];
+    return { outputName, channels, grid: [gh, gw], seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await session.release();
+  }
+}
