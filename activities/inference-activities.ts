@@ -4,6 +4,7 @@ import type { RunConfig, Split } from '../lib/config.ts';
 import { InputError } from '../lib/errors.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
 import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
+import type { SessionSpec } from '../lib/inference/protocol.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 
 export type ShardSummary = Omit<ShardReport, 'errors'> & { errorCount: number };
@@ -17,6 +18,17 @@ export interface InferenceActivityOptions {
 
 export const DEFAULT_CPU_MICRO_BATCH = 8;
 
+/** The session a run needs on this worker: its model, provider and output, with the worker's tuning. */
+export function sessionSpecFor(config: RunConfig, options: InferenceActivityOptions = {}): SessionSpec {
+  return {
+    modelPath: path.resolve(config.model),
+    executionProvider: config.executionProvider,
+    output: config.output,
+    intraOpThreads: options.intraOpThreads,
+    microBatch: config.executionProvider === 'cpu' ? (options.cpuMicroBatch ?? DEFAULT_CPU_MICRO_BATCH) : undefined,
+  };
+}
+
 /** Activities of the inference task queue. `engines` holds this process's one session per model. */
 export function createInferenceActivities(engines: InferenceEngines, options: InferenceActivityOptions = {}) {
   return {
@@ -26,13 +38,7 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
       const keepAlive = setInterval(() => context.heartbeat({ split, shard, imagesDone: 0, loading: true }), 5_000);
       const engine = async () => {
         try {
-          return await engines.get({
-            modelPath: path.resolve(config.model),
-            executionProvider: config.executionProvider,
-            output: config.output,
-            intraOpThreads: options.intraOpThreads,
-            microBatch: config.executionProvider === 'cpu' ? (options.cpuMicroBatch ?? DEFAULT_CPU_MICRO_BATCH) : undefined,
-          });
+          return await engines.get(sessionSpecFor(config, options));
         } catch (error) {
           if (error instanceof ModelLoadError) throw new InputError(error.message);
           throw error;

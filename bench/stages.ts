@@ -10,14 +10,14 @@ import { InferenceEngines } from '../lib/inference/engine.ts';
 import { planShards } from '../lib/plan-shards.ts';
 import { prepareSplit } from '../lib/prepare-split.ts';
 import { allocateTileRows, TileParquetWriter } from '../lib/tile-parquet-writer.ts';
-import { DEFAULT_CPU_MICRO_BATCH } from '../activities/inference-activities.ts';
+import { sessionSpecFor } from '../activities/inference-activities.ts';
 import { seconds } from './measure.ts';
 
 /** onnxruntime alone on tensors decoded beforehand, through tessera's own session thread. */
 export async function measureCeiling(config: RunConfig, images: string[], engines: InferenceEngines, microBatch: number | undefined): Promise<number> {
   const size = config.imgSize;
   const perImage = 3 * size * size;
-  const engine = await engines.get({ modelPath: config.model, executionProvider: config.executionProvider, output: config.output, microBatch });
+  const engine = await engines.get({ ...sessionSpecFor(config), microBatch });
   const batches: Float32Array[] = [];
   for (let k = 0; k + config.batchSize <= images.length; k += config.batchSize) {
     const batch = new Float32Array(config.batchSize * perImage);
@@ -89,7 +89,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
     const plan = await planShards(config, 'train');
     for (let shard = 0; shard < plan.shardCount; shard++) {
       await extractShard(config, 'train', shard, {
-        engine: () => engines.get({ modelPath: config.model, executionProvider: config.executionProvider, output: config.output, microBatch: DEFAULT_CPU_MICRO_BATCH }),
+        engine: () => engines.get(sessionSpecFor(config)),
         heartbeat: () => {},
         checkCancelled: () => {},
       });

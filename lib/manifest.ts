@@ -1,16 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { RunConfig } from './config.ts';
 import { writeJsonAtomic } from './atomic-files.ts';
+import { readFingerprint } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 import type { RunCounts } from './run-summary.ts';
 import { TESSERA_VERSION } from './version.ts';
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export interface RunStats {
   workflowId: string;
@@ -23,7 +16,8 @@ export interface RunStats {
 /** manifest.json: what produced this output folder, so a reader can trust or reproduce it. */
 export async function writeManifest(config: RunConfig, stats: RunStats): Promise<string> {
   const layout = runLayout(config);
-  const modelSha256 = await sha256File(layout.model);
+  // Hashed once, by preflight: a large model is not read again at the end of the run.
+  const { modelSha256 } = await readFingerprint(config);
   await writeJsonAtomic(layout.manifest, {
     tessera: TESSERA_VERSION,
     createdAt: new Date().toISOString(),

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { RunConfig } from './config.ts';
 import { errorMessage, InputError } from './errors.ts';
+import { describeOutputs, resolveOutputName } from './inference/output-name.ts';
 import { claimOutputFolder } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 
@@ -57,10 +58,9 @@ export async function preflight(config: RunConfig): Promise<PreflightSummary> {
         throw new InputError(`model ${layout.model} takes ${h}×${w} images, but imgSize is ${config.imgSize}`);
       }
     }
-    const names = session.outputNames;
-    const outputName = typeof config.output === 'number' ? names[config.output] : names.find((n) => n === config.output);
+    const outputName = resolveOutputName(session.outputNames, config.output);
     if (outputName === undefined) {
-      throw new InputError(`model ${layout.model} has no output ${JSON.stringify(config.output)}; its outputs are ${names.map((n, k) => `${k}: ${n}`).join(', ')}`);
+      throw new InputError(`model ${layout.model} has no output ${JSON.stringify(config.output)}; its outputs are ${describeOutputs(session.outputNames)}`);
     }
     const blank = new ort.Tensor('float32', new Float32Array(3 * config.imgSize * config.imgSize), [1, 3, config.imgSize, config.imgSize]);
     const result = (await session.run({ [input.name]: blank }, [outputName]))[outputName]!;

@@ -1,10 +1,17 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from './config.ts';
 import { InputError } from './errors.ts';
 import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
-import { sha256File } from './manifest.ts';
 import { runLayout } from './run-layout.ts';
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 /** Options that change what a run writes; the rest (parallelism, force) do not. */
 const OUTPUT_FIELDS = [
@@ -63,4 +70,12 @@ export async function claimOutputFolder(config: RunConfig): Promise<void> {
   }
   await fs.mkdir(layout.work, { recursive: true });
   await writeJsonAtomic(file, current);
+}
+
+/** The fingerprint preflight recorded for this output folder (model hash included). */
+export async function readFingerprint(config: RunConfig): Promise<RunFingerprint> {
+  const file = path.join(runLayout(config).work, 'run.json');
+  const fingerprint = (await readJsonIfExists(file)) as RunFingerprint | undefined;
+  if (!fingerprint) throw new Error(`${file} is missing: preflight did not finish`);
+  return fingerprint;
 }

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { describeOutputs, resolveOutputName } from './output-name.ts';
 import type { ModelDescription, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 const port = parentPort;
@@ -13,20 +14,6 @@ const spec = workerData as SessionSpec;
 
 function send(reply: ThreadReply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(reply, transfer);
-}
-
-function pickOutput(outputNames: readonly string[], output: number | string): string {
-  if (typeof output === 'number') {
-    const name = outputNames[output];
-    if (name === undefined) {
-      throw new Error(`output index ${output} does not exist: the model has ${outputNames.length} outputs (${outputNames.join(', ')})`);
-    }
-    return name;
-  }
-  if (!outputNames.includes(output)) {
-    throw new Error(`output ${JSON.stringify(output)} does not exist: the model's outputs are ${outputNames.join(', ')}`);
-  }
-  return output;
 }
 
 async function load(): Promise<{ session: ort.InferenceSession; model: ModelDescription }> {
@@ -41,7 +28,10 @@ async function load(): Promise<{ session: ort.InferenceSession; model: ModelDesc
   const session = await ort.InferenceSession.create(spec.modelPath, options);
   const inputName = session.inputNames[0];
   if (inputName === undefined) throw new Error('the model has no input');
-  const outputName = pickOutput(session.outputNames, spec.output);
+  const outputName = resolveOutputName(session.outputNames, spec.output);
+  if (outputName === undefined) {
+    throw new Error(`the model has no output ${JSON.stringify(spec.output)}; its outputs are ${describeOutputs(session.outputNames)}`);
+  }
   return { session, model: { inputName, outputName, outputNames: [...session.outputNames] } };
 }
 
