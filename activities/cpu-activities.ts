@@ -6,29 +6,33 @@ import { preflight as runPreflight, type PreflightSummary } from '../lib/preflig
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/prepare-split.ts';
 import { writeRunErrors } from '../lib/run-errors.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
+import { whileHeartbeating } from './heartbeat.ts';
+
+/** Input errors end the run at once; the heartbeat lets a dead worker's activity move on. */
+const cpuActivity = <T>(work: () => Promise<T>): Promise<T> => failFastOnInputErrors(() => whileHeartbeating(work));
 
 /** Activities of the CPU task queue: thin adapters over lib/. */
 export function createCpuActivities() {
   return {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {
-      return failFastOnInputErrors(() => runPreflight(config));
+      return cpuActivity(() => runPreflight(config));
     },
     prepareSplit(config: RunConfig): Promise<SplitSummary> {
-      return failFastOnInputErrors(() => prepareSplitFiles(config));
+      return cpuActivity(() => prepareSplitFiles(config));
     },
     planShards(config: RunConfig, split: Split): Promise<PlanSummary> {
-      return failFastOnInputErrors(() => planShardFiles(config, split));
+      return cpuActivity(() => planShardFiles(config, split));
     },
     compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
-      return failFastOnInputErrors(() => compactShards(config, split, shardCount));
+      return cpuActivity(() => compactShards(config, split, shardCount));
     },
     /** errors.csv, once every shard is extracted; returns its row count. */
     writeErrors(config: RunConfig, shardCounts: Partial<Record<Split, number>>): Promise<number> {
-      return failFastOnInputErrors(() => writeRunErrors(config, shardCounts));
+      return cpuActivity(() => writeRunErrors(config, shardCounts));
     },
     writeManifest(config: RunConfig, stats: RunStats): Promise<string> {
-      return failFastOnInputErrors(() => writeManifestFile(config, stats));
+      return cpuActivity(() => writeManifestFile(config, stats));
     },
   };
 }

@@ -6,6 +6,7 @@ import { extractShard as extractShardFiles, type ShardReport } from '../lib/extr
 import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
+import { whileHeartbeating } from './heartbeat.ts';
 
 export type ShardSummary = Omit<ShardReport, 'errors'> & { errorCount: number };
 
@@ -34,30 +35,31 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
   return {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
-      // Loading a large model can outlast the heartbeat timeout: keep heartbeating meanwhile.
-      const keepAlive = setInterval(() => context.heartbeat({ split, shard, imagesDone: 0, loading: true }), 5_000);
+      let progress: unknown = { split, shard, imagesDone: 0, loading: true };
       const engine = async () => {
         try {
           return await engines.get(sessionSpecFor(config, options));
         } catch (error) {
           if (error instanceof ModelLoadError) throw new InputError(error.message);
           throw error;
-        } finally {
-          clearInterval(keepAlive);
         }
       };
-      try {
-        const { errors, ...report } = await failFastOnInputErrors(() =>
-          extractShardFiles(config, split, shard, {
-            engine,
-            heartbeat: (progress) => context.heartbeat(progress),
-            checkCancelled: () => context.cancellationSignal.throwIfAborted(),
-          }),
-        );
-        return { ...report, errorCount: errors.length };
-      } finally {
-        clearInterval(keepAlive);
-      }
+      const { errors, ...report } = await failFastOnInputErrors(() =>
+        whileHeartbeating(
+          () =>
+            extractShardFiles(config, split, shard, {
+              engine,
+              heartbeat: (latest) => {
+                progress = latest;
+                context.heartbeat(latest);
+              },
+              checkCancelled: () => context.cancellationSignal.throwIfAborted(),
+              attempt: context.info.attempt,
+            }),
+          () => progress,
+        ),
+      );
+      return { ...report, errorCount: errors.length };
     },
   };
 }

@@ -92,6 +92,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         engine: () => engines.get(sessionSpecFor(config)),
         heartbeat: () => {},
         checkCancelled: () => {},
+        attempt: 1,
       });
     }
     const shardsDir = path.join(config.out, 'shards');

@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig, Split } from './config.ts';
 import { InputError } from './errors.ts';
 import { publishFile, readJsonIfExists, uniqueTempPath } from './atomic-files.ts';
 import type { ShardReport } from './extract-shard.ts';
+import { failpoint } from './failpoints.ts';
 import { runLayout } from './run-layout.ts';
 import { allocateTileRows, loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
 
@@ -47,14 +49,18 @@ async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: str
       rows.y[r] = yv!.getItem(r) as number;
     }
     writer.append(rows);
+    if (writer.rowCount > 0) await failpoint('compact-mid');
   }
   writer.close();
 }
 
-/** Temporary files of shard attempts that crashed before their rename; every shard is final now. */
-async function removeLeftoverTempFiles(dir: string): Promise<void> {
+/**
+ * Temporary files of attempts that crashed before their rename (`<prefix>*.tmp` in `dir`): shard
+ * attempts once every shard is final, compaction attempts once vectors.parquet is.
+ */
+async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise<void> {
   for (const name of await fs.readdir(dir)) {
-    if (name.endsWith('.tmp')) await fs.rm(`${dir}/${name}`, { force: true });
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
   }
 }
 
@@ -101,6 +107,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   }
   await publishFile(temp, files.vectors);
   await removeLeftoverTempFiles(files.shards);
+  await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
   const { size } = await fs.stat(files.vectors);
   return { split, rows: expectedRows, images, extracted, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
 }

@@ -53,6 +53,11 @@ export const RunConfigSchema = z
       .min(1)
       .refine((list) => new Set(list).size === list.length, 'each split at most once')
       .default(['train']),
+    /**
+     * An activity whose worker has been silent this long (killed, lost its machine) is given to
+     * another worker. Every activity heartbeats at least every few seconds while it works.
+     */
+    heartbeatSeconds: z.number().int().min(2).max(3600).default(30),
     /** Replace the outputs of a different earlier run in `out` instead of refusing to start. */
     force: z.boolean().default(false),
   })

@@ -11,6 +11,8 @@ import type { ShardPlanFile } from './plan-shards.ts';
 import type { RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
 import type { ShardImage } from './shard-plan.ts';
+import { failpoint } from './failpoints.ts';
+import { AttemptLog } from './shard-attempts.ts';
 import { featuresToTileVectors, tileIndex } from './tiles.ts';
 import { allocateTileRows, TileParquetWriter } from './tile-parquet-writer.ts';
 
@@ -41,6 +43,8 @@ export interface ExtractDeps {
   heartbeat: (progress: ShardProgress) => void;
   /** Throws when the activity was cancelled. */
   checkCancelled: () => void;
+  /** Temporal's attempt number of this activity, for the shard's attempt records. */
+  attempt: number;
 }
 
 interface DecodedBatch {
@@ -118,8 +122,12 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   const started = performance.now();
   const layout = runLayout(config);
   const files = layout.split(split);
+  const attempts = await AttemptLog.start(config, split, shard, deps.attempt);
   const done = (await readJsonIfExists(files.report(shard))) as ShardReport | undefined;
-  if (done && (done.parquet === null || (await exists(path.join(files.shards, done.parquet))))) return done;
+  if (done && (done.parquet === null || (await exists(path.join(files.shards, done.parquet))))) {
+    await attempts.finish('reused', (performance.now() - started) / 1000);
+    return done;
+  }
 
   const plan = JSON.parse(await fs.readFile(files.plan(shard), 'utf8')) as ShardPlanFile;
   const imagesRoot = await fs.realpath(layout.images).catch(() => {
@@ -182,6 +190,8 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
       }
       writer.append(columns);
       extracted += n;
+      if (b === 0) await failpoint('extract-first-batch', shard);
+      if (b === Math.floor(batches.length / 2) && b > 0) await failpoint('extract-mid-shard', shard);
     } else {
       spare.push(batch.input);
     }
@@ -192,7 +202,9 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   let parquet: string | null = null;
   if (writer) {
     writer.close();
+    await failpoint('extract-before-rename', shard);
     await publishFile(tempPath, finalPath);
+    await failpoint('extract-after-rename', shard);
     parquet = path.basename(finalPath);
   }
   const report: ShardReport = {
@@ -209,6 +221,7 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   };
   await fs.mkdir(path.dirname(files.report(shard)), { recursive: true });
   await writeJsonAtomic(files.report(shard), report);
+  await attempts.finish('extracted', report.seconds);
   return report;
 }
 

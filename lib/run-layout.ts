@@ -34,6 +34,7 @@ export function runLayout(config: RunConfig) {
         planRejects: path.join(work, 'plans', split, 'rejected.json'),
         parquet: (shard: number) => path.join(shards, `${shardName(shard)}.parquet`),
         report: (shard: number) => path.join(work, 'shards', split, `${shardName(shard)}.json`),
+        attempts: (shard: number) => path.join(work, 'attempts', split, `${shardName(shard)}.jsonl`),
       };
     },
   };

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities } from '../activities/cpu-activities.ts';
 import type { InferenceActivities, ShardSummary } from '../activities/inference-activities.ts';
-import { parseRunConfig, type Split } from '../lib/config.ts';
+import { parseRunConfig, type RunConfig, type Split } from '../lib/config.ts';
 import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
 import { TASK_QUEUES } from '../lib/task-queues.ts';
 import { progressQuery, type RunProgress } from './run-progress.ts';
@@ -14,25 +14,19 @@ const retry = {
   nonRetryableErrorTypes: ['InputError'],
 };
 
-const cpu = proxyActivities<CpuActivities>({
-  taskQueue: TASK_QUEUES.cpu,
-  startToCloseTimeout: '30 minutes',
-  retry,
-});
-
-const compactOnCpu = proxyActivities<CpuActivities>({
-  taskQueue: TASK_QUEUES.cpu,
-  // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
-  startToCloseTimeout: '6 hours',
-  retry,
-});
-
-const inference = proxyActivities<InferenceActivities>({
-  taskQueue: TASK_QUEUES.inference,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry,
-});
+/**
+ * Every activity heartbeats while it works, so a worker that dies (SIGKILL, lost machine) gives
+ * its activity to another worker after `heartbeatSeconds`, not after the start-to-close limit.
+ */
+function activitiesFor(config: RunConfig) {
+  const heartbeatTimeout = `${config.heartbeatSeconds} seconds`;
+  return {
+    cpu: proxyActivities<CpuActivities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30 minutes', heartbeatTimeout, retry }),
+    // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
+    compactOnCpu: proxyActivities<CpuActivities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '6 hours', heartbeatTimeout, retry }),
+    inference: proxyActivities<InferenceActivities>({ taskQueue: TASK_QUEUES.inference, startToCloseTimeout: '2 hours', heartbeatTimeout, retry }),
+  };
+}
 
 /**
  * preflight → seed & split → plan shards → extract shards (bounded fan-out, inference queue) → errors.csv →
@@ -43,6 +37,7 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   const parsed = parseRunConfig(input);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
   const config = parsed.config;
+  const { cpu, compactOnCpu, inference } = activitiesFor(config);
   const started = Date.now();
 
   const progress: RunProgress = { stage: 'preflight', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0 };
@@ -109,7 +104,7 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
     channels: (train ?? val)!.channels,
   };
   const { workflowId, runId } = workflowInfo();
-  const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings });
+  const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings, shardCounts });
   progress.stage = 'done';
   return {
     workflowId,

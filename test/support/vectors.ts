@@ -38,3 +38,31 @@ export async function referenceFeatures(modelPath: string, imagePath: string, si
     await session.release();
   }
 }
+
+/**
+ * `actual` holds exactly the rows of `expected` (same i, file, target, x, y), `i` unique, and every
+ * vector equal within float tolerance (|a − b| ≤ 1e-4 · max|b| per row).
+ */
+export async function assertSameVectors(actual: string, expected: string): Promise<void> {
+  const read = async (file: string) =>
+    (await duckdbRows(`SELECT i, file, target, x, y, vector FROM read_parquet('${file}') ORDER BY i`)).map((row) => ({
+      key: row.slice(0, 5).map(String).join(','),
+      vector: new Float32Array(Uint8Array.from((row[5] as { bytes: Uint8Array }).bytes).buffer),
+    }));
+  const [a, b] = await Promise.all([read(actual), read(expected)]);
+  const distinct = new Set(a.map((row) => row.key.split(',')[0]));
+  if (distinct.size !== a.length) throw new Error(`${actual}: ${a.length - distinct.size} duplicate values of i`);
+  if (a.length !== b.length) throw new Error(`${actual}: ${a.length} rows, expected ${b.length}`);
+  for (let r = 0; r < a.length; r++) {
+    if (a[r]!.key !== b[r]!.key) throw new Error(`${actual}: row ${r} is (${a[r]!.key}), expected (${b[r]!.key})`);
+    const x = a[r]!.vector;
+    const y = b[r]!.vector;
+    let scale = 0;
+    let diff = 0;
+    for (let k = 0; k < y.length; k++) {
+      scale = Math.max(scale, Math.abs(y[k]!));
+      diff = Math.max(diff, Math.abs(x[k]! - y[k]!));
+    }
+    if (x.length !== y.length || diff > 1e-4 * scale) throw new Error(`${actual}: vector of row ${r} differs by ${diff} (scale ${scale})`);
+  }
+}

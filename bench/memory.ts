@@ -1,0 +1,77 @@
+/**
+ * Peak memory against dataset size: the embedded `tessera run` (dev server child process, worker
+ * and workflow in the measured process) on generated 256×256 JPEG datasets of each size, with the
+ * default model. Memory must not grow with the number of images.
+ *
+ *   npm run bench:memory -- [--sizes 2000,20000] [--runs 1]
+ *
+ * Prints one table and writes the raw figures to bench/results/memory-<time>.json.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL, PROJECT_ROOT } from '../lib/project-paths.ts';
+import { generateSampleData } from '../lib/sample-data.ts';
+import { median, runMeasured } from './measure.ts';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '2000,20000' },
+    runs: { type: 'string', default: '1' },
+  },
+});
+const sizes = values.sizes.split(',').map(Number);
+const runs = Number(values.runs);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-memory-'));
+
+async function dataset(images: number): Promise<string> {
+  const dir = path.join(PROJECT_ROOT, 'bench', '.data', `photos-${images}`);
+  if (!fs.existsSync(path.join(dir, 'train.csv'))) {
+    process.stderr.write(`generating ${images} 256×256 JPEGs in ${dir}\n`);
+    await generateSampleData({ dir, images, classes: 20, size: 256 });
+  }
+  return dir;
+}
+
+interface Measurement {
+  images: number;
+  peakRssMb: number[];
+  imagesPerSecond: number[];
+  wallSeconds: number[];
+}
+
+const results: Measurement[] = [];
+for (const images of sizes) {
+  const data = await dataset(images);
+  const measurement: Measurement = { images, peakRssMb: [], imagesPerSecond: [], wallSeconds: [] };
+  for (let run = 1; run <= runs; run++) {
+    process.stderr.write(`${images} images, run ${run}/${runs}\n`);
+    const out = path.join(work, `run-${images}-${run}`);
+    const result = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { counts: { trainingImages: number }; timings: { total: number } };
+    measurement.peakRssMb.push(result.peakRss / 1e6);
+    measurement.imagesPerSecond.push(manifest.counts.trainingImages / manifest.timings.total);
+    measurement.wallSeconds.push(result.seconds);
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  results.push(measurement);
+}
+
+process.stdout.write(`\ntessera memory bench: embedded run, default model, ${os.cpus().length} cores, medians of ${runs}\n\n`);
+process.stdout.write(`${'images'.padStart(8)}  ${'peak RSS MB'.padStart(12)}  ${'images/s'.padStart(9)}  ${'wall s'.padStart(8)}\n`);
+for (const r of results) {
+  process.stdout.write(
+    `${String(r.images).padStart(8)}  ${median(r.peakRssMb).toFixed(0).padStart(12)}  ${median(r.imagesPerSecond).toFixed(1).padStart(9)}  ${median(r.wallSeconds).toFixed(1).padStart(8)}\n`,
+  );
+}
+const first = results[0]!;
+const last = results[results.length - 1]!;
+const growth = median(last.peakRssMb) / median(first.peakRssMb);
+process.stdout.write(`\npeak RSS ratio ${last.images} / ${first.images} images: ${growth.toFixed(3)}\n`);
+const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
+fs.mkdirSync(resultsDir, { recursive: true });
+const file = path.join(resultsDir, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+fs.writeFileSync(file, JSON.stringify({ cores: os.cpus().length, runs, results, growth }, null, 2));
+process.stdout.write(`raw figures: ${file}\n`);
+fs.rmSync(work, { recursive: true, force: true });

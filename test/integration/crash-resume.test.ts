@@ -1,0 +1,194 @@
+/**
+ * Crashes with real processes and SIGKILL: workers killed at exact points (failpoints), the whole
+ * embedded `tessera run` killed and run again, the dev server killed and restarted on its state
+ * file, and two inference workers at once. Each run must end with the rows of an uninterrupted
+ * run, `i` unique, no leftover temporary files, and every shard extracted exactly once except
+ * where an attempt was interrupted.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { startDevServer, type DevServer } from '../../lib/dev-server.ts';
+import type { Failpoint } from '../../lib/failpoints.ts';
+import { DEFAULT_MODEL } from '../../lib/project-paths.ts';
+import { generateSampleData } from '../../lib/sample-data.ts';
+import type { ShardAttempts } from '../../lib/shard-attempts.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
+import { requireSetup, tempDir } from '../support/environment.ts';
+import { startTessera, waitForFile, type TesseraProcess } from '../support/processes.ts';
+import { assertSameVectors } from '../support/vectors.ts';
+
+const IMAGES = 124; // 120 training images: 15 shards of 8
+const SHARDS = 15;
+let dir: string;
+let data: string;
+let server: DevServer;
+let connection: Connection;
+let client: Client;
+let reference: string;
+const started: TesseraProcess[] = [];
+
+/** Small shards and batches so there are many of each; a 3 s heartbeat timeout moves work off a dead worker quickly. */
+const runOptions = { shardSize: 8, batchSize: 2, parallelShards: 2, heartbeatSeconds: 3 };
+const configFor = (out: string) => ({ data, out, model: DEFAULT_MODEL, ...runOptions });
+
+function worker(options: { failpoint?: Failpoint; queues?: string; address?: string } = {}): TesseraProcess {
+  const markers = path.join(dir, 'markers');
+  fs.mkdirSync(markers, { recursive: true });
+  const args = ['worker', '--address', options.address ?? server.address, '--queues', options.queues ?? 'cpu,inference'];
+  const proc = startTessera(args, { failpoint: options.failpoint, failpointDir: markers, failpointShard: 1 });
+  started.push(proc);
+  return proc;
+}
+
+function manifestShards(out: string): ShardAttempts[] {
+  return (JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { shards: ShardAttempts[] }).shards;
+}
+
+function outcomes(shard: ShardAttempts): string[] {
+  return shard.attempts.map((a) => a.outcome);
+}
+
+function leftoverTempFiles(out: string): string[] {
+  const found: string[] = [];
+  const walk = (folder: string) => {
+    for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory() && entry.name !== 'temporal') walk(full);
+      else if (entry.name.endsWith('.tmp')) found.push(full);
+    }
+  };
+  walk(out);
+  return found;
+}
+
+async function assertLikeReference(out: string): Promise<void> {
+  await assertSameVectors(path.join(out, 'vectors.parquet'), path.join(reference, 'vectors.parquet'));
+  assert.deepEqual(leftoverTempFiles(out), [], 'no temporary file is left behind');
+  assert.equal(fs.readFileSync(path.join(out, 'errors.csv'), 'utf8'), fs.readFileSync(path.join(reference, 'errors.csv'), 'utf8'));
+}
+
+before(async () => {
+  requireSetup();
+  dir = tempDir('crash');
+  data = path.join(dir, 'data');
+  await generateSampleData({ dir: data, images: IMAGES, classes: 4 });
+  server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  reference = path.join(dir, 'reference');
+  const steady = worker();
+  await client.workflow.execute(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-reference', args: [configFor(reference)] });
+  await steady.killHard();
+  const shards = manifestShards(reference);
+  assert.equal(shards.length, SHARDS);
+  for (const shard of shards) assert.deepEqual(outcomes(shard), ['extracted']);
+});
+
+after(async () => {
+  for (const proc of started) await proc.killHard();
+  await connection?.close();
+  await server?.stop();
+});
+
+const workerKills: { failpoint: Failpoint; when: string }[] = [
+  { failpoint: 'extract-first-batch', when: 'during the first batch of a shard' },
+  { failpoint: 'extract-mid-shard', when: 'in the middle of a shard' },
+  { failpoint: 'extract-before-rename', when: 'with the shard file written but not yet renamed' },
+  { failpoint: 'extract-after-rename', when: 'right after the rename, before the shard report' },
+  { failpoint: 'compact-mid', when: 'in the middle of compaction' },
+];
+
+for (const { failpoint, when } of workerKills) {
+  test(`a worker SIGKILLed ${when}: a new worker finishes the run with the same rows`, async () => {
+    const out = path.join(dir, failpoint);
+    const doomed = worker({ failpoint });
+    const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `crash-${failpoint}`, args: [configFor(out)] });
+    await waitForFile(path.join(dir, 'markers', failpoint), doomed);
+    await doomed.killHard();
+    const successor = worker();
+    await handle.result();
+    await successor.killHard();
+
+    await assertLikeReference(out);
+    const shards = manifestShards(out);
+    for (const shard of shards) {
+      assert.equal(outcomes(shard).filter((o) => o === 'extracted').length, 1, `shard ${shard.shard} extracted once: ${outcomes(shard).join(', ')}`);
+    }
+    const interrupted = shards.filter((s) => outcomes(s).includes('interrupted'));
+    if (failpoint === 'compact-mid') {
+      assert.equal(interrupted.length, 0, 'no shard is redone when compaction is interrupted');
+    } else {
+      assert.equal(interrupted.length, 1, 'exactly the shard in flight was interrupted');
+      assert.deepEqual(outcomes(interrupted[0]!), ['interrupted', 'extracted']);
+      assert.ok(interrupted[0]!.shard >= 1);
+    }
+  });
+}
+
+test('the whole embedded `tessera run` SIGKILLed mid-run: the same command resumes, finished shards are not extracted again', async () => {
+  const out = path.join(dir, 'embedded');
+  const markers = path.join(dir, 'markers-embedded');
+  fs.mkdirSync(markers, { recursive: true });
+  const args = ['run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL, '--shard-size', '8', '--batch-size', '2', '--parallel-shards', '2', '--heartbeat-seconds', '3'];
+  const first = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 4 });
+  started.push(first);
+  await waitForFile(path.join(markers, 'extract-mid-shard'), first);
+  await first.killHard(); // the dev server and the in-process worker with it (one process group)
+  const finishedBeforeKill = fs.readdirSync(path.join(out, '.tessera', 'shards', 'train')).map((name) => Number(/(\d+)/.exec(name)![1]));
+  assert.ok(finishedBeforeKill.length >= 3, `shards finished before the kill: ${finishedBeforeKill.join(', ')}`);
+
+  const again = startTessera(args);
+  started.push(again);
+  assert.equal(await again.exited, 0, again.output());
+  await assertLikeReference(out);
+  const shards = manifestShards(out);
+  for (const shard of finishedBeforeKill) {
+    assert.deepEqual(outcomes(shards[shard]!), ['extracted'], `shard ${shard}, finished before the kill, ran once`);
+  }
+  const interrupted = shards.filter((s) => outcomes(s).includes('interrupted'));
+  assert.deepEqual(interrupted.map((s) => s.shard), [4]);
+  assert.deepEqual(outcomes(interrupted[0]!), ['interrupted', 'extracted']);
+  assert.equal(new Set(interrupted[0]!.attempts.map((a) => a.worker)).size, 2, 'the second attempt ran in the new process');
+});
+
+test('the dev server SIGKILLed mid-run and restarted on its state file: the worker reconnects and the run completes', async () => {
+  const out = path.join(dir, 'server-restart');
+  const own = await startDevServer({ dbFile: path.join(dir, 'temporal-restart', 'state.db') });
+  const [host, port] = own.address.split(':') as [string, string];
+  const steady = worker({ address: own.address });
+  const ownConnection = await Connection.connect({ address: own.address });
+  await new Client({ connection: ownConnection }).workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-server-restart', args: [configFor(out)] });
+  await ownConnection.close();
+  const reports = path.join(out, '.tessera', 'shards', 'train');
+  while (!fs.existsSync(reports) || fs.readdirSync(reports).length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  own.process.kill('SIGKILL');
+  await new Promise((resolve) => own.process.once('exit', resolve));
+  const doneAtKill = fs.readdirSync(reports).length;
+  assert.ok(doneAtKill < SHARDS, 'the server died mid-run');
+
+  const restarted = await startDevServer({ dbFile: path.join(dir, 'temporal-restart', 'state.db'), ip: host, port: Number(port) });
+  const restartedConnection = await Connection.connect({ address: restarted.address });
+  try {
+    await new Client({ connection: restartedConnection }).workflow.getHandle('crash-server-restart').result();
+  } finally {
+    await restartedConnection.close();
+    await steady.killHard();
+    await restarted.stop();
+  }
+  await assertLikeReference(out);
+});
+
+test('two inference workers at once: every shard extracted once, by both workers, no duplicate rows', async () => {
+  const out = path.join(dir, 'two-workers');
+  worker();
+  worker({ queues: 'inference' });
+  await client.workflow.execute(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-two-workers', args: [configFor(out)] });
+  await assertLikeReference(out);
+  const shards = manifestShards(out);
+  for (const shard of shards) assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
+  const workers = new Set(shards.flatMap((s) => s.attempts.map((a) => a.worker)));
+  assert.equal(workers.size, 2, `shards were spread over both workers: ${[...workers].join(', ')}`);
+});

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Failpoint } from '../../lib/failpoints.ts';
+import { PROJECT_ROOT } from '../../lib/project-paths.ts';
+
+export const TESSERA_BIN = path.join(PROJECT_ROOT, 'bin', 'tessera.js');
+
+export interface TesseraProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+  /** SIGKILL to the process and everything it started (its own process group). */
+  killHard(): Promise<void>;
+}
+
+/**
+ * `node bin/tessera.js ARGS` as its own process group, optionally set to stop at a failpoint
+ * (it writes `failpointDir/<name>` when it gets there) so the test can SIGKILL it at that moment.
+ */
+export function startTessera(args: string[], options: { failpoint?: Failpoint; failpointDir?: string; failpointShard?: number; cwd?: string } = {}): TesseraProcess {
+  const env = { ...process.env };
+  if (options.failpoint) {
+    env.TESSERA_FAILPOINT = options.failpoint;
+    env.TESSERA_FAILPOINT_DIR = options.failpointDir;
+    if (options.failpointShard !== undefined) env.TESSERA_FAILPOINT_SHARD = String(options.failpointShard);
+  }
+  const child = spawn(process.execPath, [TESSERA_BIN, ...args], { cwd: options.cwd ?? PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    output: () => output,
+    async killHard() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited;
+    },
+  };
+}
+
+/** Waits until `file` exists; fails with the process's output when it exits first or time runs out. */
+export async function waitForFile(file: string, watched: TesseraProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void watched.exited.then(() => (gone = true));
+  while (!fs.existsSync(file)) {
+    if (gone) throw new Error(`process exited before ${path.basename(file)}:\n${watched.output().slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms:\n${watched.output().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
