@@ -31,10 +31,9 @@ export async function measureCeiling(config: RunConfig, images: string[], engine
   return (batches.length * config.batchSize) / s;
 }
 
-/** sharp decode + preprocessing alone, with the same concurrency extraction uses. */
-export async function measureDecode(config: RunConfig, images: string[]): Promise<number> {
+/** sharp decode + preprocessing alone, with the concurrency extraction uses unless `limit` is given. */
+export async function measureDecode(config: RunConfig, images: string[], limit = Math.max(2, os.availableParallelism())): Promise<number> {
   const perImage = 3 * config.imgSize * config.imgSize;
-  const limit = Math.max(2, os.availableParallelism());
   let next = 0;
   const { seconds: s } = await seconds(() =>
     Promise.all(

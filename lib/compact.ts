@@ -26,30 +26,36 @@ function sqlString(value: string): string {
 }
 
 /**
- * DuckDB reads the shards ordered by `i`; the rows stream into hyparquet-writer, because DuckDB
+ * Shards hold contiguous ranges of ordinals, each written in ordinal order, so reading them one
+ * after another in shard order yields `i` in order: no sort, and memory holds one DuckDB chunk
+ * at a time whatever the dataset's size. The rows stream into hyparquet-writer, because DuckDB
  * writes BLOBs as variable-length BYTE_ARRAY and the contract is fixed_size_binary(channels × 4).
  */
 async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: string[], target: string, channels: number): Promise<void> {
   await loadZstd();
   const writer = new TileParquetWriter(target, channels, 16_384, 'ZSTD');
-  const result = await connection.stream(
-    `SELECT i, vector, target, file, x, y FROM read_parquet([${shardFiles.map(sqlString).join(', ')}]) ORDER BY i`,
-  );
-  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const n = chunk.rowCount;
-    const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
-    const rows = allocateTileRows(n);
-    for (let r = 0; r < n; r++) {
-      rows.i[r] = iv!.getItem(r) as number;
-      // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
-      rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
-      rows.target[r] = tv!.getItem(r) as number;
-      rows.file[r] = fv!.getItem(r) as string;
-      rows.x[r] = xv!.getItem(r) as number;
-      rows.y[r] = yv!.getItem(r) as number;
+  let previous = -1;
+  for (const shardFile of shardFiles) {
+    const result = await connection.stream(`SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`);
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      const n = chunk.rowCount;
+      const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
+      const rows = allocateTileRows(n);
+      for (let r = 0; r < n; r++) {
+        const i = iv!.getItem(r) as number;
+        if (i <= previous) throw new Error(`${shardFile}: i ${i} follows ${previous}; shards must hold increasing i`);
+        previous = i;
+        rows.i[r] = i;
+        // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
+        rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
+        rows.target[r] = tv!.getItem(r) as number;
+        rows.file[r] = fv!.getItem(r) as string;
+        rows.x[r] = xv!.getItem(r) as number;
+        rows.y[r] = yv!.getItem(r) as number;
+      }
+      writer.append(rows);
+      if (writer.rowCount > 0) await failpoint('compact-mid');
     }
-    writer.append(rows);
-    if (writer.rowCount > 0) await failpoint('compact-mid');
   }
   writer.close();
 }
@@ -88,7 +94,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
 
   const temp = uniqueTempPath(files.vectors);
   await fs.mkdir(`${layout.work}/duckdb-tmp`, { recursive: true });
-  // One thread: on two cores a second one was no faster and doubled memory (DESIGN.md).
+  // One thread keeps each file's rows in file order (and was as fast as two on two cores).
   const instance = await DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: '512MB',
