@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { RunConfig, Split } from './config.ts';
 import { occlusionFor } from './occlusion.ts';
 import { errorMessage, InputError } from './errors.ts';
-import { decodeImageInto, resolveImagePath } from './image-decode.ts';
+import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
 import type { InferenceEngine } from './inference/engine.ts';
 import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
 import type { ShardPlanFile } from './plan-shards.ts';
@@ -67,15 +67,16 @@ async function decodeBatch(
   const perImage = 3 * config.imgSize * config.imgSize;
   const slots = images.map((image, slot) => ({ image, slot }));
   const failures = await mapLimited(slots, Math.max(2, os.availableParallelism()), async ({ image, slot }) => {
+    let real: string | undefined;
     try {
       const file = resolveImagePath(imagesRoot, image.imageId);
-      const real = await fs.realpath(file);
+      real = await fs.realpath(file);
       if (!real.startsWith(imagesRoot + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
       const hole = split === 'val' ? occlusionFor(config.seed, image.imageId, config.imgSize) : undefined;
       await decodeImageInto(real, config.imgSize, config.normalize, input, slot * perImage, hole);
       return undefined;
     } catch (error) {
-      return describeImageError(error);
+      return describeImageError(error, real);
     }
   });
   const decoded: ShardImage[] = [];
@@ -92,12 +93,21 @@ async function decodeBatch(
   return { images: decoded, input, errors };
 }
 
-function describeImageError(error: unknown): string {
+/** A reason for errors.csv that says what is wrong with the file, not only what the decoder said. */
+async function describeImageError(error: unknown, file: string | undefined): Promise<string> {
   const code = (error as NodeJS.ErrnoException).code;
-  const file = (error as NodeJS.ErrnoException).path;
-  if (code === 'ENOENT') return `image file ${file} does not exist`;
-  if (code === 'EACCES') return `image file ${file} is not readable (permission denied)`;
-  return errorMessage(error);
+  const missing = (error as NodeJS.ErrnoException).path;
+  if (code === 'ENOENT') return `image file ${missing} does not exist`;
+  if (code === 'EACCES') return `image file ${missing} is not readable (permission denied)`;
+  const message = errorMessage(error);
+  if (file && /unsupported image format/.test(message)) {
+    const size = await fs.stat(file).then((s) => s.size, () => undefined);
+    if (size === 0) return 'image file is empty (0 bytes)';
+    return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;
+  }
+  if (/exceeds pixel limit/.test(message)) return `image has more than ${MAX_INPUT_PIXELS.toLocaleString('en-US')} pixels, refused before decoding (${message})`;
+  if (/premature end|truncated|corrupt/i.test(message)) return `image file is truncated or corrupt: ${message}`;
+  return message;
 }
 
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
