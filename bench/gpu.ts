@@ -15,8 +15,7 @@ import sharp from 'sharp';
 import { parseRunConfig, type RunConfig } from '../lib/config.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/project-paths.ts';
-import { generateSampleData } from '../lib/sample-data.ts';
-import { median, runMeasured } from './measure.ts';
+import { benchDataset, median, runMeasured } from './measure.ts';
 import { measureCeiling, measureDecode } from './stages.ts';
 
 const { values } = parseArgs({
@@ -28,11 +27,7 @@ const { values } = parseArgs({
   },
 });
 
-const data = values.data ? path.resolve(values.data) : path.join(PROJECT_ROOT, 'bench', '.data', `photos-${values.images}`);
-if (!fs.existsSync(path.join(data, 'train.csv'))) {
-  process.stderr.write(`generating ${values.images} 256×256 JPEGs in ${data}\n`);
-  await generateSampleData({ dir: data, images: Number(values.images), classes: 20, size: 256 });
-}
+const data = values.data ? path.resolve(values.data) : await benchDataset(Number(values.images));
 if (values['prepare-only']) process.exit(0);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-gpu-'));

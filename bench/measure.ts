@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../lib/project-paths.ts';
+import { generateSampleData } from '../lib/sample-data.ts';
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -36,4 +39,14 @@ export async function runMeasured(command: string, args: string[], env: NodeJS.P
   clearInterval(poll);
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}:\n${output.slice(-3000)}`);
   return { seconds: (performance.now() - started) / 1000, peakRss: peak, output };
+}
+
+/** The benchmark's generated dataset of `images` 256×256 JPEGs (20 classes), made once and kept in bench/.data. */
+export async function benchDataset(images: number): Promise<string> {
+  const dir = path.join(PROJECT_ROOT, 'bench', '.data', `photos-${images}`);
+  if (!fs.existsSync(path.join(dir, 'train.csv'))) {
+    process.stderr.write(`generating ${images} 256×256 JPEGs in ${dir}\n`);
+    await generateSampleData({ dir, images, classes: 20, size: 256 });
+  }
+  return dir;
 }

@@ -12,8 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL, PROJECT_ROOT } from '../lib/project-paths.ts';
-import { generateSampleData } from '../lib/sample-data.ts';
-import { median, runMeasured } from './measure.ts';
+import { benchDataset, median, runMeasured } from './measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,15 +24,6 @@ const sizes = values.sizes.split(',').map(Number);
 const runs = Number(values.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-memory-'));
 
-async function dataset(images: number): Promise<string> {
-  const dir = path.join(PROJECT_ROOT, 'bench', '.data', `photos-${images}`);
-  if (!fs.existsSync(path.join(dir, 'train.csv'))) {
-    process.stderr.write(`generating ${images} 256×256 JPEGs in ${dir}\n`);
-    await generateSampleData({ dir, images, classes: 20, size: 256 });
-  }
-  return dir;
-}
-
 interface Measurement {
   images: number;
   peakRssMb: number[];
@@ -43,7 +33,7 @@ interface Measurement {
 
 const results: Measurement[] = [];
 for (const images of sizes) {
-  const data = await dataset(images);
+  const data = await benchDataset(images);
   const measurement: Measurement = { images, peakRssMb: [], imagesPerSecond: [], wallSeconds: [] };
   for (let run = 1; run <= runs; run++) {
     process.stderr.write(`${images} images, run ${run}/${runs}\n`);

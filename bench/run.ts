@@ -15,8 +15,7 @@ import { parseRunConfig, type RunConfig } from '../lib/config.ts';
 import { DEFAULT_CPU_MICRO_BATCH } from '../activities/inference-activities.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/project-paths.ts';
-import { generateSampleData } from '../lib/sample-data.ts';
-import { median, runMeasured } from './measure.ts';
+import { benchDataset, median, runMeasured } from './measure.ts';
 import { measureCeiling, measureDecode, measureWrite } from './stages.ts';
 
 const { values } = parseArgs({
@@ -31,13 +30,7 @@ const runs = Number(values.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
 
 async function dataset(): Promise<string> {
-  if (values.data) return path.resolve(values.data);
-  const dir = path.join(PROJECT_ROOT, 'bench', '.data', `photos-${values.images}`);
-  if (!fs.existsSync(path.join(dir, 'train.csv'))) {
-    process.stderr.write(`generating ${values.images} 256×256 JPEGs in ${dir}\n`);
-    await generateSampleData({ dir, images: Number(values.images), classes: 20, size: 256 });
-  }
-  return dir;
+  return values.data ? path.resolve(values.data) : benchDataset(Number(values.images));
 }
 
 function configFor(data: string, out: string): RunConfig {
