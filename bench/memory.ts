@@ -1,11 +1,12 @@
 /**
  * Peak memory against dataset size: the embedded `tessera run` (dev server child process, worker
  * and workflow in the measured process) on generated 256×256 JPEG datasets of each size, with the
- * default model. Memory must not grow with the number of images.
+ * default model; then the CSV stages alone (seed, split, plan) on generated CSVs of each row count.
+ * Memory must not grow with the number of images or rows.
  *
- *   npm run bench:memory -- [--sizes 2000,20000] [--runs 1]
+ *   npm run bench:memory -- [--sizes 2000,20000] [--csv-rows 100000,1000000,3000000] [--runs 1]
  *
- * Prints one table and writes the raw figures to bench/results/memory-<time>.json.
+ * Prints two tables and writes the raw figures to bench/results/memory-<time>.json.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,10 +18,12 @@ import { benchDataset, median, runMeasured } from './measure.ts';
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '2000,20000' },
+    'csv-rows': { type: 'string', default: '100000,1000000,3000000' },
     runs: { type: 'string', default: '1' },
   },
 });
-const sizes = values.sizes.split(',').map(Number);
+const sizes = values.sizes === '' ? [] : values.sizes.split(',').map(Number);
+const csvRows = values['csv-rows'] === '' ? [] : values['csv-rows'].split(',').map(Number);
 const runs = Number(values.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-memory-'));
 
@@ -48,20 +51,32 @@ for (const images of sizes) {
   results.push(measurement);
 }
 
-process.stdout.write(`\ntessera memory bench: embedded run, default model, ${os.cpus().length} cores, medians of ${runs}\n\n`);
+const csvResults: { rows: number; csvMb: number; peakRssMb: number; seconds: number }[] = [];
+for (const rows of csvRows) {
+  process.stderr.write(`CSV of ${rows} rows\n`);
+  const dir = path.join(work, `csv-${rows}`);
+  const result = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'plan-large-csv.ts'), String(rows), dir]);
+  const figures = JSON.parse(result.output.trim().split('\n').pop()!) as { csvBytes: number; seconds: number };
+  csvResults.push({ rows, csvMb: figures.csvBytes / 1e6, peakRssMb: result.peakRss / 1e6, seconds: figures.seconds });
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+process.stdout.write(`\ntessera memory bench: ${os.cpus().length} cores, medians of ${runs}\n\nembedded run, default model\n`);
 process.stdout.write(`${'images'.padStart(8)}  ${'peak RSS MB'.padStart(12)}  ${'images/s'.padStart(9)}  ${'wall s'.padStart(8)}\n`);
 for (const r of results) {
   process.stdout.write(
     `${String(r.images).padStart(8)}  ${median(r.peakRssMb).toFixed(0).padStart(12)}  ${median(r.imagesPerSecond).toFixed(1).padStart(9)}  ${median(r.wallSeconds).toFixed(1).padStart(8)}\n`,
   );
 }
-const first = results[0]!;
-const last = results[results.length - 1]!;
-const growth = median(last.peakRssMb) / median(first.peakRssMb);
-process.stdout.write(`\npeak RSS ratio ${last.images} / ${first.images} images: ${growth.toFixed(3)}\n`);
+const growth = results.length > 1 ? median(results[results.length - 1]!.peakRssMb) / median(results[0]!.peakRssMb) : Number.NaN;
+if (results.length > 1) process.stdout.write(`peak RSS ratio ${results[results.length - 1]!.images} / ${results[0]!.images} images: ${growth.toFixed(3)}\n`);
+process.stdout.write(`\nCSV stages alone (prepareSplit + planShards, one process each)\n${'rows'.padStart(9)}  ${'CSV MB'.padStart(7)}  ${'peak RSS MB'.padStart(12)}  ${'seconds'.padStart(8)}\n`);
+for (const r of csvResults) {
+  process.stdout.write(`${String(r.rows).padStart(9)}  ${r.csvMb.toFixed(0).padStart(7)}  ${r.peakRssMb.toFixed(0).padStart(12)}  ${r.seconds.toFixed(1).padStart(8)}\n`);
+}
 const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
 const file = path.join(resultsDir, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(file, JSON.stringify({ cores: os.cpus().length, runs, results, growth }, null, 2));
+fs.writeFileSync(file, JSON.stringify({ cores: os.cpus().length, runs, results, growth, csvResults }, null, 2));
 process.stdout.write(`raw figures: ${file}\n`);
 fs.rmSync(work, { recursive: true, force: true });

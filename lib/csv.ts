@@ -1,4 +1,5 @@
 /** RFC 4180 CSV: quoted fields (with commas, quotes, newlines), CRLF or LF, an optional UTF-8 BOM. */
+import { createReadStream } from 'node:fs';
 
 export interface CsvTable {
   header: string[];
@@ -12,70 +13,139 @@ export class CsvError extends Error {
   override name = 'CsvError';
 }
 
-export function parseCsv(text: string, source: string): CsvTable {
-  const records: { fields: string[]; line: number }[] = [];
-  let field = '';
-  let fields: string[] = [];
-  let inQuotes = false;
-  let line = 1;
-  let recordLine = 1;
-  let fieldWasQuoted = false;
-  const start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+export interface CsvRecord {
+  fields: string[];
+  /** 1-based line on which the record starts. */
+  line: number;
+}
 
-  const endRecord = () => {
-    fields.push(field);
-    const blank = fields.length === 1 && fields[0] === '' && !fieldWasQuoted;
-    if (!blank) records.push({ fields, line: recordLine });
-    fields = [];
-    field = '';
-    fieldWasQuoted = false;
-  };
+/**
+ * An incremental RFC 4180 parser: `push()` text in chunks of any size (a quote, CR or LF may end
+ * one chunk and its partner start the next), then `end()`. Blank lines yield no record.
+ */
+export class CsvRecordParser {
+  private field = '';
+  private fields: string[] = [];
+  private fieldWasQuoted = false;
+  private inQuotes = false;
+  /** A quote seen inside a quoted field: either an escaped quote or the field's end. */
+  private quoteInQuotes = false;
+  /** The previous chunk ended a record with CR: a leading LF belongs to it. */
+  private afterCarriageReturn = false;
+  private started = false;
+  private line = 1;
+  private recordLine = 1;
 
-  for (let k = start; k < text.length; k++) {
-    const ch = text[k]!;
-    if (inQuotes) {
-      if (ch === '"') {
-        if (text[k + 1] === '"') {
-          field += '"';
-          k++;
-        } else {
-          inQuotes = false;
-        }
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
+  constructor(private readonly source: string) {}
+
+  push(text: string): CsvRecord[] {
+    const records: CsvRecord[] = [];
+    let k = 0;
+    if (!this.started) {
+      this.started = text.length > 0;
+      if (text.charCodeAt(0) === 0xfeff) k = 1;
+    }
+    for (; k < text.length; k++) {
+      const ch = text[k]!;
+      if (this.afterCarriageReturn) {
+        this.afterCarriageReturn = false;
+        if (ch === '\n') continue;
       }
-      continue;
+      if (this.quoteInQuotes) {
+        this.quoteInQuotes = false;
+        if (ch === '"') {
+          this.field += '"';
+          continue;
+        }
+        this.inQuotes = false;
+      }
+      if (this.inQuotes) {
+        if (ch === '"') this.quoteInQuotes = true;
+        else {
+          if (ch === '\n') this.line++;
+          this.field += ch;
+        }
+        continue;
+      }
+      if (ch === '"' && this.field === '') {
+        this.inQuotes = true;
+        this.fieldWasQuoted = true;
+      } else if (ch === ',') {
+        this.fields.push(this.field);
+        this.field = '';
+      } else if (ch === '\n' || ch === '\r') {
+        this.afterCarriageReturn = ch === '\r';
+        this.endRecord(records);
+        this.line++;
+        this.recordLine = this.line;
+      } else {
+        this.field += ch;
+      }
     }
-    if (ch === '"' && field === '') {
-      inQuotes = true;
-      fieldWasQuoted = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[k + 1] === '\n') k++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else {
-      field += ch;
-    }
+    return records;
   }
-  if (inQuotes) throw new CsvError(`${source}: unterminated quoted field starting on line ${recordLine}`);
-  if (field !== '' || fields.length > 0 || fieldWasQuoted) endRecord();
 
-  const [headerRecord, ...dataRecords] = records;
+  end(): CsvRecord[] {
+    if (this.quoteInQuotes) {
+      this.quoteInQuotes = false;
+      this.inQuotes = false;
+    }
+    if (this.inQuotes) throw new CsvError(`${this.source}: unterminated quoted field starting on line ${this.recordLine}`);
+    const records: CsvRecord[] = [];
+    if (this.field !== '' || this.fields.length > 0 || this.fieldWasQuoted) this.endRecord(records);
+    return records;
+  }
+
+  private endRecord(records: CsvRecord[]): void {
+    this.fields.push(this.field);
+    const blank = this.fields.length === 1 && this.fields[0] === '' && !this.fieldWasQuoted;
+    if (!blank) records.push({ fields: this.fields, line: this.recordLine });
+    this.fields = [];
+    this.field = '';
+    this.fieldWasQuoted = false;
+  }
+}
+
+function checkWidth(record: CsvRecord, header: string[], source: string): void {
+  if (record.fields.length !== header.length) {
+    throw new CsvError(`${source}: line ${record.line} has ${record.fields.length} fields, the header has ${header.length}`);
+  }
+}
+
+export function parseCsv(text: string, source: string): CsvTable {
+  const parser = new CsvRecordParser(source);
+  const [headerRecord, ...dataRecords] = [...parser.push(text), ...parser.end()];
   if (!headerRecord) throw new CsvError(`${source}: the file is empty (no header row)`);
   const header = headerRecord.fields;
-  for (const record of dataRecords) {
-    if (record.fields.length !== header.length) {
-      throw new CsvError(
-        `${source}: line ${record.line} has ${record.fields.length} fields, the header has ${header.length}`,
-      );
+  for (const record of dataRecords) checkWidth(record, header, source);
+  return { header, rows: dataRecords.map((r) => r.fields), lines: dataRecords.map((r) => r.line) };
+}
+
+export interface CsvStream {
+  header: string[];
+  /** The data records, read from the file as they are consumed; each checked against the header's width. */
+  rows: AsyncGenerator<CsvRecord>;
+}
+
+async function* recordsOf(file: string, source: string): AsyncGenerator<CsvRecord> {
+  const parser = new CsvRecordParser(source);
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) yield* parser.push(chunk as string);
+  yield* parser.end();
+}
+
+/** Opens a CSV file for streaming: memory holds one chunk of the file, whatever its size. */
+export async function openCsv(file: string, source = file): Promise<CsvStream> {
+  const records = recordsOf(file, source);
+  const first = await records.next();
+  if (first.done) throw new CsvError(`${source}: the file is empty (no header row)`);
+  const header = first.value.fields;
+  async function* rows(): AsyncGenerator<CsvRecord> {
+    for await (const record of records) {
+      checkWidth(record, header, source);
+      yield record;
     }
   }
-  return { header, rows: dataRecords.map((r) => r.fields), lines: dataRecords.map((r) => r.line) };
+  return { header, rows: rows() };
 }
 
 /** Quotes a field the way Python's csv module does with QUOTE_MINIMAL (pandas' to_csv default). */

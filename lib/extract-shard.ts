@@ -1,10 +1,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import type { RunConfig, Split } from './config.ts';
 import { occlusionFor } from './occlusion.ts';
 import { errorMessage, InputError } from './errors.ts';
-import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
+import { decodeImageInto, ImageInputError, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
 import type { InferenceEngine } from './inference/engine.ts';
 import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
 import type { ShardPlanFile } from './plan-shards.ts';
@@ -93,21 +94,24 @@ async function decodeBatch(
   return { images: decoded, input, errors };
 }
 
-/** A reason for errors.csv that says what is wrong with the file, not only what the decoder said. */
+/**
+ * A reason for errors.csv that says what is wrong with the file. libvips' own message can be
+ * vague ("Unknown error" under load), so a failed decode is classified from the file itself.
+ */
 async function describeImageError(error: unknown, file: string | undefined): Promise<string> {
   const code = (error as NodeJS.ErrnoException).code;
   const missing = (error as NodeJS.ErrnoException).path;
   if (code === 'ENOENT') return `image file ${missing} does not exist`;
   if (code === 'EACCES') return `image file ${missing} is not readable (permission denied)`;
   const message = errorMessage(error);
-  if (file && /unsupported image format/.test(message)) {
-    const size = await fs.stat(file).then((s) => s.size, () => undefined);
-    if (size === 0) return 'image file is empty (0 bytes)';
-    return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;
+  if (!file || error instanceof InputError || error instanceof ImageInputError) return message;
+  if ((await fs.stat(file).then((s) => s.size, () => undefined)) === 0) return 'image file is empty (0 bytes)';
+  const header = await sharp(file, { limitInputPixels: false }).metadata().catch(() => undefined);
+  if (!header?.format) return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;
+  if ((header.width ?? 0) * (header.height ?? 0) > MAX_INPUT_PIXELS) {
+    return `image of ${header.width}×${header.height} has more than ${MAX_INPUT_PIXELS.toLocaleString('en-US')} pixels, refused before decoding`;
   }
-  if (/exceeds pixel limit/.test(message)) return `image has more than ${MAX_INPUT_PIXELS.toLocaleString('en-US')} pixels, refused before decoding (${message})`;
-  if (/premature end|truncated|corrupt/i.test(message)) return `image file is truncated or corrupt: ${message}`;
-  return message;
+  return `${header.format} image is truncated or corrupt (decoder: ${message})`;
 }
 
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

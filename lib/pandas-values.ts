@@ -55,31 +55,66 @@ export function pythonFloatRepr(value: number): string {
   return `${sign}${integer}.${fraction === '' ? '0' : fraction}`;
 }
 
-/** Types one column as read_csv's C parser does, and renders it as to_csv would. */
-export function typeColumn(raw: readonly string[]): TypedColumn {
-  const present = raw.filter((v) => !isNaValue(v));
-  const hasNa = present.length < raw.length;
-  const fitsInt64 = (v: string) => {
-    const n = BigInt(v.trim());
-    return n >= INT64_MIN && n <= INT64_MAX;
-  };
-  if (present.length > 0 && present.every((v) => INT_PATTERN.test(v) && fitsInt64(v))) {
-    if (!hasNa) {
-      return { kind: 'int', values: raw.map((v) => BigInt(v.trim()).toString()), numbers: raw.map((v) => Number(v)) };
-    }
-    return floatColumn(raw);
-  }
-  if (present.length === 0 || present.every((v) => FLOAT_PATTERN.test(v))) return floatColumn(raw);
-  if (present.every((v) => TRUE_VALUES.has(v) || FALSE_VALUES.has(v))) {
-    // With NaN the column is object dtype holding Python bools: written the same way.
-    return { kind: hasNa ? 'object' : 'bool', values: raw.map((v) => (isNaValue(v) ? null : TRUE_VALUES.has(v) ? 'True' : 'False')) };
-  }
-  return { kind: 'object', values: raw.map((v) => (isNaValue(v) ? null : v)) };
+/** How a typed column writes one raw field back (null where pandas holds NaN). */
+export interface ColumnTyping {
+  kind: ColumnKind;
+  render(text: string): string | null;
 }
 
-function floatColumn(raw: readonly string[]): TypedColumn {
-  const numbers = raw.map((v) => (isNaValue(v) ? Number.NaN : parseFloatText(v)));
-  return { kind: 'float', values: numbers.map((n) => (Number.isNaN(n) ? null : pythonFloatRepr(n))), numbers };
+function fitsInt64(text: string): boolean {
+  const n = BigInt(text.trim());
+  return n >= INT64_MIN && n <= INT64_MAX;
+}
+
+const renderFloat = (text: string) => {
+  if (isNaValue(text)) return null;
+  const n = parseFloatText(text);
+  return Number.isNaN(n) ? null : pythonFloatRepr(n);
+};
+
+/**
+ * Types a column as read_csv's C parser does, one value at a time (so a CSV can be streamed):
+ * `observe()` every field of the column, then `typing()` says how to_csv writes each field back.
+ */
+export class ColumnTyper {
+  private present = 0;
+  private hasNa = false;
+  private allInt = true;
+  private allFloat = true;
+  private allBool = true;
+
+  observe(text: string): void {
+    if (isNaValue(text)) {
+      this.hasNa = true;
+      return;
+    }
+    this.present++;
+    if (this.allInt && !(INT_PATTERN.test(text) && fitsInt64(text))) this.allInt = false;
+    if (this.allFloat && !FLOAT_PATTERN.test(text)) this.allFloat = false;
+    if (this.allBool && !(TRUE_VALUES.has(text) || FALSE_VALUES.has(text))) this.allBool = false;
+  }
+
+  typing(): ColumnTyping {
+    // Integers with NaN become floats; beyond int64 pandas falls back to float too.
+    if (this.present > 0 && this.allInt && !this.hasNa) return { kind: 'int', render: (text) => BigInt(text.trim()).toString() };
+    if (this.present === 0 || this.allInt || this.allFloat) return { kind: 'float', render: renderFloat };
+    if (this.allBool) {
+      // With NaN the column is object dtype holding Python bools: written the same way.
+      return { kind: this.hasNa ? 'object' : 'bool', render: (text) => (isNaValue(text) ? null : TRUE_VALUES.has(text) ? 'True' : 'False') };
+    }
+    return { kind: 'object', render: (text) => (isNaValue(text) ? null : text) };
+  }
+}
+
+/** Types one whole column as read_csv's C parser does, and renders it as to_csv would. */
+export function typeColumn(raw: readonly string[]): TypedColumn {
+  const typer = new ColumnTyper();
+  for (const text of raw) typer.observe(text);
+  const { kind, render } = typer.typing();
+  const values = raw.map(render);
+  if (kind === 'int') return { kind, values, numbers: raw.map((v) => Number(v)) };
+  if (kind === 'float') return { kind, values, numbers: raw.map((v) => (isNaValue(v) ? Number.NaN : parseFloatText(v))) };
+  return { kind, values };
 }
 
 /** Python's str ordering (by code point), which is how pandas sorts object group keys. */

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig, Split } from './config.ts';
-import { parseCsv } from './csv.ts';
+import { openCsv } from './csv.ts';
 import { InputError } from './errors.ts';
 import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
 import type { ClassMapping, RejectedRow } from './prepare-split.ts';
 import { runLayout } from './run-layout.ts';
-import { planShardRanges, type ShardImage } from './shard-plan.ts';
+import type { ShardImage } from './shard-plan.ts';
 
 export interface ShardPlanFile {
   shard: number;
@@ -23,25 +23,36 @@ export interface PlanSummary {
 }
 
 /**
- * Cuts one split's CSV (training.csv or validation.csv) into shard plans on disk; workflows only
- * ever see the shard count. An image's ordinal is its row in that CSV, so `i` stays tied to it
- * even when a row is rejected here.
+ * Cuts one split's CSV (training.csv or validation.csv) into shard plans on disk, streaming it:
+ * each shard's plan is written as soon as it holds shardSize images, so memory does not grow
+ * with the dataset. Shards hold consecutive images, so shard files concatenated in shard order
+ * are already ordered by `i`. An image's ordinal is its row in that CSV, so `i` stays tied to it
+ * even when a row is rejected here. Workflows only ever see the shard count.
  */
 export async function planShards(config: RunConfig, split: Split): Promise<PlanSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   const files = layout.split(split);
-  const table = parseCsv(await fs.readFile(files.csv, 'utf8'), files.csv);
+  const csv = await openCsv(files.csv);
   // The split CSVs start with pandas' unnamed index column, so data columns sit one to the right.
-  const idColumn = table.header.indexOf(config.idColumn);
-  const classColumn = table.header.indexOf(config.classColumn);
+  const idColumn = csv.header.indexOf(config.idColumn);
+  const classColumn = csv.header.indexOf(config.classColumn);
   if (idColumn < 1 || classColumn < 1) throw new InputError(`${files.csv} lacks ${config.idColumn} or ${config.classColumn}`);
   const mapping = (await readJsonIfExists(layout.classMapping)) as ClassMapping | undefined;
   if (!mapping) throw new Error(`${layout.classMapping} is missing: prepareSplit did not finish`);
 
-  const images: ShardImage[] = [];
+  await fs.mkdir(path.dirname(files.planRejects), { recursive: true });
+  let shard: ShardImage[] = [];
+  let shardCount = 0;
+  const writeShard = async () => {
+    const plan: ShardPlanFile = { shard: shardCount, images: shard };
+    await writeJsonAtomic(files.plan(shardCount), plan);
+    shardCount++;
+    shard = [];
+  };
   const rejected: RejectedRow[] = [];
-  table.rows.forEach((fields, ordinal) => {
+  let ordinal = 0;
+  for await (const { fields } of csv.rows) {
     const imageId = fields[idColumn]!;
     const classValue = fields[classColumn]!;
     const target = mapping.targets[classValue];
@@ -49,16 +60,13 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
     if (imageId === '') reason = `${config.idColumn} is empty`;
     else if (target === undefined) reason = `${config.classColumn} is empty`;
     if (reason) rejected.push({ imageId, classValue, split, stage: 'plan', reason, position: ordinal });
-    else images.push({ ordinal, imageId, target: target! });
-  });
-
-  const ranges = planShardRanges(images.length, config.shardSize);
-  for (const range of ranges) {
-    const plan: ShardPlanFile = { shard: range.shard, images: images.slice(range.first, range.end) };
-    await fs.mkdir(path.dirname(files.plan(range.shard)), { recursive: true });
-    await writeJsonAtomic(files.plan(range.shard), plan);
+    else {
+      shard.push({ ordinal, imageId, target: target! });
+      if (shard.length === config.shardSize) await writeShard();
+    }
+    ordinal++;
   }
-  await fs.mkdir(path.dirname(files.planRejects), { recursive: true });
+  if (shard.length > 0) await writeShard();
   await writeJsonAtomic(files.planRejects, { rejected });
-  return { images: table.rows.length, rejectedRows: rejected.length, shardCount: ranges.length, seconds: (performance.now() - started) / 1000 };
+  return { images: ordinal, rejectedRows: rejected.length, shardCount, seconds: (performance.now() - started) / 1000 };
 }

@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import type { RunConfig, Split } from './config.ts';
-import { CsvError, formatCsvRow, parseCsv } from './csv.ts';
+import { CsvError, formatCsvRow, openCsv } from './csv.ts';
 import { InputError } from './errors.ts';
-import { writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
-import { compareCodePoints, typeColumn, type TypedColumn } from './pandas-values.ts';
+import { publishFile, uniqueTempPath, writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
+import { ColumnTyper, compareCodePoints, type ColumnKind } from './pandas-values.ts';
 import { runLayout } from './run-layout.ts';
-import { SplitError, splitByClass, type IndexedRow } from './split.ts';
+import { pickValidationRows, SplitError } from './split.ts';
 
 /** An input row that will produce no vectors, and why (ends up in errors.csv). */
 export interface RejectedRow {
@@ -40,83 +40,204 @@ export interface ClassMapping {
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
-async function readInputCsv(file: string): Promise<string> {
+/** The input CSV must be a readable file: say clearly which, and why not, before streaming it. */
+async function assertReadableFile(file: string): Promise<void> {
   try {
-    return await fs.readFile(file, 'utf8');
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) throw new InputError(`input CSV ${file} is a folder, not a file`);
+    await fs.access(file, fs.constants.R_OK);
   } catch (error) {
+    if (error instanceof InputError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new InputError(`input CSV ${file} does not exist`);
-    if (code === 'EISDIR') throw new InputError(`input CSV ${file} is a folder, not a file`);
     throw new InputError(`cannot read input CSV ${file}: ${(error as Error).message}`);
   }
 }
 
+/** CSV problems (empty, ragged, unterminated quote) are input errors: they end the run at once. */
+async function asInputErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof CsvError) throw new InputError(error.message);
+    throw error;
+  }
+}
+
+/** An int32 per row, appended one at a time: 4 bytes a row however large the CSV. */
+class GrowableInt32Array {
+  private buffer = new Int32Array(1024);
+  private length = 0;
+
+  push(value: number): void {
+    if (this.length === this.buffer.length) {
+      const grown = new Int32Array(this.buffer.length * 2);
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    this.buffer[this.length++] = value;
+  }
+
+  values(): Int32Array {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
 /** pandas' group order for the class column's dtype. */
-function keyOrder(column: TypedColumn): (a: string, b: string) => number {
-  if (column.kind === 'int' || column.kind === 'float') return (a, b) => Number(a) - Number(b);
+function keyOrder(kind: ColumnKind): (a: string, b: string) => number {
+  if (kind === 'int' || kind === 'float') return (a, b) => Number(a) - Number(b);
   return compareCodePoints; // bool keys 'False' < 'True' sort the same way
 }
 
-function classMapping(column: TypedColumn, order: (a: string, b: string) => number): ClassMapping {
-  const keys = [...new Set(column.values.filter((v): v is string => v !== null))].sort(order);
-  if (column.kind === 'int' && keys.every((k) => Number(k) >= INT32_MIN && Number(k) <= INT32_MAX)) {
+function classMapping(kind: ColumnKind, keys: string[]): ClassMapping {
+  if (kind === 'int' && keys.every((k) => Number(k) >= INT32_MIN && Number(k) <= INT32_MAX)) {
     return { mode: 'integer', targets: Object.fromEntries(keys.map((k) => [k, Number(k)])) };
   }
   return { mode: 'codes', targets: Object.fromEntries(keys.map((k, code) => [k, code])) };
+}
+
+/** Appends lines to a temporary file in large writes, then fsyncs it and publishes it under `file`. */
+class CsvFileWriter {
+  private pending = '';
+  private constructor(
+    private readonly handle: fs.FileHandle,
+    private readonly temp: string,
+    private readonly file: string,
+  ) {}
+
+  static async create(file: string): Promise<CsvFileWriter> {
+    const temp = uniqueTempPath(file);
+    return new CsvFileWriter(await fs.open(temp, 'w'), temp, file);
+  }
+
+  async write(line: string): Promise<void> {
+    this.pending += line;
+    if (this.pending.length >= 1 << 20) await this.flush();
+  }
+
+  async publish(): Promise<void> {
+    await this.flush();
+    await this.handle.sync();
+    await this.handle.close();
+    await publishFile(this.temp, this.file);
+  }
+
+  private async flush(): Promise<void> {
+    await this.handle.write(this.pending);
+    this.pending = '';
+  }
 }
 
 /**
  * Writes training.csv and validation.csv byte for byte as the notebook's pandas code does:
  * read_csv's typing of every column, groupby(class).sample(valSamples, random_state=seed),
  * ~isin on the id column, and to_csv with the unnamed index column first.
+ *
+ * The input is streamed three times, so memory does not grow with its text: pass 1 types every
+ * column and keeps each row's class (as a small integer); the split then needs only those;
+ * pass 2 renders the validation rows and collects their ids; pass 3 writes training.csv.
  */
 export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const started = performance.now();
   const layout = runLayout(config);
-  let table;
+  const source = layout.inputCsv;
+  await assertReadableFile(source);
+
+  // Pass 1: column types; each row's raw class as an index into the distinct raw values.
+  const { header, typers, rawClasses, classOfRow } = await asInputErrors(async () => {
+    const csv = await openCsv(source);
+    const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
+    if (missing.length > 0) {
+      throw new InputError(`input CSV ${source} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (columns: ${csv.header.join(', ')})`);
+    }
+    const classColumn = csv.header.indexOf(config.classColumn);
+    const typers = csv.header.map(() => new ColumnTyper());
+    const rawClasses = new Map<string, number>();
+    const classOfRow = new GrowableInt32Array();
+    for await (const { fields } of csv.rows) {
+      for (let c = 0; c < fields.length; c++) typers[c]!.observe(fields[c]!);
+      const raw = fields[classColumn]!;
+      let code = rawClasses.get(raw);
+      if (code === undefined) rawClasses.set(raw, (code = rawClasses.size));
+      classOfRow.push(code);
+    }
+    return { header: csv.header, typers, rawClasses, classOfRow };
+  });
+  const typings = typers.map((typer) => typer.typing());
+  const idColumn = header.indexOf(config.idColumn);
+  const classColumn = header.indexOf(config.classColumn);
+  const classTyping = typings[classColumn]!;
+  // Raw values that type alike ("007" and "7" in an int column) are one class.
+  const keyIndex = new Map<string, number>();
+  const keyOfRawClass = [...rawClasses.keys()].map((raw) => {
+    const key = classTyping.render(raw);
+    if (key === null) return -1;
+    if (!keyIndex.has(key)) keyIndex.set(key, keyIndex.size);
+    return keyIndex.get(key)!;
+  });
+  const keyOfRow = classOfRow.values().map((code) => keyOfRawClass[code]!);
+  const order = keyOrder(classTyping.kind);
+
+  let picked: number[];
   try {
-    table = parseCsv(await readInputCsv(layout.inputCsv), layout.inputCsv);
+    picked = pickValidationRows(keyOfRow, [...keyIndex.keys()], config.valSamples, config.seed, order);
   } catch (error) {
-    if (error instanceof CsvError) throw new InputError(error.message);
+    if (error instanceof SplitError) throw new InputError(`${source}: ${error.message}`);
     throw error;
   }
-  const idColumn = table.header.indexOf(config.idColumn);
-  const classColumn = table.header.indexOf(config.classColumn);
-  const missing = [config.idColumn, config.classColumn].filter((name) => !table.header.includes(name));
-  if (missing.length > 0) {
-    throw new InputError(
-      `input CSV ${layout.inputCsv} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (columns: ${table.header.join(', ')})`,
-    );
-  }
+  const keys = [...keyIndex.keys()].sort(order);
+  const mapping = classMapping(classTyping.kind, keys);
 
-  const columns = table.header.map((_, c) => typeColumn(table.rows.map((fields) => fields[c]!)));
-  const rows: IndexedRow[] = table.rows.map((_, index) => ({ index, fields: columns.map((column) => column.values[index] ?? '') }));
-  const classes = columns[classColumn]!;
-  const order = keyOrder(classes);
-  let split;
-  try {
-    split = splitByClass(rows, (row) => classes.values[row.index]!, (row) => row.fields[idColumn]!, config.valSamples, config.seed, order);
-  } catch (error) {
-    if (error instanceof SplitError) throw new InputError(`${layout.inputCsv}: ${error.message}`);
-    throw error;
-  }
-  const mapping = classMapping(classes, order);
-
+  const render = (fields: string[]) => fields.map((text, c) => typings[c]!.render(text) ?? '');
+  const headerLine = formatCsvRow(['', ...header]);
+  // Pass 2: the validation rows, rendered, and their ids (as pandas typed them, for isin).
+  const pickedPositions = new Set(picked);
+  const validationLines = new Map<number, string>();
+  const validationIds = new Set<string>();
+  await asInputErrors(async () => {
+    let position = 0;
+    for await (const { fields } of (await openCsv(source)).rows) {
+      if (pickedPositions.has(position)) {
+        const typed = render(fields);
+        validationLines.set(position, formatCsvRow([String(position), ...typed]));
+        validationIds.add(typed[idColumn]!);
+      }
+      position++;
+    }
+  });
   await fs.mkdir(layout.work, { recursive: true });
-  const toCsv = (part: IndexedRow[]) =>
-    formatCsvRow(['', ...table.header]) + part.map((row) => formatCsvRow([String(row.index), ...row.fields])).join('');
-  await writeFileAtomic(layout.trainingCsv, toCsv(split.training));
-  await writeFileAtomic(layout.validationCsv, toCsv(split.validation));
+  const validation = await CsvFileWriter.create(layout.validationCsv);
+  await validation.write(headerLine);
+  for (const position of picked) await validation.write(validationLines.get(position)!);
+  await validation.publish();
+
+  // Pass 3: training.csv, every row whose id is not a validation id, in input order.
+  const training = await CsvFileWriter.create(layout.trainingCsv);
+  await training.write(headerLine);
+  let trainingRows = 0;
+  await asInputErrors(async () => {
+    let position = 0;
+    for await (const { fields } of (await openCsv(source)).rows) {
+      const typed = render(fields);
+      if (!validationIds.has(typed[idColumn]!)) {
+        await training.write(formatCsvRow([String(position), ...typed]));
+        trainingRows++;
+      }
+      position++;
+    }
+  });
+  await training.publish();
+
   await writeJsonAtomic(layout.classMapping, mapping);
   await writeFileAtomic(
     layout.classesCsv,
     formatCsvRow(['target', config.classColumn]) + Object.entries(mapping.targets).map(([value, target]) => formatCsvRow([String(target), value])).join(''),
   );
   return {
-    inputRows: table.rows.length,
-    trainingRows: split.training.length,
-    validationRows: split.validation.length,
-    classes: Object.keys(mapping.targets).length,
+    inputRows: keyOfRow.length,
+    trainingRows,
+    validationRows: picked.length,
+    classes: keys.length,
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -59,9 +59,9 @@ const GOOD = ['plain.jpg', 'alpha.png', 'gray.jpg', 'cmyk.jpg', 'sixteen-bit.png
 const BAD: Record<string, RegExp> = {
   'missing.jpg': /does not exist/,
   'zero-bytes.jpg': /image file is empty \(0 bytes\)/,
-  'truncated.jpg': /image file is truncated or corrupt: .*premature end of JPEG/,
+  'truncated.jpg': /jpeg image is truncated or corrupt \(decoder: /,
   'text.jpg': /not an image in a format sharp decodes/,
-  'bomb.png': /more than 100,000,000 pixels, refused before decoding/,
+  'bomb.png': /image of 60000×60000 has more than 100,000,000 pixels, refused before decoding/,
   '../outside.jpg': /points outside the image folder/,
   '/etc/hostname': /absolute path/,
   'escape-link.jpg': /resolves outside the image folder/,
@@ -173,7 +173,7 @@ test('each lost row is in errors.csv with a reason that says what is wrong', () 
 });
 
 test('the decompression bomb is refused by the pixel limit before decoding', () => {
-  assert.match(errorsCsv().get('bomb.png')!, /refused before decoding \(Input image exceeds pixel limit\)/);
+  assert.match(errorsCsv().get('bomb.png')!, /refused before decoding/);
   assert.ok(fs.statSync(path.join(dir, 'data', 'images', 'bomb.png')).size < 1000, 'it declares 3.6 gigapixels in a few bytes');
 });
 

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { before, test } from 'node:test';
 import { parseRunConfig } from '../../lib/config.ts';
 import { PROJECT_ROOT } from '../../lib/project-paths.ts';
+import { planShards } from '../../lib/plan-shards.ts';
 import { prepareSplit } from '../../lib/prepare-split.ts';
 import { PYTHON, requireSetup, tempDir } from '../support/environment.ts';
 
@@ -64,6 +66,25 @@ for (const c of cases) {
     assert.equal(summary.trainingRows + summary.validationRows, c.rows);
   });
 }
+
+test('a 1,000,000-row CSV is streamed: training.csv and validation.csv byte-identical to pandas, shards planned', async () => {
+  const caseDir = path.join(dir, 'million');
+  fs.mkdirSync(caseDir, { recursive: true });
+  fs.writeFileSync(path.join(caseDir, 'train.csv'), makeCsv(1_000_000, 5000, 7));
+  const parsed = parseRunConfig({ data: caseDir, out: path.join(caseDir, 'ours') });
+  assert.ok(parsed.ok);
+  const summary = await prepareSplit(parsed.config);
+  const plan = await planShards(parsed.config, 'train');
+  await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '1', '42']);
+  const digest = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  for (const file of ['training.csv', 'validation.csv']) {
+    assert.equal(digest(path.join(caseDir, 'ours', file)), digest(path.join(caseDir, 'pandas', file)), `${file} differs from pandas`);
+  }
+  assert.equal(summary.inputRows, 1_000_000);
+  assert.equal(summary.validationRows, 5000);
+  assert.equal(plan.images, summary.trainingRows);
+  assert.equal(plan.shardCount, Math.ceil(summary.trainingRows / 1024));
+});
 
 /** Every column type read_csv infers, NA markers, leading zeros, BOM, CRLF and blank lines. */
 function makeTypedCsv(rows: number, seed: number, stringClasses: boolean): string {

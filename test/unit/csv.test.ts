@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatCsvRow, parseCsv } from '../../lib/csv.ts';
+import { CsvRecordParser, formatCsvRow, parseCsv } from '../../lib/csv.ts';
 
 test('parses quotes, embedded commas, quotes and newlines, CRLF, BOM and blank lines', () => {
   const text = '\ufeffimage_id,hotel_id,note\r\n"a,1.jpg",1,"say ""hi"""\r\n\r\nb.jpg,2,"two\nlines"\n';
@@ -21,4 +21,20 @@ test('an empty file and an unterminated quote are clear errors', () => {
 
 test('writes fields as pandas to_csv does (QUOTE_MINIMAL)', () => {
   assert.equal(formatCsvRow(['', 'plain', 'a,b', 'say "x"', 'multi\nline']), ',plain,"a,b","say ""x""","multi\nline"\n');
+});
+
+test('text cut into chunks anywhere (inside quotes, between CR and LF, after a BOM) parses the same', () => {
+  const text = '\uFEFFid,note\r\n"a,""1""",x\r\n\r\nb,"line\nbreak"\r\nc,"end"""\r\n';
+  const whole = new CsvRecordParser('t.csv');
+  const expected = [...whole.push(text), ...whole.end()];
+  assert.equal(expected.length, 4);
+  for (let cut = 0; cut <= text.length; cut++) {
+    for (let size = 1; size <= 3; size++) {
+      const parser = new CsvRecordParser('t.csv');
+      const records = [...parser.push(text.slice(0, cut))];
+      for (let k = cut; k < text.length; k += size) records.push(...parser.push(text.slice(k, k + size)));
+      records.push(...parser.end());
+      assert.deepEqual(records, expected, `cut at ${cut}, then chunks of ${size}`);
+    }
+  }
 });

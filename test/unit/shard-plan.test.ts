@@ -1,20 +1,35 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { planShardRanges, shardName } from '../../lib/shard-plan.ts';
+import { parseRunConfig } from '../../lib/config.ts';
+import { planShards, type ShardPlanFile } from '../../lib/plan-shards.ts';
+import { runLayout } from '../../lib/run-layout.ts';
+import { shardName } from '../../lib/shard-plan.ts';
 
-test('contiguous ranges cover every image exactly once', () => {
-  assert.deepEqual(planShardRanges(10, 4), [
-    { shard: 0, first: 0, end: 4 },
-    { shard: 1, first: 4, end: 8 },
-    { shard: 2, first: 8, end: 10 },
-  ]);
-  assert.deepEqual(planShardRanges(8, 4).map((r) => r.end - r.first), [4, 4]);
-  assert.deepEqual(planShardRanges(0, 4), []);
-  assert.equal(planShardRanges(1_000_000, 1024).length, 977);
+test('shards hold shardSize consecutive images, the last one the rest; rejected rows keep their ordinal', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-plan-'));
+  const parsed = parseRunConfig({ data: out, out, shardSize: 4 });
+  assert.ok(parsed.ok);
+  const layout = runLayout(parsed.config);
+  fs.mkdirSync(layout.work, { recursive: true });
+  fs.writeFileSync(layout.classMapping, JSON.stringify({ mode: 'integer', targets: { '1': 1, '2': 2 } }));
+  const rows = Array.from({ length: 11 }, (_, k) => (k === 5 ? `${k},img_${k}.jpg,\n` : `${k},img_${k}.jpg,${1 + (k % 2)}\n`));
+  fs.writeFileSync(layout.trainingCsv, `,image_id,hotel_id\n${rows.join('')}`);
+
+  const summary = await planShards(parsed.config, 'train');
+  assert.deepEqual(summary.images, 11);
+  assert.equal(summary.rejectedRows, 1);
+  assert.equal(summary.shardCount, 3);
+  const plans = [0, 1, 2].map((shard) => JSON.parse(fs.readFileSync(layout.split('train').plan(shard), 'utf8')) as ShardPlanFile);
+  assert.deepEqual(plans.map((p) => p.images.map((image) => image.ordinal)), [[0, 1, 2, 3], [4, 6, 7, 8], [9, 10]]);
+  assert.deepEqual(plans[1]!.images[1], { ordinal: 6, imageId: 'img_6.jpg', target: 1 });
+  const rejected = JSON.parse(fs.readFileSync(layout.split('train').planRejects, 'utf8')) as { rejected: { position: number; reason: string }[] };
+  assert.deepEqual(rejected.rejected.map((r) => [r.position, r.reason]), [[5, 'hotel_id is empty']]);
 });
 
-test('shard size must be positive; names sort in shard order', () => {
-  assert.throws(() => planShardRanges(10, 0), /shardSize must be >= 1/);
+test('names sort in shard order', () => {
   assert.equal(shardName(7), 'shard-00007');
   assert.ok(shardName(9) < shardName(10));
 });
