@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { RunConfig, Split } from '../lib/config.ts';
 import { compact as compactShards, type CompactSummary } from '../lib/compact.ts';
 import { writeManifest as writeManifestFile, type RunStats } from '../lib/manifest.ts';
@@ -25,7 +26,8 @@ export function createCpuActivities() {
       return cpuActivity(() => planShardFiles(config, split));
     },
     compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
-      return cpuActivity(() => compactShards(config, split, shardCount));
+      // Stops between chunks when the run is cancelled; the half-written file is removed.
+      return cpuActivity(() => compactShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()));
     },
     /** errors.csv, once every shard is extracted; returns its row count. */
     writeErrors(config: RunConfig, shardCounts: Partial<Record<Split, number>>): Promise<number> {

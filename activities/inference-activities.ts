@@ -44,6 +44,7 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
           throw error;
         }
       };
+      context.log.info('shard started', { split, shard });
       const { errors, ...report } = await failFastOnInputErrors(() =>
         whileHeartbeating(
           () =>
@@ -54,11 +55,13 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
                 context.heartbeat(latest);
               },
               checkCancelled: () => context.cancellationSignal.throwIfAborted(),
+              isCancelled: () => context.cancellationSignal.aborted,
               attempt: context.info.attempt,
             }),
           () => progress,
         ),
       );
+      context.log.info('shard extracted', { split, shard, images: report.images, extracted: report.extracted, rows: report.rows, errors: errors.length, seconds: report.seconds });
       return { ...report, errorCount: errors.length };
     },
   };

@@ -91,6 +91,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         engine: () => engines.get(sessionSpecFor(config)),
         heartbeat: () => {},
         checkCancelled: () => {},
+        isCancelled: () => false,
         attempt: 1,
       });
     }

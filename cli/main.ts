@@ -7,7 +7,13 @@ import type { RunSummary } from '../lib/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
-import { RunFailedError, submitRun } from './submit-run.ts';
+import { resolveAddress } from './temporal-target.ts';
+import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
+import { cancelCommand } from './cancel-command.ts';
+import { scheduleCommand } from './schedule-command.ts';
+import { statusCommand } from './status-command.ts';
+import { hasOutputTemplate } from '../lib/output-template.ts';
+import type { LogFormat } from '../workers/runtime.ts';
 
 const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
 
@@ -22,8 +28,20 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
       --execution-provider cpu|cuda --normalize none|imagenet
       --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
       --force               replace a different earlier run's outputs in --out (else refused)
-  tessera worker --address HOST:PORT [--queues cpu,inference] [--inference-concurrency N]
+  tessera status (--out DIR | --workflow-id ID) [--address HOST:PORT] [--json]
+      Stage, shards, images, rows, errors, images/s and ETA of a running run; the result or the
+      failure of a finished one.
+  tessera cancel (--out DIR | --workflow-id ID) [--address HOST:PORT] [--no-wait]
+      Stops the run's activities at their next heartbeat; nothing half-written stays. The same
+      run command later resumes from the finished shards.
+  tessera schedule create|list|describe|trigger|pause|unpause|delete ...   (tessera schedule for help)
+      Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
+  tessera worker [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
       [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
+      [--log-format text|json] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
+      [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
+                                   then they are cancelled and redone by another worker
+  --address defaults to TEMPORAL_ADDRESS, else 127.0.0.1:7233 (status, cancel, schedule, worker)
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
 `;
@@ -57,6 +75,7 @@ async function runCommand(args: string[]): Promise<number> {
     strict: true,
   });
   const config = buildRunConfig(values, values.config);
+  if (hasOutputTemplate(config.out)) throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
   if (values.detach && !values.address) throw new UsageError('--detach needs --address (the embedded server stops when tessera exits)');
   const result = values.address
     ? await submitRun(config, { address: values.address, namespace: values.namespace, detach: values.detach, quiet: values.quiet })
@@ -79,10 +98,15 @@ async function workerCommand(args: string[]): Promise<number> {
       'inference-concurrency': { type: 'string' },
       'intra-op-threads': { type: 'string' },
       'micro-batch': { type: 'string' },
+      'log-format': { type: 'string' },
+      'metrics-address': { type: 'string' },
+      'shutdown-grace': { type: 'string', default: '5m' },
     },
     strict: true,
   });
-  if (!values.address) throw new UsageError('tessera worker needs --address HOST:PORT');
+  const address = resolveAddress(values.address);
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got ${logFormat}`);
   const queues = values.queues.split(',').map((q) => q.trim());
   const unknown = queues.filter((q) => q !== 'cpu' && q !== 'inference');
   if (unknown.length > 0) throw new UsageError(`--queues: unknown queue ${unknown.join(', ')} (use cpu, inference)`);
@@ -93,17 +117,20 @@ async function workerCommand(args: string[]): Promise<number> {
     return n;
   };
   const workers = await createWorkers({
-    address: values.address,
+    address,
     namespace: values.namespace,
     queues: queues as QueueKind[],
     inferenceConcurrency: positiveInt('inference-concurrency', values['inference-concurrency']),
     intraOpThreads: positiveInt('intra-op-threads', values['intra-op-threads']),
     cpuMicroBatch: positiveInt('micro-batch', values['micro-batch']),
+    runtime: { format: logFormat as LogFormat | undefined, metricsAddress: values['metrics-address'] },
+    shutdownGraceTime: values['shutdown-grace'],
   });
   // Graceful shutdown: stop polling, let running activities finish or be retried elsewhere.
   process.once('SIGINT', () => workers.shutdown());
   process.once('SIGTERM', () => workers.shutdown());
-  process.stderr.write(`tessera worker: queues ${queues.join(', ')} on ${values.address}\n`);
+  const metrics = values['metrics-address'] ? `, metrics on http://${values['metrics-address']}/metrics` : '';
+  process.stderr.write(`tessera worker: queues ${queues.join(', ')} on ${address}${metrics}\n`);
   await workers.run();
   return 0;
 }
@@ -150,6 +177,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   worker: workerCommand,
   dev: devCommand,
   'sample-data': sampleDataCommand,
+  status: statusCommand,
+  cancel: cancelCommand,
+  schedule: scheduleCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -169,6 +199,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera ${command}: ${errorMessage(error)}\n`);
       return 2;
+    }
+    if (error instanceof RunCancelledError) {
+      process.stderr.write(`tessera ${command}: ${error.message}\n`);
+      return 3;
     }
     if (error instanceof RunFailedError) {
       process.stderr.write(`tessera ${command}: run failed: ${error.message}\n`);

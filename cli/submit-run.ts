@@ -1,9 +1,10 @@
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { RunConfig } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
 import type { RunSummary } from '../lib/run-summary.ts';
 import { ProgressBar, readProgress } from './progress.ts';
+import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 
 export interface SubmitOptions {
@@ -15,6 +16,10 @@ export interface SubmitOptions {
 
 export class RunFailedError extends Error {
   override name = 'RunFailedError';
+}
+
+export class RunCancelledError extends Error {
+  override name = 'RunCancelledError';
 }
 
 /** The innermost failure message, which is the one that names the bad input. */
@@ -43,6 +48,8 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
       workflowId,
       args: [config],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: runStaticSummary(config),
+      staticDetails: runStaticDetails(config),
     });
     const log = (line: string) => options.quiet || process.stderr.write(`${line}\n`);
     log(`tessera: workflow ${workflowId} (run ${handle.firstExecutionRunId ?? '?'}) on ${options.address}`);
@@ -52,7 +59,7 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
     let finished = false;
     const poll = (async () => {
       while (!finished) {
-        const progress = await readProgress(handle);
+        const progress = await readProgress(client, handle);
         if (progress && !finished) bar?.update(progress);
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
@@ -61,6 +68,9 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
       const summary = (await handle.result()) as RunSummary;
       return { summary, workflowId, seconds: (Date.now() - started) / 1000 };
     } catch (error) {
+      if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {
+        throw new RunCancelledError(`workflow ${workflowId} was cancelled; the same command resumes it (finished shards are kept)`);
+      }
       if (error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
       throw error;
     } finally {

@@ -31,31 +31,37 @@ function sqlString(value: string): string {
  * at a time whatever the dataset's size. The rows stream into hyparquet-writer, because DuckDB
  * writes BLOBs as variable-length BYTE_ARRAY and the contract is fixed_size_binary(channels × 4).
  */
-async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: string[], target: string, channels: number): Promise<void> {
+async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: string[], target: string, channels: number, checkCancelled: () => void): Promise<void> {
   await loadZstd();
   const writer = new TileParquetWriter(target, channels, 16_384, 'ZSTD');
   let previous = -1;
-  for (const shardFile of shardFiles) {
-    const result = await connection.stream(`SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`);
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-      const n = chunk.rowCount;
-      const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
-      const rows = allocateTileRows(n);
-      for (let r = 0; r < n; r++) {
-        const i = iv!.getItem(r) as number;
-        if (i <= previous) throw new Error(`${shardFile}: i ${i} follows ${previous}; shards must hold increasing i`);
-        previous = i;
-        rows.i[r] = i;
-        // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
-        rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
-        rows.target[r] = tv!.getItem(r) as number;
-        rows.file[r] = fv!.getItem(r) as string;
-        rows.x[r] = xv!.getItem(r) as number;
-        rows.y[r] = yv!.getItem(r) as number;
+  try {
+    for (const shardFile of shardFiles) {
+      const result = await connection.stream(`SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`);
+      for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+        checkCancelled();
+        const n = chunk.rowCount;
+        const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
+        const rows = allocateTileRows(n);
+        for (let r = 0; r < n; r++) {
+          const i = iv!.getItem(r) as number;
+          if (i <= previous) throw new Error(`${shardFile}: i ${i} follows ${previous}; shards must hold increasing i`);
+          previous = i;
+          rows.i[r] = i;
+          // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
+          rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
+          rows.target[r] = tv!.getItem(r) as number;
+          rows.file[r] = fv!.getItem(r) as string;
+          rows.x[r] = xv!.getItem(r) as number;
+          rows.y[r] = yv!.getItem(r) as number;
+        }
+        writer.append(rows);
+        if (writer.rowCount > 0) await failpoint('compact-mid');
       }
-      writer.append(rows);
-      if (writer.rowCount > 0) await failpoint('compact-mid');
     }
+  } catch (error) {
+    writer.abort();
+    throw error;
   }
   writer.close();
 }
@@ -75,7 +81,7 @@ async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise<void> 
  * file with DuckDB before publishing it: row count = extracted images × tiles, `i` unique,
  * `vector` of channels × 4 bytes.
  */
-export async function compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
+export async function compact(config: RunConfig, split: Split, shardCount: number, checkCancelled: () => void = () => {}): Promise<CompactSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   const files = layout.split(split);
@@ -102,7 +108,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   });
   const connection = await instance.connect();
   try {
-    await writeOrderedVectors(connection, withRows.map((r) => `${files.shards}/${r.parquet}`), temp, channels);
+    await writeOrderedVectors(connection, withRows.map((r) => `${files.shards}/${r.parquet}`), temp, channels, checkCancelled);
     await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
   } catch (error) {
     await fs.rm(temp, { force: true });

@@ -44,6 +44,8 @@ export interface ExtractDeps {
   heartbeat: (progress: ShardProgress) => void;
   /** Throws when the activity was cancelled. */
   checkCancelled: () => void;
+  /** Whether the activity was cancelled (a failure then is recorded as `cancelled`). */
+  isCancelled: () => boolean;
   /** Temporal's attempt number of this activity, for the shard's attempt records. */
   attempt: number;
 }
@@ -166,58 +168,68 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   const takeBuffer = () => spare.pop() ?? new Float32Array(batchFloats);
 
   let pending = batches.length > 0 ? decodeBatch(batches[0]!, config, split, imagesRoot, takeBuffer()) : undefined;
-  for (let b = 0; b < batches.length; b++) {
-    deps.checkCancelled();
-    const batch = await pending!;
-    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, split, imagesRoot, takeBuffer()) : undefined;
-    errors.push(...batch.errors);
-    const n = batch.images.length;
-    if (n > 0) {
-      const input = n === config.batchSize ? batch.input : batch.input.slice(0, n * 3 * size * size);
-      const result = await engine.run(input, [n, 3, size, size]);
-      if (n === config.batchSize) spare.push(result.input);
-      else spare.push(batch.input);
-      if (result.dims.length !== 4) {
-        throw new InputError(`model output ${engine.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
-      }
-      const [, c, h, w] = result.dims as [number, number, number, number];
-      channels = c;
-      grid = [h, w];
-      writer ??= new TileParquetWriter(tempPath, c);
-      const vectors = featuresToTileVectors({ data: result.data, batch: n, channels: c, height: h, width: w }, n);
-      const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
-      const rows = n * h * w;
-      const columns = allocateTileRows(rows);
-      for (let img = 0; img < n; img++) {
-        const image = batch.images[img]!;
-        for (let x = 0; x < h; x++) {
-          for (let y = 0; y < w; y++) {
-            const r = (img * h + x) * w + y;
-            columns.i[r] = tileIndex(image.ordinal, x, y, h, w);
-            columns.vector[r] = bytes.subarray(r * c * 4, (r + 1) * c * 4);
-            columns.target[r] = image.target;
-            columns.file[r] = image.imageId;
-            columns.x[r] = x;
-            columns.y[r] = y;
+  try {
+    for (let b = 0; b < batches.length; b++) {
+      deps.checkCancelled();
+      const batch = await pending!;
+      pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, split, imagesRoot, takeBuffer()) : undefined;
+      errors.push(...batch.errors);
+      const n = batch.images.length;
+      if (n > 0) {
+        const input = n === config.batchSize ? batch.input : batch.input.slice(0, n * 3 * size * size);
+        const result = await engine.run(input, [n, 3, size, size]);
+        if (n === config.batchSize) spare.push(result.input);
+        else spare.push(batch.input);
+        if (result.dims.length !== 4) {
+          throw new InputError(`model output ${engine.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
+        }
+        const [, c, h, w] = result.dims as [number, number, number, number];
+        channels = c;
+        grid = [h, w];
+        writer ??= new TileParquetWriter(tempPath, c);
+        const vectors = featuresToTileVectors({ data: result.data, batch: n, channels: c, height: h, width: w }, n);
+        const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+        const rows = n * h * w;
+        const columns = allocateTileRows(rows);
+        for (let img = 0; img < n; img++) {
+          const image = batch.images[img]!;
+          for (let x = 0; x < h; x++) {
+            for (let y = 0; y < w; y++) {
+              const r = (img * h + x) * w + y;
+              columns.i[r] = tileIndex(image.ordinal, x, y, h, w);
+              columns.vector[r] = bytes.subarray(r * c * 4, (r + 1) * c * 4);
+              columns.target[r] = image.target;
+              columns.file[r] = image.imageId;
+              columns.x[r] = x;
+              columns.y[r] = y;
+            }
           }
         }
+        writer.append(columns);
+        extracted += n;
+        if (b === 0) await failpoint('extract-first-batch', shard);
+        if (b === Math.floor(batches.length / 2) && b > 0) await failpoint('extract-mid-shard', shard);
+      } else {
+        spare.push(batch.input);
       }
-      writer.append(columns);
-      extracted += n;
-      if (b === 0) await failpoint('extract-first-batch', shard);
-      if (b === Math.floor(batches.length / 2) && b > 0) await failpoint('extract-mid-shard', shard);
-    } else {
-      spare.push(batch.input);
+      imagesDone += batches[b]!.length;
+      deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
     }
-    imagesDone += batches[b]!.length;
-    deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+    if (writer) {
+      writer.close();
+      await failpoint('extract-before-rename', shard);
+      await publishFile(tempPath, finalPath);
+    }
+  } catch (error) {
+    // Cancelled or failed: nothing half-written stays in shards/ (a retry writes its own file).
+    await pending?.catch(() => undefined);
+    writer?.abort();
+    await fs.rm(tempPath, { force: true });
+    await attempts.finish(deps.isCancelled() ? 'cancelled' : 'failed', (performance.now() - started) / 1000);
+    throw error;
   }
-
   let parquet: string | null = null;
   if (writer) {
-    writer.close();
-    await failpoint('extract-before-rename', shard);
-    await publishFile(tempPath, finalPath);
     await failpoint('extract-after-rename', shard);
     parquet = path.basename(finalPath);
   }

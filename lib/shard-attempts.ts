@@ -9,7 +9,7 @@ import { runLayout } from './run-layout.ts';
  * it starts and one when it ends. A crash leaves a start without an end. manifest.json gathers
  * them, so a user can see which shards were redone, by which worker, and which were reused.
  */
-export type AttemptOutcome = 'extracted' | 'reused';
+export type AttemptOutcome = 'extracted' | 'reused' | 'cancelled' | 'failed';
 
 interface AttemptLine {
   event: 'started' | AttemptOutcome;

@@ -119,6 +119,16 @@ export class TileParquetWriter {
     }
   }
 
+  /** Gives up on the file: closes it and removes it, so no half-written file is left behind. */
+  abort(): void {
+    try {
+      this.writer.finish();
+    } catch {
+      // the file is being removed anyway
+    }
+    fs.rmSync(this.filePath, { force: true });
+  }
+
   private flushRowGroup(): void {
     const b = this.buffer;
     if (b.i.length === 0) return;

@@ -1,10 +1,11 @@
+import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { WORKFLOWS_PATH } from '../lib/project-paths.ts';
 import { TASK_QUEUES, type QueueKind } from '../lib/task-queues.ts';
-import { installRuntime } from './runtime.ts';
+import { installRuntime, type RuntimeOptions } from './runtime.ts';
 
 export interface TesseraWorkersOptions {
   address: string;
@@ -16,6 +17,14 @@ export interface TesseraWorkersOptions {
   cpuConcurrency?: number;
   intraOpThreads?: number;
   cpuMicroBatch?: number;
+  /**
+   * On shutdown (SIGTERM), how long running activities may go on before they are cancelled
+   * (ms-format, e.g. '5m'). 0, the default, cancels them at once: they stop at the next batch and
+   * remove their temporary files, and the shard is redone elsewhere.
+   */
+  shutdownGraceTime?: string;
+  /** Log format and level, metrics endpoint (process-wide; the first worker of a process sets them). */
+  runtime?: RuntimeOptions;
 }
 
 export interface TesseraWorkers {
@@ -29,11 +38,18 @@ export interface TesseraWorkers {
  * runs extractShard with this process's single ONNX session per model.
  */
 export async function createWorkers(options: TesseraWorkersOptions): Promise<TesseraWorkers> {
-  installRuntime();
+  installRuntime(options.runtime);
   const connection = await NativeConnection.connect({ address: options.address });
   const namespace = options.namespace ?? 'default';
   const engines = new InferenceEngines();
   const workers: Worker[] = [];
+  // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends
+  // them as rarely as 0.8 × heartbeatSeconds: one per second makes `tessera cancel` prompt.
+  const common = {
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+    shutdownGraceTime: (options.shutdownGraceTime ?? 0) as Duration,
+  } as const;
   let bundle: WorkflowBundleWithSourceMap | undefined;
   try {
     if (options.queues.includes('cpu')) {
@@ -46,6 +62,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           workflowBundle: bundle,
           activities: createCpuActivities(),
           maxConcurrentActivityTaskExecutions: options.cpuConcurrency ?? 2,
+          ...common,
         }),
       );
     }
@@ -57,6 +74,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           taskQueue: TASK_QUEUES.inference,
           activities: createInferenceActivities(engines, { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch }),
           maxConcurrentActivityTaskExecutions: options.inferenceConcurrency ?? 1,
+          ...common,
         }),
       );
     }

@@ -1,92 +1,94 @@
-import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { CpuActivities } from '../activities/cpu-activities.ts';
-import type { InferenceActivities, ShardSummary } from '../activities/inference-activities.ts';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { ApplicationFailure, executeChild, log, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { parseRunConfig, type RunConfig, type Split } from '../lib/config.ts';
+import { hasOutputTemplate, resolveOutputTemplate } from '../lib/output-template.ts';
 import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
-import { TASK_QUEUES } from '../lib/task-queues.ts';
-import { progressQuery, type RunProgress } from './run-progress.ts';
+import { activitiesFor } from './activity-options.ts';
+import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
+import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
 
-const retry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '1 minute',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: ['InputError'],
-};
+/** Set by Temporal on every workflow a schedule starts: the slot's time, not the start time. */
+const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
 
-/**
- * Every activity heartbeats while it works, so a worker that dies (SIGKILL, lost machine) gives
- * its activity to another worker after `heartbeatSeconds`, not after the start-to-close limit.
- */
-function activitiesFor(config: RunConfig) {
-  const heartbeatTimeout = `${config.heartbeatSeconds} seconds`;
-  return {
-    cpu: proxyActivities<CpuActivities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30 minutes', heartbeatTimeout, retry }),
-    // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
-    compactOnCpu: proxyActivities<CpuActivities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '6 hours', heartbeatTimeout, retry }),
-    inference: proxyActivities<InferenceActivities>({ taskQueue: TASK_QUEUES.inference, startToCloseTimeout: '2 hours', heartbeatTimeout, retry }),
-  };
+/** `out` with `{scheduledTime}` filled in from the schedule's slot (or this run's start time). */
+function resolveOutput(config: RunConfig): RunConfig {
+  if (!hasOutputTemplate(config.out)) return config;
+  const slot = workflowInfo().typedSearchAttributes.get(scheduledStartTime) ?? workflowInfo().runStartTime;
+  return { ...config, out: resolveOutputTemplate(config.out, slot) };
 }
 
 /**
- * preflight → seed & split → plan shards → extract shards (bounded fan-out, inference queue) → errors.csv →
- * compact → manifest. Only paths and counts cross activity boundaries; no file, model or
- * clock is touched here.
+ * preflight → seed & split → plan shards → extract shards (child workflows of at most 256 shards,
+ * so history stays bounded) → errors.csv → compact → manifest. Only paths and counts cross
+ * activity boundaries; no file, model or clock is touched here.
  */
 export async function extractVectors(input: unknown): Promise<RunSummary> {
   const parsed = parseRunConfig(input);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
-  const config = parsed.config;
-  const { cpu, compactOnCpu, inference } = activitiesFor(config);
+  const config = resolveOutput(parsed.config);
+  const { cpu, compactOnCpu } = activitiesFor(config);
+  const { workflowId, runId } = workflowInfo();
   const started = Date.now();
 
-  const progress: RunProgress = { stage: 'preflight', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0 };
+  const progress: RunProgress = withRate(
+    { stage: 'preflight', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: null, updatedAt: started, imagesPerSecond: 0, etaSeconds: null },
+    started,
+  );
   setHandler(progressQuery, () => progress);
+  const stage = (name: RunProgress['stage']) => {
+    Object.assign(progress, withRate({ ...progress, stage: name }, Date.now()));
+    setCurrentDetails(`${describeProgress(progress)}\n\nOutput: \`${config.out}\``);
+    log.info('run stage', { stage: name, out: config.out });
+  };
 
-  progress.stage = 'preflight';
+  stage('preflight');
   await cpu.preflight(config);
-  progress.stage = 'split';
+  stage('split');
   const split = await cpu.prepareSplit(config);
-  progress.stage = 'plan';
+  stage('plan');
   const shardCounts: Partial<Record<Split, number>> = {};
-  const work: { split: Split; shard: number }[] = [];
+  const ranges: ShardRange[] = [];
   let planSeconds = 0;
   for (const name of config.splits) {
     const plan = await cpu.planShards(config, name);
     shardCounts[name] = plan.shardCount;
     planSeconds += plan.seconds;
+    progress.shardsTotal += plan.shardCount;
     progress.imagesTotal += plan.images;
     progress.imagesDone += plan.rejectedRows;
     progress.errors += plan.rejectedRows;
-    for (let shard = 0; shard < plan.shardCount; shard++) work.push({ split: name, shard });
+    ranges.push(...shardRanges(name, plan.shardCount));
   }
-  progress.shardsTotal = work.length;
-  progress.stage = 'extract';
+  progress.extractStartedAt = Date.now();
+  stage('extract');
 
-  const shards: ShardSummary[] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < work.length) {
-      const { split: name, shard } = work[next++]!;
-      const summary = await inference.extractShard(config, name, shard);
-      shards.push(summary);
-      progress.shardsDone++;
-      progress.imagesDone += summary.images;
-      progress.rows += summary.rows;
-      progress.errors += summary.errorCount;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(config.parallelShards, work.length) }, lane));
+  // One range at a time: each already keeps parallelShards activities in flight, and a range's
+  // tail (its last shards finishing) costs less than a shard's time per 256 shards.
+  let extractSeconds = 0;
+  for (const range of ranges) {
+    const last = range.firstShard + range.shardCount - 1;
+    const done = await executeChild(extractShardRange, {
+      args: [config, range],
+      workflowId: `${workflowId}--${range.split}-shards-${range.firstShard}-${last}`,
+      staticSummary: `tessera ${range.split} shards ${range.firstShard}–${last} of \`${config.out}\``,
+    });
+    extractSeconds += done.seconds;
+    progress.shardsDone += done.shardCount;
+    progress.imagesDone += done.images;
+    progress.rows += done.rows;
+    progress.errors += done.errors;
+    stage('extract');
+  }
 
-  progress.stage = 'compact';
+  stage('compact');
   const errors = await cpu.writeErrors(config, shardCounts);
   const train = config.splits.includes('train') ? await compactOnCpu.compact(config, 'train', shardCounts.train!) : undefined;
   const val = config.splits.includes('val') ? await compactOnCpu.compact(config, 'val', shardCounts.val!) : undefined;
-  progress.stage = 'manifest';
+  stage('manifest');
   const timings = {
     split: split.seconds,
     plan: planSeconds,
-    extract: shards.reduce((sum, s) => sum + s.seconds, 0),
+    extract: extractSeconds,
     compact: (train?.seconds ?? 0) + (val?.seconds ?? 0),
     total: (Date.now() - started) / 1000,
   };
@@ -99,13 +101,12 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
     validationExtractedImages: val?.extracted ?? 0,
     validationRows: val?.rows ?? 0,
     errors,
-    shards: work.length,
+    shards: progress.shardsTotal,
     tilesPerImage: (train ?? val)!.tilesPerImage,
     channels: (train ?? val)!.channels,
   };
-  const { workflowId, runId } = workflowInfo();
   const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings, shardCounts });
-  progress.stage = 'done';
+  stage('done');
   return {
     workflowId,
     out: config.out,

@@ -1,1 +1,2 @@
 export { extractVectors } from './extract-vectors.ts';
+export { extractShardRange } from './extract-shard-range.ts';

@@ -148,7 +148,10 @@ test('errors.csv names each lost row and why; manifest.json records the run', ()
 });
 
 test('the progress query reports the finished run', async () => {
-  const progress = await temporal.client.workflow.getHandle(summary.workflowId).query(progressQuery);
+  const { extractStartedAt, updatedAt, imagesPerSecond, etaSeconds, ...progress } = await temporal.client.workflow.getHandle(summary.workflowId).query(progressQuery);
+  assert.ok(extractStartedAt !== null && updatedAt > extractStartedAt, 'extraction start and last update in workflow time');
+  assert.ok(imagesPerSecond > 0 && imagesPerSecond < 10_000, `rate ${imagesPerSecond} images/s`);
+  assert.equal(etaSeconds, 0, 'nothing left');
   assert.deepEqual(progress, {
     stage: 'done',
     shardsTotal: summary.counts.shards,

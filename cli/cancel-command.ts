@@ -1,0 +1,33 @@
+import { parseArgs } from 'node:util';
+import { connectionFlags, targetWorkflowId, withClient } from './temporal-target.ts';
+import { UsageError } from './run-options.ts';
+
+/**
+ * Asks the run to cancel and, unless --no-wait, waits until it has: its activities stop at their
+ * next heartbeat and remove their temporary files, so afterwards nothing writes into the output
+ * folder and the same `tessera run` resumes from the finished shards.
+ */
+export async function cancelCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...connectionFlags, out: { type: 'string' }, 'workflow-id': { type: 'string' }, 'no-wait': { type: 'boolean' } },
+    strict: true,
+  });
+  const workflowId = targetWorkflowId(values);
+  return withClient(values, async (client) => {
+    const handle = client.workflow.getHandle(workflowId);
+    const description = await handle.describe().catch(() => undefined);
+    if (!description) throw new UsageError(`no run with workflow id ${workflowId} on this cluster`);
+    if (description.status.name !== 'RUNNING') {
+      process.stdout.write(`${workflowId} is not running (${description.status.name}); nothing to cancel\n`);
+      return 0;
+    }
+    await handle.cancel();
+    process.stderr.write(`tessera: cancel requested for ${workflowId}\n`);
+    if (values['no-wait']) return 0;
+    await handle.result().catch(() => undefined);
+    const closed = await handle.describe();
+    process.stdout.write(`${workflowId}: ${closed.status.name}; finished shards are kept, the same run command resumes\n`);
+    return closed.status.name === 'CANCELLED' ? 0 : 1;
+  });
+}

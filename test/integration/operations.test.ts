@@ -1,0 +1,243 @@
+/**
+ * Operating a run on a cluster, with real processes: one worker process per task queue (CPU and
+ * inference, as on separate machines), JSON logs, the Prometheus endpoint, `tessera status`,
+ * `tessera cancel` mid-run and the same run resumed, and the run's page in the Temporal UI.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { freePort, startDevServer, type DevServer } from '../../lib/dev-server.ts';
+import { PROJECT_ROOT } from '../../lib/project-paths.ts';
+import type { RunSummary } from '../../lib/run-summary.ts';
+import { generateSampleData } from '../../lib/sample-data.ts';
+import type { ShardAttempts } from '../../lib/shard-attempts.ts';
+import { workflowIdForOutput } from '../../cli/workflow-id.ts';
+import type { RunStatus } from '../../cli/status-command.ts';
+import { readProgress } from '../../cli/progress.ts';
+import { requireSetup, tempDir } from '../support/environment.ts';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.ts';
+import { startTessera, waitForFile, type TesseraProcess } from '../support/processes.ts';
+
+const SHARDS = 3; // 900 training images in shards of 300 (several seconds each), one at a time: the cancel lands mid-shard
+let dir: string;
+let data: string;
+let out: string;
+let server: DevServer;
+let client: Client;
+let connection: Connection;
+let cpuWorker: TesseraProcess;
+let inferenceWorker: TesseraProcess;
+let metricsAddress: string;
+let summary: RunSummary;
+
+const runArgs = () => ['--address', server.address, '--data', data, '--out', out, '--shard-size', '300', '--batch-size', '4', '--parallel-shards', '1', '--heartbeat-seconds', '5'];
+
+/** Polls `check` until it holds; fails with the process's output when it exits first. */
+async function waitFor(check: () => Promise<boolean>, watched: TesseraProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (watched.child.exitCode !== null) throw new Error(`process exited early:\n${watched.output().slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms:\n${watched.output().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function tessera(args: string[]): Promise<{ code: number | null; output: string }> {
+  const proc = startTessera(args);
+  const code = await proc.exited;
+  return { code, output: proc.output() };
+}
+
+function jsonLogLines(proc: TesseraProcess): Record<string, unknown>[] {
+  return proc
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function manifestShards(): ShardAttempts[] {
+  return (JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { shards: ShardAttempts[] }).shards;
+}
+
+function filesNamed(folder: string, suffix: string): string[] {
+  if (!fs.existsSync(folder)) return [];
+  return fs.readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith(suffix));
+}
+
+before(async () => {
+  requireSetup();
+  dir = tempDir('operations');
+  data = path.join(dir, 'data');
+  out = path.join(dir, 'out');
+  await generateSampleData({ dir: data, images: 904, classes: 4, seed: 5 }); // 4 validation rows
+  server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  metricsAddress = `127.0.0.1:${await freePort()}`;
+  cpuWorker = startTessera(['worker', '--address', server.address, '--queues', 'cpu', '--log-format', 'json', '--metrics-address', metricsAddress]);
+  inferenceWorker = startTessera(['worker', '--address', server.address, '--queues', 'inference', '--log-format', 'json']);
+});
+
+after(async () => {
+  await connection?.close();
+  await cpuWorker?.killHard();
+  await inferenceWorker?.killHard();
+  await server?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('status shows a running run, cancel stops it without half-written files, and the same command resumes it', async () => {
+  const run = startTessera(['run', ...runArgs(), '--quiet']);
+  // While shard 0 runs, its heartbeats are the only progress: wait for them, then ask for the status.
+  const handle = client.workflow.getHandle(workflowIdForOutput(out));
+  await waitFor(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, run);
+  const status = await tessera(['status', '--address', server.address, '--out', out, '--json']);
+  assert.equal(status.code, 0, status.output);
+  const running = JSON.parse(status.output) as RunStatus;
+  assert.equal(running.status, 'RUNNING');
+  assert.equal(running.workflowId, workflowIdForOutput(out));
+  assert.match(running.summary ?? '', /tessera: tile vectors of data → /);
+  assert.ok(running.progress, 'progress while running');
+  assert.equal(running.progress.stage, 'extract');
+  assert.equal(running.progress.shardsTotal, SHARDS);
+  assert.equal(running.progress.imagesTotal, 900);
+  assert.ok(running.progress.imagesSeen >= 8, `images seen ${running.progress.imagesSeen}`);
+  assert.deepEqual(running.progress.running.map((r) => [r.split, r.imagesTotal]), [['train', 300]], 'one shard running, with its heartbeat');
+  assert.ok(running.progress.imagesPerSecond > 0 && running.progress.etaSeconds !== null && running.progress.etaSeconds > 0);
+  const text = await tessera(['status', '--address', server.address, '--out', out]);
+  assert.match(text.output, /status {4}RUNNING/);
+  assert.match(text.output, /shards {4}[01]\/3 done/);
+  assert.match(text.output, /running {3}train shard [01]: \d+\/300 images/);
+
+  // Cancel as soon as shard 0 is finished: shard 1 (several seconds of work) is then in flight.
+  await waitForFile(path.join(out, '.tessera', 'shards', 'train', 'shard-00000.json'), run);
+  const cancel = await tessera(['cancel', '--address', server.address, '--out', out]);
+  assert.equal(cancel.code, 0, cancel.output);
+  assert.match(cancel.output, /CANCELLED; finished shards are kept/);
+  assert.equal(await run.exited, 3, run.output());
+  assert.match(run.output(), /was cancelled; the same command resumes it/);
+
+  // The workflow waited for its activity to stop: nothing is left being written.
+  assert.deepEqual([...filesNamed(out, '.tmp')], [], 'no temporary files after the cancel');
+  assert.equal(fs.existsSync(path.join(out, 'vectors.parquet')), false);
+  const reports = filesNamed(path.join(out, '.tessera', 'shards', 'train'), '.json').length;
+  assert.ok(reports >= 1 && reports < SHARDS, `${reports} shards finished before the cancel`);
+  const attemptLines = filesNamed(path.join(out, '.tessera', 'attempts', 'train'), '.jsonl')
+    .flatMap((name) => fs.readFileSync(path.join(out, '.tessera', 'attempts', 'train', name), 'utf8').trim().split('\n'))
+    .map((line) => JSON.parse(line) as { event: string });
+  assert.equal(attemptLines.filter((line) => line.event === 'cancelled').length, 1, `the shard in flight stopped at a heartbeat and recorded it: ${JSON.stringify(attemptLines)}\n${inferenceWorker.output().slice(-3000)}`);
+  const { status: closed } = await client.workflow.getHandle(workflowIdForOutput(out)).describe();
+  assert.equal(closed.name, 'CANCELLED');
+
+  const resumed = await tessera(['run', ...runArgs()]);
+  assert.equal(resumed.code, 0, resumed.output);
+  summary = (await handle.result()) as RunSummary;
+  assert.equal(summary.counts.extractedImages, 900);
+  assert.equal(summary.counts.rows, 900 * 64);
+  const shards = manifestShards();
+  assert.equal(shards.length, SHARDS);
+  const outcomes = shards.map((s) => s.attempts.map((a) => a.outcome).join(','));
+  assert.equal(outcomes.filter((o) => o === 'extracted,reused').length, reports, 'shards finished before the cancel were reused, not redone');
+  assert.equal(outcomes.filter((o) => o === 'cancelled,extracted').length, 1);
+  assert.equal(outcomes.filter((o) => o === 'extracted').length, SHARDS - reports - 1);
+});
+
+test('one worker process per task queue: every shard ran on the inference process', () => {
+  const inferenceProcess = `${os.hostname()}:${inferenceWorker.child.pid}`;
+  for (const shard of manifestShards()) {
+    for (const attempt of shard.attempts) assert.equal(attempt.worker, inferenceProcess, `shard ${shard.shard} ran on ${attempt.worker}`);
+  }
+  assert.match(cpuWorker.output(), /"message":"run stage"/, 'the CPU process ran the workflow');
+  assert.doesNotMatch(inferenceWorker.output(), /"message":"run stage"/, 'the inference process ran no workflow');
+});
+
+test('JSON logs carry the workflow, run and shard of each line', async () => {
+  // The resumed run's shard-range child: 3 lines, one per shard (reused or extracted).
+  const childId = `${workflowIdForOutput(out)}--train-shards-0-2`;
+  const { runId: childRunId } = await client.workflow.getHandle(childId).describe();
+  const extracted = jsonLogLines(inferenceWorker).filter((line) => line.message === 'shard extracted' && line.workflowRunId === childRunId);
+  assert.equal(extracted.length, SHARDS);
+  for (const line of extracted) {
+    assert.match(String(line.workflowId), new RegExp(`^${workflowIdForOutput(out)}--train-shards-0-2$`));
+    assert.match(String(line.workflowRunId), /^[0-9a-f-]{36}$/);
+    assert.equal(line.split, 'train');
+    assert.equal(typeof line.shard, 'number');
+    assert.equal(typeof line.time, 'string');
+    assert.equal(line.level, 'INFO');
+  }
+  assert.deepEqual(new Set(extracted.map((line) => line.shard)).size, SHARDS);
+  const stages = jsonLogLines(cpuWorker).filter((line) => line.message === 'run stage' && line.workflowId === summary.workflowId);
+  assert.ok(stages.some((line) => line.stage === 'compact' && typeof line.runId === 'string'), 'workflow log lines carry the run id');
+});
+
+test('the Prometheus endpoint serves the SDK metrics', async () => {
+  const response = await fetch(`http://${metricsAddress}/metrics`);
+  assert.equal(response.status, 200);
+  const body = await response.text();
+  assert.match(body, /^# TYPE temporal_\w+ /m);
+  assert.match(body, /temporal_activity_execution_latency\w*\{[^}]*task_queue="tessera-cpu"/);
+  assert.match(body, /temporal_workflow_completed\w*\{[^}]*workflow_type="extractVectors"/);
+});
+
+async function waitForTextInAnyFrame(page: Page, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      const text = await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '');
+      if (pattern.test(text.replace(/[\u2044\u2215]/g, '/'))) return; // Markdown typesets a/b with fraction slashes
+    }
+    if (Date.now() > deadline) throw new Error(`the page shows no ${pattern}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+test('the Temporal UI shows the run, its summary and its shard ranges', async () => {
+  const artifacts = path.join(PROJECT_ROOT, '.test-artifacts');
+  fs.mkdirSync(artifacts, { recursive: true });
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+  const shot = (name: string) => page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+  try {
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(summary.workflowId)}`);
+    await page.getByText(summary.workflowId).first().waitFor({ timeout: 60_000 });
+    await page.getByText('COMPLETED').first().waitFor({ timeout: 30_000 });
+    // UI 2.54 shows the static summary, details (the run's options) and current details in the
+    // User Metadata tab, each rendered from Markdown in its own frame.
+    await page.getByText('User Metadata').first().click();
+    await waitForTextInAnyFrame(page, /tessera: tile vectors of data → .*\/out/);
+    await waitForTextInAnyFrame(page, /parallelShards\s+1/);
+    await waitForTextInAnyFrame(page, /done: shards 3\/3, images 900\/900, rows 57600, errors 0/);
+    await shot('temporal-ui-run.png');
+
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId STARTS_WITH "${summary.workflowId}"`)}`);
+    await page.getByText(`${summary.workflowId}--train-shards-0-2`).first().waitFor({ timeout: 30_000 });
+    await shot('temporal-ui-list.png');
+    assert.ok(fs.statSync(path.join(artifacts, 'temporal-ui-run.png')).size > 10_000);
+  } catch (error) {
+    await shot('temporal-ui-failure.png');
+    const texts = await Promise.all(page.frames().map((frame) => frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '')));
+    fs.writeFileSync(path.join(artifacts, 'temporal-ui-failure.txt'), texts.join('\n----- frame -----\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+test('SIGTERM lets a running shard finish within --shutdown-grace, then the worker exits cleanly', async () => {
+  const out2 = path.join(dir, 'out-graceful');
+  const run = startTessera(['run', '--address', server.address, '--data', data, '--out', out2, '--shard-size', '900', '--batch-size', '4', '--quiet']);
+  const handle = client.workflow.getHandle(workflowIdForOutput(out2));
+  await waitFor(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, run);
+  process.kill(inferenceWorker.child.pid!, 'SIGTERM'); // default --shutdown-grace 5m
+  assert.equal(await inferenceWorker.exited, 0, inferenceWorker.output().slice(-2000));
+  const attempts = fs.readFileSync(path.join(out2, '.tessera', 'attempts', 'train', 'shard-00000.jsonl'), 'utf8');
+  assert.deepEqual(attempts.trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event), ['started', 'extracted']);
+  assert.equal(await run.exited, 0, run.output()); // the rest (compaction) runs on the CPU worker
+  const result = (await handle.result()) as RunSummary;
+  assert.equal(result.counts.extractedImages, 900);
+});

@@ -1,0 +1,111 @@
+/**
+ * `tessera schedule` on a real dev server: create (every 24 h, overlap skip, 1 h catch-up window),
+ * trigger now, a second trigger skipped while the first run is running, the run's own output
+ * folder named by its scheduled time, then pause and delete.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { generateSampleData } from '../../lib/sample-data.ts';
+import { compactUtcTime } from '../../lib/output-template.ts';
+import type { RunSummary } from '../../lib/run-summary.ts';
+import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { startTessera } from '../support/processes.ts';
+
+let dir: string;
+let data: string;
+let temporal: TemporalHarness;
+
+async function tessera(...args: string[]): Promise<{ code: number | null; output: string }> {
+  const proc = startTessera([...args, '--address', temporal.server.address]);
+  const code = await proc.exited;
+  return { code, output: proc.output() };
+}
+
+/** `schedule list` reads Temporal's visibility store, which may lag a moment behind a change. */
+async function listEventually(pattern: RegExp, present: boolean): Promise<string> {
+  let output = '';
+  for (let waited = 0; waited < 15_000; waited += 250) {
+    output = (await tessera('schedule', 'list')).output;
+    if (pattern.test(output) === present) return output;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.fail(`schedule list ${present ? 'never showed' : 'still shows'} ${pattern}:\n${output}`);
+}
+
+before(async () => {
+  requireSetup();
+  dir = tempDir('schedule');
+  data = path.join(dir, 'data');
+  await generateSampleData({ dir: data, images: 44, classes: 4, seed: 9 });
+  temporal = await startTemporal(dir);
+});
+
+after(async () => {
+  await temporal?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a schedule runs into a folder named by its scheduled time, skips overlaps, and can be paused and deleted', async () => {
+  const template = path.join(dir, 'runs', 'nightly-{scheduledTime}');
+  const created = await tessera('schedule', 'create', '--id', 'nightly', '--every', '24h', '--data', data, '--out', template, '--shard-size', '16');
+  assert.equal(created.code, 0, created.output);
+  assert.match(created.output, /schedule nightly created: every 24h, outputs .*nightly-\{scheduledTime\}/);
+
+  await listEventually(/^nightly\tactive\tnext \d{4}-/m, true);
+
+  const handle = temporal.client.schedule.getHandle('nightly');
+  assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
+  let description = await handle.describe();
+  for (let waited = 0; description.info.recentActions.length === 0 && waited < 30_000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    description = await handle.describe();
+  }
+  const [action] = description.info.recentActions;
+  assert.ok(action, 'the trigger started a run');
+  assert.match(action.action.workflow.workflowId, /^tessera-schedule-nightly-/);
+  // The first run is still running (it loads the model, splits, extracts): a second one is skipped.
+  assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
+
+  const result = (await temporal.client.workflow.getHandle(action.action.workflow.workflowId).result()) as RunSummary;
+  const expectedOut = path.join(dir, 'runs', `nightly-${compactUtcTime(action.scheduledAt)}`);
+  assert.equal(result.out, expectedOut);
+  assert.match(path.basename(result.out), /^nightly-\d{8}T\d{6}Z$/);
+  assert.equal(result.counts.extractedImages, 40);
+  assert.ok(fs.statSync(path.join(expectedOut, 'vectors.parquet')).size > 0);
+  const manifest = JSON.parse(fs.readFileSync(path.join(expectedOut, 'manifest.json'), 'utf8')) as { workflow: { id: string }; config: { out: string } };
+  assert.equal(manifest.workflow.id, action.action.workflow.workflowId);
+  assert.equal(manifest.config.out, expectedOut);
+
+  description = await handle.describe();
+  assert.equal(description.info.numActionsSkippedOverlap, 1, 'the second trigger was skipped: a run was still going');
+  assert.equal(description.info.recentActions.length, 1);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'runs')), [path.basename(expectedOut)]);
+
+  const described = await tessera('schedule', 'describe', '--id', 'nightly');
+  assert.equal(described.code, 0, described.output);
+  assert.match(described.output, /spec {6}every 24h/);
+  assert.match(described.output, /policies {2}overlap SKIP, catch-up window 3600 s/);
+  assert.match(described.output, /outputs {3}.*nightly-\{scheduledTime\}/);
+  assert.match(described.output, /actions {3}1 taken, 1 skipped \(overlap\)/);
+
+  assert.equal((await tessera('schedule', 'pause', '--id', 'nightly', '--note', 'dataset frozen')).code, 0);
+  assert.match((await tessera('schedule', 'describe', '--id', 'nightly')).output, /schedule {2}nightly \(paused: dataset frozen\)/);
+  await listEventually(/^nightly\tpaused/m, true);
+
+  assert.equal((await tessera('schedule', 'delete', '--id', 'nightly')).code, 0);
+  await listEventually(/nightly/, false);
+  const gone = await tessera('schedule', 'describe', '--id', 'nightly');
+  assert.equal(gone.code, 2);
+  assert.match(gone.output, /no schedule with id nightly/);
+});
+
+test('schedule create refuses a schedule without a spec, and run refuses the scheduled-time template', async () => {
+  const noSpec = await tessera('schedule', 'create', '--id', 'x', '--data', data, '--out', path.join(dir, 'x'));
+  assert.equal(noSpec.code, 2);
+  assert.match(noSpec.output, /exactly one of --cron EXPR or --every DURATION/);
+  const templated = await tessera('run', '--data', data, '--out', path.join(dir, 'x-{scheduledTime}'));
+  assert.equal(templated.code, 2);
+  assert.match(templated.output, /\{scheduledTime\} is filled in only for scheduled runs/);
+});

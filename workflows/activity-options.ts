@@ -1,0 +1,33 @@
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import type { CpuActivities } from '../activities/cpu-activities.ts';
+import type { InferenceActivities } from '../activities/inference-activities.ts';
+import type { RunConfig } from '../lib/config.ts';
+import { TASK_QUEUES } from '../lib/task-queues.ts';
+
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: ['InputError'],
+};
+
+/**
+ * Every activity heartbeats while it works, so a worker that dies (SIGKILL, lost machine) gives
+ * its activity to another worker after `heartbeatSeconds`, not after the start-to-close limit.
+ * A cancelled run waits for its activities to stop and remove their temporary files, so that
+ * when the run reports "cancelled" no process is still writing into the output folder.
+ */
+export function activitiesFor(config: RunConfig) {
+  const common = {
+    heartbeatTimeout: `${config.heartbeatSeconds} seconds`,
+    retry,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  } as const;
+  return {
+    cpu: proxyActivities<CpuActivities>({ ...common, taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30 minutes' }),
+    // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
+    compactOnCpu: proxyActivities<CpuActivities>({ ...common, taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '6 hours' }),
+    inference: proxyActivities<InferenceActivities>({ ...common, taskQueue: TASK_QUEUES.inference, startToCloseTimeout: '2 hours' }),
+  };
+}

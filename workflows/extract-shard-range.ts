@@ -1,0 +1,74 @@
+import { ApplicationFailure, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import type { ShardSummary } from '../activities/inference-activities.ts';
+import { parseRunConfig, type Split } from '../lib/config.ts';
+import { activitiesFor } from './activity-options.ts';
+import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
+
+/**
+ * Shards per child workflow. Each shard costs this workflow about six history events (activity
+ * scheduled/started/completed and a workflow task), so 256 shards stay near 1,500 events, far
+ * below Temporal's 51,200-event cap, however large the dataset.
+ */
+export const SHARDS_PER_CHILD = 256;
+
+export interface ShardRange {
+  split: Split;
+  firstShard: number;
+  shardCount: number;
+}
+
+export interface ShardRangeSummary extends ShardRange {
+  images: number;
+  extracted: number;
+  rows: number;
+  errors: number;
+  /** Shard seconds summed (activity time, not wall time). */
+  seconds: number;
+}
+
+/** The split's shards cut into child-sized ranges, in shard order. */
+export function shardRanges(split: Split, shardCount: number, perChild = SHARDS_PER_CHILD): ShardRange[] {
+  const ranges: ShardRange[] = [];
+  for (let first = 0; first < shardCount; first += perChild) ranges.push({ split, firstShard: first, shardCount: Math.min(perChild, shardCount - first) });
+  return ranges;
+}
+
+/** Extracts one range of shards with `parallelShards` activities in flight on the inference queue. */
+export async function extractShardRange(input: unknown, range: ShardRange): Promise<ShardRangeSummary> {
+  const parsed = parseRunConfig(input);
+  if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
+  const config = parsed.config;
+  const { inference } = activitiesFor(config);
+  const progress: RunProgress = withRate(
+    { stage: 'extract', shardsTotal: range.shardCount, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: Date.now(), updatedAt: Date.now(), imagesPerSecond: 0, etaSeconds: null },
+    Date.now(),
+  );
+  setHandler(progressQuery, () => progress);
+  setCurrentDetails(describeProgress(progress));
+
+  const summary: ShardRangeSummary = { ...range, images: 0, extracted: 0, rows: 0, errors: 0, seconds: 0 };
+  const record = (shard: ShardSummary) => {
+    summary.images += shard.images;
+    summary.extracted += shard.extracted;
+    summary.rows += shard.rows;
+    summary.errors += shard.errorCount;
+    summary.seconds += shard.seconds;
+    Object.assign(progress, withRate({ ...progress, shardsDone: progress.shardsDone + 1, imagesDone: summary.images, rows: summary.rows, errors: summary.errors }, Date.now()));
+    setCurrentDetails(describeProgress(progress));
+  };
+
+  const last = range.firstShard + range.shardCount;
+  let next = range.firstShard;
+  const lane = async () => {
+    while (next < last) {
+      const shard = next++;
+      record(
+        await inference.extractShard.executeWithOptions({ summary: `${range.split} shard ${shard}` }, [config, range.split, shard]),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(config.parallelShards, range.shardCount) }, lane));
+  progress.stage = 'done';
+  setCurrentDetails(describeProgress(progress));
+  return summary;
+}
