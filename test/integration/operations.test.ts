@@ -217,6 +217,14 @@ test('the Temporal UI shows the run, its summary and its shard ranges', async ()
     await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId STARTS_WITH "${summary.workflowId}"`)}`);
     await page.getByText(`${summary.workflowId}--train-shards-0-2`).first().waitFor({ timeout: 30_000 });
     await shot('temporal-ui-list.png');
+
+    // The shard-range child: its summary, and each shard activity under its own summary.
+    const childId = `${summary.workflowId}--train-shards-0-2`;
+    const { runId: childRunId } = await client.workflow.getHandle(childId).describe();
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(childId)}/${childRunId}/history`);
+    await page.getByText('COMPLETED').first().waitFor({ timeout: 30_000 });
+    await waitForTextInAnyFrame(page, /train shard 2/);
+    await shot('temporal-ui-shard-range.png');
     assert.ok(fs.statSync(path.join(artifacts, 'temporal-ui-run.png')).size > 10_000);
   } catch (error) {
     await shot('temporal-ui-failure.png');

@@ -57,3 +57,29 @@ test('a bad --input fails the workflow at once with every bad field named', asyn
   assert.match(text, /batchSize:/);
   assert.match(text, /nope/);
 });
+
+test('`temporal workflow cancel` stops a running run cleanly, and the same input then completes', async () => {
+  const data = path.join(dir, 'data-cancel');
+  await generateSampleData({ dir: data, images: 304, classes: 4, seed: 3 });
+  const out = path.join(dir, 'out-cancel');
+  const inputFile = path.join(dir, 'cancel.json');
+  // One shard of 300 images: several seconds of work, so the cancel lands in the middle of it.
+  fs.writeFileSync(inputFile, JSON.stringify({ data, out, model: DEFAULT_MODEL, batchSize: 4, shardSize: 300 }));
+  const address = temporal.server.address;
+  const start = (id: string) => run(temporalBinary(), ['workflow', 'start', '--address', address, '--task-queue', 'tessera-cpu', '--type', 'extractVectors', '--workflow-id', id, '--input-file', inputFile]);
+  await start('tessera-cancel-me');
+  const attempts = path.join(out, '.tessera', 'attempts', 'train', 'shard-00000.jsonl');
+  for (let waited = 0; !fs.existsSync(attempts) && waited < 60_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the model is loaded and batches are running
+  await run(temporalBinary(), ['workflow', 'cancel', '--address', address, '--workflow-id', 'tessera-cancel-me']);
+  const cancelled = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me', '--output', 'json'], { timeout: 60_000 }).catch((error: { stdout: string }) => error);
+  assert.match(cancelled.stdout, /CANCELED|CANCELLED/);
+  const events = fs.readFileSync(attempts, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event);
+  assert.deepEqual(events, ['started', 'cancelled']);
+  assert.deepEqual(fs.readdirSync(path.join(out, 'shards')).filter((name) => name.endsWith('.tmp')), [], 'the half-written shard was removed');
+
+  await start('tessera-cancel-me-again');
+  const { stdout } = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me-again', '--output', 'json'], { timeout: 120_000 });
+  assert.match(stdout, /"status":\s*"COMPLETED"/);
+  assert.match(stdout, /"extractedImages":\s*300/);
+});
