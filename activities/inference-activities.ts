@@ -55,13 +55,13 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
                 context.heartbeat(latest);
               },
               checkCancelled: () => context.cancellationSignal.throwIfAborted(),
-              isCancelled: () => context.cancellationSignal.aborted,
+              stoppedAs: () => (!context.cancellationSignal.aborted ? undefined : context.cancellationDetails?.cancelRequested ? 'cancelled' : 'interrupted'),
               attempt: context.info.attempt,
             }),
           () => progress,
         ),
       );
-      context.log.info('shard extracted', { split, shard, images: report.images, extracted: report.extracted, rows: report.rows, errors: errors.length, seconds: report.seconds });
+      context.log.info('shard extracted', { split, shard, outcome: report.reused ? 'reused' : 'extracted', images: report.images, extracted: report.extracted, rows: report.rows, errors: errors.length, seconds: report.seconds });
       return { ...report, errorCount: errors.length };
     },
   };

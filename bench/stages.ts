@@ -91,7 +91,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         engine: () => engines.get(sessionSpecFor(config)),
         heartbeat: () => {},
         checkCancelled: () => {},
-        isCancelled: () => false,
+        stoppedAs: () => undefined,
         attempt: 1,
       });
     }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { connectionFlags, targetWorkflowId, withClient } from './temporal-target.ts';
+import { connectionFlags, noRunMessage, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 
 /**
@@ -17,7 +17,7 @@ export async function cancelCommand(args: string[]): Promise<number> {
   return withClient(values, async (client) => {
     const handle = client.workflow.getHandle(workflowId);
     const description = await handle.describe().catch(() => undefined);
-    if (!description) throw new UsageError(`no run with workflow id ${workflowId} on this cluster`);
+    if (!description) throw new UsageError(noRunMessage(workflowId));
     if (description.status.name !== 'RUNNING') {
       process.stdout.write(`${workflowId} is not running (${description.status.name}); nothing to cancel\n`);
       return 0;

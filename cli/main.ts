@@ -6,7 +6,7 @@ import type { QueueKind } from '../lib/task-queues.ts';
 import type { RunSummary } from '../lib/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
-import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
+import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
 import { resolveAddress } from './temporal-target.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
@@ -124,7 +124,7 @@ async function workerCommand(args: string[]): Promise<number> {
     intraOpThreads: positiveInt('intra-op-threads', values['intra-op-threads']),
     cpuMicroBatch: positiveInt('micro-batch', values['micro-batch']),
     runtime: { format: logFormat as LogFormat | undefined, metricsAddress: values['metrics-address'] },
-    shutdownGraceTime: values['shutdown-grace'],
+    shutdownGraceTime: `${durationFlag('shutdown-grace', values['shutdown-grace'], { allowZero: true })} ms`,
   });
   // Graceful shutdown: stop polling, let running activities finish or be retried elsewhere.
   process.once('SIGINT', () => workers.shutdown());

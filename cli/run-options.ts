@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time.js';
 import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/config.ts';
 import { DEFAULT_MODEL } from '../lib/project-paths.ts';
 
@@ -76,4 +78,16 @@ export function buildRunConfig(flags: Record<string, string | boolean | undefine
   const parsed = parseRunConfig(merged);
   if (!parsed.ok) throw new UsageError(parsed.message.replace(/\b([a-z]+[A-Z]\w*)(?=:)/g, (m) => `${m} (--${kebabCase(m)})`));
   return parsed.config;
+}
+
+/** A duration flag checked before anything is sent: `90s`, `15m`, `24h`, `7d`, `1 day`. */
+export function durationFlag(name: string, text: string, options: { allowZero?: boolean } = {}): number {
+  let ms: number;
+  try {
+    ms = msToNumber(text as Duration);
+  } catch {
+    throw new UsageError(`--${name} must be a duration such as 30m, 24h or 7d, got ${JSON.stringify(text)}`);
+  }
+  if (!(ms > 0) && !(options.allowZero && ms === 0)) throw new UsageError(`--${name} must be longer than 0, got ${JSON.stringify(text)}`);
+  return ms;
 }

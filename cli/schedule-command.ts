@@ -4,7 +4,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type Schedul
 import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/output-template.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
-import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
+import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
 import { connectionFlags, withClient } from './temporal-target.ts';
 
 const USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION) --data DIR --out DIR [run options]
@@ -17,46 +17,54 @@ const USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION
 /** Every scheduled run starts as `tessera-schedule-NAME-<time>` (Temporal appends the time). */
 export const scheduledWorkflowIdPrefix = (id: string) => `tessera-schedule-${id}`;
 
-async function create(client: Client, args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...connectionFlags,
-      ...configFlagSpecs(),
-      config: { type: 'string' },
-      id: { type: 'string' },
-      cron: { type: 'string' },
-      every: { type: 'string' },
-      'catchup-window': { type: 'string', default: '1h' },
-      paused: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  if (!values.id) throw new UsageError('schedule create needs --id NAME');
-  if (Boolean(values.cron) === Boolean(values.every)) throw new UsageError('schedule create needs exactly one of --cron EXPR or --every DURATION');
-  const config = buildRunConfig(values, values.config);
+type Values = Record<string, string | boolean | undefined>;
+
+const createOptions = {
+  ...configFlagSpecs(),
+  config: { type: 'string' },
+  id: { type: 'string' },
+  cron: { type: 'string' },
+  every: { type: 'string' },
+  'catchup-window': { type: 'string', default: '1h' },
+  paused: { type: 'boolean' },
+} as const;
+
+/** Checks every flag (and builds the run config) before connecting, so usage errors come first. */
+function prepareCreate(values: Values) {
+  const id = values.id as string | undefined;
+  const cron = values.cron as string | undefined;
+  const every = values.every as string | undefined;
+  if (!id) throw new UsageError('schedule create needs --id NAME');
+  if (Boolean(cron) === Boolean(every)) throw new UsageError('schedule create needs exactly one of --cron EXPR or --every DURATION');
+  const everyMs = every ? durationFlag('every', every) : undefined;
+  const catchupMs = durationFlag('catchup-window', values['catchup-window'] as string);
+  const config = buildRunConfig(values as Record<string, string | boolean | undefined>, values.config as string | undefined);
   // Every run gets its own folder: runs of one schedule never resume or overwrite each other.
   if (!hasOutputTemplate(config.out)) config.out = path.join(config.out, SCHEDULED_TIME_PLACEHOLDER);
-  const spec = values.cron ? `cron ${values.cron}` : `every ${values.every}`;
+  return { id, cron, every, everyMs, catchupMs, config, paused: values.paused === true };
+}
+
+async function create(client: Client, values: Values): Promise<void> {
+  const { id, cron, every, everyMs, catchupMs, config, paused } = prepareCreate(values);
+  const spec = cron ? `cron ${cron}` : `every ${every}`;
   await client.schedule.create({
-    scheduleId: values.id,
+    scheduleId: id,
     // The spec as the user wrote it: Temporal stores cron expressions as calendars.
     memo: { tesseraSpec: spec },
-    spec: values.cron ? { cronExpressions: [values.cron] } : { intervals: [{ every: values.every as `${number}${'s' | 'm' | 'h' | 'd'}` }] },
+    spec: cron ? { cronExpressions: [cron] } : { intervals: [{ every: everyMs! }] },
     action: {
       type: 'startWorkflow',
       workflowType: WORKFLOW_TYPE,
-      workflowId: scheduledWorkflowIdPrefix(values.id),
+      workflowId: scheduledWorkflowIdPrefix(id),
       taskQueue: TASK_QUEUES.cpu,
       args: [config],
       staticSummary: runStaticSummary(config),
       staticDetails: runStaticDetails(config),
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: values['catchup-window'] as `${number}h` },
-    state: { paused: values.paused ?? false, note: values.paused ? 'created paused' : undefined },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
+    state: { paused, note: paused ? 'created paused' : undefined },
   });
-  process.stdout.write(`schedule ${values.id} created: ${spec}, outputs ${config.out}\n`);
-  return 0;
+  process.stdout.write(`schedule ${id} created: ${spec}, outputs ${config.out}\n`);
 }
 
 function describeLines(d: ScheduleDescription): string[] {
@@ -76,55 +84,72 @@ function describeLines(d: ScheduleDescription): string[] {
   ];
 }
 
-async function withSchedule(client: Client, args: string[], extra: Record<string, { type: 'string' }>, use: (id: string, values: Record<string, string | undefined>) => Promise<void>): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...connectionFlags, id: { type: 'string' }, ...extra }, strict: true });
-  if (!values.id) throw new UsageError('needs --id NAME');
-  try {
-    await use(values.id, values as Record<string, string | undefined>);
-  } catch (error) {
-    if (error instanceof ScheduleNotFoundError) throw new UsageError(`no schedule with id ${values.id}`);
-    throw error;
-  }
-  return 0;
+/** A subcommand: its own flags (besides --address, --namespace), and what it does once connected. */
+interface Subcommand {
+  options: Record<string, { type: 'string' | 'boolean'; default?: string }>;
+  needsId: boolean;
+  check?: (values: Values) => unknown;
+  run(client: Client, values: Values, id: string): Promise<void>;
 }
 
-const SUBCOMMANDS: Record<string, (client: Client, args: string[]) => Promise<number>> = {
-  create,
-  async list(client) {
-    for await (const s of client.schedule.list()) {
-      const next = s.info.nextActionTimes[0]?.toISOString() ?? '-';
-      process.stdout.write(`${s.scheduleId}\t${s.state.paused ? 'paused' : 'active'}\tnext ${next}\t${s.info.recentActions.length} recent runs\n`);
-    }
-    return 0;
+const onSchedule = (run: (client: Client, id: string, values: Values) => Promise<string>, options: Subcommand['options'] = {}): Subcommand => ({
+  options,
+  needsId: true,
+  async run(client, values, id) {
+    process.stdout.write(await run(client, id, values));
   },
-  describe: (client, args) => withSchedule(client, args, {}, async (id) => void process.stdout.write(describeLines(await client.schedule.getHandle(id).describe()).join('\n') + '\n')),
-  trigger: (client, args) =>
-    withSchedule(client, args, {}, async (id) => {
-      // The SDK's default for a manual trigger is ALLOW_ALL; tessera keeps the schedule's rule.
-      await client.schedule.getHandle(id).trigger(ScheduleOverlapPolicy.SKIP);
-      process.stdout.write(`schedule ${id}: run triggered (skipped if one is still running)\n`);
-    }),
-  pause: (client, args) =>
-    withSchedule(client, args, { note: { type: 'string' } }, async (id, values) => {
-      await client.schedule.getHandle(id).pause(values.note ?? 'paused with tessera schedule pause');
-      process.stdout.write(`schedule ${id} paused\n`);
-    }),
-  unpause: (client, args) =>
-    withSchedule(client, args, {}, async (id) => {
-      await client.schedule.getHandle(id).unpause();
-      process.stdout.write(`schedule ${id} unpaused\n`);
-    }),
-  delete: (client, args) =>
-    withSchedule(client, args, {}, async (id) => {
-      await client.schedule.getHandle(id).delete();
-      process.stdout.write(`schedule ${id} deleted (runs it started are kept)\n`);
-    }),
+});
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  create: { options: createOptions, needsId: true, check: prepareCreate, run: (client, values) => create(client, values) },
+  list: {
+    options: {},
+    needsId: false,
+    async run(client) {
+      for await (const s of client.schedule.list()) {
+        const next = s.info.nextActionTimes[0]?.toISOString() ?? '-';
+        process.stdout.write(`${s.scheduleId}\t${s.state.paused ? 'paused' : 'active'}\tnext ${next}\t${s.info.recentActions.length} recent runs\n`);
+      }
+    },
+  },
+  describe: onSchedule(async (client, id) => describeLines(await client.schedule.getHandle(id).describe()).join('\n') + '\n'),
+  trigger: onSchedule(async (client, id) => {
+    // The SDK's default for a manual trigger is ALLOW_ALL; tessera keeps the schedule's rule.
+    await client.schedule.getHandle(id).trigger(ScheduleOverlapPolicy.SKIP);
+    return `schedule ${id}: run triggered (skipped if one is still running)\n`;
+  }),
+  pause: onSchedule(
+    async (client, id, values) => {
+      await client.schedule.getHandle(id).pause((values.note as string | undefined) ?? 'paused with tessera schedule pause');
+      return `schedule ${id} paused\n`;
+    },
+    { note: { type: 'string' } },
+  ),
+  unpause: onSchedule(async (client, id) => {
+    await client.schedule.getHandle(id).unpause();
+    return `schedule ${id} unpaused\n`;
+  }),
+  delete: onSchedule(async (client, id) => {
+    await client.schedule.getHandle(id).delete();
+    return `schedule ${id} deleted (runs it started are kept)\n`;
+  }),
 };
 
 export async function scheduleCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  const handler = sub ? SUBCOMMANDS[sub] : undefined;
-  if (!handler) throw new UsageError(`schedule: ${sub ? `unknown subcommand ${sub}` : 'which subcommand?'}\n${USAGE}`);
-  const { values } = parseArgs({ args: rest, options: connectionFlags, strict: false });
-  return withClient(values as { address?: string; namespace?: string }, (client) => handler(client, rest));
+  const [name, ...rest] = args;
+  const sub = name ? SUBCOMMANDS[name] : undefined;
+  if (!sub) throw new UsageError(`schedule: ${name ? `unknown subcommand ${name}` : 'which subcommand?'}\n${USAGE}`);
+  const { values } = parseArgs({ args: rest, options: { ...connectionFlags, id: { type: 'string' }, ...sub.options }, strict: true });
+  const id = values.id as string | undefined;
+  if (sub.needsId && !id) throw new UsageError(`schedule ${name} needs --id NAME`);
+  sub.check?.(values);
+  return withClient(values as { address?: string; namespace?: string }, async (client) => {
+    try {
+      await sub.run(client, values, id ?? '');
+    } catch (error) {
+      if (error instanceof ScheduleNotFoundError) throw new UsageError(`no schedule with id ${id}`);
+      throw error;
+    }
+    return 0;
+  });
 }

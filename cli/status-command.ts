@@ -4,6 +4,8 @@ import type { RunSummary } from '../lib/run-summary.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
 import { connectionFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
+import { rootCauseMessage } from './submit-run.ts';
+import { noRunMessage } from './temporal-target.ts';
 
 export interface RunStatus {
   workflowId: string;
@@ -24,14 +26,14 @@ export async function readRunStatus(client: Client, workflowId: string): Promise
   try {
     description = await handle.describe();
   } catch (error) {
-    if ((error as Error).name === 'WorkflowNotFoundError') throw new UsageError(`no run with workflow id ${workflowId} on this cluster`);
+    if ((error as Error).name === 'WorkflowNotFoundError') throw new UsageError(noRunMessage(workflowId));
     throw error;
   }
   const status = description.status.name;
   let result: RunSummary | null = null;
   let failure: string | null = null;
   if (status === 'COMPLETED') result = (await handle.result()) as RunSummary;
-  else if (status !== 'RUNNING') failure = await handle.result().then(() => null, (error: Error) => (error.cause as Error | undefined)?.message ?? error.message);
+  else if (status !== 'RUNNING') failure = await handle.result().then(() => null, (error: unknown) => rootCauseMessage(error));
   return {
     workflowId,
     runId: description.runId,

@@ -23,7 +23,7 @@ export class RunCancelledError extends Error {
 }
 
 /** The innermost failure message, which is the one that names the bad input. */
-function rootCauseMessage(error: unknown): string {
+export function rootCauseMessage(error: unknown): string {
   let current: unknown = error;
   let message = errorMessage(error);
   while (current && typeof current === 'object' && 'cause' in current && current.cause) {

@@ -35,3 +35,8 @@ export function targetWorkflowId(flags: { out?: string; 'workflow-id'?: string }
   if (flags.out) return workflowIdForOutput(flags.out);
   throw new UsageError('which run? give --out DIR (its output folder) or --workflow-id ID');
 }
+
+/** Runs started by a schedule are named after the schedule, not their folder: say so. */
+export function noRunMessage(workflowId: string): string {
+  return `no run with workflow id ${workflowId} on this cluster (a scheduled run is named tessera-schedule-NAME-TIME: see \`tessera schedule describe\` and use --workflow-id)`;
+}

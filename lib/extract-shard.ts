@@ -29,6 +29,8 @@ export interface ShardReport {
   parquet: string | null;
   errors: RejectedRow[];
   seconds: number;
+  /** Set on the returned report (never on disk) when an earlier attempt had already extracted it. */
+  reused?: true;
 }
 
 export interface ShardProgress {
@@ -44,8 +46,11 @@ export interface ExtractDeps {
   heartbeat: (progress: ShardProgress) => void;
   /** Throws when the activity was cancelled. */
   checkCancelled: () => void;
-  /** Whether the activity was cancelled (a failure then is recorded as `cancelled`). */
-  isCancelled: () => boolean;
+  /**
+   * Why the activity was stopped, if it was: `cancelled` (the run was cancelled) or `interrupted`
+   * (worker shutdown, heartbeat timeout); undefined while it was not. Otherwise a failure is `failed`.
+   */
+  stoppedAs: () => 'cancelled' | 'interrupted' | undefined;
   /** Temporal's attempt number of this activity, for the shard's attempt records. */
   attempt: number;
 }
@@ -142,9 +147,22 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   const done = (await readJsonIfExists(files.report(shard))) as ShardReport | undefined;
   if (done && (done.parquet === null || (await exists(path.join(files.shards, done.parquet))))) {
     await attempts.finish('reused', (performance.now() - started) / 1000);
-    return done;
+    return { ...done, reused: true };
   }
+  try {
+    const report = await extractFreshShard(config, split, shard, deps, started);
+    await attempts.finish('extracted', report.seconds);
+    return report;
+  } catch (error) {
+    await attempts.finish(deps.stoppedAs() ?? 'failed', (performance.now() - started) / 1000);
+    throw error;
+  }
+}
 
+/** Decodes, runs and writes a shard that has no report yet; its temporary file never outlives it. */
+async function extractFreshShard(config: RunConfig, split: Split, shard: number, deps: ExtractDeps, started: number): Promise<ShardReport> {
+  const layout = runLayout(config);
+  const files = layout.split(split);
   const plan = JSON.parse(await fs.readFile(files.plan(shard), 'utf8')) as ShardPlanFile;
   const imagesRoot = await fs.realpath(layout.images).catch(() => {
     throw new InputError(`image folder ${layout.images} does not exist`);
@@ -225,7 +243,6 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     await pending?.catch(() => undefined);
     writer?.abort();
     await fs.rm(tempPath, { force: true });
-    await attempts.finish(deps.isCancelled() ? 'cancelled' : 'failed', (performance.now() - started) / 1000);
     throw error;
   }
   let parquet: string | null = null;
@@ -247,7 +264,6 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   };
   await fs.mkdir(path.dirname(files.report(shard)), { recursive: true });
   await writeJsonAtomic(files.report(shard), report);
-  await attempts.finish('extracted', report.seconds);
   return report;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A scheduled run writes to its own folder: `--out /data/out/nightly-{scheduledTime}` becomes
- * `/data/out/nightly-20261129T050000Z`. The time is the schedule's slot (not when a worker got to
- * it), so a retried or caught-up run of the same slot lands in the same folder and resumes there.
+ * `/data/out/nightly-20261129T050000Z`. The time is the schedule's slot, not the moment a worker
+ * got to it: a slot run late (after an outage, within the catch-up window) is still named by it.
  */
 export const SCHEDULED_TIME_PLACEHOLDER = '{scheduledTime}';
 

@@ -9,7 +9,8 @@ import { runLayout } from './run-layout.ts';
  * it starts and one when it ends. A crash leaves a start without an end. manifest.json gathers
  * them, so a user can see which shards were redone, by which worker, and which were reused.
  */
-export type AttemptOutcome = 'extracted' | 'reused' | 'cancelled' | 'failed';
+/** `cancelled`: the run was cancelled; `interrupted`: its worker shut down or lost the activity. */
+export type AttemptOutcome = 'extracted' | 'reused' | 'cancelled' | 'failed' | 'interrupted';
 
 interface AttemptLine {
   event: 'started' | AttemptOutcome;

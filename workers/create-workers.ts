@@ -19,8 +19,9 @@ export interface TesseraWorkersOptions {
   cpuMicroBatch?: number;
   /**
    * On shutdown (SIGTERM), how long running activities may go on before they are cancelled
-   * (ms-format, e.g. '5m'). 0, the default, cancels them at once: they stop at the next batch and
-   * remove their temporary files, and the shard is redone elsewhere.
+   * (ms-format, e.g. '5m'; `tessera worker` defaults to 5m). 0, the default here (an interrupted
+   * embedded run), cancels them at once: they stop at the next batch and remove their temporary
+   * files, and the shard is redone elsewhere.
    */
   shutdownGraceTime?: string;
   /** Log format and level, metrics endpoint (process-wide; the first worker of a process sets them). */

@@ -40,7 +40,7 @@ export async function extractShardRange(input: unknown, range: ShardRange): Prom
   const config = parsed.config;
   const { inference } = activitiesFor(config);
   const progress: RunProgress = withRate(
-    { stage: 'extract', shardsTotal: range.shardCount, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: Date.now(), updatedAt: Date.now(), imagesPerSecond: 0, etaSeconds: null },
+    { stage: 'extract', shardsTotal: range.shardCount, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: Date.now(), imagesAtExtractStart: 0, extractEndedAt: null, updatedAt: Date.now(), imagesPerSecond: 0, etaSeconds: null },
     Date.now(),
   );
   setHandler(progressQuery, () => progress);
@@ -59,16 +59,25 @@ export async function extractShardRange(input: unknown, range: ShardRange): Prom
 
   const last = range.firstShard + range.shardCount;
   let next = range.firstShard;
+  let failed = false;
   const lane = async () => {
-    while (next < last) {
+    while (next < last && !failed) {
       const shard = next++;
-      record(
-        await inference.extractShard.executeWithOptions({ summary: `${range.split} shard ${shard}` }, [config, range.split, shard]),
-      );
+      try {
+        record(await inference.extractShard.executeWithOptions({ summary: `${range.split} shard ${shard}` }, [config, range.split, shard]));
+      } catch (error) {
+        failed = true; // no lane takes another shard
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(config.parallelShards, range.shardCount) }, lane));
+  // allSettled, not all: on cancellation or a failure this workflow ends only after every lane's
+  // running activity has stopped and removed its temporary file.
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(config.parallelShards, range.shardCount) }, lane));
+  const rejected = lanes.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
+  if (rejected) throw rejected.reason;
   progress.stage = 'done';
+  progress.extractEndedAt = Date.now();
   setCurrentDetails(describeProgress(progress));
   return summary;
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { generateSampleData } from '../../lib/sample-data.ts';
 import { compactUtcTime } from '../../lib/output-template.ts';
 import type { RunSummary } from '../../lib/run-summary.ts';
@@ -81,14 +82,21 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   description = await handle.describe();
   assert.equal(description.info.numActionsSkippedOverlap, 1, 'the second trigger was skipped: a run was still going');
   assert.equal(description.info.recentActions.length, 1);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'runs')), [path.basename(expectedOut)]);
+
+  // A slot long past (as a catch-up after an outage would run it): the folder is named by the
+  // slot, so the time comes from the schedule, not from when the run started.
+  await handle.backfill({ start: new Date('2020-01-01T00:00:00Z'), end: new Date('2020-01-01T00:00:01Z'), overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+  const backfilled = path.join(dir, 'runs', 'nightly-20200101T000000Z');
+  for (let waited = 0; !fs.existsSync(path.join(backfilled, 'manifest.json')) && waited < 120_000; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+  assert.ok(fs.existsSync(path.join(backfilled, 'vectors.parquet')), 'the 2020-01-01 slot ran into its own folder');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'runs')).sort(), [path.basename(expectedOut), path.basename(backfilled)].sort());
 
   const described = await tessera('schedule', 'describe', '--id', 'nightly');
   assert.equal(described.code, 0, described.output);
   assert.match(described.output, /spec {6}every 24h/);
   assert.match(described.output, /policies {2}overlap SKIP, catch-up window 3600 s/);
   assert.match(described.output, /outputs {3}.*nightly-\{scheduledTime\}/);
-  assert.match(described.output, /actions {3}1 taken, 1 skipped \(overlap\)/);
+  assert.match(described.output, /actions {3}2 taken, 1 skipped \(overlap\)/);
 
   assert.equal((await tessera('schedule', 'pause', '--id', 'nightly', '--note', 'dataset frozen')).code, 0);
   assert.match((await tessera('schedule', 'describe', '--id', 'nightly')).output, /schedule {2}nightly \(paused: dataset frozen\)/);
@@ -105,6 +113,9 @@ test('schedule create refuses a schedule without a spec, and run refuses the sch
   const noSpec = await tessera('schedule', 'create', '--id', 'x', '--data', data, '--out', path.join(dir, 'x'));
   assert.equal(noSpec.code, 2);
   assert.match(noSpec.output, /exactly one of --cron EXPR or --every DURATION/);
+  const badEvery = await tessera('schedule', 'create', '--id', 'x', '--every', 'daily', '--data', data, '--out', path.join(dir, 'x'));
+  assert.equal(badEvery.code, 2);
+  assert.match(badEvery.output, /--every must be a duration such as 30m, 24h or 7d, got "daily"/);
   const templated = await tessera('run', '--data', data, '--out', path.join(dir, 'x-{scheduledTime}'));
   assert.equal(templated.code, 2);
   assert.match(templated.output, /\{scheduledTime\} is filled in only for scheduled runs/);

@@ -1,0 +1,52 @@
+/**
+ * Upgrading workers must not break runs that are open: Temporal replays a run's history through
+ * the new workflow code whenever a worker picks it up again (restart, crash, new deployment). These
+ * histories were recorded from real runs: one by the code before shard-range child workflows
+ * (commit c4a2c63, every shard an activity of the run's workflow), one by the current layout.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import protoPackage from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { PROJECT_ROOT, WORKFLOWS_PATH } from '../../lib/project-paths.ts';
+
+const HISTORIES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+
+const { History } = protoPackage.temporal.api.history.v1;
+const { EventType } = protoPackage.temporal.api.enums.v1;
+type History = ReturnType<typeof History.decode>;
+
+/** Histories are stored as the binary protobuf the client fetched (`History.encode`). */
+function history(name: string): History {
+  return History.decode(fs.readFileSync(path.join(HISTORIES, name)));
+}
+
+const types = (h: History) => new Set((h.events ?? []).map((e) => e.eventType));
+
+test('a run recorded before shard-range children replays on the current workflow code', async () => {
+  const recorded = history('extract-vectors-inline-shards-c4a2c63.binpb');
+  assert.ok(!types(recorded).has(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED), 'the old run had no children');
+  assert.ok((recorded.events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).length >= 7, 'it scheduled its shards itself');
+  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, recorded, 'run-before-children');
+});
+
+test('a run with shard-range children replays on the current workflow code', async () => {
+  const recorded = history('extract-vectors-shard-range-children.binpb');
+  assert.ok(types(recorded).has(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED));
+  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, recorded, 'run-with-children');
+});
+
+test('the replay check can fail: a run with children, stripped of its patch marker, clashes with the inline path', async () => {
+  // The current history, with its patch marker removed, reads as a run that never took the new
+  // path, so the workflow code must take the inline path and clash with the recorded children.
+  const recorded = history('extract-vectors-shard-range-children.binpb');
+  const patchEvents = new Set([EventType.EVENT_TYPE_MARKER_RECORDED, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]);
+  const kept = (recorded.events ?? []).filter((e) => !patchEvents.has(e.eventType!));
+  // Renumbered, so that only the missing patch, not a gap in event ids, tells the runs apart.
+  const plain = History.toObject(History.create({ events: kept }), { longs: Number }) as { events: { eventId: number }[] };
+  plain.events.forEach((event, k) => (event.eventId = k + 1));
+  const withoutMarker = History.fromObject(plain);
+  await assert.rejects(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, withoutMarker, 'run-with-children'), /Nondeterminism error: .*(StartChildWorkflowExecution|ChildWorkflow)/);
+});
