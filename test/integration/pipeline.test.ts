@@ -148,8 +148,11 @@ test('errors.csv names each lost row and why; manifest.json records the run', ()
 });
 
 test('the progress query reports the finished run', async () => {
-  const { extractStartedAt, updatedAt, imagesPerSecond, etaSeconds, ...progress } = await temporal.client.workflow.getHandle(summary.workflowId).query(progressQuery);
-  assert.ok(extractStartedAt !== null && updatedAt > extractStartedAt, 'extraction start and last update in workflow time');
+  const { extractStartedAt, extractEndedAt, imagesAtExtractStart, updatedAt, imagesPerSecond, etaSeconds, ...progress } = await temporal.client.workflow
+    .getHandle(summary.workflowId)
+    .query(progressQuery);
+  assert.ok(extractStartedAt !== null && extractEndedAt !== null && extractEndedAt > extractStartedAt && updatedAt >= extractEndedAt, 'extraction start and end in workflow time');
+  assert.equal(imagesAtExtractStart, 0, 'planning rejected no row here (the two errors are image files that cannot be read)');
   assert.ok(imagesPerSecond > 0 && imagesPerSecond < 10_000, `rate ${imagesPerSecond} images/s`);
   assert.equal(etaSeconds, 0, 'nothing left');
   assert.deepEqual(progress, {
