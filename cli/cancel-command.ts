@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { connectionFlags, noRunMessage, targetWorkflowId, withClient } from './temporal-target.ts';
+import { noRunMessage, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 
 /**
@@ -10,7 +10,7 @@ import { UsageError } from './run-options.ts';
 export async function cancelCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...connectionFlags, out: { type: 'string' }, 'workflow-id': { type: 'string' }, 'no-wait': { type: 'boolean' } },
+    options: { ...runTargetFlags, 'no-wait': { type: 'boolean' } },
     strict: true,
   });
   const workflowId = targetWorkflowId(values);

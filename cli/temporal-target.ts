@@ -8,6 +8,13 @@ export const connectionFlags = {
   namespace: { type: 'string' },
 } as const;
 
+/** How status and cancel name a run: its output folder or its workflow id, on a cluster. */
+export const runTargetFlags = {
+  ...connectionFlags,
+  out: { type: 'string' },
+  'workflow-id': { type: 'string' },
+} as const;
+
 export function resolveAddress(flag: string | undefined): string {
   return flag ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 }

@@ -101,7 +101,8 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   };
 }
 
-const quietBundlerLogger = {
+/** The workflow bundler's logger without its progress chatter: warnings and errors only. */
+export const quietBundlerLogger = {
   log: () => {},
   trace: () => {},
   debug: () => {},

@@ -20,6 +20,7 @@ import { runLayout } from '../../lib/run-layout.ts';
 import type { RunSummary } from '../../lib/run-summary.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { SHARDS_PER_CHILD } from '../../workflows/extract-shard-range.ts';
+import { quietBundlerLogger } from '../../workers/create-workers.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 
 const ROWS = 1_000_000;
@@ -71,7 +72,7 @@ test('1,000,000 images: the run and each shard-range child stay within a few tho
   const cpu = await Worker.create({
     connection: native,
     taskQueue: TASK_QUEUES.cpu,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
     activities: { preflight: real.preflight, prepareSplit: real.prepareSplit, planShards: real.planShards, ...standInCpu },
     maxConcurrentActivityTaskExecutions: 2,
   });

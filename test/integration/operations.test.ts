@@ -20,7 +20,7 @@ import { readProgress } from '../../cli/progress.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.ts';
-import { startTessera, waitForFile, type TesseraProcess } from '../support/processes.ts';
+import { startTessera, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
 
 // 900 training images in shards of 300 (several seconds each). Two shards are scheduled at once
 // but the one inference worker runs one: a cancel finds one shard running and one waiting.
@@ -37,16 +37,6 @@ let metricsAddress: string;
 let summary: RunSummary;
 
 const runArgs = () => ['--address', server.address, '--data', data, '--out', out, '--shard-size', '300', '--batch-size', '4', '--parallel-shards', '2', '--heartbeat-seconds', '5'];
-
-/** Polls `check` until it holds; fails with the process's output when it exits first. */
-async function waitFor(check: () => Promise<boolean>, watched: TesseraProcess, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (watched.child.exitCode !== null) throw new Error(`process exited early:\n${watched.output().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms:\n${watched.output().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function tessera(args: string[]): Promise<{ code: number | null; output: string }> {
   const proc = startTessera(args);
@@ -97,7 +87,7 @@ test('status shows a running run, cancel stops it without half-written files, an
   const run = startTessera(['run', ...runArgs(), '--quiet']);
   // While shard 0 runs, its heartbeats are the only progress: wait for them, then ask for the status.
   const handle = client.workflow.getHandle(workflowIdForOutput(out));
-  await waitFor(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, run);
+  await waitUntil(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, 'heartbeats of a running shard', { watched: run });
   const status = await tessera(['status', '--address', server.address, '--out', out, '--json']);
   assert.equal(status.code, 0, status.output);
   const running = JSON.parse(status.output) as RunStatus;
@@ -250,7 +240,7 @@ test('SIGTERM lets a running shard finish within --shutdown-grace, then the work
   const out2 = path.join(dir, 'out-graceful');
   const run = startTessera(['run', '--address', server.address, '--data', data, '--out', out2, '--shard-size', '900', '--batch-size', '4', '--quiet']);
   const handle = client.workflow.getHandle(workflowIdForOutput(out2));
-  await waitFor(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, run);
+  await waitUntil(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, 'heartbeats of a running shard', { watched: run });
   process.kill(inferenceWorker.child.pid!, 'SIGTERM'); // default --shutdown-grace 5m
   assert.equal(await inferenceWorker.exited, 0, inferenceWorker.output().slice(-2000));
   const attempts = fs.readFileSync(path.join(out2, '.tessera', 'attempts', 'train', 'shard-00000.jsonl'), 'utf8');

@@ -12,7 +12,7 @@ import { generateSampleData } from '../../lib/sample-data.ts';
 import { compactUtcTime } from '../../lib/output-template.ts';
 import type { RunSummary } from '../../lib/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
-import { startTessera } from '../support/processes.ts';
+import { startTessera, waitUntil } from '../support/processes.ts';
 
 let dir: string;
 let data: string;
@@ -59,10 +59,7 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   const handle = temporal.client.schedule.getHandle('nightly');
   assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
   let description = await handle.describe();
-  for (let waited = 0; description.info.recentActions.length === 0 && waited < 30_000; waited += 250) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    description = await handle.describe();
-  }
+  await waitUntil(async () => (description = await handle.describe()).info.recentActions.length > 0, 'the triggered run', { timeoutMs: 30_000 });
   const [action] = description.info.recentActions;
   assert.ok(action, 'the trigger started a run');
   assert.match(action.action.workflow.workflowId, /^tessera-schedule-nightly-/);
@@ -87,7 +84,7 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   // slot, so the time comes from the schedule, not from when the run started.
   await handle.backfill({ start: new Date('2020-01-01T00:00:00Z'), end: new Date('2020-01-01T00:00:01Z'), overlap: ScheduleOverlapPolicy.ALLOW_ALL });
   const backfilled = path.join(dir, 'runs', 'nightly-20200101T000000Z');
-  for (let waited = 0; !fs.existsSync(path.join(backfilled, 'manifest.json')) && waited < 120_000; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+  await waitUntil(() => fs.existsSync(path.join(backfilled, 'manifest.json')), 'the backfilled run');
   assert.ok(fs.existsSync(path.join(backfilled, 'vectors.parquet')), 'the 2020-01-01 slot ran into its own folder');
   assert.deepEqual(fs.readdirSync(path.join(dir, 'runs')).sort(), [path.basename(expectedOut), path.basename(backfilled)].sort());
 

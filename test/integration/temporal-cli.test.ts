@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { DEFAULT_MODEL, temporalBinary } from '../../lib/project-paths.ts';
 import { generateSampleData } from '../../lib/sample-data.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { waitUntil } from '../support/processes.ts';
 import { duckdbRows } from '../support/vectors.ts';
 
 const run = promisify(execFile);
@@ -69,7 +70,7 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   const start = (id: string) => run(temporalBinary(), ['workflow', 'start', '--address', address, '--task-queue', 'tessera-cpu', '--type', 'extractVectors', '--workflow-id', id, '--input-file', inputFile]);
   await start('tessera-cancel-me');
   const attempts = path.join(out, '.tessera', 'attempts', 'train', 'shard-00000.jsonl');
-  for (let waited = 0; !fs.existsSync(attempts) && waited < 60_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitUntil(() => fs.existsSync(attempts), 'the shard attempt', { timeoutMs: 60_000 });
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // the model is loaded and batches are running
   await run(temporalBinary(), ['workflow', 'cancel', '--address', address, '--workflow-id', 'tessera-cancel-me']);
   const cancelled = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me', '--output', 'json'], { timeout: 60_000 }).catch((error: { stdout: string }) => error);

@@ -45,14 +45,22 @@ export function startTessera(args: string[], options: { failpoint?: Failpoint; f
   };
 }
 
-/** Waits until `file` exists; fails with the process's output when it exits first or time runs out. */
-export async function waitForFile(file: string, watched: TesseraProcess, timeoutMs = 120_000): Promise<void> {
+/**
+ * Polls `check` until it holds. Fails with the watched process's output when that process exits
+ * first, or when time runs out.
+ */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, options: { watched?: TesseraProcess; timeoutMs?: number } = {}): Promise<void> {
+  const { watched, timeoutMs = 120_000 } = options;
   const deadline = Date.now() + timeoutMs;
-  let gone = false;
-  void watched.exited.then(() => (gone = true));
-  while (!fs.existsSync(file)) {
-    if (gone) throw new Error(`process exited before ${path.basename(file)}:\n${watched.output().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms:\n${watched.output().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  const output = () => (watched ? `:\n${watched.output().slice(-3000)}` : '');
+  while (!(await check())) {
+    if (watched && (watched.child.exitCode !== null || watched.child.signalCode !== null)) throw new Error(`process exited before ${what}${output()}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Waits until `file` exists; fails with the process's output when it exits first or time runs out. */
+export function waitForFile(file: string, watched: TesseraProcess, timeoutMs = 120_000): Promise<void> {
+  return waitUntil(() => fs.existsSync(file), path.basename(file), { watched, timeoutMs });
 }
