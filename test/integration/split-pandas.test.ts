@@ -8,7 +8,8 @@ import { before, test } from 'node:test';
 import { parseRunConfig } from '../../lib/config.ts';
 import { PROJECT_ROOT } from '../../lib/project-paths.ts';
 import { planShards } from '../../lib/plan-shards.ts';
-import { prepareSplit } from '../../lib/prepare-split.ts';
+import { prepareSplit, type ClassMapping } from '../../lib/prepare-split.ts';
+import { runLayout } from '../../lib/run-layout.ts';
 import { PYTHON, requireSetup, tempDir } from '../support/environment.ts';
 
 const run = promisify(execFile);
@@ -106,24 +107,63 @@ function makeTypedCsv(rows: number, seed: number, stringClasses: boolean): strin
   return '\ufeff' + [header, ...body.sort(() => next() - 0.5)].join('\r\n') + '\r\n';
 }
 
+/** Splits `caseDir/train.csv` with tessera (into ours/) and with pandas (into pandas/, seed 7, one per class); both must be byte-identical. */
+async function splitLikePandas(caseDir: string) {
+  const parsed = parseRunConfig({ data: caseDir, out: path.join(caseDir, 'ours'), seed: 7, valSamples: 1 });
+  assert.ok(parsed.ok);
+  await prepareSplit(parsed.config);
+  await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '1', '7']);
+  for (const file of ['training.csv', 'validation.csv']) {
+    const ours = fs.readFileSync(path.join(caseDir, 'ours', file), 'utf8');
+    const theirs = fs.readFileSync(path.join(caseDir, 'pandas', file), 'utf8');
+    const firstDiff = ours.split('\n').findIndex((line, k) => line !== theirs.split('\n')[k]);
+    assert.ok(ours === theirs, `${file} differs from pandas at line ${firstDiff + 1}: ours ${JSON.stringify(ours.split('\n')[firstDiff])}, pandas ${JSON.stringify(theirs.split('\n')[firstDiff])}`);
+  }
+  return parsed.config;
+}
+
 for (const stringClasses of [false, true]) {
   test(`typed extra columns and ${stringClasses ? 'string' : 'integer'} class ids are written byte-identical to pandas`, async () => {
     const caseDir = path.join(dir, `typed-${stringClasses}`);
     fs.mkdirSync(caseDir, { recursive: true });
     fs.writeFileSync(path.join(caseDir, 'train.csv'), makeTypedCsv(300, stringClasses ? 5 : 6, stringClasses));
-    const parsed = parseRunConfig({ data: caseDir, out: path.join(caseDir, 'ours'), seed: 7, valSamples: 1 });
-    assert.ok(parsed.ok);
-    await prepareSplit(parsed.config);
-    await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '1', '7']);
-    for (const file of ['training.csv', 'validation.csv']) {
-      const ours = fs.readFileSync(path.join(caseDir, 'ours', file), 'utf8');
-      const theirs = fs.readFileSync(path.join(caseDir, 'pandas', file), 'utf8');
-      const firstDiff = ours.split('\n').findIndex((line, k) => line !== theirs.split('\n')[k]);
-      assert.ok(ours === theirs, `${file} differs from pandas at line ${firstDiff + 1}: ours ${JSON.stringify(ours.split('\n')[firstDiff])}, pandas ${JSON.stringify(theirs.split('\n')[firstDiff])}`);
-    }
+    await splitLikePandas(caseDir);
     const classes = fs.readFileSync(path.join(caseDir, 'ours', 'classes.csv'), 'utf8');
     if (stringClasses) assert.match(classes, /^target,hotel_id\n0,Tulip\n1,daisy\n/, 'string classes get codes in pandas group order');
     else assert.match(classes, /^target,hotel_id\n0,0\n1,1\n/);
+  });
+}
+
+/**
+ * Class columns read_csv does not read as plain int64 (checked with pandas 3.1.1): uint64 ids,
+ * Python ints beyond uint64 (NaN allowed), and the text as read when uint64 meets a negative id
+ * or a missing one ("" and "NA" then being classes too). Each class appears first in the order
+ * given (read_csv's integer attempts stop at their first bad field), then rows repeat at random.
+ */
+const classColumnCases = [
+  { name: 'uint64 ids', classes: ['9223372036854775809', '9223372036854775808', '18446744073709551615', '+0009223372036854775810', '9223372036854775810', '5'] },
+  { name: 'ids beyond uint64 with missing ones', classes: ['18446744073709551617', '18446744073709551616', '', '-3', '1_000', '1000', 'NA', '-99999999999999999999999'] },
+  { name: 'uint64 ids beside a negative id', classes: ['9223372036854775808', '9223372036854775809', '-1', '007', '7'] },
+  { name: 'uint64 ids with missing ones', classes: ['9223372036854775809', '', '9223372036854775808', 'NA'] },
+  { name: 'an id beyond uint64 before a float', classes: ['18446744073709551616', '5.5', '18446744073709551617'] },
+  { name: 'int64 ids past 2^53', classes: ['9007199254740993', '9007199254740992', '9223372036854775807', '-9223372036854775808'] },
+  { name: 'float ids with infinities', classes: ['inf', '1.5', '-inf', '2', 'Infinity', '1e400'] },
+];
+
+for (const { name, classes } of classColumnCases) {
+  test(`a class column of ${name} is split byte-identical to pandas, one code per pandas group`, async () => {
+    const caseDir = path.join(dir, `classes-${name.replaceAll(/\W+/g, '-')}`);
+    fs.mkdirSync(caseDir, { recursive: true });
+    let state = 11;
+    const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const rest = Array.from({ length: classes.length * 4 }, () => classes[Math.floor(next() * classes.length)]!);
+    const lines = [...classes, ...rest].map((klass, k) => `img_${k}.jpg,${klass},${classes[k % classes.length]}`);
+    fs.writeFileSync(path.join(caseDir, 'train.csv'), ['image_id,hotel_id,other', ...lines].join('\n') + '\n');
+    const config = await splitLikePandas(caseDir);
+    // pandas' validation.csv holds one row per group, in group order: those are the codes 0…K−1.
+    const pandasGroups = fs.readFileSync(path.join(caseDir, 'pandas', 'validation.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[2]!);
+    const mapping = JSON.parse(fs.readFileSync(runLayout(config).classMapping, 'utf8')) as ClassMapping;
+    assert.deepEqual(mapping, { mode: 'codes', targets: Object.fromEntries(pandasGroups.map((key, code) => [key, code])) });
   });
 }
 

@@ -18,7 +18,44 @@ test('columns are typed as read_csv types them and written back as to_csv writes
   assert.deepEqual(typeColumn(['true', 'FALSE']), { kind: 'bool', values: ['True', 'False'] });
   assert.deepEqual(typeColumn(['x', 'null', '1']).values, ['x', null, '1'], 'strings keep their text, NA values vanish');
   assert.equal(typeColumn(['', 'NaN']).kind, 'float');
-  assert.equal(typeColumn(['99999999999999999999']).kind, 'float', 'beyond int64 pandas falls back to float');
+});
+
+// Each case checked against pandas 3.1.1's read_csv(...).to_csv(): dtype and written fields.
+test('integers beyond int64 are typed as read_csv types them: uint64, Python ints, or the text as read', () => {
+  const cases: [string[], string, (string | null)[]][] = [
+    // uint64: beyond int64, none negative, no NaN; to_csv writes them exactly.
+    [['9223372036854775808', '9223372036854775809', '5'], 'uint', ['9223372036854775808', '9223372036854775809', '5']],
+    [['+9223372036854775808', '009223372036854775809', ' 18446744073709551615'], 'uint', ['9223372036854775808', '9223372036854775809', '18446744073709551615']],
+    // Beyond uint64 (or below int64): object dtype holding Python ints, NaN allowed, int() syntax.
+    [['99999999999999999999'], 'pyint', ['99999999999999999999']],
+    [['18446744073709551616', '', '-3', '1_000', '+007'], 'pyint', ['18446744073709551616', null, '-3', '1000', '7']],
+    [['-9223372036854775809', '5', 'NA'], 'pyint', ['-9223372036854775809', '5', null]],
+    // uint64 beside negatives or NaN cannot be numeric: the text as read, NA markers included.
+    [['9223372036854775808', '-1', '007'], 'object', ['9223372036854775808', '-1', '007']],
+    [['9223372036854775808', 'NA', '', '-0'], 'object', ['9223372036854775808', 'NA', '', '-0']],
+    // Each integer attempt stops at its first bad field, so field order matters.
+    [['18446744073709551616', '5.5'], 'object', ['18446744073709551616', '5.5']],
+    [['5.5', '18446744073709551616'], 'float', ['5.5', '1.8446744073709552e+19']],
+    [['18446744073709551616', 'abc', 'NA'], 'object', ['18446744073709551616', 'abc', 'NA']],
+    [['abc', '18446744073709551616', 'NA'], 'object', ['abc', '18446744073709551616', null]],
+    [['9223372036854775808', '18446744073709551616', '5.0'], 'object', ['9223372036854775808', '18446744073709551616', '5.0']],
+    [['9223372036854775808', '5.0', '18446744073709551616'], 'float', ['9.223372036854776e+18', '5.0', '1.8446744073709552e+19']],
+    // Out of range with trailing spaces is not an overflow: pandas goes on to float.
+    [['9223372036854775808 ', '1'], 'float', ['9.223372036854776e+18', '1.0']],
+    [['9223372036854775808', '18446744073709551616 '], 'float', ['9.223372036854776e+18', '1.8446744073709552e+19']],
+    // Python's int() refuses more than 4300 digits.
+    [['18446744073709551616', '1'.repeat(4301)], 'object', ['18446744073709551616', '1'.repeat(4301)]],
+  ];
+  for (const [raw, kind, values] of cases) {
+    const typed = typeColumn(raw);
+    assert.deepEqual({ kind: typed.kind, values: typed.values }, { kind, values }, JSON.stringify(raw));
+  }
+});
+
+test('int64 columns with NaN are cast to float, and only ASCII spaces surround numbers', () => {
+  assert.deepEqual(typeColumn(['-0', '9007199254740993', '']).values, ['0.0', '9007199254740992.0', null]);
+  assert.deepEqual(typeColumn(['\u00a05', '6']), { kind: 'object', values: ['\u00a05', '6'] });
+  assert.equal(typeColumn(['\u00a05.5', '6']).kind, 'object');
 });
 
 test('string keys sort by code point, as Python sorts str', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { keyOrder } from '../../lib/prepare-split.ts';
 import { splitByClass, type IndexedRow } from '../../lib/split.ts';
 
 function rows(spec: [string, string][]): IndexedRow[] {
@@ -47,4 +48,17 @@ test('rows without a class (NaN) join no group and stay in training, as with dro
   const result = splitByClass(input, (r) => (r.fields[1] === '' ? null : r.fields[1]!), (r) => r.fields[0]!, 1, 42, numeric);
   assert.equal(result.validation.length, 1);
   assert.ok(result.training.some((r) => r.fields[0] === 'b'));
+});
+
+test('class ids past 2^53 (uint64 too) stay apart and are visited in exact numeric order', () => {
+  const classes = (ids: string[], kind: 'int' | 'uint' | 'pyint') =>
+    splitByClass(rows(ids.map((id, k) => [`img${k}`, id])), (r) => r.fields[1]!, (r) => r.fields[0]!, 1, 42, keyOrder(kind)).validation.map((r) => r.fields[1]);
+  // As Numbers the first two are one value (2^63), and 2^53 + 1 equals 2^53.
+  assert.deepEqual(classes(['9223372036854775809', '9223372036854775808', '18446744073709551615', '5'], 'uint'), ['5', '9223372036854775808', '9223372036854775809', '18446744073709551615']);
+  assert.deepEqual(classes(['9007199254740993', '9007199254740992', '-9223372036854775808'], 'int'), ['-9223372036854775808', '9007199254740992', '9007199254740993']);
+  assert.deepEqual(classes(['1' + '0'.repeat(400), '18446744073709551616', '9' + '0'.repeat(399)], 'pyint'), ['18446744073709551616', '9' + '0'.repeat(399), '1' + '0'.repeat(400)]);
+});
+
+test('float class keys order infinities as pandas does', () => {
+  assert.deepEqual(['inf', '2.5', '-inf', '1e+16'].sort(keyOrder('float')), ['-inf', '2.5', '1e+16', 'inf']);
 });
