@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { checkAttach as checkAttachFiles, type AttachResult } from '../lib/attach-check.ts';
 import type { RunConfig, Split } from '../lib/config.ts';
 import { compact as compactShards, type CompactSummary } from '../lib/compact.ts';
 import { writeManifest as writeManifestFile, type RunStats } from '../lib/manifest.ts';
@@ -6,18 +7,27 @@ import { planShards as planShardFiles, type PlanSummary } from '../lib/plan-shar
 import { preflight as runPreflight, type PreflightSummary } from '../lib/preflight.ts';
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/prepare-split.ts';
 import { writeRunErrors } from '../lib/run-errors.ts';
+import { checkRunConfigPaths, type WorkerRoots } from '../lib/confinement.ts';
+import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
 
 /** Input errors end the run at once; the heartbeat lets a dead worker's activity move on. */
 const cpuActivity = <T>(work: () => Promise<T>): Promise<T> => failFastOnInputErrors(() => whileHeartbeating(work));
 
-/** Activities of the CPU task queue: thin adapters over lib/. */
-export function createCpuActivities() {
-  return {
+/** Activities of the CPU task queue: thin adapters over lib/, each confined to the worker's roots. */
+export function createCpuActivities(roots: WorkerRoots) {
+  return confineActivities(roots, {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {
       return cpuActivity(() => runPreflight(config));
+    },
+    /** Whether a `tessera run` that found this run open may attach to it, or restarts it. */
+    checkAttach(config: RunConfig, requested: RunConfig): Promise<AttachResult> {
+      return cpuActivity(async () => {
+        await checkRunConfigPaths(requested, roots); // the command's folders too, not only the run's
+        return checkAttachFiles(config, requested);
+      });
     },
     prepareSplit(config: RunConfig): Promise<SplitSummary> {
       return cpuActivity(() => prepareSplitFiles(config));
@@ -36,7 +46,7 @@ export function createCpuActivities() {
     writeManifest(config: RunConfig, stats: RunStats): Promise<string> {
       return cpuActivity(() => writeManifestFile(config, stats));
     },
-  };
+  });
 }
 
 export type CpuActivities = ReturnType<typeof createCpuActivities>;

@@ -5,10 +5,13 @@ import { InputError } from '../lib/errors.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
 import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
+import type { WorkerRoots } from '../lib/confinement.ts';
+import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
 
-export type ShardSummary = Omit<ShardReport, 'errors'> & { errorCount: number };
+/** What crosses into the workflow's history: counts, never the shard's per-image lineage. */
+export type ShardSummary = Omit<ShardReport, 'errors' | 'lineage' | 'format' | 'parquetSha256'> & { errorCount: number };
 
 export interface InferenceActivityOptions {
   /** Threads for onnxruntime's intra-op pool; undefined lets onnxruntime pick (all cores). */
@@ -30,9 +33,12 @@ export function sessionSpecFor(config: RunConfig, options: InferenceActivityOpti
   };
 }
 
-/** Activities of the inference task queue. `engines` holds this process's one session per model. */
-export function createInferenceActivities(engines: InferenceEngines, options: InferenceActivityOptions = {}) {
-  return {
+/**
+ * Activities of the inference task queue, confined to the worker's roots. `engines` holds this
+ * process's one session per model.
+ */
+export function createInferenceActivities(engines: InferenceEngines, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
+  return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
       let progress: unknown = { split, shard, imagesDone: 0, loading: true };
@@ -45,7 +51,7 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
         }
       };
       context.log.info('shard started', { split, shard });
-      const { errors, ...report } = await failFastOnInputErrors(() =>
+      const full = await failFastOnInputErrors(() =>
         whileHeartbeating(
           () =>
             extractShardFiles(config, split, shard, {
@@ -61,10 +67,12 @@ export function createInferenceActivities(engines: InferenceEngines, options: In
           () => progress,
         ),
       );
-      context.log.info('shard extracted', { split, shard, outcome: report.reused ? 'reused' : 'extracted', images: report.images, extracted: report.extracted, rows: report.rows, errors: errors.length, seconds: report.seconds });
-      return { ...report, errorCount: errors.length };
+      const { images, extracted, rows, channels, grid, parquet, seconds, reused, redone, errors } = full;
+      if (redone) context.log.warn('shard on disk not reused: extracting it again', { split, shard, reason: redone });
+      context.log.info('shard extracted', { split, shard, outcome: reused ? 'reused' : 'extracted', images, extracted, rows, errors: errors.length, seconds });
+      return { split, shard, images, extracted, rows, channels, grid, parquet, seconds, errorCount: errors.length, ...(reused ? { reused } : {}), ...(redone ? { redone } : {}) };
     },
-  };
+  });
 }
 
 export type InferenceActivities = ReturnType<typeof createInferenceActivities>;

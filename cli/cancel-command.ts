@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { noRunMessage, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
+import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 
 /**
@@ -14,7 +14,7 @@ export async function cancelCommand(args: string[]): Promise<number> {
     strict: true,
   });
   const workflowId = targetWorkflowId(values);
-  return withClient(values, async (client) => {
+  return withClient({ ...values, address: resolveRunAddress(values) }, async (client) => {
     const handle = client.workflow.getHandle(workflowId);
     const description = await handle.describe().catch(() => undefined);
     if (!description) throw new UsageError(noRunMessage(workflowId));

@@ -1,40 +1,148 @@
-import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { RunConfig } from '../lib/config.ts';
-import { startDevServer } from '../lib/dev-server.ts';
-import { createWorkers } from '../workers/create-workers.ts';
-import { submitRun } from './submit-run.ts';
+import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } from '../lib/dev-server.ts';
+import { errorMessage, InputError } from '../lib/errors.ts';
+import { acquireRunLease, onThisMachine, type LeaseRecord, type RunLease } from '../lib/run-lease.ts';
+import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
+import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/output-folder.ts';
+import { runLayout } from '../lib/run-layout.ts';
+import { RunFailedError, submitRun } from './submit-run.ts';
+
+/** Ctrl-C, kill, a closed terminal. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+export interface EmbeddedRunOptions {
+  quiet?: boolean;
+  onServer?: (uiUrl: string) => void;
+}
+
+/** What the run has started so far, stopped in reverse order. */
+interface Parts {
+  server?: DevServerProcess;
+  workers?: TesseraWorkers;
+  running?: Promise<void>;
+}
+
+function say(line: string): void {
+  process.stderr.write(`tessera: ${line}\n`);
+}
+
+async function stopParts(parts: Parts, lease: RunLease): Promise<void> {
+  try {
+    parts.workers?.shutdown();
+    await parts.running?.catch(() => {});
+    await parts.server?.stop();
+  } finally {
+    lease.release();
+  }
+}
+
+/**
+ * SIGINT, SIGTERM, SIGHUP: the first stops gracefully (`graceful` exits when done), a second one
+ * while stopping (an activity that does not end, a server slow to stop) kills at once and exits.
+ * Either way the exit code is 128 + the signal's number, as a shell reports a death by it.
+ * Returns the function that removes the handlers.
+ */
+function onStopSignals(actions: { graceful: (code: number) => void; immediate: () => void }): () => void {
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = 128 + os.constants.signals[signal];
+    if (interrupted) {
+      say(`${signal} again: killing the local Temporal server and exiting now`);
+      actions.immediate();
+      process.exit(code);
+    }
+    interrupted = true;
+    process.stderr.write(`\ntessera: ${signal}: stopping (a second signal stops at once). Run the same command again to resume.\n`);
+    actions.graceful(code);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  };
+}
+
+function describeHolder(holder: LeaseRecord | null): string {
+  return holder ? `pid ${holder.pid} on ${holder.host}` : 'no one (the lease file is gone)';
+}
 
 /**
  * The embedded default: a local Temporal dev server whose state lives under the output folder,
  * in-process workers for both queues, and the run itself. Killed half-way, the same command
- * restarts the server on the same state and continues the same workflow.
+ * restarts the server on the same state and continues the same workflow. The folder's lease is
+ * taken before anything else, so a second run on the same folder is refused instead of starting
+ * a second server on the same state file.
  */
-export async function embeddedRun(config: RunConfig, options: { quiet?: boolean; onServer?: (uiUrl: string) => void }) {
-  const stateDir = path.join(config.out, '.tessera', 'temporal');
-  fs.mkdirSync(stateDir, { recursive: true });
-  const server = await startDevServer({ dbFile: path.join(stateDir, 'state.db') });
-  options.onServer?.(server.uiUrl);
-  let workers;
+export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions) {
+  const out = path.resolve(config.out);
+  const dbFile = path.join(out, '.tessera', 'temporal', 'state.db');
+  const parts: Parts = {};
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopParts(parts, lease));
+  /** Ends the process once everything is stopped: an interrupted run's pending calls to its own server would never settle. */
+  const exitAfterStop = (code: number) => {
+    void stop().then(
+      () => process.exit(code),
+      (error: unknown) => {
+        say(`while stopping: ${errorMessage(error)}`);
+        process.exit(code);
+      },
+    );
+  };
+
+  // Before the lease or the server create anything in it: a folder tessera may not write into
+  // (someone else's files, the inputs themselves) is refused untouched.
+  const layout = runLayout(config);
   try {
-    workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'] });
+    await assertOutputApartFromInputs(layout);
+    const refusal = await outputFolderRefusal(out);
+    if (refusal) throw new InputError(refusal);
   } catch (error) {
-    await server.stop();
+    if (error instanceof InputError) throw new RunFailedError(error.message);
     throw error;
   }
-  const running = workers.run();
-  const stop = async () => {
-    workers.shutdown();
-    await running.catch(() => {});
-    await server.stop();
-  };
-  const onSignal = () => {
-    process.stderr.write('\ntessera: interrupted; stopping. Run the same command again to resume.\n');
-    void stop().then(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+
+  const lease = acquireRunLease(out, {
+    owner: ['tessera', ...process.argv.slice(2)].join(' '),
+    onLost: (holder) => {
+      // Only when this process stalled past the lease's TTL and a run on another machine took the folder.
+      say(`lost the lease on ${out} to ${describeHolder(holder)}; stopping so that two runs never share the folder`);
+      exitAfterStop(1);
+    },
+  });
+
+  const removeSignalHandlers = onStopSignals({
+    graceful: exitAfterStop,
+    immediate: () => {
+      parts.server?.kill();
+      lease.release();
+    },
+  });
+
   try {
+    const recorded = lease.previous && onThisMachine(lease.previous) ? lease.previous.server?.pid : undefined;
+    for (const pid of await killLeftoverServers(dbFile, recorded)) {
+      say(`stopped the Temporal server (pid ${pid}) that an earlier run on this folder left running`);
+    }
+    makeFolders(path.dirname(dbFile), out);
+    const server = await startDevServerOnOwnState(
+      {
+        dbFile,
+        onSpawn: (spawned) => {
+          parts.server = spawned;
+          lease.recordServer({ address: spawned.address, uiUrl: spawned.uiUrl, pid: spawned.pid, dbFile });
+        },
+      },
+      say,
+    ).catch((error: unknown) => {
+      throw outputFolderError(out, error); // e.g. its log file on a disk that just filled up
+    });
+    options.onServer?.(server.uiUrl);
+    // This server runs only this command's run: its workers serve exactly the run's own folders.
+    const allowRoots = [config.data, out, path.dirname(path.resolve(config.model))];
+    parts.workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'], allowRoots });
+    const running = (parts.running = parts.workers.run());
     return await Promise.race([
       submitRun(config, { address: server.address, quiet: options.quiet }),
       running.then(() => {
@@ -42,8 +150,8 @@ export async function embeddedRun(config: RunConfig, options: { quiet?: boolean;
       }),
     ]);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    // After a signal this is the same stop the signal started, which then exits the process.
     await stop();
+    removeSignalHandlers();
   }
 }

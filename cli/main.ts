@@ -1,11 +1,15 @@
 import { parseArgs } from 'node:util';
-import { startDevServer } from '../lib/dev-server.ts';
+import { ALLOW_ROOTS_ENV } from '../lib/confinement.ts';
+import { DevServerStartError, startDevServer } from '../lib/dev-server.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { OutputFolderError } from '../lib/output-folder.ts';
+import { LeaseHeldError } from '../lib/run-lease.ts';
 import { generateSampleData } from '../lib/sample-data.ts';
 import type { QueueKind } from '../lib/task-queues.ts';
 import type { RunSummary } from '../lib/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
+import { workerRoots } from './worker-roots.ts';
 import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
 import { resolveAddress } from './temporal-target.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
@@ -36,11 +40,13 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
       run command later resumes from the finished shards.
   tessera schedule create|list|describe|trigger|pause|unpause|delete ...   (tessera schedule for help)
       Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
-  tessera worker [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
+  tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
       [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
       [--log-format text|json] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
       [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
                                    then they are cancelled and redone by another worker
+      --allow-root DIR  required, repeatable (or TESSERA_ALLOW_ROOTS=DIR:DIR): a run's data, out and
+                        model must lie under these folders (the model may also be in tessera's models/)
   --address defaults to TEMPORAL_ADDRESS, else 127.0.0.1:7233 (status, cancel, schedule, worker)
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
@@ -101,9 +107,11 @@ async function workerCommand(args: string[]): Promise<number> {
       'log-format': { type: 'string' },
       'metrics-address': { type: 'string' },
       'shutdown-grace': { type: 'string', default: '5m' },
+      'allow-root': { type: 'string', multiple: true },
     },
     strict: true,
   });
+  const allowRoots = workerRoots(values['allow-root'] ?? [], process.env[ALLOW_ROOTS_ENV]);
   const address = resolveAddress(values.address);
   const logFormat = values['log-format'];
   if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got ${logFormat}`);
@@ -118,6 +126,7 @@ async function workerCommand(args: string[]): Promise<number> {
   };
   const workers = await createWorkers({
     address,
+    allowRoots,
     namespace: values.namespace,
     queues: queues as QueueKind[],
     inferenceConcurrency: positiveInt('inference-concurrency', values['inference-concurrency']),
@@ -130,7 +139,7 @@ async function workerCommand(args: string[]): Promise<number> {
   process.once('SIGINT', () => workers.shutdown());
   process.once('SIGTERM', () => workers.shutdown());
   const metrics = values['metrics-address'] ? `, metrics on http://${values['metrics-address']}/metrics` : '';
-  process.stderr.write(`tessera worker: queues ${queues.join(', ')} on ${address}${metrics}\n`);
+  process.stderr.write(`tessera worker: queues ${queues.join(', ')} on ${address}${metrics}; serving ${allowRoots.join(', ')}\n`);
   await workers.run();
   return 0;
 }
@@ -199,6 +208,18 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera ${command}: ${errorMessage(error)}\n`);
       return 2;
+    }
+    // Another run holds the output folder: refused before anything changed, like bad usage; the
+    // other run is unaffected, so this is not "the run failed" (1).
+    if (error instanceof LeaseHeldError) {
+      process.stderr.write(`tessera ${command}: ${error.message}\n`);
+      return 2;
+    }
+    // Same code as preflight's "output folder is not writable" in a run on a cluster: the run cannot be done as asked.
+    // A server that does not start says why in its own log lines, which the message carries; a stack adds nothing.
+    if (error instanceof OutputFolderError || error instanceof DevServerStartError) {
+      process.stderr.write(`tessera ${command}: ${error.message}\n`);
+      return 1;
     }
     if (error instanceof RunCancelledError) {
       process.stderr.write(`tessera ${command}: ${error.message}\n`);

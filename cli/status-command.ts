@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { RunSummary } from '../lib/run-summary.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
-import { runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
+import { resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 import { rootCauseMessage } from './submit-run.ts';
 import { noRunMessage } from './temporal-target.ts';
@@ -75,7 +75,7 @@ export function formatRunStatus(s: RunStatus): string {
 export async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { ...runTargetFlags, json: { type: 'boolean' } }, strict: true });
   const workflowId = targetWorkflowId(values);
-  const status = await withClient(values, (client) => readRunStatus(client, workflowId));
+  const status = await withClient({ ...values, address: resolveRunAddress(values) }, (client) => readRunStatus(client, workflowId));
   process.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatRunStatus(status));
   return 0;
 }

@@ -1,4 +1,5 @@
-import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, Client, Connection, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { attachUpdate } from '../workflows/attach.ts';
 import type { RunConfig } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
@@ -35,7 +36,9 @@ export function rootCauseMessage(error: unknown): string {
 
 /**
  * Starts the workflow for this output folder, or attaches to the one already running (after a
- * crash, the same command continues the same run), then follows it to the end.
+ * crash, the same command continues the same run), then follows it to the end. Attaching goes
+ * through the run's `attach` update, so the open run checks the command's options and data
+ * first: changed options are refused, changed data restarts it on the data as it is now.
  */
 export async function submitRun(config: RunConfig, options: SubmitOptions): Promise<{ summary?: RunSummary; workflowId: string; seconds: number }> {
   const started = Date.now();
@@ -43,7 +46,7 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
   try {
     const client = new Client({ connection, namespace: options.namespace ?? 'default' });
     const workflowId = workflowIdForOutput(config.out);
-    const handle = await client.workflow.start(WORKFLOW_TYPE, {
+    const start = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUES.cpu,
       workflowId,
       args: [config],
@@ -51,8 +54,17 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
       staticSummary: runStaticSummary(config),
       staticDetails: runStaticDetails(config),
     });
+    let attached;
+    try {
+      attached = await client.workflow.executeUpdateWithStart(attachUpdate, { args: [config], startWorkflowOperation: start });
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
+      throw error;
+    }
+    const handle = await start.workflowHandle();
     const log = (line: string) => options.quiet || process.stderr.write(`${line}\n`);
-    log(`tessera: workflow ${workflowId} (run ${handle.firstExecutionRunId ?? '?'}) on ${options.address}`);
+    log(`tessera: workflow ${workflowId} on ${options.address}`);
+    if (attached.action === 'restarted') log(`tessera: the open run of this folder starts over: ${attached.reason}`);
     if (options.detach) return { workflowId, seconds: (Date.now() - started) / 1000 };
 
     const bar = options.quiet ? undefined : new ProgressBar();

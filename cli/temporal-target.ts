@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { readLiveLease } from '../lib/run-lease.ts';
 import { UsageError } from './run-options.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 
@@ -17,6 +18,19 @@ export const runTargetFlags = {
 
 export function resolveAddress(flag: string | undefined): string {
   return flag ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+}
+
+/**
+ * The cluster that runs the run in `out`: --address when given; else, while an embedded `tessera
+ * run` holds the folder, its own dev server (recorded in the folder's lease, on a port chosen at
+ * start); else TEMPORAL_ADDRESS or the default.
+ */
+export function resolveRunAddress(flags: { address?: string; out?: string }): string {
+  if (flags.address === undefined && flags.out !== undefined) {
+    const embedded = readLiveLease(flags.out)?.server?.address;
+    if (embedded) return embedded;
+  }
+  return resolveAddress(flags.address);
 }
 
 /** Runs `use` with a client of the cluster at `address`, closing the connection afterwards. */

@@ -2,9 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig, Split } from './config.ts';
-import { InputError } from './errors.ts';
-import { publishFile, readJsonIfExists, uniqueTempPath } from './atomic-files.ts';
-import type { ShardReport } from './extract-shard.ts';
+import { DamagedShardsError, InputError } from './errors.ts';
+import { z } from 'zod';
+import { publishFile, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
+import { readShardReport, type ShardReport } from './extract-shard.ts';
+import { sha256File } from './lineage.ts';
 import { failpoint } from './failpoints.ts';
 import { runLayout } from './run-layout.ts';
 import { allocateTileRows, loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
@@ -19,6 +21,31 @@ export interface CompactSummary {
   channels: number;
   bytes: number;
   seconds: number;
+}
+
+/** .tessera/compacted-<split>.json: the published vectors file's sha256 and the shards it holds. */
+export const CompactionRecordSchema = z.object({
+  file: z.string(),
+  sha256: z.string(),
+  rows: z.number().int(),
+  shards: z.array(z.string().nullable()),
+});
+export type CompactionRecord = z.infer<typeof CompactionRecordSchema>;
+
+/** Every shard file checked against the sha256 its report recorded, before any row is read. */
+async function assertShardsIntact(split: Split, shardsDir: string, reports: ShardReport[]): Promise<void> {
+  const damaged: number[] = [];
+  const problems: string[] = [];
+  for (const report of reports) {
+    if (report.parquet === null) continue;
+    const file = path.join(shardsDir, report.parquet);
+    const actual = await sha256File(file).catch(() => null);
+    if (actual !== report.parquetSha256) {
+      damaged.push(report.shard);
+      problems.push(actual === null ? `${file} is missing` : `${file} does not match its report (damaged, truncated or replaced)`);
+    }
+  }
+  if (damaged.length > 0) throw new DamagedShardsError(split, damaged, problems);
 }
 
 function sqlString(value: string): string {
@@ -86,6 +113,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   const layout = runLayout(config);
   const files = layout.split(split);
   const reports = await readShardReports(config, split, shardCount);
+  await assertShardsIntact(split, files.shards, reports);
   const withRows = reports.filter((r) => r.parquet !== null && r.grid !== null);
   const images = reports.reduce((sum, r) => sum + r.images, 0);
   const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
@@ -99,6 +127,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   const expectedRows = extracted * tilesPerImage;
 
   const temp = uniqueTempPath(files.vectors);
+  let sha256 = '';
   await fs.mkdir(`${layout.work}/duckdb-tmp`, { recursive: true });
   // One thread keeps each file's rows in file order (and was as fast as two on two cores).
   const instance = await DuckDBInstance.create(':memory:', {
@@ -110,6 +139,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   try {
     await writeOrderedVectors(connection, withRows.map((r) => `${files.shards}/${r.parquet}`), temp, channels, checkCancelled);
     await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
+    sha256 = await sha256File(temp);
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
@@ -118,21 +148,29 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
     instance.closeSync();
   }
   await publishFile(temp, files.vectors);
+  const record: CompactionRecord = { file: path.basename(files.vectors), sha256, rows: expectedRows, shards: reports.map((r) => r.parquetSha256) };
+  await writeJsonAtomic(files.compaction, record);
   await removeLeftoverTempFiles(files.shards);
   await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
   const { size } = await fs.stat(files.vectors);
   return { split, rows: expectedRows, images, extracted, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
 }
 
-/** The reports of one split's shards, all of which must have been extracted. */
+/** The reports of one split's shards; a missing or unreadable one means that shard is redone. */
 export async function readShardReports(config: RunConfig, split: Split, shardCount: number): Promise<ShardReport[]> {
   const files = runLayout(config).split(split);
   const reports: ShardReport[] = [];
+  const missing: number[] = [];
+  const problems: string[] = [];
   for (let shard = 0; shard < shardCount; shard++) {
-    const report = (await readJsonIfExists(files.report(shard))) as ShardReport | undefined;
-    if (!report) throw new Error(`${split} shard ${shard} has no report: it was not extracted`);
-    reports.push(report);
+    const read = await readShardReport(files.report(shard));
+    if ('report' in read) reports.push(read.report);
+    else {
+      missing.push(shard);
+      problems.push(`shard ${shard}: ${read.problem}`);
+    }
   }
+  if (missing.length > 0) throw new DamagedShardsError(split, missing, problems);
   return reports;
 }
 

@@ -2,14 +2,17 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { z } from 'zod';
 import type { RunConfig, Split } from './config.ts';
 import { occlusionFor } from './occlusion.ts';
 import { errorMessage, InputError } from './errors.ts';
 import { decodeImageInto, ImageInputError, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
 import type { InferenceEngine } from './inference/engine.ts';
 import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
+import { extractionKey, lineageMismatch, sha256Bytes, sha256File, ShardLineageSchema, type ExtractionKey, type ImageLineage } from './lineage.ts';
 import type { ShardPlanFile } from './plan-shards.ts';
-import type { RejectedRow } from './prepare-split.ts';
+import { RejectedRowSchema, type RejectedRow } from './prepare-split.ts';
+import { readFingerprint } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 import type { ShardImage } from './shard-plan.ts';
 import { failpoint } from './failpoints.ts';
@@ -17,20 +20,42 @@ import { AttemptLog } from './shard-attempts.ts';
 import { featuresToTileVectors, tileIndex } from './tiles.ts';
 import { allocateTileRows, TileParquetWriter } from './tile-parquet-writer.ts';
 
-export interface ShardReport {
-  split: Split;
-  shard: number;
-  images: number;
-  extracted: number;
-  rows: number;
-  channels: number | null;
-  grid: [number, number] | null;
+/**
+ * .tessera/shards/<split>/shard-N.json, written after the shard's file is published. `lineage`
+ * and `parquetSha256` prove what the file holds: a later run reuses the shard only when both
+ * still hold (see lib/lineage.ts). Reports of earlier versions lack them and are redone.
+ */
+export const ShardReportSchema = z.object({
+  format: z.literal(2),
+  split: z.enum(['train', 'val']),
+  shard: z.number().int(),
+  images: z.number().int(),
+  extracted: z.number().int(),
+  rows: z.number().int(),
+  channels: z.number().int().nullable(),
+  grid: z.tuple([z.number().int(), z.number().int()]).nullable(),
   /** The shard's Parquet file name inside shards/, or null when no image of it decoded. */
-  parquet: string | null;
-  errors: RejectedRow[];
-  seconds: number;
+  parquet: z.string().nullable(),
+  /** sha256 of that file as written. */
+  parquetSha256: z.string().nullable(),
+  lineage: ShardLineageSchema,
+  errors: z.array(RejectedRowSchema),
+  seconds: z.number(),
+});
+export type ShardReport = z.infer<typeof ShardReportSchema> & {
   /** Set on the returned report (never on disk) when an earlier attempt had already extracted it. */
   reused?: true;
+  /** Set on the returned report when a shard on disk could not be reused: why, naming its file. */
+  redone?: string;
+};
+
+/** The report of a shard, or why there is none that can be trusted. */
+export async function readShardReport(file: string): Promise<{ report: ShardReport } | { problem: string }> {
+  const raw = await readJsonIfExists(file).catch((error: unknown) => ({ unreadable: errorMessage(error) }));
+  if (raw === undefined) return { problem: 'not extracted yet' };
+  const parsed = ShardReportSchema.safeParse(raw);
+  if (!parsed.success) return { problem: `its report ${file} is damaged or from an earlier tessera version` };
+  return { report: parsed.data };
 }
 
 export interface ShardProgress {
@@ -59,6 +84,8 @@ interface DecodedBatch {
   images: ShardImage[];
   input: Float32Array;
   errors: RejectedRow[];
+  /** Every image of the batch, in plan order, with the sha256 of the bytes decoded (or null). */
+  lineage: ImageLineage[];
 }
 
 /**
@@ -74,19 +101,24 @@ async function decodeBatch(
 ): Promise<DecodedBatch> {
   const perImage = 3 * config.imgSize * config.imgSize;
   const slots = images.map((image, slot) => ({ image, slot }));
+  const hashes: (string | null)[] = images.map(() => null);
   const failures = await mapLimited(slots, Math.max(2, os.availableParallelism()), async ({ image, slot }) => {
     let real: string | undefined;
     try {
       const file = resolveImagePath(imagesRoot, image.imageId);
       real = await fs.realpath(file);
       if (!real.startsWith(imagesRoot + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
+      // Read once: the bytes hashed for the shard's lineage are the very bytes decoded.
+      const bytes = await fs.readFile(real);
+      hashes[slot] = sha256Bytes(bytes);
       const hole = split === 'val' ? occlusionFor(config.seed, image.imageId, config.imgSize) : undefined;
-      await decodeImageInto(real, config.imgSize, config.normalize, input, slot * perImage, hole);
+      await decodeImageInto(bytes, config.imgSize, config.normalize, input, slot * perImage, hole);
       return undefined;
     } catch (error) {
       return describeImageError(error, real);
     }
   });
+  const lineage = images.map((image, slot): ImageLineage => [image.ordinal, image.imageId, image.target, hashes[slot]!]);
   const decoded: ShardImage[] = [];
   const errors: RejectedRow[] = [];
   images.forEach((image, slot) => {
@@ -98,7 +130,7 @@ async function decodeBatch(
       errors.push({ imageId: image.imageId, classValue: String(image.target), split, stage: 'extract', reason: failure, position: image.ordinal });
     }
   });
-  return { images: decoded, input, errors };
+  return { images: decoded, input, errors, lineage };
 }
 
 /**
@@ -110,6 +142,7 @@ async function describeImageError(error: unknown, file: string | undefined): Pro
   const missing = (error as NodeJS.ErrnoException).path;
   if (code === 'ENOENT') return `image file ${missing} does not exist`;
   if (code === 'EACCES') return `image file ${missing} is not readable (permission denied)`;
+  if (code === 'EISDIR') return `image ${file} is a folder, not a file`;
   const message = errorMessage(error);
   if (!file || error instanceof InputError || error instanceof ImageInputError) return message;
   if ((await fs.stat(file).then((s) => s.size, () => undefined)) === 0) return 'image file is empty (0 bytes)';
@@ -135,24 +168,60 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
 }
 
 /**
+ * Why the shard on disk cannot stand for this plan now (naming its file), or undefined when it
+ * can: its report, extraction key, images (ordinal, id, target, bytes) and file checksum all hold.
+ */
+export async function shardMismatch(config: RunConfig, split: Split, shard: number, plan: ShardPlanFile, key: ExtractionKey, imagesRoot: string): Promise<string | undefined> {
+  const files = runLayout(config).split(split);
+  const read = await readShardReport(files.report(shard));
+  if ('problem' in read) return read.problem === 'not extracted yet' ? read.problem : `${split} shard ${shard}: ${read.problem}`;
+  const { report } = read;
+  const file = files.parquet(shard);
+  const lineage = await lineageMismatch(report.lineage, key, plan.images, imagesRoot);
+  if (lineage) return `${file}: ${lineage}`;
+  if (report.parquet === null) return undefined;
+  const actual = await sha256File(file).catch(() => null);
+  if (actual === null) return `${file} is missing`;
+  if (actual !== report.parquetSha256) return `${file} does not match its report (sha256 ${actual.slice(0, 12)}…, recorded ${report.parquetSha256?.slice(0, 12)}…): damaged, truncated or replaced`;
+  return undefined;
+}
+
+export async function readShardPlan(config: RunConfig, split: Split, shard: number): Promise<ShardPlanFile> {
+  return JSON.parse(await fs.readFile(runLayout(config).split(split).plan(shard), 'utf8')) as ShardPlanFile;
+}
+
+async function imagesRootOf(config: RunConfig): Promise<string> {
+  const layout = runLayout(config);
+  return fs.realpath(layout.images).catch(() => {
+    throw new InputError(`image folder ${layout.images} does not exist`);
+  });
+}
+
+/**
  * Extracts one shard: decode → ONNX → tiles → shard Parquet, written under a temporary name and
  * renamed when complete. Decoding the next batch overlaps inference of the current one. A shard
- * whose report already exists is not extracted again (the report is written after the rename).
+ * already on disk is reused only when its lineage and checksum prove it is this plan's shard
+ * now; otherwise (data changed, file damaged) it is extracted again, and `redone` says why.
  */
 export async function extractShard(config: RunConfig, split: Split, shard: number, deps: ExtractDeps): Promise<ShardReport> {
   const started = performance.now();
-  const layout = runLayout(config);
-  const files = layout.split(split);
+  const files = runLayout(config).split(split);
   const attempts = await AttemptLog.start(config, split, shard, deps.attempt);
-  const done = (await readJsonIfExists(files.report(shard))) as ShardReport | undefined;
-  if (done && (done.parquet === null || (await exists(path.join(files.shards, done.parquet))))) {
-    await attempts.finish('reused', (performance.now() - started) / 1000);
-    return { ...done, reused: true };
-  }
   try {
-    const report = await extractFreshShard(config, split, shard, deps, started);
+    const plan = await readShardPlan(config, split, shard);
+    const imagesRoot = await imagesRootOf(config);
+    const key = extractionKey(config, split, (await readFingerprint(config)).modelSha256);
+    const mismatch = await shardMismatch(config, split, shard, plan, key, imagesRoot);
+    if (mismatch === undefined) {
+      const { report } = (await readShardReport(files.report(shard))) as { report: ShardReport };
+      await attempts.finish('reused', (performance.now() - started) / 1000);
+      return { ...report, reused: true };
+    }
+    // The old report goes first: a crash from here on leaves no report that vouches for a file.
+    await fs.rm(files.report(shard), { force: true });
+    const report = await extractFreshShard(config, split, shard, { plan, key, imagesRoot }, deps, started);
     await attempts.finish('extracted', report.seconds);
-    return report;
+    return mismatch === 'not extracted yet' ? report : { ...report, redone: mismatch };
   } catch (error) {
     await attempts.finish(deps.stoppedAs() ?? 'failed', (performance.now() - started) / 1000);
     throw error;
@@ -160,13 +229,15 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
 }
 
 /** Decodes, runs and writes a shard that has no report yet; its temporary file never outlives it. */
-async function extractFreshShard(config: RunConfig, split: Split, shard: number, deps: ExtractDeps, started: number): Promise<ShardReport> {
-  const layout = runLayout(config);
-  const files = layout.split(split);
-  const plan = JSON.parse(await fs.readFile(files.plan(shard), 'utf8')) as ShardPlanFile;
-  const imagesRoot = await fs.realpath(layout.images).catch(() => {
-    throw new InputError(`image folder ${layout.images} does not exist`);
-  });
+async function extractFreshShard(
+  config: RunConfig,
+  split: Split,
+  shard: number,
+  { plan, key, imagesRoot }: { plan: ShardPlanFile; key: ExtractionKey; imagesRoot: string },
+  deps: ExtractDeps,
+  started: number,
+): Promise<ShardReport> {
+  const files = runLayout(config).split(split);
   const engine = await deps.engine();
   const size = config.imgSize;
   const batchFloats = config.batchSize * 3 * size * size;
@@ -180,6 +251,8 @@ async function extractFreshShard(config: RunConfig, split: Split, shard: number,
   let channels: number | null = null;
   let grid: [number, number] | null = null;
   const errors: RejectedRow[] = [];
+  const lineage: ImageLineage[] = [];
+  let parquetSha256: string | null = null;
   let imagesDone = 0;
   let extracted = 0;
   const spare: Float32Array[] = [];
@@ -192,6 +265,7 @@ async function extractFreshShard(config: RunConfig, split: Split, shard: number,
       const batch = await pending!;
       pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, split, imagesRoot, takeBuffer()) : undefined;
       errors.push(...batch.errors);
+      lineage.push(...batch.lineage);
       const n = batch.images.length;
       if (n > 0) {
         const input = n === config.batchSize ? batch.input : batch.input.slice(0, n * 3 * size * size);
@@ -235,6 +309,7 @@ async function extractFreshShard(config: RunConfig, split: Split, shard: number,
     }
     if (writer) {
       writer.close();
+      parquetSha256 = await sha256File(tempPath);
       await failpoint('extract-before-rename', shard);
       await publishFile(tempPath, finalPath);
     }
@@ -251,6 +326,7 @@ async function extractFreshShard(config: RunConfig, split: Split, shard: number,
     parquet = path.basename(finalPath);
   }
   const report: ShardReport = {
+    format: 2,
     split,
     shard,
     images: plan.images.length,
@@ -259,17 +335,12 @@ async function extractFreshShard(config: RunConfig, split: Split, shard: number,
     channels,
     grid,
     parquet,
+    parquetSha256,
+    lineage: { key, images: lineage },
     errors,
     seconds: (performance.now() - started) / 1000,
   };
   await fs.mkdir(path.dirname(files.report(shard)), { recursive: true });
   await writeJsonAtomic(files.report(shard), report);
   return report;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }

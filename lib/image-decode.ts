@@ -30,13 +30,13 @@ export function resolveImagePath(imagesDir: string, imageId: string): string {
 }
 
 /**
- * Decodes one image to RGB (grayscale, alpha and CMYK become sRGB RGB; alpha is dropped as
+ * Decodes one image (a file, or its bytes already read) to RGB (grayscale, alpha and CMYK become sRGB RGB; alpha is dropped as
  * PIL's convert('RGB') does), resizes it to size × size when it is not already, paints the
  * optional occlusion hole, and writes it as float32 CHW into `target` at `offset` (x / 255, then
  * optional ImageNet normalisation).
  */
 export async function decodeImageInto(
-  file: string,
+  file: string | Buffer,
   size: number,
   normalize: Normalize,
   target: Float32Array,

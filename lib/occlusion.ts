@@ -7,6 +7,9 @@ export interface Occlusion {
   width: number;
 }
 
+/** Names how holes are drawn below; part of a validation shard's extraction key (lib/lineage.ts). */
+export const OCCLUSION_SCHEME = 'sha256-seed-id-v1';
+
 /** The notebook's validation occlusion: one hole, filled with pure red. */
 export const OCCLUSION_FILL = [255, 0, 0] as const;
 

@@ -55,7 +55,7 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
   for await (const { fields } of csv.rows) {
     const imageId = fields[idColumn]!;
     const classValue = fields[classColumn]!;
-    const target = mapping.targets[classValue];
+    const target = Object.hasOwn(mapping.targets, classValue) ? mapping.targets[classValue] : undefined;
     let reason: string | undefined;
     if (imageId === '') reason = `${config.idColumn} is empty`;
     else if (target === undefined) reason = `${config.classColumn} is empty`;
@@ -68,5 +68,20 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
   }
   if (shard.length > 0) await writeShard();
   await writeJsonAtomic(files.planRejects, { rejected });
+  await removeShardsFrom(config, split, shardCount);
   return { images: ordinal, rejectedRows: rejected.length, shardCount, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Shards numbered `first` or more belong to an earlier, larger split of this folder (its data
+ * changed since): their plans, reports and files go, so nothing can take them for this run's.
+ */
+async function removeShardsFrom(config: RunConfig, split: Split, first: number): Promise<void> {
+  const files = runLayout(config).split(split);
+  for (let shard = first; ; shard++) {
+    const leftovers = [files.plan(shard), files.report(shard), files.parquet(shard)];
+    const found = await Promise.all(leftovers.map((file) => fs.access(file).then(() => true, () => false)));
+    if (!found.some(Boolean)) return;
+    for (const file of leftovers) await fs.rm(file, { force: true });
+  }
 }

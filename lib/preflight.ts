@@ -3,7 +3,8 @@ import * as ort from 'onnxruntime-node';
 import type { RunConfig } from './config.ts';
 import { errorMessage, InputError } from './errors.ts';
 import { describeOutputs, resolveOutputName } from './inference/output-name.ts';
-import { claimOutputFolder } from './run-fingerprint.ts';
+import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from './output-folder.ts';
+import { claimRunOptions } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 
 export interface PreflightSummary {
@@ -20,7 +21,8 @@ async function requireFolder(folder: string, what: string): Promise<void> {
 
 /**
  * Checks, before any shard runs, what would otherwise fail in every shard: the dataset folders,
- * the output folder (writable, not another run's), and the model: it loads, takes one float32
+ * the output folder (apart from the inputs, tessera's own, writable, not another run's options;
+ * temporary files of killed attempts removed), and the model: it loads, takes one float32
  * input [batch, 3, H, W] that accepts imgSize, and the chosen output exists and is 4-D. One blank
  * image goes through it (on the CPU) to learn the output's channels and grid.
  */
@@ -29,13 +31,11 @@ export async function preflight(config: RunConfig): Promise<PreflightSummary> {
   const layout = runLayout(config);
   await requireFolder(layout.data, 'dataset folder');
   await requireFolder(layout.images, 'image folder');
-  try {
-    await fs.mkdir(layout.work, { recursive: true });
-    await fs.access(layout.out, fs.constants.W_OK);
-  } catch (error) {
-    throw new InputError(`output folder ${layout.out} is not writable: ${errorMessage(error)}`);
-  }
-  await claimOutputFolder(config);
+  await assertOutputApartFromInputs(layout);
+  await claimOutputFolder(layout);
+  await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
+  await ensureWritable(layout.out, () => claimRunOptions(config));
+  await removeLeftoverTempFiles(layout);
 
   let session: ort.InferenceSession;
   try {

@@ -1,23 +1,37 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { RunConfig, Split } from './config.ts';
+import { z } from 'zod';
+import type { RunConfig } from './config.ts';
 import { CsvError, formatCsvRow, openCsv } from './csv.ts';
+import { describeCsvHeader } from './csv-header.ts';
 import { InputError } from './errors.ts';
 import { publishFile, uniqueTempPath, writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
+import { sha256File } from './lineage.ts';
 import { ColumnTyper, compareCodePoints, type ColumnKind } from './pandas-values.ts';
 import { runLayout } from './run-layout.ts';
 import { pickValidationRows, SplitError } from './split.ts';
 
 /** An input row that will produce no vectors, and why (ends up in errors.csv). */
-export interface RejectedRow {
-  imageId: string;
-  classValue: string;
+export const RejectedRowSchema = z.object({
+  imageId: z.string(),
+  classValue: z.string(),
   /** The split whose CSV holds the row. */
-  split: Split;
-  stage: 'plan' | 'extract';
-  reason: string;
+  split: z.enum(['train', 'val']),
+  stage: z.enum(['plan', 'extract']),
+  reason: z.string(),
   /** The row's ordinal in its split's CSV. */
-  position: number;
-}
+  position: z.number().int(),
+});
+export type RejectedRow = z.infer<typeof RejectedRowSchema>;
+
+/** .tessera/split.json: which bytes the split was made from, and what it wrote. */
+export const SplitRecordSchema = z.object({
+  inputCsv: z.string(),
+  inputSha256: z.string(),
+  trainingSha256: z.string(),
+  validationSha256: z.string(),
+});
+export type SplitRecord = z.infer<typeof SplitRecordSchema>;
 
 export interface SplitSummary {
   inputRows: number;
@@ -83,9 +97,18 @@ class GrowableInt32Array {
   }
 }
 
-/** pandas' group order for the class column's dtype. */
-function keyOrder(kind: ColumnKind): (a: string, b: string) => number {
-  if (kind === 'int' || kind === 'float') return (a, b) => Number(a) - Number(b);
+/** pandas' group order for the class column's dtype, on keys as to_csv writes them. */
+export function keyOrder(kind: ColumnKind): (a: string, b: string) => number {
+  if (kind === 'int' || kind === 'uint' || kind === 'pyint') {
+    // Exact: ids past 2^53 (uint64 ids too) can round to one Number, so ties (and NaN, from
+    // Infinity - Infinity) are settled as BigInt. Rounding keeps order, so other results stand.
+    return (a, b) => Number(a) - Number(b) || (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+  }
+  if (kind === 'float') {
+    // Python's repr writes infinities as 'inf' and '-inf', which Number() reads as NaN.
+    const value = (key: string) => (key === 'inf' ? Infinity : key === '-inf' ? -Infinity : Number(key));
+    return (a, b) => value(a) - value(b);
+  }
   return compareCodePoints; // bool keys 'False' < 'True' sort the same way
 }
 
@@ -99,6 +122,7 @@ function classMapping(kind: ColumnKind, keys: string[]): ClassMapping {
 /** Appends lines to a temporary file in large writes, then fsyncs it and publishes it under `file`. */
 class CsvFileWriter {
   private pending = '';
+  private readonly hash = createHash('sha256');
   private constructor(
     private readonly handle: fs.FileHandle,
     private readonly temp: string,
@@ -112,13 +136,24 @@ class CsvFileWriter {
 
   async write(line: string): Promise<void> {
     this.pending += line;
+    this.hash.update(line);
     if (this.pending.length >= 1 << 20) await this.flush();
   }
 
-  async publish(): Promise<void> {
+  /** Writes what is pending and fsyncs; returns the file's sha256. */
+  async finish(): Promise<string> {
     await this.flush();
     await this.handle.sync();
     await this.handle.close();
+    return this.hash.digest('hex');
+  }
+
+  /** Whether the file it replaces holds other bytes (or does not exist). */
+  async changes(sha256: string): Promise<boolean> {
+    return (await sha256File(this.file).catch(() => undefined)) !== sha256;
+  }
+
+  async publish(): Promise<void> {
     await publishFile(this.temp, this.file);
   }
 
@@ -148,7 +183,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
     const csv = await openCsv(source);
     const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
     if (missing.length > 0) {
-      throw new InputError(`input CSV ${source} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (columns: ${csv.header.join(', ')})`);
+      throw new InputError(`input CSV ${source} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (${describeCsvHeader(csv.header)})`);
     }
     const classColumn = csv.header.indexOf(config.classColumn);
     const typers = csv.header.map(() => new ColumnTyper());
@@ -209,7 +244,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const validation = await CsvFileWriter.create(layout.validationCsv);
   await validation.write(headerLine);
   for (const position of picked) await validation.write(validationLines.get(position)!);
-  await validation.publish();
+  const validationSha256 = await validation.finish();
 
   // Pass 3: training.csv, every row whose id is not a validation id, in input order.
   const training = await CsvFileWriter.create(layout.trainingCsv);
@@ -226,8 +261,19 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
       position++;
     }
   });
+  const trainingSha256 = await training.finish();
+  // A changed split makes every published output stale: they go before the new split appears,
+  // so the folder never shows vectors or a manifest of other inputs beside it.
+  if ((await training.changes(trainingSha256)) || (await validation.changes(validationSha256))) {
+    for (const stale of [layout.manifest, layout.lineageCsv, layout.errorsCsv, layout.split('train').vectors, layout.split('val').vectors, layout.split('train').compaction, layout.split('val').compaction]) {
+      await fs.rm(stale, { force: true });
+    }
+  }
+  await validation.publish();
   await training.publish();
 
+  const split: SplitRecord = { inputCsv: source, inputSha256: await sha256File(source), trainingSha256, validationSha256 };
+  await writeJsonAtomic(layout.splitRecord, split);
   await writeJsonAtomic(layout.classMapping, mapping);
   await writeFileAtomic(
     layout.classesCsv,

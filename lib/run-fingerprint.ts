@@ -1,81 +1,94 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { RunConfig } from './config.ts';
 import { InputError } from './errors.ts';
 import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
+import { sha256File } from './lineage.ts';
+import { removeOwnOutputs } from './output-folder.ts';
 import { runLayout } from './run-layout.ts';
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** Options that change what a run writes; the rest (parallelism, force) do not. */
-const OUTPUT_FIELDS = [
-  'data', 'csv', 'images', 'idColumn', 'classColumn', 'imgSize', 'valSamples', 'seed', 'output',
-  'shardSize', 'executionProvider', 'normalize', 'splits',
+/**
+ * Options that change what a run writes. The data's location and content (data, csv, images) are
+ * not among them: a data change is never refused, because shard lineage re-extracts exactly what
+ * it changed. Parallelism and force change nothing that is written.
+ */
+export const OUTPUT_OPTIONS = [
+  'idColumn', 'classColumn', 'imgSize', 'valSamples', 'seed', 'output', 'shardSize', 'executionProvider', 'normalize', 'splits',
 ] as const;
 
-export interface RunFingerprint {
-  config: Partial<Record<(typeof OUTPUT_FIELDS)[number], unknown>>;
-  modelSha256: string;
+/** .tessera/run.json. Folders of earlier versions also hold data, csv and images in `config`: ignored. */
+const RunFingerprintSchema = z.object({
+  config: z.record(z.string(), z.unknown()),
+  modelSha256: z.string(),
+});
+export type RunFingerprint = z.infer<typeof RunFingerprintSchema>;
+
+async function modelHash(model: string): Promise<string> {
+  try {
+    return await sha256File(model);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `model file ${model} does not exist` : `cannot read model file ${model}: ${(error as Error).message}`);
+  }
 }
 
 export async function fingerprintOf(config: RunConfig): Promise<RunFingerprint> {
-  const layout = runLayout(config);
-  let modelSha256: string;
-  try {
-    modelSha256 = await sha256File(layout.model);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `model file ${layout.model} does not exist` : `cannot read model file ${layout.model}: ${(error as Error).message}`);
-  }
-  const normalized = { ...config, data: layout.data };
-  return { config: Object.fromEntries(OUTPUT_FIELDS.map((field) => [field, normalized[field]])), modelSha256 };
+  const modelSha256 = await modelHash(runLayout(config).model);
+  return { config: Object.fromEntries(OUTPUT_OPTIONS.map((field) => [field, config[field]])), modelSha256 };
 }
 
-/** Everything a run derived in its output folder, except the embedded server's state. */
-async function removeRunOutputs(config: RunConfig): Promise<void> {
-  const layout = runLayout(config);
-  const derived = [
-    layout.trainingCsv, layout.validationCsv, layout.errorsCsv, layout.manifest, layout.classesCsv,
-    layout.split('train').vectors, layout.split('val').vectors, layout.split('train').shards, layout.split('val').shards,
-    layout.classMapping, path.join(layout.work, 'plans'), path.join(layout.work, 'shards'),
-  ];
-  for (const target of derived) await fs.rm(target, { recursive: true, force: true });
+/** The options (and the model) in which two fingerprints differ, as `seed (42 → 7)`. */
+export function fingerprintChanges(previous: RunFingerprint, current: RunFingerprint): string[] {
+  const changed: string[] = [];
+  for (const field of OUTPUT_OPTIONS) {
+    const [was, now] = [JSON.stringify(previous.config[field]), JSON.stringify(current.config[field])];
+    if (was !== now) changed.push(`${field} (${was ?? 'unset'} → ${now})`);
+  }
+  if (previous.modelSha256 !== current.modelSha256) changed.push(`model (sha256 ${previous.modelSha256.slice(0, 12)}… → ${current.modelSha256.slice(0, 12)}…)`);
+  return changed;
+}
+
+function fingerprintFile(config: RunConfig): string {
+  return path.join(runLayout(config).work, 'run.json');
+}
+
+async function readFingerprintIfAny(config: RunConfig): Promise<RunFingerprint | undefined> {
+  const file = fingerprintFile(config);
+  const raw = await readJsonIfExists(file);
+  if (raw === undefined) return undefined;
+  const parsed = RunFingerprintSchema.safeParse(raw);
+  if (!parsed.success) throw new InputError(`${file} is not a tessera run record (damaged?): remove it, or use another --out`);
+  return parsed.data;
 }
 
 /**
- * An output folder belongs to one run: the same options and model resume it; different ones are
- * refused (their shards would mix with this run's) unless `force`, which clears the old outputs.
+ * An output folder holds one run's options and model: the same ones resume it (whatever its data
+ * now holds); different ones are refused, naming what differs, unless `force`, which removes the
+ * old run's files (only the files tessera writes) first.
  */
-export async function claimOutputFolder(config: RunConfig): Promise<void> {
+export async function claimRunOptions(config: RunConfig): Promise<RunFingerprint> {
   const layout = runLayout(config);
-  const file = path.join(layout.work, 'run.json');
   const current = await fingerprintOf(config);
-  const previous = (await readJsonIfExists(file)) as RunFingerprint | undefined;
-  if (previous && JSON.stringify(previous) !== JSON.stringify(current)) {
-    const changed = OUTPUT_FIELDS.filter((f) => JSON.stringify(previous.config[f]) !== JSON.stringify(current.config[f])).map(String);
-    if (previous.modelSha256 !== current.modelSha256) changed.push('model (sha256)');
+  const previous = await readFingerprintIfAny(config);
+  const changed = previous ? fingerprintChanges(previous, current) : [];
+  if (changed.length > 0) {
     if (!config.force) {
       throw new InputError(
-        `output folder ${layout.out} holds another run's files (different ${changed.join(', ')}): ` +
-          'use another --out, or --force to replace them',
+        `output folder ${layout.out} holds a run with other options: ${changed.join(', ')}. ` +
+          'Use the same options, another --out, or --force to replace that run',
       );
     }
-    await removeRunOutputs(config);
+    await removeOwnOutputs(layout);
   }
   await fs.mkdir(layout.work, { recursive: true });
-  await writeJsonAtomic(file, current);
+  await writeJsonAtomic(fingerprintFile(config), current);
+  return current;
 }
 
 /** The fingerprint preflight recorded for this output folder (model hash included). */
 export async function readFingerprint(config: RunConfig): Promise<RunFingerprint> {
-  const file = path.join(runLayout(config).work, 'run.json');
-  const fingerprint = (await readJsonIfExists(file)) as RunFingerprint | undefined;
-  if (!fingerprint) throw new Error(`${file} is missing: preflight did not finish`);
+  const fingerprint = await readFingerprintIfAny(config);
+  if (!fingerprint) throw new Error(`${fingerprintFile(config)} is missing: preflight did not finish`);
   return fingerprint;
 }

@@ -21,7 +21,13 @@ export function runLayout(config: RunConfig) {
     classesCsv: path.join(out, 'classes.csv'),
     errorsCsv: path.join(out, 'errors.csv'),
     manifest: path.join(out, 'manifest.json'),
+    /** Every extracted image's bytes (sha256) with its row, shard and target. */
+    lineageCsv: path.join(out, 'lineage.csv'),
     work,
+    /** Says that tessera created this folder: only such a folder is written into. */
+    marker: path.join(work, 'folder.json'),
+    /** The input CSV's and the split CSVs' sha256, as prepareSplit last wrote them. */
+    splitRecord: path.join(work, 'split.json'),
     /** The files of one split's extraction: `train` → shards/ and vectors.parquet. */
     split(split: Split) {
       const train = split === 'train';
@@ -30,6 +36,7 @@ export function runLayout(config: RunConfig) {
         csv: train ? trainingCsv : validationCsv,
         shards,
         vectors: path.join(out, train ? 'vectors.parquet' : 'validation-vectors.parquet'),
+        compaction: path.join(work, `compacted-${split}.json`),
         plan: (shard: number) => path.join(work, 'plans', split, `${shardName(shard)}.json`),
         planRejects: path.join(work, 'plans', split, 'rejected.json'),
         parquet: (shard: number) => path.join(shards, `${shardName(shard)}.parquet`),

@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
+import { resolveWorkerRoots } from '../lib/confinement.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { WORKFLOWS_PATH } from '../lib/project-paths.ts';
 import { TASK_QUEUES, type QueueKind } from '../lib/task-queues.ts';
@@ -11,6 +12,11 @@ export interface TesseraWorkersOptions {
   address: string;
   namespace?: string;
   queues: readonly QueueKind[];
+  /**
+   * Folders whose files runs may use (data, out, model; tessera's own models folder is added for
+   * the model). Required: run configs come from anyone who can reach the Temporal frontend.
+   */
+  allowRoots: readonly string[];
   /** Shards one inference worker runs at once. One is enough to keep its session busy, because
    * each shard already overlaps decoding with inference; more only adds memory. */
   inferenceConcurrency?: number;
@@ -39,6 +45,8 @@ export interface TesseraWorkers {
  * runs extractShard with this process's single ONNX session per model.
  */
 export async function createWorkers(options: TesseraWorkersOptions): Promise<TesseraWorkers> {
+  // Resolved before connecting: a bad root stops the worker before it takes any task.
+  const roots = await resolveWorkerRoots(options.allowRoots);
   installRuntime(options.runtime);
   const connection = await NativeConnection.connect({ address: options.address });
   const namespace = options.namespace ?? 'default';
@@ -61,7 +69,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           namespace,
           taskQueue: TASK_QUEUES.cpu,
           workflowBundle: bundle,
-          activities: createCpuActivities(),
+          activities: createCpuActivities(roots),
           maxConcurrentActivityTaskExecutions: options.cpuConcurrency ?? 2,
           ...common,
         }),
@@ -73,7 +81,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           connection,
           namespace,
           taskQueue: TASK_QUEUES.inference,
-          activities: createInferenceActivities(engines, { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch }),
+          activities: createInferenceActivities(engines, roots, { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch }),
           maxConcurrentActivityTaskExecutions: options.inferenceConcurrency ?? 1,
           ...common,
         }),

@@ -1,11 +1,27 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { ApplicationFailure, executeChild, log, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  log,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { parseRunConfig, type RunConfig, type Split } from '../lib/config.ts';
+import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/errors.ts';
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/output-template.ts';
 import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
 import { activitiesFor } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
 import { extractShardsInline } from './inline-extraction.ts';
+import { attachUpdate, type AttachResult } from './attach.ts';
 import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
 
 /** Set by Temporal on every workflow a schedule starts: the slot's time, not the start time. */
@@ -22,24 +38,75 @@ function resolveOutput(config: RunConfig): RunConfig {
   return { ...config, out: resolveOutputTemplate(config.out, slot) };
 }
 
+/** Rounds of extracting damaged shards again before a run gives up on them. */
+const SHARD_REPAIR_ROUNDS = 3;
+
+function damagedShards(error: unknown): DamagedShardsDetails | undefined {
+  if (!(error instanceof ActivityFailure) || !(error.cause instanceof ApplicationFailure)) return undefined;
+  if (error.cause.type !== FAILURE_TYPES.damagedShards) return undefined;
+  return error.cause.details?.[0] as DamagedShardsDetails | undefined;
+}
+
 /**
- * preflight → seed & split → plan shards → extract shards (child workflows of at most 256 shards,
- * so history stays bounded) → errors.csv → compact → manifest. Only paths and counts cross
- * activity boundaries; no file, model or clock is touched here.
+ * The run of one output folder. A `tessera run` command that finds it open attaches through the
+ * `attach` update, which checks (in an activity: the files are the workers') that the command's
+ * options and data are the ones this run works on; if the data or the forced options changed, the
+ * run starts over on them (continue-as-new), reusing every shard that still provably matches.
  */
 export async function extractVectors(input: unknown): Promise<RunSummary> {
   const parsed = parseRunConfig(input);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
   const config = resolveOutput(parsed.config);
-  const { cpu, compactOnCpu, inference } = activitiesFor(config);
-  const { workflowId, runId } = workflowInfo();
+  const { cpu } = activitiesFor(config);
   const started = Date.now();
-
   const progress: RunProgress = withRate(
     { stage: 'preflight', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: null, imagesAtExtractStart: 0, extractEndedAt: null, updatedAt: started, imagesPerSecond: 0, etaSeconds: null },
     started,
   );
   setHandler(progressQuery, () => progress);
+
+  const pipeline = new CancellationScope();
+  let restartWith: RunConfig | undefined;
+  setHandler(attachUpdate, async (requestedInput): Promise<AttachResult> => {
+    const requested = parseRunConfig(requestedInput);
+    if (!requested.ok) throw ApplicationFailure.nonRetryable(requested.message, 'InvalidConfig');
+    // Nothing read yet: a run still in preflight works on whatever the files hold now.
+    if (progress.stage === 'preflight' && JSON.stringify(requested.config) === JSON.stringify(config)) return { action: 'attached' };
+    let verdict: AttachResult;
+    try {
+      verdict = await cpu.checkAttach(config, requested.config);
+    } catch (error) {
+      // The activity's message names what differs; the run itself goes on untouched.
+      const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+      throw ApplicationFailure.nonRetryable(cause instanceof Error ? cause.message : String(cause), FAILURE_TYPES.input);
+    }
+    if (verdict.action === 'restarted') {
+      log.info('run restarts on changed inputs', { reason: verdict.reason });
+      restartWith = requested.config;
+      pipeline.cancel();
+    }
+    return verdict;
+  });
+
+  let summary: RunSummary | undefined;
+  try {
+    summary = await pipeline.run(() => runPipeline(config, progress, started));
+  } catch (error) {
+    if (!(restartWith && isCancellation(error))) throw error;
+  }
+  await condition(allHandlersFinished);
+  if (restartWith) await continueAsNew<typeof extractVectors>(restartWith);
+  return summary!;
+}
+
+/**
+ * preflight → seed & split → plan shards → extract shards (child workflows of at most 256 shards,
+ * so history stays bounded) → errors.csv → compact → manifest. Only paths and counts cross
+ * activity boundaries; no file, model or clock is touched here.
+ */
+async function runPipeline(config: RunConfig, progress: RunProgress, started: number): Promise<RunSummary> {
+  const { cpu, compactOnCpu, inference } = activitiesFor(config);
+  const { workflowId, runId } = workflowInfo();
   const stage = (name: RunProgress['stage']) => {
     Object.assign(progress, withRate({ ...progress, stage: name }, Date.now()));
     setCurrentDetails(`${describeProgress(progress)}\n\nOutput: \`${config.out}\``);
@@ -97,9 +164,23 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
 
   progress.extractEndedAt = Date.now();
   stage('compact');
-  const errors = await cpu.writeErrors(config, shardCounts);
-  const train = config.splits.includes('train') ? await compactOnCpu.compact(config, 'train', shardCounts.train!) : undefined;
-  const val = config.splits.includes('val') ? await compactOnCpu.compact(config, 'val', shardCounts.val!) : undefined;
+  // A shard file found damaged, truncated or replaced (or a report missing) is extracted again
+  // at once, then the step is repeated: never compacted as it is, never retried for minutes.
+  const repairing = async <T>(step: () => Promise<T>): Promise<T> => {
+    for (let round = 1; ; round++) {
+      try {
+        return await step();
+      } catch (error) {
+        const damaged = damagedShards(error);
+        if (!damaged || round > SHARD_REPAIR_ROUNDS) throw error;
+        log.warn('shards must be extracted again', { split: damaged.split, shards: damaged.shards, reason: (error as ActivityFailure).cause?.message });
+        for (const shard of damaged.shards) await inference.extractShard(config, damaged.split, shard);
+      }
+    }
+  };
+  const errors = await repairing(() => cpu.writeErrors(config, shardCounts));
+  const train = config.splits.includes('train') ? await repairing(() => compactOnCpu.compact(config, 'train', shardCounts.train!)) : undefined;
+  const val = config.splits.includes('val') ? await repairing(() => compactOnCpu.compact(config, 'val', shardCounts.val!)) : undefined;
   stage('manifest');
   const timings = {
     split: split.seconds,

@@ -48,7 +48,7 @@ test('an output folder of another run is refused (naming what differs) unless --
   const args = ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'];
   const refused = await runTessera([...args, '--seed', '7'], dir);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /output folder .*out holds another run's files \(different seed\): use another --out, or --force/);
+  assert.match(refused.stderr, /output folder .*out holds a run with other options: seed \(42 → 7\)\. Use the same options, another --out, or --force/);
   const forced = await runTessera([...args, '--seed', '7', '--force'], dir);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdout, /images +8 extracted of 8/);

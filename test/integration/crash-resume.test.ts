@@ -37,7 +37,7 @@ const configFor = (out: string) => ({ data, out, model: DEFAULT_MODEL, ...runOpt
 function worker(options: { failpoint?: Failpoint; queues?: string; address?: string } = {}): TesseraProcess {
   const markers = path.join(dir, 'markers');
   fs.mkdirSync(markers, { recursive: true });
-  const args = ['worker', '--address', options.address ?? server.address, '--queues', options.queues ?? 'cpu,inference'];
+  const args = ['worker', '--address', options.address ?? server.address, '--queues', options.queues ?? 'cpu,inference', '--allow-root', dir];
   const proc = startTessera(args, { failpoint: options.failpoint, failpointDir: markers, failpointShard: 1 });
   started.push(proc);
   return proc;
@@ -191,4 +191,26 @@ test('two inference workers at once: every shard extracted once, by both workers
   for (const shard of shards) assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
   const workers = new Set(shards.flatMap((s) => s.attempts.map((a) => a.worker)));
   assert.equal(workers.size, 2, `shards were spread over both workers: ${[...workers].join(', ')}`);
+});
+
+test('a shard file damaged while compaction was down: the successor extracts that shard again at once, the rows are unchanged', async () => {
+  const out = path.join(dir, 'damaged-before-compaction');
+  for (const proc of started) await proc.killHard(); // earlier tests' workers would take the compaction
+  fs.rmSync(path.join(dir, 'markers', 'compact-mid'), { force: true });
+  const doomed = worker({ failpoint: 'compact-mid' });
+  const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-damaged-shard', args: [configFor(out)] });
+  await waitForFile(path.join(dir, 'markers', 'compact-mid'), doomed);
+  await doomed.killHard();
+  const shardFile = path.join(out, 'shards', 'shard-00003.parquet');
+  const bytes = fs.readFileSync(shardFile);
+  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+  fs.writeFileSync(shardFile, bytes);
+
+  const successor = worker();
+  await handle.result();
+  await successor.killHard();
+  await assertLikeReference(out);
+  const shards = manifestShards(out);
+  assert.deepEqual(outcomes(shards[3]!), ['extracted', 'extracted'], 'the damaged shard was extracted again');
+  for (const shard of shards.filter((s) => s.shard !== 3)) assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
 });

@@ -12,6 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { ShardSummary } from '../../activities/inference-activities.ts';
 import { createCpuActivities } from '../../activities/cpu-activities.ts';
+import { resolveWorkerRoots } from '../../lib/confinement.ts';
 import type { CompactSummary } from '../../lib/compact.ts';
 import { parseRunConfig, type RunConfig, type Split } from '../../lib/config.ts';
 import { startDevServer, type DevServer } from '../../lib/dev-server.ts';
@@ -68,7 +69,7 @@ after(async () => {
 
 test('1,000,000 images: the run and each shard-range child stay within a few thousand history events', async () => {
   const native = await NativeConnection.connect({ address: server.address });
-  const real = createCpuActivities();
+  const real = createCpuActivities(await resolveWorkerRoots([dir]));
   const cpu = await Worker.create({
     connection: native,
     taskQueue: TASK_QUEUES.cpu,

@@ -71,8 +71,8 @@ before(async () => {
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection });
   metricsAddress = `127.0.0.1:${await freePort()}`;
-  cpuWorker = startTessera(['worker', '--address', server.address, '--queues', 'cpu', '--log-format', 'json', '--metrics-address', metricsAddress]);
-  inferenceWorker = startTessera(['worker', '--address', server.address, '--queues', 'inference', '--log-format', 'json']);
+  cpuWorker = startTessera(['worker', '--address', server.address, '--allow-root', dir, '--queues', 'cpu', '--log-format', 'json', '--metrics-address', metricsAddress]);
+  inferenceWorker = startTessera(['worker', '--address', server.address, '--allow-root', dir, '--queues', 'inference', '--log-format', 'json']);
 });
 
 after(async () => {

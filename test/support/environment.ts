@@ -26,10 +26,13 @@ export interface TemporalHarness {
   stop(): Promise<void>;
 }
 
-/** A real dev server (state in a temp folder) with tessera's workers on both queues. */
-export async function startTemporal(dir: string): Promise<TemporalHarness> {
+/**
+ * A real dev server (state in a temp folder) with tessera's workers on both queues. The workers
+ * serve `allowRoots`: by default the test's own folder and the flowers dataset some tests read.
+ */
+export async function startTemporal(dir: string, allowRoots: readonly string[] = [dir, FLOWERS_DIR]): Promise<TemporalHarness> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
-  const workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'] });
+  const workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'], allowRoots });
   const running = workers.run();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });

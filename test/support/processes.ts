@@ -64,3 +64,19 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, what: s
 export function waitForFile(file: string, watched: TesseraProcess, timeoutMs = 120_000): Promise<void> {
   return waitUntil(() => fs.existsSync(file), path.basename(file), { watched, timeoutMs });
 }
+
+/** The live (not zombie) children of `pid`, from /proc (Linux): e.g. the servers a tessera process spawned. */
+export function childProcesses(pid: number): { pid: number; argv: string[] }[] {
+  const children: { pid: number; argv: string[] }[] = [];
+  for (const name of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) !== pid || state === 'Z') continue;
+      children.push({ pid: Number(name), argv: fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean) });
+    } catch {
+      // exited while being read
+    }
+  }
+  return children;
+}

@@ -96,6 +96,8 @@ test('one CPU worker and N GPU inference workers poll their queues on temporal:7
     assert.equal(flag(worker, '--log-format'), 'json', name);
     assert.match(flag(worker, '--metrics-address') ?? '', /^0\.0\.0\.0:\d+$/, `${name}: metrics reachable from Prometheus`);
     assert.ok(worker.depends_on?.['temporal-namespace'], `${name} starts once its namespace exists`);
+    // `tessera worker` refuses to start without the folders it may serve: the shared volume.
+    assert.equal(flag(worker, '--allow-root') ?? worker.environment?.TESSERA_ALLOW_ROOTS, '/data', `${name} serves /data only`);
   }
   const cpu = services['tessera-cpu-worker']!;
   const inference = services['tessera-inference-worker']!;

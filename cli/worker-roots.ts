@@ -1,0 +1,27 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ALLOW_ROOTS_ENV, rootsFromEnv } from '../lib/confinement.ts';
+import { UsageError } from './run-options.ts';
+
+/**
+ * The folders `tessera worker` serves: --allow-root and TESSERA_ALLOW_ROOTS together. None at
+ * all is a usage error, not a default such as the working directory (often / or the install
+ * folder): anyone who reaches the Temporal frontend chooses a run's paths, so what a worker
+ * exposes must be its operator's explicit choice. Each must be an existing folder, so that a
+ * typo stops the worker now instead of showing later as every run being refused.
+ */
+export function workerRoots(flags: readonly string[], env: string | undefined): string[] {
+  const roots = [...flags, ...rootsFromEnv(env)].map((dir) => path.resolve(dir));
+  if (roots.length === 0) {
+    throw new UsageError(
+      `no folder to serve: give --allow-root DIR (repeatable) or ${ALLOW_ROOTS_ENV}=DIR${path.delimiter}DIR, ` +
+        "the folders holding the runs' data, outputs and models (tessera's own models folder is always allowed for the model)",
+    );
+  }
+  for (const root of roots) {
+    if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UsageError(`allowed root ${root} (--allow-root or ${ALLOW_ROOTS_ENV}) does not exist or is not a folder`);
+    }
+  }
+  return roots;
+}

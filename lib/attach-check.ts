@@ -1,0 +1,63 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { RunConfig } from './config.ts';
+import { InputError } from './errors.ts';
+import { readShardReport } from './extract-shard.ts';
+import { readJsonIfExists } from './atomic-files.ts';
+import { currentImageHash, sha256File } from './lineage.ts';
+import { SplitRecordSchema } from './prepare-split.ts';
+import { fingerprintChanges, fingerprintOf } from './run-fingerprint.ts';
+import { runLayout } from './run-layout.ts';
+
+/** What became of a `tessera run` that found its folder's run open. */
+export type AttachResult = { action: 'attached' } | { action: 'restarted'; reason: string };
+
+/**
+ * Whether an open run (`running`) can carry on for a command that asks for `requested`. Options
+ * that change the output must be the same (or forced); any other difference, a changed input
+ * CSV, or an image whose bytes changed since its shard was extracted restarts the run on what the
+ * command asks for, where every shard that still matches is reused.
+ */
+export async function checkAttach(running: RunConfig, requested: RunConfig): Promise<AttachResult> {
+  const layout = runLayout(running);
+  const changes = fingerprintChanges(await fingerprintOf(running), await fingerprintOf(requested));
+  if (changes.length > 0 && !requested.force) {
+    throw new InputError(
+      `output folder ${layout.out} has an open run with other options: ${changes.join(', ')}. ` +
+        'Use the same options to resume it, another --out, or --force to restart it on the new ones',
+    );
+  }
+  if (changes.length > 0) return { action: 'restarted', reason: `options changed (--force): ${changes.join(', ')}` };
+  const differing = (Object.keys(requested) as (keyof RunConfig)[]).filter((key) => JSON.stringify(running[key]) !== JSON.stringify(requested[key]));
+  if (differing.length > 0) return { action: 'restarted', reason: `the command changed ${differing.join(', ')}` };
+
+  const reason = (await csvChange(running)) ?? (await imageChange(running));
+  return reason ? { action: 'restarted', reason } : { action: 'attached' };
+}
+
+async function csvChange(config: RunConfig): Promise<string | undefined> {
+  const layout = runLayout(config);
+  const record = SplitRecordSchema.safeParse(await readJsonIfExists(layout.splitRecord));
+  if (!record.success) return undefined; // not split yet: the split will read the CSV as it is now
+  const now = await sha256File(layout.inputCsv).catch(() => null);
+  if (record.data.inputCsv !== layout.inputCsv || now !== record.data.inputSha256) return `${layout.inputCsv} changed since the run split it`;
+  return undefined;
+}
+
+/** The first image whose bytes are not those its finished shard was extracted from. */
+async function imageChange(config: RunConfig): Promise<string | undefined> {
+  const layout = runLayout(config);
+  const imagesRoot = await fs.realpath(layout.images).catch(() => layout.images);
+  for (const split of config.splits) {
+    const reports = path.dirname(layout.split(split).report(0));
+    const names = (await fs.readdir(reports).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort();
+    for (const name of names) {
+      const read = await readShardReport(path.join(reports, name));
+      if (!('report' in read)) continue; // redone when its turn comes
+      for (const [, imageId, , sha256] of read.report.lineage.images) {
+        if ((await currentImageHash(imagesRoot, imageId)) !== sha256) return `image ${imageId} changed since ${split} shard ${read.report.shard} was extracted`;
+      }
+    }
+  }
+  return undefined;
+}

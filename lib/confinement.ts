@@ -1,0 +1,137 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { RunConfigSchema, formatConfigIssues, type RunConfig } from './config.ts';
+import { InputError } from './errors.ts';
+import { PROJECT_ROOT } from './project-paths.ts';
+import { runLayout } from './run-layout.ts';
+
+/**
+ * A worker takes its run config from whoever can reach the Temporal frontend, which has no
+ * authentication of its own. So it serves only folders its operator named when starting it:
+ * every path of a run is resolved (symlinks included) and must lie inside those roots before any
+ * file is touched; the CSV and the image folder must also stay inside the run's dataset folder.
+ */
+
+export const ALLOW_ROOTS_ENV = 'TESSERA_ALLOW_ROOTS';
+
+/** What a worker may serve, resolved once at its start. */
+export interface WorkerRoots {
+  /** Real paths of the folders a run's data, out and model may be in. */
+  readonly roots: readonly string[];
+  /** Real paths where only the model may be: tessera's own models folder. */
+  readonly modelRoots: readonly string[];
+}
+
+export class RootsError extends Error {
+  override name = 'RootsError';
+}
+
+/** TESSERA_ALLOW_ROOTS: folders separated by the platform's path delimiter (`:`), empty entries ignored. */
+export function rootsFromEnv(value: string | undefined): string[] {
+  return (value ?? '').split(path.delimiter).filter((entry) => entry !== '');
+}
+
+/** Whether `target` is `root` or below it; both must be resolved already. */
+export function isInside(target: string, root: string): boolean {
+  if (target === root) return true;
+  return target.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+const isMissing = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
+
+/**
+ * `target` as the file system would reach it: the realpath of its nearest existing ancestor plus
+ * the rest, so an output folder that does not exist yet is checked where it will be created.
+ * A dangling symlink on the way is refused: where writes through it would land cannot be checked.
+ */
+export async function realPathAllowingMissing(target: string): Promise<string> {
+  let existing = path.resolve(target);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(await fs.realpath(existing), ...rest);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      if (await fs.lstat(existing).then((stat) => stat.isSymbolicLink(), () => false)) {
+        throw new RootsError(`${existing} is a symlink to something that does not exist`);
+      }
+      const parent = path.dirname(existing);
+      if (parent === existing) throw error;
+      rest.unshift(path.basename(existing));
+      existing = parent;
+    }
+  }
+}
+
+/**
+ * The roots a worker serves, resolved now: later symlink changes cannot widen them. A root that
+ * does not exist yet (an embedded run's new output folder) is resolved through its nearest
+ * existing ancestor; `tessera worker` itself insists that its roots exist.
+ */
+export async function resolveWorkerRoots(dirs: readonly string[]): Promise<WorkerRoots> {
+  if (!Array.isArray(dirs) || dirs.length === 0) {
+    throw new RootsError(`a worker needs at least one folder it may serve (--allow-root DIR or ${ALLOW_ROOTS_ENV})`);
+  }
+  const roots: string[] = [];
+  for (const dir of dirs) {
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new RootsError(`allowed root ${JSON.stringify(dir)} is not a folder path`);
+    const real = await realPathAllowingMissing(dir).catch((error: unknown) => {
+      throw new RootsError(`allowed root ${dir} cannot be resolved: ${(error as Error).message}`);
+    });
+    if (!roots.includes(real)) roots.push(real);
+  }
+  const models = await realPathAllowingMissing(path.join(PROJECT_ROOT, 'models'));
+  return { roots, modelRoots: [models] };
+}
+
+function describeRoots(roots: WorkerRoots): string {
+  return `this worker serves ${roots.roots.join(', ')}${roots.modelRoots.length > 0 ? ` (models also from ${roots.modelRoots.join(', ')})` : ''}`;
+}
+
+/** Resolves a path of the run, turning a failure into an input error that names the field. */
+async function resolveField(field: string, given: string, absolute: string, roots: WorkerRoots): Promise<string> {
+  try {
+    return await realPathAllowingMissing(absolute);
+  } catch (error) {
+    throw new InputError(`${field} ${given}: cannot check where it leads (${(error as Error).message}); ${describeRoots(roots)}`);
+  }
+}
+
+const resolvedNote = (absolute: string, real: string) => (real === absolute ? '' : ` (it resolves to ${real})`);
+
+async function requireInRoots(field: 'data' | 'out' | 'model', given: string, absolute: string, roots: WorkerRoots): Promise<string> {
+  const real = await resolveField(field, given, absolute, roots);
+  const allowed = field === 'model' ? [...roots.roots, ...roots.modelRoots] : roots.roots;
+  if (!allowed.some((root) => isInside(real, root))) {
+    throw new InputError(
+      `${field} ${absolute}${resolvedNote(absolute, real)} is outside the folders this worker may use; ${describeRoots(roots)}. ` +
+        `To allow it, start the worker with --allow-root FOLDER (repeatable) or ${ALLOW_ROOTS_ENV} naming a folder that holds it`,
+    );
+  }
+  return real;
+}
+
+async function requireInData(field: 'csv' | 'images', given: string, absolute: string, data: string, roots: WorkerRoots): Promise<void> {
+  const fix = `csv and images are relative paths inside data: move it into ${data} and name it relative to that folder; ${describeRoots(roots)}`;
+  if (path.isAbsolute(given)) throw new InputError(`${field} ${given} is an absolute path. ${fix}`);
+  const real = await resolveField(field, given, absolute, roots);
+  if (!isInside(real, data)) throw new InputError(`${field} ${given} leads outside the dataset folder ${data} (to ${real}). ${fix}`);
+}
+
+/**
+ * Refuses a run config whose files lie outside what this worker serves. Called by every activity
+ * before it touches a file; the error is an InputError, so the run fails at once, not after retries.
+ * The config is parsed again: an activity can be scheduled by any workflow, not only tessera's.
+ */
+export async function checkRunConfigPaths(input: unknown, roots: WorkerRoots): Promise<RunConfig> {
+  const parsed = RunConfigSchema.safeParse(input);
+  if (!parsed.success) throw new InputError(`invalid run config: ${formatConfigIssues(parsed.error)}`);
+  const config = parsed.data;
+  const layout = runLayout(config);
+  const data = await requireInRoots('data', config.data, layout.data, roots);
+  await requireInRoots('out', config.out, layout.out, roots);
+  await requireInRoots('model', config.model, layout.model, roots);
+  await requireInData('csv', config.csv, layout.inputCsv, data, roots);
+  await requireInData('images', config.images, layout.images, data, roots);
+  return config;
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { z } from 'zod';
+import type { RunConfig, Split } from './config.ts';
+import { OCCLUSION_SCHEME } from './occlusion.ts';
+
+/**
+ * Lineage: what a shard's vectors are provably made from. A vector is a pure function of the
+ * image's bytes and the extraction key below, so a shard written earlier is reused only when the
+ * key and every image's ordinal, id, target and bytes (by sha256) are what they are now, and the
+ * shard file is the one that was written (by sha256). Anything else is extracted again.
+ */
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function sha256Bytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Everything besides the image bytes that decides a vector, as the extracting worker sees it. */
+export const ExtractionKeySchema = z.object({
+  modelSha256: z.string(),
+  output: z.union([z.number(), z.string()]),
+  imgSize: z.number(),
+  normalize: z.string(),
+  /** Validation images get the notebook's occlusion (scheme and seed); training images none. */
+  occlusion: z.object({ scheme: z.string(), seed: z.number() }).nullable(),
+  executionProvider: z.string(),
+  onnxruntime: z.string(),
+  sharp: z.string(),
+  libvips: z.string(),
+});
+export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
+
+/** The key of `split` for this worker process (its onnxruntime and sharp/libvips builds). */
+export function extractionKey(config: RunConfig, split: Split, modelSha256: string): ExtractionKey {
+  return {
+    modelSha256,
+    output: config.output,
+    imgSize: config.imgSize,
+    normalize: config.normalize,
+    occlusion: split === 'val' ? { scheme: OCCLUSION_SCHEME, seed: config.seed } : null,
+    executionProvider: config.executionProvider,
+    onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
+    sharp: sharp.versions.sharp,
+    libvips: sharp.versions.vips,
+  };
+}
+
+/** One planned image and the sha256 of the bytes it was extracted from (null: unreadable). */
+export const ImageLineageSchema = z.tuple([
+  z.number().int(), // ordinal in the split's CSV
+  z.string(), // image id
+  z.number().int(), // target
+  z.string().nullable(), // sha256 of the file's bytes
+]);
+export type ImageLineage = z.infer<typeof ImageLineageSchema>;
+
+export const ShardLineageSchema = z.object({
+  key: ExtractionKeySchema,
+  images: z.array(ImageLineageSchema),
+});
+export type ShardLineage = z.infer<typeof ShardLineageSchema>;
+
+/** One digest for a shard's whole lineage, for the manifest. */
+export function lineageDigest(lineage: ShardLineage): string {
+  return createHash('sha256').update(JSON.stringify(lineage)).digest('hex');
+}
+
+/** The bytes an image id names now, or null when it cannot be read (missing, a folder, …). */
+export async function currentImageHash(imagesRoot: string, imageId: string): Promise<string | null> {
+  const file = path.resolve(imagesRoot, imageId);
+  if (!file.startsWith(imagesRoot + path.sep)) return null;
+  try {
+    const real = await fs.realpath(file);
+    if (!real.startsWith(imagesRoot + path.sep)) return null;
+    return await sha256File(real);
+  } catch {
+    return null;
+  }
+}
+
+function sameKey(a: ExtractionKey, b: ExtractionKey): boolean {
+  return JSON.stringify(ExtractionKeySchema.parse(a)) === JSON.stringify(ExtractionKeySchema.parse(b));
+}
+
+/**
+ * Why a shard recorded with `recorded` cannot stand for `planned` images under `key` now, or
+ * undefined when it can. Reads every image of the shard: no size or mtime shortcut, which
+ * `cp -p` and `rsync -t` defeat.
+ */
+export async function lineageMismatch(
+  recorded: ShardLineage,
+  key: ExtractionKey,
+  planned: readonly { ordinal: number; imageId: string; target: number }[],
+  imagesRoot: string,
+): Promise<string | undefined> {
+  if (!sameKey(recorded.key, key)) {
+    const changed = (Object.keys(key) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(recorded.key[k]) !== JSON.stringify(key[k]));
+    return `extraction key changed (${changed.join(', ')})`;
+  }
+  if (recorded.images.length !== planned.length) return `it holds ${recorded.images.length} images, the plan ${planned.length}`;
+  for (let k = 0; k < planned.length; k++) {
+    const [ordinal, imageId, target] = recorded.images[k]!;
+    const now = planned[k]!;
+    if (ordinal !== now.ordinal || imageId !== now.imageId || target !== now.target) {
+      return `row ${now.ordinal} is now ${now.imageId} (class ${now.target}), was ${imageId} (class ${target}) at row ${ordinal}`;
+    }
+  }
+  for (const [, imageId, , sha256] of recorded.images) {
+    if ((await currentImageHash(imagesRoot, imageId)) !== sha256) return `image ${imageId} changed since it was extracted`;
+  }
+  return undefined;
+}

@@ -1,0 +1,174 @@
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { isInside as inside, realPathAllowingMissing as realPathOf } from './confinement.ts';
+import { InputError } from './errors.ts';
+import { writeJsonAtomic } from './atomic-files.ts';
+import type { runLayout } from './run-layout.ts';
+import { TESSERA_VERSION } from './version.ts';
+
+/**
+ * tessera writes only into a folder it created (or an empty one it then marks), and removes only
+ * the files it writes. A user's own files, in the output folder or anywhere else, are never
+ * touched: a foreign folder is refused, and --force clears nothing but tessera's own names.
+ */
+
+type Layout = ReturnType<typeof runLayout>;
+
+/** Entries of `.tessera/` that the embedded run's lease may create before the folder is claimed. */
+const LEASE_ENTRIES = /^(lease\.json.*|temporal)$/;
+
+
+/** --out must be apart from the inputs: writing there could replace or delete them. */
+export async function assertOutputApartFromInputs(layout: Layout): Promise<void> {
+  // A path this process cannot resolve (no permission) is compared as given; reading it fails later, clearly.
+  const resolve = (file: string) => realPathOf(file).catch(() => path.resolve(file));
+  const out = await resolve(layout.out);
+  const inputs: [string, string][] = [
+    ['data folder', layout.data],
+    ['image folder', layout.images],
+    ['input CSV', layout.inputCsv],
+  ];
+  for (const [what, file] of inputs) {
+    const input = await resolve(file);
+    if (inside(out, input) || inside(input, out)) {
+      const relation = out === input ? 'is' : inside(out, input) ? 'is inside' : 'contains';
+      throw new InputError(`output folder ${layout.out} ${relation} the ${what} ${file}: choose an --out apart from the inputs`);
+    }
+  }
+}
+
+async function isTesseraWork(work: string): Promise<'marked' | 'earlier-version' | 'lease-only' | 'foreign'> {
+  const names = await fs.readdir(work).catch(() => undefined);
+  if (!names) return 'foreign';
+  if (names.includes('folder.json')) return 'marked';
+  if (names.includes('run.json')) return 'earlier-version';
+  return names.every((name) => LEASE_ENTRIES.test(name)) ? 'lease-only' : 'foreign';
+}
+
+/**
+ * Why tessera may not write into `out`, or undefined when it may: it does not exist, is empty
+ * (or holds only the lease of the run now starting), or carries tessera's marker (or an earlier
+ * version's run record). Reads only; `claimOutputFolder` then writes the marker.
+ */
+export async function outputFolderRefusal(out: string): Promise<string | undefined> {
+  const stat = await fs.stat(out).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new InputError(`output folder ${out} cannot be read: ${error.message}`);
+  });
+  if (!stat) return undefined;
+  if (!stat.isDirectory()) return `output ${out} is a file, not a folder`;
+  const names = (await fs.readdir(out)).sort();
+  const work = names.includes('.tessera') ? await isTesseraWork(path.join(out, '.tessera')) : undefined;
+  if (work === 'marked' || work === 'earlier-version') return undefined;
+  const foreign = names.filter((name) => !(name === '.tessera' && work === 'lease-only'));
+  if (foreign.length === 0) return undefined;
+  const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : '');
+  return `output folder ${out} is not empty and was not created by tessera (it holds ${shown}): choose a new or empty folder`;
+}
+
+/** Refuses a foreign folder; creates or marks the output folder as tessera's. */
+export async function claimOutputFolder(layout: Layout): Promise<void> {
+  const refusal = await outputFolderRefusal(layout.out);
+  if (refusal) throw new InputError(refusal);
+  makeFolders(layout.work, layout.out);
+  const marked = await fs.access(layout.marker).then(() => true, () => false);
+  if (!marked) await ensureWritable(layout.out, () => writeJsonAtomic(layout.marker, { tessera: TESSERA_VERSION, createdAt: new Date().toISOString() }));
+}
+
+/** Runs `write` into `folder`, turning the usual reasons it cannot be written into a clear error. */
+export async function ensureWritable<T>(folder: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    throw outputFolderError(folder, error);
+  }
+}
+
+/** The output folder cannot be written (read-only, permissions, disk full): no retry helps. */
+export class OutputFolderError extends InputError {
+  override name = 'OutputFolderError';
+}
+
+const WRITE_CAUSES: Record<string, string> = {
+  EROFS: 'it is on a read-only file system',
+  EACCES: 'it is not writable by this user',
+  EPERM: 'it is not writable by this user',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  ENOTDIR: 'a part of its path is a file, not a folder',
+  EEXIST: 'a file is in the way of a folder',
+};
+
+/** An fs error while writing into the output folder, as a message naming the folder and the cause; other errors unchanged. */
+export function outputFolderError(out: string, error: unknown): Error {
+  const { code, path: at } = error as NodeJS.ErrnoException;
+  const cause = code ? WRITE_CAUSES[code] : undefined;
+  if (!cause) return error as Error;
+  return new OutputFolderError(`cannot write to output folder ${out}: ${cause} (${code}${at ? ` at ${at}` : ''})`);
+}
+
+/**
+ * mkdir -p one level at a time: node's recursive mkdir reports a read-only file system as
+ * ENOENT, which hides the cause.
+ */
+export function makeFolders(dir: string, out: string): void {
+  const missing: string[] = [];
+  for (let current = path.resolve(dir); !fsSync.existsSync(current); current = path.dirname(current)) {
+    missing.unshift(current);
+    if (path.dirname(current) === current) break;
+  }
+  for (const folder of missing) {
+    try {
+      fsSync.mkdirSync(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && fsSync.statSync(folder).isDirectory()) continue;
+      throw outputFolderError(out, error);
+    }
+  }
+}
+
+/** Shard files and their attempts' temporary files: `shard-00012.parquet[.PID-HEX.tmp]`. */
+const SHARD_FILE = /^shard-\d{5,}\.parquet(\.\d+-[0-9a-f]{8}\.tmp)?$/;
+
+/** A temporary file tessera left beside `name` (`name.PID-HEX.tmp`, see atomic-files.ts). */
+export function isTempOf(name: string, candidate: string): boolean {
+  return candidate.startsWith(`${name}.`) && /^\.\d+-[0-9a-f]{8}\.tmp$/.test(candidate.slice(name.length));
+}
+
+/** The files tessera writes at the top of an output folder. */
+function topLevelFiles(layout: Layout): string[] {
+  return [
+    layout.trainingCsv, layout.validationCsv, layout.classesCsv, layout.errorsCsv, layout.manifest, layout.lineageCsv,
+    layout.split('train').vectors, layout.split('val').vectors,
+  ];
+}
+
+/** Temporary files of attempts killed before their rename, beside the top-level outputs. */
+export async function removeLeftoverTempFiles(layout: Layout): Promise<void> {
+  const names = await fs.readdir(layout.out).catch(() => [] as string[]);
+  const own = topLevelFiles(layout).map((file) => path.basename(file));
+  for (const name of names) {
+    if (own.some((file) => isTempOf(file, name))) await fs.rm(path.join(layout.out, name), { force: true });
+  }
+}
+
+/**
+ * --force: removes an earlier run's outputs, and only them: tessera's own file names at the top,
+ * shard files in shards/ (the folder only if then empty), and its records in .tessera/. The
+ * embedded server's state, the lease and the marker stay.
+ */
+export async function removeOwnOutputs(layout: Layout): Promise<void> {
+  for (const file of topLevelFiles(layout)) await fs.rm(file, { force: true });
+  await removeLeftoverTempFiles(layout);
+  for (const split of ['train', 'val'] as const) {
+    const shards = layout.split(split).shards;
+    const names = await fs.readdir(shards).catch(() => undefined);
+    if (!names) continue;
+    for (const name of names.filter((n) => SHARD_FILE.test(n))) await fs.rm(path.join(shards, name), { force: true });
+    await fs.rmdir(shards).catch(() => undefined); // kept when it holds anything else
+  }
+  for (const record of ['plans', 'shards', 'attempts', 'duckdb-tmp', 'classes.json', 'split.json', 'compacted-train.json', 'compacted-val.json']) {
+    await fs.rm(path.join(layout.work, record), { recursive: true, force: true });
+  }
+}

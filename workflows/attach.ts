@@ -1,0 +1,12 @@
+import { defineUpdate } from '@temporalio/workflow';
+import type { AttachResult } from '../lib/attach-check.ts';
+
+export type { AttachResult };
+
+/**
+ * Sent (with update-with-start) by every `tessera run`: the command's own run config. The open run
+ * answers `attached` when it already works on those options and data, `restarted` when it starts
+ * over on the command's (changed data, or --force with changed options), and refuses changed
+ * options without --force, naming them.
+ */
+export const attachUpdate = defineUpdate<AttachResult, [unknown]>('attach');
