@@ -42,9 +42,9 @@ export function createInferenceActivities(engines: InferenceEngines, roots: Work
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
       let progress: unknown = { split, shard, imagesDone: 0, loading: true };
-      const engine = async () => {
+      const engine = async (modelSha256: string) => {
         try {
-          return await engines.get(sessionSpecFor(config, options));
+          return await engines.get({ ...sessionSpecFor(config, options), modelSha256 });
         } catch (error) {
           if (error instanceof ModelLoadError) throw new InputError(error.message);
           throw error;

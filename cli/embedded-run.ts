@@ -140,8 +140,8 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     });
     options.onServer?.(server.uiUrl);
     // This server runs only this command's run: its workers serve exactly the run's own folders.
-    const allowRoots = [config.data, out, path.dirname(path.resolve(config.model))];
-    parts.workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'], allowRoots });
+    const allowRoots = [config.data, out];
+    parts.workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [config.model] });
     const running = (parts.running = parts.workers.run());
     return await Promise.race([
       submitRun(config, { address: server.address, quiet: options.quiet }),

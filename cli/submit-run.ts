@@ -58,6 +58,9 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
     try {
       attached = await client.workflow.executeUpdateWithStart(attachUpdate, { args: [config], startWorkflowOperation: start });
     } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof CancelledFailure) {
+        throw new RunCancelledError(`workflow ${workflowId} is being cancelled; the same command resumes it once it has stopped`);
+      }
       if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
       throw error;
     }

@@ -6,7 +6,7 @@ import { readShardReport } from './extract-shard.ts';
 import { readJsonIfExists } from './atomic-files.ts';
 import { currentImageHash, sha256File } from './lineage.ts';
 import { SplitRecordSchema } from './prepare-split.ts';
-import { fingerprintChanges, fingerprintOf } from './run-fingerprint.ts';
+import { fingerprintChanges, fingerprintOf, readFingerprintIfAny } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 
 /** What became of a `tessera run` that found its folder's run open. */
@@ -20,7 +20,9 @@ export type AttachResult = { action: 'attached' } | { action: 'restarted'; reaso
  */
 export async function checkAttach(running: RunConfig, requested: RunConfig): Promise<AttachResult> {
   const layout = runLayout(running);
-  const changes = fingerprintChanges(await fingerprintOf(running), await fingerprintOf(requested));
+  // Against what the run recorded when it started (the model as it was then), not the files now.
+  const recorded = (await readFingerprintIfAny(running)) ?? (await fingerprintOf(running));
+  const changes = fingerprintChanges(recorded, await fingerprintOf(requested));
   if (changes.length > 0 && !requested.force) {
     throw new InputError(
       `output folder ${layout.out} has an open run with other options: ${changes.join(', ')}. ` +

@@ -5,8 +5,10 @@ import type { RunConfig, Split } from './config.ts';
 import { DamagedShardsError, InputError } from './errors.ts';
 import { z } from 'zod';
 import { publishFile, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
-import { readShardReport, type ShardReport } from './extract-shard.ts';
-import { sha256File } from './lineage.ts';
+import { readShardPlan, readShardReport, type ShardReport } from './extract-shard.ts';
+import { extractionKey, sha256File } from './lineage.ts';
+import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from './output-folder.ts';
+import { readFingerprint } from './run-fingerprint.ts';
 import { failpoint } from './failpoints.ts';
 import { runLayout } from './run-layout.ts';
 import { allocateTileRows, loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
@@ -32,17 +34,38 @@ export const CompactionRecordSchema = z.object({
 });
 export type CompactionRecord = z.infer<typeof CompactionRecordSchema>;
 
-/** Every shard file checked against the sha256 its report recorded, before any row is read. */
-async function assertShardsIntact(split: Split, shardsDir: string, reports: ShardReport[]): Promise<void> {
+/** The parts of an extraction key that the run's options decide (worker builds may differ). */
+const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'occlusion', 'executionProvider'] as const;
+
+/**
+ * Before any row is read: every report is this plan's (same images, rows, targets, run options:
+ * a report written for another plan, say by a second workflow on the folder, does not pass) and
+ * every shard file is the one its report recorded (sha256).
+ */
+async function assertShardsIntact(config: RunConfig, split: Split, reports: ShardReport[]): Promise<void> {
+  const shardsDir = runLayout(config).split(split).shards;
+  const key = extractionKey(config, split, (await readFingerprint(config)).modelSha256);
   const damaged: number[] = [];
   const problems: string[] = [];
   for (const report of reports) {
-    if (report.parquet === null) continue;
-    const file = path.join(shardsDir, report.parquet);
-    const actual = await sha256File(file).catch(() => null);
-    if (actual !== report.parquetSha256) {
+    const plan = await readShardPlan(config, split, report.shard);
+    const lineage = report.lineage;
+    const samePlan =
+      RUN_KEY_FIELDS.every((field) => JSON.stringify(lineage.key[field]) === JSON.stringify(key[field])) &&
+      lineage.images.length === plan.images.length &&
+      plan.images.every((image, k) => {
+        const [ordinal, imageId, target] = lineage.images[k]!;
+        return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
+      });
+    const file = report.parquet === null ? null : path.join(shardsDir, report.parquet);
+    const actual = file === null ? null : await sha256File(file).catch(() => null);
+    let problem: string | undefined;
+    if (!samePlan) problem = `${split} shard ${report.shard}'s report was written for other images or options than this run's plan`;
+    else if (file !== null && actual === null) problem = `${file} is missing`;
+    else if (file !== null && actual !== report.parquetSha256) problem = `${file} does not match its report (damaged, truncated or replaced)`;
+    if (problem) {
       damaged.push(report.shard);
-      problems.push(actual === null ? `${file} is missing` : `${file} does not match its report (damaged, truncated or replaced)`);
+      problems.push(problem);
     }
   }
   if (damaged.length > 0) throw new DamagedShardsError(split, damaged, problems);
@@ -113,7 +136,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   const layout = runLayout(config);
   const files = layout.split(split);
   const reports = await readShardReports(config, split, shardCount);
-  await assertShardsIntact(split, files.shards, reports);
+  await assertShardsIntact(config, split, reports);
   const withRows = reports.filter((r) => r.parquet !== null && r.grid !== null);
   const images = reports.reduce((sum, r) => sum + r.images, 0);
   const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
@@ -147,10 +170,15 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
     connection.closeSync();
     instance.closeSync();
   }
+  // The manifest describes the vectors file it was written with: it goes before the file changes.
+  await fs.rm(layout.manifest, { force: true });
+  await fs.rm(layout.lineageCsv, { force: true });
+  await fs.rm(files.compaction, { force: true });
   await publishFile(temp, files.vectors);
   const record: CompactionRecord = { file: path.basename(files.vectors), sha256, rows: expectedRows, shards: reports.map((r) => r.parquetSha256) };
   await writeJsonAtomic(files.compaction, record);
   await removeLeftoverTempFiles(files.shards);
+  await removeLeftoverOutputTempFiles(layout); // a split killed mid-write, even in a run resumed by attaching
   await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
   const { size } = await fs.stat(files.vectors);
   return { split, rows: expectedRows, images, extracted, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };

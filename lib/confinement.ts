@@ -18,7 +18,7 @@ export const ALLOW_ROOTS_ENV = 'TESSERA_ALLOW_ROOTS';
 export interface WorkerRoots {
   /** Real paths of the folders a run's data, out and model may be in. */
   readonly roots: readonly string[];
-  /** Real paths where only the model may be: tessera's own models folder. */
+  /** Real paths where only the model may be: tessera's own models folder, and single model files. */
   readonly modelRoots: readonly string[];
 }
 
@@ -68,7 +68,7 @@ export async function realPathAllowingMissing(target: string): Promise<string> {
  * does not exist yet (an embedded run's new output folder) is resolved through its nearest
  * existing ancestor; `tessera worker` itself insists that its roots exist.
  */
-export async function resolveWorkerRoots(dirs: readonly string[]): Promise<WorkerRoots> {
+export async function resolveWorkerRoots(dirs: readonly string[], modelFiles: readonly string[] = []): Promise<WorkerRoots> {
   if (!Array.isArray(dirs) || dirs.length === 0) {
     throw new RootsError(`a worker needs at least one folder it may serve (--allow-root DIR or ${ALLOW_ROOTS_ENV})`);
   }
@@ -81,7 +81,9 @@ export async function resolveWorkerRoots(dirs: readonly string[]): Promise<Worke
     if (!roots.includes(real)) roots.push(real);
   }
   const models = await realPathAllowingMissing(path.join(PROJECT_ROOT, 'models'));
-  return { roots, modelRoots: [models] };
+  // A model file allowed by itself (the embedded run's --model) opens only that file, not its folder.
+  const files = await Promise.all(modelFiles.map((file) => realPathAllowingMissing(file)));
+  return { roots, modelRoots: [models, ...files] };
 }
 
 function describeRoots(roots: WorkerRoots): string {

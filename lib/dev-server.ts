@@ -102,8 +102,23 @@ function spawnServer(options: DevServerOptions, ip: string, port: number, uiPort
   }
 }
 
-/** Starts `temporal server start-dev` on loopback with a state file and its Web UI; waits until healthy. */
+/**
+ * Starts `temporal server start-dev` on loopback with a state file and its Web UI; waits until
+ * healthy. Ports it picks itself are free when picked but released before the server binds them,
+ * so another process can take one in between: then it tries again on other ports.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(options);
+    } catch (error) {
+      const portTaken = error instanceof DevServerStartError && /address already in use/.test(error.output);
+      if (!portTaken || options.port !== undefined || options.uiPort !== undefined || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<DevServer> {
   const binary = temporalBinary();
   if (!fs.existsSync(binary)) {
     throw new Error(`Temporal CLI not found at ${binary}: run \`bash infra/setup-temporal.sh\` (or \`npm run setup\`)`);

@@ -12,6 +12,7 @@ import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from '
 import { extractionKey, lineageMismatch, sha256Bytes, sha256File, ShardLineageSchema, type ExtractionKey, type ImageLineage } from './lineage.ts';
 import type { ShardPlanFile } from './plan-shards.ts';
 import { RejectedRowSchema, type RejectedRow } from './prepare-split.ts';
+import { withdrawPublishedOutputs } from './output-folder.ts';
 import { readFingerprint } from './run-fingerprint.ts';
 import { runLayout } from './run-layout.ts';
 import type { ShardImage } from './shard-plan.ts';
@@ -67,7 +68,8 @@ export interface ShardProgress {
 }
 
 export interface ExtractDeps {
-  engine: () => Promise<InferenceEngine>;
+  /** This worker's session for the run's model, as the file with this sha256 holds it. */
+  engine: (modelSha256: string) => Promise<InferenceEngine>;
   heartbeat: (progress: ShardProgress) => void;
   /** Throws when the activity was cancelled. */
   checkCancelled: () => void;
@@ -190,6 +192,24 @@ export async function readShardPlan(config: RunConfig, split: Split, shard: numb
   return JSON.parse(await fs.readFile(runLayout(config).split(split).plan(shard), 'utf8')) as ShardPlanFile;
 }
 
+/**
+ * The model's sha256, which must still be the one preflight recorded: a model file replaced during
+ * a run would mix two models' vectors under one name. Hashed per shard (milliseconds); the engine
+ * is keyed by it, so a long-lived worker loads a replaced file afresh rather than reusing a session.
+ */
+async function modelAsRecorded(config: RunConfig): Promise<string> {
+  const model = runLayout(config).model;
+  const recorded = (await readFingerprint(config)).modelSha256;
+  const now = await sha256File(model).catch(() => null);
+  if (now !== recorded) {
+    throw new InputError(
+      `model file ${model} ${now === null ? 'is gone' : `changed (sha256 ${recorded.slice(0, 12)}… → ${now.slice(0, 12)}…)`} since this run started: ` +
+        'run the command again; a different model is refused in this folder unless --force',
+    );
+  }
+  return recorded;
+}
+
 async function imagesRootOf(config: RunConfig): Promise<string> {
   const layout = runLayout(config);
   return fs.realpath(layout.images).catch(() => {
@@ -210,7 +230,7 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   try {
     const plan = await readShardPlan(config, split, shard);
     const imagesRoot = await imagesRootOf(config);
-    const key = extractionKey(config, split, (await readFingerprint(config)).modelSha256);
+    const key = extractionKey(config, split, await modelAsRecorded(config));
     const mismatch = await shardMismatch(config, split, shard, plan, key, imagesRoot);
     if (mismatch === undefined) {
       const { report } = (await readShardReport(files.report(shard))) as { report: ShardReport };
@@ -219,6 +239,7 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     }
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
+    if (mismatch !== 'not extracted yet') await withdrawPublishedOutputs(runLayout(config), split);
     const report = await extractFreshShard(config, split, shard, { plan, key, imagesRoot }, deps, started);
     await attempts.finish('extracted', report.seconds);
     return mismatch === 'not extracted yet' ? report : { ...report, redone: mismatch };
@@ -238,7 +259,7 @@ async function extractFreshShard(
   started: number,
 ): Promise<ShardReport> {
   const files = runLayout(config).split(split);
-  const engine = await deps.engine();
+  const engine = await deps.engine(key.modelSha256);
   const size = config.imgSize;
   const batchFloats = config.batchSize * 3 * size * size;
   const batches: ShardImage[][] = [];
@@ -324,6 +345,8 @@ async function extractFreshShard(
   if (writer) {
     await failpoint('extract-after-rename', shard);
     parquet = path.basename(finalPath);
+  } else {
+    await fs.rm(finalPath, { force: true }); // an earlier version of this shard, no longer true
   }
   const report: ShardReport = {
     format: 2,

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { z } from 'zod';
 import type { RunConfig, Split } from './config.ts';
+import { resolveImagePath } from './image-decode.ts';
 import { OCCLUSION_SCHEME } from './occlusion.ts';
 
 /**
@@ -77,10 +78,9 @@ export function lineageDigest(lineage: ShardLineage): string {
 
 /** The bytes an image id names now, or null when it cannot be read (missing, a folder, …). */
 export async function currentImageHash(imagesRoot: string, imageId: string): Promise<string | null> {
-  const file = path.resolve(imagesRoot, imageId);
-  if (!file.startsWith(imagesRoot + path.sep)) return null;
   try {
-    const real = await fs.realpath(file);
+    // The same refusals as decoding (absolute ids, `..`), so a refused image hashes as null here too.
+    const real = await fs.realpath(resolveImagePath(imagesRoot, imageId));
     if (!real.startsWith(imagesRoot + path.sep)) return null;
     return await sha256File(real);
   } catch {

@@ -46,7 +46,8 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
   const layout = runLayout(config);
   // Hashed once, by preflight: a large model is not read again at the end of the run.
   const { modelSha256 } = await readFingerprint(config);
-  const split = await parsedRecord(layout.splitRecord, SplitRecordSchema);
+  // A run split by an earlier tessera version (open across the upgrade) has no record of its CSV's bytes.
+  const split = SplitRecordSchema.safeParse(await readJsonIfExists(layout.splitRecord));
   const shards: ManifestShard[] = [];
   const outputs: Record<string, { sha256: string; rows?: number }> = {};
   let lineage = formatCsvRow(['split', 'shard', 'ordinal', config.idColumn, 'target', 'sha256']);
@@ -70,7 +71,7 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     createdAt: new Date().toISOString(),
     config,
     model: { path: layout.model, sha256: modelSha256 },
-    input: { csv: split.inputCsv, sha256: split.inputSha256, images: layout.images },
+    input: { csv: layout.inputCsv, sha256: split.success ? split.data.inputSha256 : null, images: layout.images },
     workflow: { id: stats.workflowId, runId: stats.runId },
     counts: stats.counts,
     timings: stats.timings,

@@ -154,6 +154,17 @@ export async function removeLeftoverTempFiles(layout: Layout): Promise<void> {
 }
 
 /**
+ * Takes back what vouches for the folder's finished state (manifest.json, lineage.csv, and the
+ * split's vectors file with its compaction record) before anything it describes is replaced: a
+ * crash from then on leaves no manifest or vectors file that speaks for other inputs.
+ */
+export async function withdrawPublishedOutputs(layout: Layout, split: 'train' | 'val'): Promise<void> {
+  for (const file of [layout.manifest, layout.lineageCsv, layout.split(split).compaction, layout.split(split).vectors]) {
+    await fs.rm(file, { force: true });
+  }
+}
+
+/**
  * --force: removes an earlier run's outputs, and only them: tessera's own file names at the top,
  * shard files in shards/ (the folder only if then empty), and its records in .tessera/. The
  * embedded server's state, the lease and the marker stay.

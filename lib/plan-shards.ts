@@ -75,13 +75,18 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
 /**
  * Shards numbered `first` or more belong to an earlier, larger split of this folder (its data
  * changed since): their plans, reports and files go, so nothing can take them for this run's.
+ * Found by listing, not by counting up, so a gap left by a crash hides none of them.
  */
 async function removeShardsFrom(config: RunConfig, split: Split, first: number): Promise<void> {
   const files = runLayout(config).split(split);
-  for (let shard = first; ; shard++) {
-    const leftovers = [files.plan(shard), files.report(shard), files.parquet(shard)];
-    const found = await Promise.all(leftovers.map((file) => fs.access(file).then(() => true, () => false)));
-    if (!found.some(Boolean)) return;
-    for (const file of leftovers) await fs.rm(file, { force: true });
+  const folders = [path.dirname(files.plan(0)), path.dirname(files.report(0)), files.shards];
+  for (const folder of folders) {
+    for (const name of await fs.readdir(folder).catch(() => [] as string[])) {
+      const shard = SHARD_NUMBER.exec(name);
+      if (shard && Number(shard[1]) >= first) await fs.rm(path.join(folder, name), { force: true });
+    }
   }
 }
+
+/** `shard-00012.json`, `shard-00012.parquet`: the shard's number. */
+const SHARD_NUMBER = /^shard-(\d+)\.(json|parquet)$/;

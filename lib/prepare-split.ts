@@ -177,6 +177,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const layout = runLayout(config);
   const source = layout.inputCsv;
   await assertReadableFile(source);
+  const inputSha256 = await sha256File(source);
 
   // Pass 1: column types; each row's raw class as an index into the distinct raw values.
   const { header, typers, rawClasses, classOfRow } = await asInputErrors(async () => {
@@ -262,6 +263,8 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
     }
   });
   const trainingSha256 = await training.finish();
+  // Three passes read the CSV: had it changed in between, the split could mix two versions.
+  if ((await sha256File(source)) !== inputSha256) throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);
   // A changed split makes every published output stale: they go before the new split appears,
   // so the folder never shows vectors or a manifest of other inputs beside it.
   if ((await training.changes(trainingSha256)) || (await validation.changes(validationSha256))) {
@@ -272,7 +275,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   await validation.publish();
   await training.publish();
 
-  const split: SplitRecord = { inputCsv: source, inputSha256: await sha256File(source), trainingSha256, validationSha256 };
+  const split: SplitRecord = { inputCsv: source, inputSha256, trainingSha256, validationSha256 };
   await writeJsonAtomic(layout.splitRecord, split);
   await writeJsonAtomic(layout.classMapping, mapping);
   await writeFileAtomic(

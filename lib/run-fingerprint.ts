@@ -53,7 +53,7 @@ function fingerprintFile(config: RunConfig): string {
   return path.join(runLayout(config).work, 'run.json');
 }
 
-async function readFingerprintIfAny(config: RunConfig): Promise<RunFingerprint | undefined> {
+export async function readFingerprintIfAny(config: RunConfig): Promise<RunFingerprint | undefined> {
   const file = fingerprintFile(config);
   const raw = await readJsonIfExists(file);
   if (raw === undefined) return undefined;

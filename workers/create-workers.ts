@@ -17,6 +17,8 @@ export interface TesseraWorkersOptions {
    * the model). Required: run configs come from anyone who can reach the Temporal frontend.
    */
   allowRoots: readonly string[];
+  /** Model files this worker may open besides those under its roots (the embedded run's model). */
+  allowModelFiles?: readonly string[];
   /** Shards one inference worker runs at once. One is enough to keep its session busy, because
    * each shard already overlaps decoding with inference; more only adds memory. */
   inferenceConcurrency?: number;
@@ -46,7 +48,7 @@ export interface TesseraWorkers {
  */
 export async function createWorkers(options: TesseraWorkersOptions): Promise<TesseraWorkers> {
   // Resolved before connecting: a bad root stops the worker before it takes any task.
-  const roots = await resolveWorkerRoots(options.allowRoots);
+  const roots = await resolveWorkerRoots(options.allowRoots, options.allowModelFiles);
   installRuntime(options.runtime);
   const connection = await NativeConnection.connect({ address: options.address });
   const namespace = options.namespace ?? 'default';

@@ -70,12 +70,16 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   setHandler(attachUpdate, async (requestedInput): Promise<AttachResult> => {
     const requested = parseRunConfig(requestedInput);
     if (!requested.ok) throw ApplicationFailure.nonRetryable(requested.message, 'InvalidConfig');
+    if (restartWith && JSON.stringify(restartWith) !== JSON.stringify(requested.config)) {
+      throw ApplicationFailure.nonRetryable('another tessera run command is restarting this run on its own inputs right now: run this command again in a moment', FAILURE_TYPES.input);
+    }
     // Nothing read yet: a run still in preflight works on whatever the files hold now.
     if (progress.stage === 'preflight' && JSON.stringify(requested.config) === JSON.stringify(config)) return { action: 'attached' };
     let verdict: AttachResult;
     try {
       verdict = await cpu.checkAttach(config, requested.config);
     } catch (error) {
+      if (isCancellation(error)) throw error; // the run is being cancelled: so is the attach
       // The activity's message names what differs; the run itself goes on untouched.
       const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
       throw ApplicationFailure.nonRetryable(cause instanceof Error ? cause.message : String(cause), FAILURE_TYPES.input);
@@ -166,6 +170,7 @@ async function runPipeline(config: RunConfig, progress: RunProgress, started: nu
   stage('compact');
   // A shard file found damaged, truncated or replaced (or a report missing) is extracted again
   // at once, then the step is repeated: never compacted as it is, never retried for minutes.
+  let repaired = false;
   const repairing = async <T>(step: () => Promise<T>): Promise<T> => {
     for (let round = 1; ; round++) {
       try {
@@ -174,13 +179,20 @@ async function runPipeline(config: RunConfig, progress: RunProgress, started: nu
         const damaged = damagedShards(error);
         if (!damaged || round > SHARD_REPAIR_ROUNDS) throw error;
         log.warn('shards must be extracted again', { split: damaged.split, shards: damaged.shards, reason: (error as ActivityFailure).cause?.message });
-        for (const shard of damaged.shards) await inference.extractShard(config, damaged.split, shard);
+        repaired = true;
+        let next = 0;
+        const lane = async () => {
+          while (next < damaged.shards.length) await inference.extractShard(config, damaged.split, damaged.shards[next++]!);
+        };
+        await Promise.all(Array.from({ length: Math.min(config.parallelShards, damaged.shards.length) }, lane));
       }
     }
   };
-  const errors = await repairing(() => cpu.writeErrors(config, shardCounts));
+  let errors = await repairing(() => cpu.writeErrors(config, shardCounts));
   const train = config.splits.includes('train') ? await repairing(() => compactOnCpu.compact(config, 'train', shardCounts.train!)) : undefined;
   const val = config.splits.includes('val') ? await repairing(() => compactOnCpu.compact(config, 'val', shardCounts.val!)) : undefined;
+  // A shard extracted again may have lost or regained rows: errors.csv is written anew.
+  if (repaired) errors = await cpu.writeErrors(config, shardCounts);
   stage('manifest');
   const timings = {
     split: split.seconds,

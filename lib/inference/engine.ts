@@ -87,7 +87,7 @@ export class InferenceEngines {
   private readonly engines = new Map<string, Promise<InferenceEngine>>();
 
   get(spec: SessionSpec): Promise<InferenceEngine> {
-    const key = JSON.stringify([spec.modelPath, spec.executionProvider, spec.output, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
+    const key = JSON.stringify([spec.modelPath, spec.modelSha256 ?? null, spec.executionProvider, spec.output, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
     let engine = this.engines.get(key);
     if (!engine) {
       engine = InferenceEngine.open(spec);

@@ -2,6 +2,8 @@
 
 export interface SessionSpec {
   modelPath: string;
+  /** sha256 of the model file when the session was asked for: a replaced file gets a new session. */
+  modelSha256?: string;
   executionProvider: 'cpu' | 'cuda';
   /** Output index or name, as in the run config. */
   output: number | string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/config.ts';
-import { DEFAULT_MODEL } from '../../lib/project-paths.ts';
+import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/project-paths.ts';
 import type { ShardAttempts } from '../../lib/shard-attempts.ts';
 import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { startTessera, waitForFile } from '../support/processes.ts';
@@ -219,7 +219,9 @@ test('an open run is checked before the same command attaches: other options are
   const out = path.join(dir, 'out-open');
   const markers = path.join(dir, 'markers-open');
   fs.mkdirSync(markers);
-  const args = ['run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL, '--shard-size', '4', '--batch-size', '2', '--parallel-shards', '1', '--heartbeat-seconds', '3'];
+  const model = path.join(dir, 'open-model.onnx');
+  fs.copyFileSync(DEFAULT_MODEL, model);
+  const args = ['run', '--quiet', '--data', data, '--out', out, '--model', model, '--shard-size', '4', '--batch-size', '2', '--parallel-shards', '1', '--heartbeat-seconds', '3'];
   const first = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 2 });
   await waitForFile(path.join(markers, 'extract-mid-shard'), first);
   await first.killHard();
@@ -234,6 +236,18 @@ test('an open run is checked before the same command attaches: other options are
   assert.equal(await again.exited, 0, again.output());
   assert.match(again.output(), /starts over: .*train\.csv changed/);
   const fresh = path.join(dir, 'fresh-open');
-  await run(data, fresh, { shardSize: 4, batchSize: 2 });
+  await run(data, fresh, { shardSize: 4, batchSize: 2, model });
   await assertSameOutput(out, fresh);
+
+  // Open again (the first row gone: every shard is extracted anew), then the model file replaced
+  // in place, same path: compared with what the run recorded, not with the path.
+  writeDataset(data, readRows(data).slice(1));
+  fs.rmSync(path.join(markers, 'extract-mid-shard'));
+  const reopened = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 2 });
+  await waitForFile(path.join(markers, 'extract-mid-shard'), reopened);
+  await reopened.killHard();
+  fs.copyFileSync(RANDOM_LITE0_MODEL, model);
+  const otherModel = startTessera(args);
+  assert.equal(await otherModel.exited, 1, otherModel.output());
+  assert.match(otherModel.output(), /open run with other options: model \(sha256 /);
 });
