@@ -3,7 +3,7 @@ import { ALLOW_ROOTS_ENV } from '../lib/confinement.ts';
 import { DevServerStartError, startDevServer } from '../lib/dev-server.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { OutputFolderError } from '../lib/output-folder.ts';
-import { LeaseHeldError } from '../lib/run-lease.ts';
+import { LeaseHeldError, readLiveLease } from '../lib/run-lease.ts';
 import { generateSampleData } from '../lib/sample-data.ts';
 import type { QueueKind } from '../lib/task-queues.ts';
 import type { RunSummary } from '../lib/run-summary.ts';
@@ -83,6 +83,9 @@ async function runCommand(args: string[]): Promise<number> {
   const config = buildRunConfig(values, values.config);
   if (hasOutputTemplate(config.out)) throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
   if (values.detach && !values.address) throw new UsageError('--detach needs --address (the embedded server stops when tessera exits)');
+  // A folder an embedded run is working in (its own server) must not get a second workflow from a cluster.
+  const embeddedHolder = values.address ? readLiveLease(config.out) : null;
+  if (embeddedHolder) throw new LeaseHeldError(config.out, embeddedHolder);
   const result = values.address
     ? await submitRun(config, { address: values.address, namespace: values.namespace, detach: values.detach, quiet: values.quiet })
     : await embeddedRun(config, {

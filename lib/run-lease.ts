@@ -80,7 +80,6 @@ export class LeaseHeldError extends Error {
   }
 }
 
-/** The output folder cannot be written (read-only, permissions, disk full): named with its cause. */
 // ---- the lease file ---------------------------------------------------------------------------
 
 interface LeaseFileState {

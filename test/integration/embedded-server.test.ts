@@ -128,6 +128,11 @@ test('a run on a folder in use mid-run is refused naming host, pid, start and se
   const since = lease.startedAt.replace(/\./g, '\\.');
   assert.match(second.output(), new RegExp(`pid ${lease.pid} on ${os.hostname()}, since ${since} .*Temporal server is at ${lease.server.address} \\(Web UI ${lease.server.uiUrl}\\)`));
 
+  // Nor may a cluster run start a second workflow in it.
+  const onCluster = tessera([...runArgs(out), '--address', '127.0.0.1:1']);
+  assert.equal(await onCluster.exited, 2, onCluster.output());
+  assert.match(onCluster.output(), new RegExp(`pid ${lease.pid} on ${os.hostname()}`));
+
   const status = tessera(['status', '--out', out, '--json']);
   assert.equal(await status.exited, 0, status.output());
   const reported = JSON.parse(status.output()) as { status: string; progress: { stage: string } | null };
