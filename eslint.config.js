@@ -1,14 +1,39 @@
 import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
+/** What workflow code may not import: it is replayed, so it touches no file, clock, network or process. */
+const NOT_IN_WORKFLOWS = [
+  { group: ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'child_process', 'worker_threads', 'net', 'http', 'https', 'stream', 'url', 'util'], message: 'workflow code is replayed deterministically: no Node built-ins (use activities)' },
+  { group: ['sharp', 'onnxruntime-node', '@duckdb/*', 'hyparquet*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflow code orders activities; it never loads models, images, files or clients' },
+];
+
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.venv-py/', 'models/', 'scratch/', 'runs/', 'sample-data/', '.test-artifacts/'] },
+  { ignores: ['node_modules/', '.tools/', '.venv-py/', 'models/', 'scratch/', 'runs/', 'sample-data/', '.test-artifacts/', 'bench/results/', 'bench/.gpu/', 'bench/.data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly' } },
+    plugins: { 'import-x': importX },
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly' },
+    },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // The anchors' rules (temporalio/samples-typescript): every promise awaited or handled.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test's test()/describe() return promises the runner itself awaits.
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      'import-x/no-cycle': 'error',
+      'import-x/no-duplicates': 'error',
     },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: NOT_IN_WORKFLOWS }] },
   },
 );

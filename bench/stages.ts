@@ -70,8 +70,8 @@ export async function measureWrite(dir: string, rows: number, channels: number):
   }
   const { seconds: s } = await seconds(async () => {
     const writer = new TileParquetWriter(file, channels);
-    writer.append(columns);
-    writer.close();
+    await writer.append(columns);
+    await writer.close();
   });
   await fs.rm(file);
   const rowBytes = channels * 4 + 4 * 4 + 16; // vector, four int32 columns, a short file name

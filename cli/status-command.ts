@@ -2,10 +2,9 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { RunSummary } from '../lib/run-summary.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
-import { resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
+import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 import { rootCauseMessage } from './submit-run.ts';
-import { noRunMessage } from './temporal-target.ts';
 
 export interface RunStatus {
   workflowId: string;

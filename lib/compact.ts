@@ -105,15 +105,15 @@ async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: str
           rows.x[r] = xv!.getItem(r) as number;
           rows.y[r] = yv!.getItem(r) as number;
         }
-        writer.append(rows);
+        await writer.append(rows);
         if (writer.rowCount > 0) await failpoint('compact-mid');
       }
     }
   } catch (error) {
-    writer.abort();
+    await writer.abort();
     throw error;
   }
-  writer.close();
+  await writer.close();
 }
 
 /**

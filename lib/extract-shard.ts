@@ -318,7 +318,7 @@ async function extractFreshShard(
             }
           }
         }
-        writer.append(columns);
+        await writer.append(columns);
         extracted += n;
         if (b === 0) await failpoint('extract-first-batch', shard);
         if (b === Math.floor(batches.length / 2) && b > 0) await failpoint('extract-mid-shard', shard);
@@ -329,7 +329,7 @@ async function extractFreshShard(
       deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
     }
     if (writer) {
-      writer.close();
+      await writer.close();
       parquetSha256 = await sha256File(tempPath);
       await failpoint('extract-before-rename', shard);
       await publishFile(tempPath, finalPath);
@@ -337,7 +337,7 @@ async function extractFreshShard(
   } catch (error) {
     // Cancelled or failed: nothing half-written stays in shards/ (a retry writes its own file).
     await pending?.catch(() => undefined);
-    writer?.abort();
+    await writer?.abort();
     await fs.rm(tempPath, { force: true });
     throw error;
   }

@@ -89,7 +89,11 @@ export class TileParquetWriter {
     return this.rows;
   }
 
-  append(rows: TileRows): void {
+  /**
+   * hyparquet-writer types write() and finish() as `void | Promise<void>` (synchronous today):
+   * every call here is awaited, so a future asynchronous version cannot reorder or lose a write.
+   */
+  async append(rows: TileRows): Promise<void> {
     const b = this.buffer;
     for (let k = 0; k < rows.i.length; k++) {
       const vector = rows.vector[k]!;
@@ -103,14 +107,14 @@ export class TileParquetWriter {
       b.x.push(rows.x[k]!);
       b.y.push(rows.y[k]!);
       this.rows++;
-      if (b.i.length >= this.rowGroupRows) this.flushRowGroup();
+      if (b.i.length >= this.rowGroupRows) await this.flushRowGroup();
     }
   }
 
   /** Writes the footer and fsyncs, so a rename after this publishes a complete file. */
-  close(): void {
-    this.flushRowGroup();
-    this.writer.finish();
+  async close(): Promise<void> {
+    await this.flushRowGroup();
+    await this.writer.finish();
     const fd = fs.openSync(this.filePath, 'r+');
     try {
       fs.fsyncSync(fd);
@@ -120,19 +124,19 @@ export class TileParquetWriter {
   }
 
   /** Gives up on the file: closes it and removes it, so no half-written file is left behind. */
-  abort(): void {
+  async abort(): Promise<void> {
     try {
-      this.writer.finish();
+      await this.writer.finish();
     } catch {
       // the file is being removed anyway
     }
     fs.rmSync(this.filePath, { force: true });
   }
 
-  private flushRowGroup(): void {
+  private async flushRowGroup(): Promise<void> {
     const b = this.buffer;
     if (b.i.length === 0) return;
-    this.writer.write({
+    await this.writer.write({
       rowGroupSize: b.i.length,
       columnData: [
         { name: 'i', data: Int32Array.from(b.i), encoding: 'DELTA_BINARY_PACKED' },

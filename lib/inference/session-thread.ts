@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   }
   const { session, model } = loaded;
   send({ kind: 'ready', model });
-  port!.on('message', async (request: ThreadRequest) => {
+  // Each request answers itself (result or run-failed) and never rejects: the listener only starts it.
+  const answer = async (request: ThreadRequest) => {
     try {
       const { output, dims } = await runInSlices(session, model, request.input, request.dims);
       send({ kind: 'result', id: request.id, output, dims, input: request.input }, [
@@ -79,7 +80,8 @@ async function main(): Promise<void> {
       const message = error instanceof Error ? error.message : String(error);
       send({ kind: 'run-failed', id: request.id, message, input: request.input }, [request.input.buffer as ArrayBuffer]);
     }
-  });
+  };
+  port!.on('message', (request: ThreadRequest) => void answer(request));
 }
 
 void main();
