@@ -16,7 +16,8 @@ export class ImageInputError extends Error {
 
 /**
  * `<imagesDir>/<imageId>`, refusing ids that would leave the image folder (`../`, absolute paths).
- * Symlinks are checked by the caller after resolving them (see `assertInsideImages`).
+ * Symlinks are checked by the caller after resolving them (extract-shard.ts decodeBatch compares
+ * the realpath with the image folder's).
  */
 export function resolveImagePath(imagesDir: string, imageId: string): string {
   if (imageId === '' || imageId.includes('\0')) throw new ImageInputError(`invalid image id ${JSON.stringify(imageId)}`);

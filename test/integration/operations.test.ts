@@ -34,7 +34,17 @@ let connection: Connection;
 let cpuWorker: TesseraProcess;
 let inferenceWorker: TesseraProcess;
 let metricsAddress: string;
-let summary: RunSummary;
+/** The finished run the later tests look at: the first test's (cancelled, then resumed), or one of their own when run alone. */
+let finished: Promise<RunSummary> | undefined;
+
+function finishedRun(): Promise<RunSummary> {
+  finished ??= (async () => {
+    const run = await tessera(['run', ...runArgs()]);
+    assert.equal(run.code, 0, run.output);
+    return (await client.workflow.getHandle(workflowIdForOutput(out)).result()) as RunSummary;
+  })();
+  return finished;
+}
 
 const runArgs = () => ['--address', server.address, '--data', data, '--out', out, '--shard-size', '300', '--batch-size', '4', '--parallel-shards', '2', '--heartbeat-seconds', '5'];
 
@@ -136,7 +146,8 @@ test('status shows a running run, cancel stops it without half-written files, an
 
   const resumed = await tessera(['run', ...runArgs()]);
   assert.equal(resumed.code, 0, resumed.output);
-  summary = (await handle.result()) as RunSummary;
+  const summary = (await handle.result()) as RunSummary;
+  finished = Promise.resolve(summary);
   assert.equal(summary.counts.extractedImages, 900);
   assert.equal(summary.counts.rows, 900 * 64);
   const shards = manifestShards();
@@ -147,7 +158,8 @@ test('status shows a running run, cancel stops it without half-written files, an
   assert.equal(outcomes.filter((o) => o === 'extracted').length, SHARDS - reports - 1);
 });
 
-test('one worker process per task queue: every shard ran on the inference process', () => {
+test('one worker process per task queue: every shard ran on the inference process', async () => {
+  await finishedRun();
   const inferenceProcess = `${os.hostname()}:${inferenceWorker.child.pid}`;
   for (const shard of manifestShards()) {
     for (const attempt of shard.attempts) assert.equal(attempt.worker, inferenceProcess, `shard ${shard.shard} ran on ${attempt.worker}`);
@@ -157,6 +169,7 @@ test('one worker process per task queue: every shard ran on the inference proces
 });
 
 test('JSON logs carry the workflow, run and shard of each line', async () => {
+  const summary = await finishedRun();
   // The resumed run's shard-range child: 3 lines, one per shard (reused or extracted).
   const childId = `${workflowIdForOutput(out)}--train-shards-0-2`;
   const { runId: childRunId } = await client.workflow.getHandle(childId).describe();
@@ -176,6 +189,7 @@ test('JSON logs carry the workflow, run and shard of each line', async () => {
 });
 
 test('the Prometheus endpoint serves the SDK metrics', async () => {
+  await finishedRun(); // the metrics count its activities and workflows
   const response = await fetch(`http://${metricsAddress}/metrics`);
   assert.equal(response.status, 200);
   const body = await response.text();
@@ -197,6 +211,7 @@ async function waitForTextInAnyFrame(page: Page, pattern: RegExp, timeoutMs = 30
 }
 
 test('the Temporal UI shows the run, its summary and its shard ranges', async () => {
+  const summary = await finishedRun();
   const artifacts = path.join(PROJECT_ROOT, '.test-artifacts');
   fs.mkdirSync(artifacts, { recursive: true });
   const browser = await launchChromium();
