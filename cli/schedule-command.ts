@@ -6,6 +6,7 @@ import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
 import { connectionFlags, withClient } from './temporal-target.ts';
+import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 
 const USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION) --data DIR --out DIR [run options]
       [--catchup-window DURATION (default 1h)] [--paused]
@@ -47,7 +48,7 @@ function prepareCreate(values: Values) {
 async function create(client: Client, values: Values): Promise<void> {
   const { id, cron, every, everyMs, catchupMs, config, paused } = prepareCreate(values);
   const spec = cron ? `cron ${cron}` : `every ${every}`;
-  await client.schedule.create({
+  await client.schedule.create<ExtractVectorsWorkflow>({
     scheduleId: id,
     // The spec as the user wrote it: Temporal stores cron expressions as calendars.
     memo: { tesseraSpec: spec },

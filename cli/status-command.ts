@@ -4,6 +4,7 @@ import type { RunSummary } from '../lib/run-summary.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
 import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
+import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import { rootCauseMessage } from './submit-run.ts';
 
 export interface RunStatus {
@@ -20,7 +21,7 @@ export interface RunStatus {
 
 /** What a run is doing now (its progress query) or how it ended (its result or failure). */
 export async function readRunStatus(client: Client, workflowId: string): Promise<RunStatus> {
-  const handle = client.workflow.getHandle(workflowId);
+  const handle = client.workflow.getHandle<ExtractVectorsWorkflow>(workflowId);
   let description;
   try {
     description = await handle.describe();
@@ -31,7 +32,7 @@ export async function readRunStatus(client: Client, workflowId: string): Promise
   const status = description.status.name;
   let result: RunSummary | null = null;
   let failure: string | null = null;
-  if (status === 'COMPLETED') result = (await handle.result()) as RunSummary;
+  if (status === 'COMPLETED') result = await handle.result();
   else if (status !== 'RUNNING') failure = await handle.result().then(() => null, (error: unknown) => rootCauseMessage(error));
   return {
     workflowId,

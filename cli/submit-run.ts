@@ -1,5 +1,6 @@
 import { CancelledFailure, Client, Connection, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { attachUpdate } from '../workflows/attach.ts';
+import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import type { RunConfig } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
@@ -46,7 +47,7 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
   try {
     const client = new Client({ connection, namespace: options.namespace ?? 'default' });
     const workflowId = workflowIdForOutput(config.out);
-    const start = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
+    const start = new WithStartWorkflowOperation<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUES.cpu,
       workflowId,
       args: [config],
@@ -80,7 +81,7 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
       }
     })();
     try {
-      const summary = (await handle.result()) as RunSummary;
+      const summary = await handle.result();
       return { summary, workflowId, seconds: (Date.now() - started) / 1000 };
     } catch (error) {
       if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {

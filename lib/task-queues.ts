@@ -6,4 +6,5 @@ export const TASK_QUEUES = {
 
 export type QueueKind = keyof typeof TASK_QUEUES;
 
+/** The run's workflow type (workflows/extract-vectors.ts; cli/workflow-types.ts checks the name). */
 export const WORKFLOW_TYPE = 'extractVectors';

@@ -1,5 +1,6 @@
 import { defineUpdate } from '@temporalio/workflow';
 import type { AttachResult } from '../lib/attach-check.ts';
+import type { RunConfigInput } from '../lib/config.ts';
 
 export type { AttachResult };
 
@@ -9,4 +10,4 @@ export type { AttachResult };
  * over on the command's (changed data, or --force with changed options), and refuses changed
  * options without --force, naming them.
  */
-export const attachUpdate = defineUpdate<AttachResult, [unknown]>('attach');
+export const attachUpdate = defineUpdate<AttachResult, [RunConfigInput]>('attach');

@@ -1,6 +1,6 @@
-import { ApplicationFailure, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ShardSummary } from '../activities/inference-activities.ts';
-import { parseRunConfig, type Split } from '../lib/config.ts';
+import type { RunConfig, Split } from '../lib/config.ts';
 import { activitiesFor } from './activity-options.ts';
 import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
 
@@ -34,10 +34,8 @@ export function shardRanges(split: Split, shardCount: number, perChild = SHARDS_
 }
 
 /** Extracts one range of shards with `parallelShards` activities in flight on the inference queue. */
-export async function extractShardRange(input: unknown, range: ShardRange): Promise<ShardRangeSummary> {
-  const parsed = parseRunConfig(input);
-  if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
-  const config = parsed.config;
+export async function extractShardRange(config: RunConfig, range: ShardRange): Promise<ShardRangeSummary> {
+  // Started only by extractVectors with the config it already parsed (and every activity checks it again).
   const { inference } = activitiesFor(config);
   const progress: RunProgress = withRate(
     { stage: 'extract', shardsTotal: range.shardCount, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: Date.now(), imagesAtExtractStart: 0, extractEndedAt: null, updatedAt: Date.now(), imagesPerSecond: 0, etaSeconds: null },

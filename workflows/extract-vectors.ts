@@ -14,7 +14,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { parseRunConfig, type RunConfig, type Split } from '../lib/config.ts';
+import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from '../lib/config.ts';
 import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/errors.ts';
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/output-template.ts';
 import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
@@ -53,7 +53,7 @@ function damagedShards(error: unknown): DamagedShardsDetails | undefined {
  * options and data are the ones this run works on; if the data or the forced options changed, the
  * run starts over on them (continue-as-new), reusing every shard that still provably matches.
  */
-export async function extractVectors(input: unknown): Promise<RunSummary> {
+export async function extractVectors(input: RunConfigInput): Promise<RunSummary> {
   const parsed = parseRunConfig(input);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
   const config = resolveOutput(parsed.config);
@@ -68,7 +68,7 @@ export async function extractVectors(input: unknown): Promise<RunSummary> {
   const pipeline = new CancellationScope();
   let restartWith: RunConfig | undefined;
   setHandler(attachUpdate, async (requestedInput): Promise<AttachResult> => {
-    const requested = parseRunConfig(requestedInput);
+    const requested = parseRunConfig(requestedInput); // parsed here too: any client can send an update
     if (!requested.ok) throw ApplicationFailure.nonRetryable(requested.message, 'InvalidConfig');
     if (restartWith && JSON.stringify(restartWith) !== JSON.stringify(requested.config)) {
       throw ApplicationFailure.nonRetryable('another tessera run command is restarting this run on its own inputs right now: run this command again in a moment', FAILURE_TYPES.input);

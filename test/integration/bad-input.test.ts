@@ -17,6 +17,7 @@ import type { RunSummary } from '../../lib/run-summary.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { duckdbRows } from '../support/vectors.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 let dir: string;
 let out: string;
@@ -114,11 +115,11 @@ before(async () => {
   fs.writeFileSync(path.join(data, 'train.csv'), `\uFEFF${rows.join('\r\n')}\r\n`);
 
   temporal = await startTemporal(dir);
-  summary = (await temporal.client.workflow.execute(WORKFLOW_TYPE, {
+  summary = await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `bad-input-${path.basename(dir)}`,
     args: [{ data, out, model: DEFAULT_MODEL, valSamples: 0, shardSize: 8, batchSize: 4 }],
-  })) as RunSummary;
+  });
 });
 
 after(async () => {

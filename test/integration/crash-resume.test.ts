@@ -19,6 +19,7 @@ import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import { startTessera, waitForFile, type TesseraProcess } from '../support/processes.ts';
 import { assertSameVectors } from '../support/vectors.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 const IMAGES = 124; // 120 training images: 15 shards of 8
 const SHARDS = 15;
@@ -80,7 +81,7 @@ before(async () => {
   client = new Client({ connection });
   reference = path.join(dir, 'reference');
   const steady = worker();
-  await client.workflow.execute(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-reference', args: [configFor(reference)] });
+  await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-reference', args: [configFor(reference)] });
   await steady.killHard();
   const shards = manifestShards(reference);
   assert.equal(shards.length, SHARDS);
@@ -105,7 +106,7 @@ for (const { failpoint, when } of workerKills) {
   test(`a worker SIGKILLed ${when}: a new worker finishes the run with the same rows`, async () => {
     const out = path.join(dir, failpoint);
     const doomed = worker({ failpoint });
-    const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `crash-${failpoint}`, args: [configFor(out)] });
+    const handle = await client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `crash-${failpoint}`, args: [configFor(out)] });
     await waitForFile(path.join(dir, 'markers', failpoint), doomed);
     await doomed.killHard();
     const successor = worker();
@@ -160,7 +161,7 @@ test('the dev server SIGKILLed mid-run and restarted on its state file: the work
   const [host, port] = own.address.split(':') as [string, string];
   const steady = worker({ address: own.address });
   const ownConnection = await Connection.connect({ address: own.address });
-  await new Client({ connection: ownConnection }).workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-server-restart', args: [configFor(out)] });
+  await new Client({ connection: ownConnection }).workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-server-restart', args: [configFor(out)] });
   await ownConnection.close();
   const reports = path.join(out, '.tessera', 'shards', 'train');
   while (!fs.existsSync(reports) || fs.readdirSync(reports).length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -185,7 +186,7 @@ test('two inference workers at once: every shard extracted once, by both workers
   const out = path.join(dir, 'two-workers');
   worker();
   worker({ queues: 'inference' });
-  await client.workflow.execute(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-two-workers', args: [configFor(out)] });
+  await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-two-workers', args: [configFor(out)] });
   await assertLikeReference(out);
   const shards = manifestShards(out);
   for (const shard of shards) assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
@@ -198,7 +199,7 @@ test('a shard file damaged while compaction was down: the successor extracts tha
   for (const proc of started) await proc.killHard(); // earlier tests' workers would take the compaction
   fs.rmSync(path.join(dir, 'markers', 'compact-mid'), { force: true });
   const doomed = worker({ failpoint: 'compact-mid' });
-  const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-damaged-shard', args: [configFor(out)] });
+  const handle = await client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-damaged-shard', args: [configFor(out)] });
   await waitForFile(path.join(dir, 'markers', 'compact-mid'), doomed);
   await doomed.killHard();
   const shardFile = path.join(out, 'shards', 'shard-00003.parquet');

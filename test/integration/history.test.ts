@@ -23,6 +23,7 @@ import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { SHARDS_PER_CHILD } from '../../workflows/extract-shard-range.ts';
 import { quietBundlerLogger } from '../../workers/create-workers.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 const ROWS = 1_000_000;
 let dir: string;
@@ -84,7 +85,7 @@ test('1,000,000 images: the run and each shard-range child stay within a few tho
   let summary: RunSummary | undefined;
   await cpu.runUntil(
     inference.runUntil(async () => {
-      summary = (await client.workflow.execute(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [config.config] })) as RunSummary;
+      summary = await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [config.config] });
     }),
   );
   await native.close();

@@ -7,6 +7,7 @@ import { PROJECT_ROOT, TIMM_B0_MODEL } from '../../lib/project-paths.ts';
 import { generateSampleData } from '../../lib/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { PYTHON, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 const run = promisify(execFile);
 const reference = (script: string) => path.join(PROJECT_ROOT, 'bench', 'reference', script);
@@ -29,7 +30,7 @@ after(async () => {
 
 async function tessera(batchSize: number, model = TIMM_B0_MODEL, output: number | string = 4, name = `b${batchSize}`): Promise<string> {
   const out = path.join(dir, `tessera-${name}`);
-  await temporal.client.workflow.execute(WORKFLOW_TYPE, {
+  await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `fidelity-${name}-${path.basename(dir)}`,
     args: [{ data, out, model, batchSize, output }],

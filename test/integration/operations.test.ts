@@ -21,6 +21,7 @@ import { requireSetup, tempDir } from '../support/environment.ts';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.ts';
 import { startTessera, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 // 900 training images in shards of 300 (several seconds each). Two shards are scheduled at once
 // but the one inference worker runs one: a cancel finds one shard running and one waiting.
@@ -41,7 +42,7 @@ function finishedRun(): Promise<RunSummary> {
   finished ??= (async () => {
     const run = await tessera(['run', ...runArgs()]);
     assert.equal(run.code, 0, run.output);
-    return (await client.workflow.getHandle(workflowIdForOutput(out)).result()) as RunSummary;
+    return (await client.workflow.getHandle<ExtractVectorsWorkflow>(workflowIdForOutput(out)).result());
   })();
   return finished;
 }
@@ -146,7 +147,7 @@ test('status shows a running run, cancel stops it without half-written files, an
 
   const resumed = await tessera(['run', ...runArgs()]);
   assert.equal(resumed.code, 0, resumed.output);
-  const summary = (await handle.result()) as RunSummary;
+  const summary = await handle.result();
   finished = Promise.resolve(summary);
   assert.equal(summary.counts.extractedImages, 900);
   assert.equal(summary.counts.rows, 900 * 64);
@@ -261,6 +262,6 @@ test('SIGTERM lets a running shard finish within --shutdown-grace, then the work
   const attempts = fs.readFileSync(path.join(out2, '.tessera', 'attempts', 'train', 'shard-00000.jsonl'), 'utf8');
   assert.deepEqual(attempts.trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event), ['started', 'extracted']);
   assert.equal(await run.exited, 0, run.output()); // the rest (compaction) runs on the CPU worker
-  const result = (await handle.result()) as RunSummary;
+  const result = await handle.result();
   assert.equal(result.counts.extractedImages, 900);
 });

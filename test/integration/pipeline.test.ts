@@ -9,6 +9,7 @@ import { progressQuery } from '../../workflows/run-progress.ts';
 import type { RunSummary } from '../../lib/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { duckdbRows, referenceFeatures } from '../support/vectors.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 const IMAGES = 45;
 const CLASSES = 5;
@@ -28,12 +29,12 @@ before(async () => {
   fs.writeFileSync(path.join(data, 'images', 'img_00007.jpg'), 'this is not a JPEG');
   fs.appendFileSync(path.join(data, 'train.csv'), 'missing.jpg,1001\n');
   temporal = await startTemporal(dir);
-  summary = (await temporal.client.workflow.execute(WORKFLOW_TYPE, {
+  summary = await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `pipeline-${path.basename(dir)}`,
     // Small shards and batches so the run has several shards, partial batches and fan-out.
     args: [{ data, out, model: DEFAULT_MODEL, shardSize: 8, batchSize: 3, parallelShards: 3 }],
-  })) as RunSummary;
+  });
 });
 
 after(async () => {

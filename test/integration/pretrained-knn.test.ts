@@ -6,6 +6,7 @@ import { leaveOneOutAccuracy, meanPooledEmbeddings } from '../../lib/eval/neares
 import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/project-paths.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 // Measured here (340 photos, 17 classes, leave-one-out 1-NN on mean-pooled level-4 tiles):
 // pretrained EfficientNet-Lite0 0.900, the same architecture with random weights 0.312, chance 0.059.
@@ -29,7 +30,7 @@ after(async () => {
 
 async function accuracy(model: string, name: string): Promise<number> {
   const out = path.join(dir, name);
-  await temporal!.client.workflow.execute(WORKFLOW_TYPE, {
+  await temporal!.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `knn-${name}-${path.basename(dir)}`,
     // valSamples 0: every photo is extracted, so each one is queried against the 339 others.

@@ -10,9 +10,9 @@ import { after, before, test } from 'node:test';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { generateSampleData } from '../../lib/sample-data.ts';
 import { compactUtcTime } from '../../lib/output-template.ts';
-import type { RunSummary } from '../../lib/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { startTessera, waitUntil } from '../support/processes.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 let dir: string;
 let data: string;
@@ -66,7 +66,7 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   // The first run is still running (it loads the model, splits, extracts): a second one is skipped.
   assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
 
-  const result = (await temporal.client.workflow.getHandle(action.action.workflow.workflowId).result()) as RunSummary;
+  const result = (await temporal.client.workflow.getHandle<ExtractVectorsWorkflow>(action.action.workflow.workflowId).result());
   const expectedOut = path.join(dir, 'runs', `nightly-${compactUtcTime(action.scheduledAt)}`);
   assert.equal(result.out, expectedOut);
   assert.match(path.basename(result.out), /^nightly-\d{8}T\d{6}Z$/);

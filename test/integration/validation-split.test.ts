@@ -8,6 +8,7 @@ import { generateSampleData } from '../../lib/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { duckdbRows, referenceFeatures } from '../support/vectors.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 let dir: string;
 let data: string;
@@ -26,11 +27,11 @@ after(async () => {
 });
 
 async function runBoth(name: string): Promise<RunSummary> {
-  return (await temporal.client.workflow.execute(WORKFLOW_TYPE, {
+  return await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `validation-${name}-${path.basename(dir)}`,
     args: [{ data, out: path.join(dir, name), model: DEFAULT_MODEL, splits: ['train', 'val'], valSamples: 2, batchSize: 5 }],
-  })) as RunSummary;
+  });
 }
 
 const vectorsOf = async (file: string) =>

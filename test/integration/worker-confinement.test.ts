@@ -14,11 +14,11 @@ import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, type TemporalFailure } from '@temporalio/common';
 import { DEFAULT_MODEL } from '../../lib/project-paths.ts';
-import type { RunSummary } from '../../lib/run-summary.ts';
 import { generateSampleData } from '../../lib/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { TESSERA_BIN } from '../support/processes.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 const run = promisify(execFile);
 const SECRET = 'SECRET-TOKEN-1234';
@@ -62,7 +62,7 @@ function snapshot(folder: string): Record<string, string> {
 
 /** Runs the workflow to its failure; returns the failure's messages and the run's whole history as text. */
 async function failure(id: string, input: Record<string, unknown>): Promise<{ messages: string; root: ApplicationFailure; history: string }> {
-  const handle = await temporal.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `confinement-${id}`, args: [{ data, out: path.join(root, `out-${id}`), model: DEFAULT_MODEL, ...input }] });
+  const handle = await temporal.client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `confinement-${id}`, args: [{ data, out: path.join(root, `out-${id}`), model: DEFAULT_MODEL, ...input }] });
   const error = await handle.result().then(
     () => assert.fail('the run completed'),
     (error: unknown) => error,
@@ -86,11 +86,11 @@ function assertRefused(result: { messages: string; root: ApplicationFailure }, f
 }
 
 test('a run inside the root completes', async () => {
-  const summary = (await temporal.client.workflow.execute(WORKFLOW_TYPE, {
+  const summary = await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: 'confinement-allowed',
     args: [{ data, out: path.join(root, 'out-allowed'), model: DEFAULT_MODEL, batchSize: 4 }],
-  })) as RunSummary;
+  });
   assert.equal(summary.counts.extractedImages, 8 - 2);
 });
 
