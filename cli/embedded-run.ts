@@ -7,6 +7,7 @@ import { acquireRunLease, onThisMachine, type LeaseRecord, type RunLease } from 
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
 import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/output-folder.ts';
 import { runLayout } from '../lib/run-layout.ts';
+import { localTarget } from '../lib/temporal-connection.ts';
 import { RunFailedError, submitRun } from './submit-run.ts';
 
 /** Ctrl-C, kill, a closed terminal. */
@@ -141,10 +142,10 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     options.onServer?.(server.uiUrl);
     // This server runs only this command's run: its workers serve exactly the run's own folders.
     const allowRoots = [config.data, out];
-    parts.workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [config.model] });
+    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [config.model] });
     const running = (parts.running = parts.workers.run());
     return await Promise.race([
-      submitRun(config, { address: server.address, quiet: options.quiet }),
+      submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),
       running.then(() => {
         throw new Error('the in-process worker stopped before the run finished');
       }),

@@ -1,31 +1,29 @@
 import { parseArgs } from 'node:util';
-import { ALLOW_ROOTS_ENV } from '../lib/confinement.ts';
 import { DevServerStartError, startDevServer } from '../lib/dev-server.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { OutputFolderError } from '../lib/output-folder.ts';
 import { LeaseHeldError, readLiveLease } from '../lib/run-lease.ts';
 import { generateSampleData } from '../lib/sample-data.ts';
-import type { QueueKind } from '../lib/task-queues.ts';
 import type { RunSummary } from '../lib/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
-import { workerRoots } from './worker-roots.ts';
-import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
-import { resolveAddress } from './temporal-target.ts';
+import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
+import { resolveTarget } from './temporal-target.ts';
+import { parseWorkerOptions, workerFlags } from './worker-options.ts';
+import { connectionFlags, describeTarget } from '../lib/temporal-connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
 import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
 import { hasOutputTemplate } from '../lib/output-template.ts';
-import type { LogFormat } from '../workers/runtime.ts';
 
 const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
 
   tessera run --data DIR --out DIR [--model FILE] [--config FILE] [options]
       Without --address: starts a local Temporal dev server (state under --out) and in-process
       workers, runs to the end with a progress bar. The same command after a crash resumes.
-      --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait)
-      --namespace NAME      Temporal namespace (default: default)
+      --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait);
+                            --namespace, --api-key and --tls* as below
       Run options (also accepted in --config JSON, same names in camelCase):
       --csv --images --id-column --class-column --img-size --batch-size --val-samples --seed
       --output (level index or output name) --shard-size --parallel-shards
@@ -42,12 +40,16 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
       Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
   tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
       [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
-      [--log-format text|json] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
+      [--log-format text|json] [--log-level LEVEL] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
       [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
                                    then they are cancelled and redone by another worker
       --allow-root DIR  required, repeatable (or TESSERA_ALLOW_ROOTS=DIR:DIR): a run's data, out and
                         model must lie under these folders (the model may also be in tessera's models/)
-  --address defaults to TEMPORAL_ADDRESS, else 127.0.0.1:7233 (status, cancel, schedule, worker)
+  Connecting to a cluster (run --address, status, cancel, schedule, worker), as the Temporal CLI:
+      --address HOST:PORT (TEMPORAL_ADDRESS, else 127.0.0.1:7233)  --namespace NAME (TEMPORAL_NAMESPACE)
+      --api-key KEY (TEMPORAL_API_KEY)  --tls (TEMPORAL_TLS)  --tls-cert-path FILE --tls-key-path FILE
+      (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: mTLS)  --tls-ca-path FILE (TEMPORAL_TLS_CA)
+      --tls-server-name NAME (TEMPORAL_TLS_SERVER_NAME). An API key or a TLS file turns TLS on.
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
 `;
@@ -73,8 +75,7 @@ async function runCommand(args: string[]): Promise<number> {
     options: {
       ...configFlagSpecs(),
       config: { type: 'string' },
-      address: { type: 'string' },
-      namespace: { type: 'string' },
+      ...connectionFlags,
       detach: { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
@@ -87,7 +88,7 @@ async function runCommand(args: string[]): Promise<number> {
   const embeddedHolder = values.address ? readLiveLease(config.out) : null;
   if (embeddedHolder) throw new LeaseHeldError(config.out, embeddedHolder);
   const result = values.address
-    ? await submitRun(config, { address: values.address, namespace: values.namespace, detach: values.detach, quiet: values.quiet })
+    ? await submitRun(config, { target: resolveTarget(values), detach: values.detach, quiet: values.quiet })
     : await embeddedRun(config, {
         quiet: values.quiet,
         onServer: (ui) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui}\n`),
@@ -98,51 +99,23 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 async function workerCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      address: { type: 'string' },
-      namespace: { type: 'string' },
-      queues: { type: 'string', default: 'cpu,inference' },
-      'inference-concurrency': { type: 'string' },
-      'intra-op-threads': { type: 'string' },
-      'micro-batch': { type: 'string' },
-      'log-format': { type: 'string' },
-      'metrics-address': { type: 'string' },
-      'shutdown-grace': { type: 'string', default: '5m' },
-      'allow-root': { type: 'string', multiple: true },
-    },
-    strict: true,
-  });
-  const allowRoots = workerRoots(values['allow-root'] ?? [], process.env[ALLOW_ROOTS_ENV]);
-  const address = resolveAddress(values.address);
-  const logFormat = values['log-format'];
-  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got ${logFormat}`);
-  const queues = values.queues.split(',').map((q) => q.trim());
-  const unknown = queues.filter((q) => q !== 'cpu' && q !== 'inference');
-  if (unknown.length > 0) throw new UsageError(`--queues: unknown queue ${unknown.join(', ')} (use cpu, inference)`);
-  const positiveInt = (name: string, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${text}`);
-    return n;
-  };
+  const { values } = parseArgs({ args, options: workerFlags, strict: true });
+  const options = parseWorkerOptions(values);
   const workers = await createWorkers({
-    address,
-    allowRoots,
-    namespace: values.namespace,
-    queues: queues as QueueKind[],
-    inferenceConcurrency: positiveInt('inference-concurrency', values['inference-concurrency']),
-    intraOpThreads: positiveInt('intra-op-threads', values['intra-op-threads']),
-    cpuMicroBatch: positiveInt('micro-batch', values['micro-batch']),
-    runtime: { format: logFormat as LogFormat | undefined, metricsAddress: values['metrics-address'] },
-    shutdownGraceTime: `${durationFlag('shutdown-grace', values['shutdown-grace'], { allowZero: true })} ms`,
+    target: options.target,
+    allowRoots: options.allowRoots,
+    queues: options.queues,
+    inferenceConcurrency: options.inferenceConcurrency,
+    intraOpThreads: options.intraOpThreads,
+    cpuMicroBatch: options.microBatch,
+    runtime: { format: options.logFormat, level: options.logLevel, metricsAddress: options.metricsAddress },
+    shutdownGraceTime: options.shutdownGraceTime,
   });
   // Graceful shutdown: stop polling, let running activities finish or be retried elsewhere.
   process.once('SIGINT', () => workers.shutdown());
   process.once('SIGTERM', () => workers.shutdown());
-  const metrics = values['metrics-address'] ? `, metrics on http://${values['metrics-address']}/metrics` : '';
-  process.stderr.write(`tessera worker: queues ${queues.join(', ')} on ${address}${metrics}; serving ${allowRoots.join(', ')}\n`);
+  const metrics = options.metricsAddress ? `, metrics on http://${options.metricsAddress}/metrics` : '';
+  process.stderr.write(`tessera worker: queues ${options.queues.join(', ')} on ${describeTarget(options.target)}${metrics}; serving ${options.allowRoots.join(', ')}\n`);
   await workers.run();
   return 0;
 }

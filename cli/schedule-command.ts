@@ -5,7 +5,8 @@ import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/output-tem
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
-import { connectionFlags, withClient } from './temporal-target.ts';
+import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal-connection.ts';
+import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 
 const USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION) --data DIR --out DIR [run options]
@@ -144,7 +145,7 @@ export async function scheduleCommand(args: string[]): Promise<number> {
   const id = values.id as string | undefined;
   if (sub.needsId && !id) throw new UsageError(`schedule ${name} needs --id NAME`);
   sub.check?.(values);
-  return withClient(values as { address?: string; namespace?: string }, async (client) => {
+  return withClient(values as ConnectionFlagValues, async (client) => {
     try {
       await sub.run(client, values, id ?? '');
     } catch (error) {

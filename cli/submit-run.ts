@@ -1,5 +1,7 @@
-import { CancelledFailure, Client, Connection, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { CancelledFailure, Client, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { attachUpdate } from '../workflows/attach.ts';
+import type { TemporalTarget } from '../lib/temporal-connection.ts';
+import { connectClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import type { RunConfig } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -10,8 +12,7 @@ import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 
 export interface SubmitOptions {
-  address: string;
-  namespace?: string;
+  target: TemporalTarget;
   detach?: boolean;
   quiet?: boolean;
 }
@@ -43,9 +44,9 @@ export function rootCauseMessage(error: unknown): string {
  */
 export async function submitRun(config: RunConfig, options: SubmitOptions): Promise<{ summary?: RunSummary; workflowId: string; seconds: number }> {
   const started = Date.now();
-  const connection = await Connection.connect({ address: options.address });
+  const connection = await connectClient(options.target);
   try {
-    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+    const client = new Client({ connection, namespace: options.target.namespace });
     const workflowId = workflowIdForOutput(config.out);
     const start = new WithStartWorkflowOperation<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUES.cpu,
@@ -67,7 +68,7 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
     }
     const handle = await start.workflowHandle();
     const log = (line: string) => options.quiet || process.stderr.write(`${line}\n`);
-    log(`tessera: workflow ${workflowId} on ${options.address}`);
+    log(`tessera: workflow ${workflowId} on ${options.target.address}`);
     if (attached.action === 'restarted') log(`tessera: the open run of this folder starts over: ${attached.reason}`);
     if (options.detach) return { workflowId, seconds: (Date.now() - started) / 1000 };
 

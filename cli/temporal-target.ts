@@ -1,13 +1,16 @@
 import { Client, Connection } from '@temporalio/client';
 import { readLiveLease } from '../lib/run-lease.ts';
+import {
+  connectionFlags,
+  connectionOptions,
+  ConnectionSettingsError,
+  describeTarget,
+  resolveTemporalTarget,
+  type ConnectionFlagValues,
+  type TemporalTarget,
+} from '../lib/temporal-connection.ts';
 import { UsageError } from './run-options.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
-
-/** `--address` / `--namespace` as the Temporal CLI reads them: flag, else TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE. */
-export const connectionFlags = {
-  address: { type: 'string' },
-  namespace: { type: 'string' },
-} as const;
 
 /** How status and cancel name a run: its output folder or its workflow id, on a cluster. */
 export const runTargetFlags = {
@@ -16,34 +19,45 @@ export const runTargetFlags = {
   'workflow-id': { type: 'string' },
 } as const;
 
-export function resolveAddress(flag: string | undefined): string {
-  return flag ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-}
-
 /**
  * The cluster that runs the run in `out`: --address when given; else, while an embedded `tessera
  * run` holds the folder, its own dev server (recorded in the folder's lease, on a port chosen at
  * start); else TEMPORAL_ADDRESS or the default.
  */
-export function resolveRunAddress(flags: { address?: string; out?: string }): string {
+export function resolveRunAddress(flags: ConnectionFlagValues & { out?: string }): string {
   if (flags.address === undefined && flags.out !== undefined) {
     const embedded = readLiveLease(flags.out)?.server?.address;
     if (embedded) return embedded;
   }
-  return resolveAddress(flags.address);
+  return resolveTarget(flags).address;
 }
 
-/** Runs `use` with a client of the cluster at `address`, closing the connection afterwards. */
-export async function withClient<T>(flags: { address?: string; namespace?: string }, use: (client: Client) => Promise<T>): Promise<T> {
-  const address = resolveAddress(flags.address);
-  let connection: Connection;
+/** The cluster named by the flags and environment; bad settings are a usage error. */
+export function resolveTarget(flags: ConnectionFlagValues, env: NodeJS.ProcessEnv = process.env): TemporalTarget {
   try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
+    return resolveTemporalTarget(flags, env);
   } catch (error) {
-    throw new UsageError(`cannot reach Temporal at ${address} (--address or TEMPORAL_ADDRESS): ${(error as Error).message}`);
+    if (error instanceof ConnectionSettingsError) throw new UsageError(error.message);
+    throw error;
   }
+}
+
+/** A client connection to `target`; an unreachable cluster is a usage error naming where it looked. */
+export async function connectClient(target: TemporalTarget): Promise<Connection> {
   try {
-    return await use(new Client({ connection, namespace: flags.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' }));
+    return await Connection.connect({ ...connectionOptions(target), connectTimeout: 5_000 });
+  } catch (error) {
+    if (error instanceof ConnectionSettingsError) throw new UsageError(error.message);
+    throw new UsageError(`cannot reach Temporal at ${describeTarget(target)}: ${(error as Error).message}`);
+  }
+}
+
+/** Runs `use` with a client of the cluster the flags name, closing the connection afterwards. */
+export async function withClient<T>(flags: ConnectionFlagValues, use: (client: Client) => Promise<T>): Promise<T> {
+  const target = resolveTarget(flags);
+  const connection = await connectClient(target);
+  try {
+    return await use(new Client({ connection, namespace: target.namespace }));
   } finally {
     await connection.close();
   }

@@ -3,14 +3,15 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSo
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
 import { resolveWorkerRoots } from '../lib/confinement.ts';
+import { connectionOptions, type TemporalTarget } from '../lib/temporal-connection.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { WORKFLOWS_PATH } from '../lib/project-paths.ts';
 import { TASK_QUEUES, type QueueKind } from '../lib/task-queues.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
 
 export interface TesseraWorkersOptions {
-  address: string;
-  namespace?: string;
+  /** The cluster (lib/temporal-connection.ts: address, namespace, TLS, API key). */
+  target: TemporalTarget;
   queues: readonly QueueKind[];
   /**
    * Folders whose files runs may use (data, out, model; tessera's own models folder is added for
@@ -50,8 +51,8 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   // Resolved before connecting: a bad root stops the worker before it takes any task.
   const roots = await resolveWorkerRoots(options.allowRoots, options.allowModelFiles);
   installRuntime(options.runtime);
-  const connection = await NativeConnection.connect({ address: options.address });
-  const namespace = options.namespace ?? 'default';
+  const connection = await NativeConnection.connect(connectionOptions(options.target));
+  const namespace = options.target.namespace;
   const engines = new InferenceEngines();
   const workers: Worker[] = [];
   // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends

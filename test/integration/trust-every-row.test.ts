@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/config.ts';
 import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/project-paths.ts';
+import { localTarget } from '../../lib/temporal-connection.ts';
 import type { ShardAttempts } from '../../lib/shard-attempts.ts';
 import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { startTessera, waitForFile } from '../support/processes.ts';
@@ -42,7 +43,7 @@ function readRows(folder: string): { id: string; cls: string }[] {
 
 function run(data: string, out: string, options: Partial<RunConfigInput> = {}) {
   const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 8, batchSize: 4, ...options });
-  return submitRun(config, { address: temporal.server.address, quiet: true });
+  return submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
 }
 
 /** Every row of a vectors file as text, vector bytes in hex: equal lists mean byte-identical rows. */

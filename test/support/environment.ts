@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../lib/dev-server.ts';
 import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/project-paths.ts';
+import { localTarget } from '../../lib/temporal-connection.ts';
 import { createWorkers, type TesseraWorkers } from '../../workers/create-workers.ts';
 
 export const PYTHON = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
@@ -32,7 +33,7 @@ export interface TemporalHarness {
  */
 export async function startTemporal(dir: string, allowRoots: readonly string[] = [dir, FLOWERS_DIR]): Promise<TemporalHarness> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
-  const workers = await createWorkers({ address: server.address, queues: ['cpu', 'inference'], allowRoots });
+  const workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots });
   const running = workers.run();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
