@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { RunConfig, Split } from '../lib/config.ts';
-import { InputError } from '../lib/errors.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
-import { ModelLoadError, type InferenceEngines } from '../lib/inference/engine.ts';
+import type { InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
 import type { WorkerRoots } from '../lib/confinement.ts';
 import { confineActivities } from './confine.ts';
@@ -42,14 +41,8 @@ export function createInferenceActivities(engines: InferenceEngines, roots: Work
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
       let progress: unknown = { split, shard, imagesDone: 0, loading: true };
-      const engine = async (modelSha256: string) => {
-        try {
-          return await engines.get({ ...sessionSpecFor(config, options), modelSha256 });
-        } catch (error) {
-          if (error instanceof ModelLoadError) throw new InputError(error.message);
-          throw error;
-        }
-      };
+      // A model that does not load is a ModelLoadError, an InputError: the run ends at once.
+      const engine = (modelSha256: string) => engines.get({ ...sessionSpecFor(config, options), modelSha256 });
       context.log.info('shard started', { split, shard });
       const full = await failFastOnInputErrors(() =>
         whileHeartbeating(

@@ -1,5 +1,6 @@
 /** RFC 4180 CSV: quoted fields (with commas, quotes, newlines), CRLF or LF, an optional UTF-8 BOM. */
 import { createReadStream } from 'node:fs';
+import { InputError } from './errors.ts';
 
 export interface CsvTable {
   header: string[];
@@ -9,7 +10,8 @@ export interface CsvTable {
   lines: number[];
 }
 
-export class CsvError extends Error {
+/** A CSV that cannot be read as one (empty, ragged, an unterminated quote): the user's input. */
+export class CsvError extends InputError {
   override name = 'CsvError';
 }
 

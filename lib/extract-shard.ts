@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { RunConfig, Split } from './config.ts';
 import { occlusionFor } from './occlusion.ts';
 import { errorMessage, InputError } from './errors.ts';
-import { decodeImageInto, ImageInputError, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
+import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
 import type { InferenceEngine } from './inference/engine.ts';
 import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
 import { extractionKey, lineageMismatch, sha256Bytes, sha256File, ShardLineageSchema, type ExtractionKey, type ImageLineage } from './lineage.ts';
@@ -146,7 +146,7 @@ async function describeImageError(error: unknown, file: string | undefined): Pro
   if (code === 'EACCES') return `image file ${missing} is not readable (permission denied)`;
   if (code === 'EISDIR') return `image ${file} is a folder, not a file`;
   const message = errorMessage(error);
-  if (!file || error instanceof InputError || error instanceof ImageInputError) return message;
+  if (!file || error instanceof InputError) return message; // ImageInputError included: it says what is wrong
   if ((await fs.stat(file).then((s) => s.size, () => undefined)) === 0) return 'image file is empty (0 bytes)';
   const header = await sharp(file, { limitInputPixels: false }).metadata().catch(() => undefined);
   if (!header?.format) return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;

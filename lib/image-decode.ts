@@ -1,5 +1,6 @@
 import path from 'node:path';
 import sharp from 'sharp';
+import { InputError } from './errors.ts';
 import { applyOcclusion, type Occlusion } from './occlusion.ts';
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -10,7 +11,8 @@ export type Normalize = 'none' | 'imagenet';
 /** Refuse images over this many pixels before decoding them (decompression bombs). */
 export const MAX_INPUT_PIXELS = 100_000_000;
 
-export class ImageInputError extends Error {
+/** An image that is refused or cannot be decoded: one row of errors.csv, not the run's end. */
+export class ImageInputError extends InputError {
   override name = 'ImageInputError';
 }
 

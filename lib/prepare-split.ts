@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { z } from 'zod';
 import type { RunConfig } from './config.ts';
-import { CsvError, formatCsvRow, openCsv } from './csv.ts';
+import { formatCsvRow, openCsv } from './csv.ts';
 import { describeCsvHeader } from './csv-header.ts';
 import { InputError } from './errors.ts';
 import { publishFile, uniqueTempPath, writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
@@ -65,16 +65,6 @@ async function assertReadableFile(file: string): Promise<void> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new InputError(`input CSV ${file} does not exist`);
     throw new InputError(`cannot read input CSV ${file}: ${(error as Error).message}`);
-  }
-}
-
-/** CSV problems (empty, ragged, unterminated quote) are input errors: they end the run at once. */
-async function asInputErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof CsvError) throw new InputError(error.message);
-    throw error;
   }
 }
 
@@ -180,7 +170,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const inputSha256 = await sha256File(source);
 
   // Pass 1: column types; each row's raw class as an index into the distinct raw values.
-  const { header, typers, rawClasses, classOfRow } = await asInputErrors(async () => {
+  const { header, typers, rawClasses, classOfRow } = await (async () => {
     const csv = await openCsv(source);
     const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
     if (missing.length > 0) {
@@ -198,7 +188,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
       classOfRow.push(code);
     }
     return { header: csv.header, typers, rawClasses, classOfRow };
-  });
+  })();
   const typings = typers.map((typer) => typer.typing());
   const idColumn = header.indexOf(config.idColumn);
   const classColumn = header.indexOf(config.classColumn);
@@ -230,7 +220,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const pickedPositions = new Set(picked);
   const validationLines = new Map<number, string>();
   const validationIds = new Set<string>();
-  await asInputErrors(async () => {
+  await (async () => {
     let position = 0;
     for await (const { fields } of (await openCsv(source)).rows) {
       if (pickedPositions.has(position)) {
@@ -240,7 +230,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
       }
       position++;
     }
-  });
+  })();
   await fs.mkdir(layout.work, { recursive: true });
   const validation = await CsvFileWriter.create(layout.validationCsv);
   await validation.write(headerLine);
@@ -251,7 +241,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const training = await CsvFileWriter.create(layout.trainingCsv);
   await training.write(headerLine);
   let trainingRows = 0;
-  await asInputErrors(async () => {
+  await (async () => {
     let position = 0;
     for await (const { fields } of (await openCsv(source)).rows) {
       const typed = render(fields);
@@ -261,7 +251,7 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
       }
       position++;
     }
-  });
+  })();
   const trainingSha256 = await training.finish();
   // Three passes read the CSV: had it changed in between, the split could mix two versions.
   if ((await sha256File(source)) !== inputSha256) throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);

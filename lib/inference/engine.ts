@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { InputError } from '../errors.ts';
 import type { ModelDescription, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 export interface InferenceOutput {
@@ -9,7 +10,8 @@ export interface InferenceOutput {
   input: Float32Array;
 }
 
-export class ModelLoadError extends Error {
+/** A model file onnxruntime cannot load, or that lacks the chosen output: the user's input. */
+export class ModelLoadError extends InputError {
   override name = 'ModelLoadError';
 }
 
