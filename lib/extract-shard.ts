@@ -170,22 +170,23 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
 }
 
 /**
- * Why the shard on disk cannot stand for this plan now (naming its file), or undefined when it
- * can: its report, extraction key, images (ordinal, id, target, bytes) and file checksum all hold.
+ * The shard on disk when it can stand for this plan now (its report, extraction key, images'
+ * ordinal, id, target and bytes, and file checksum all hold), else why not (naming its file), or
+ * null when it was never extracted.
  */
-export async function shardMismatch(config: RunConfig, split: Split, shard: number, plan: ShardPlanFile, key: ExtractionKey, imagesRoot: string): Promise<string | undefined> {
+async function shardOnDisk(config: RunConfig, split: Split, shard: number, plan: ShardPlanFile, key: ExtractionKey, imagesRoot: string): Promise<{ reusable: ShardReport } | { redo: string | null }> {
   const files = runLayout(config).split(split);
   const read = await readShardReport(files.report(shard));
-  if ('problem' in read) return read.problem === 'not extracted yet' ? read.problem : `${split} shard ${shard}: ${read.problem}`;
+  if ('problem' in read) return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
   const { report } = read;
   const file = files.parquet(shard);
   const lineage = await lineageMismatch(report.lineage, key, plan.images, imagesRoot);
-  if (lineage) return `${file}: ${lineage}`;
-  if (report.parquet === null) return undefined;
+  if (lineage) return { redo: `${file}: ${lineage}` };
+  if (report.parquet === null) return { reusable: report };
   const actual = await sha256File(file).catch(() => null);
-  if (actual === null) return `${file} is missing`;
-  if (actual !== report.parquetSha256) return `${file} does not match its report (sha256 ${actual.slice(0, 12)}…, recorded ${report.parquetSha256?.slice(0, 12)}…): damaged, truncated or replaced`;
-  return undefined;
+  if (actual === null) return { redo: `${file} is missing` };
+  if (actual !== report.parquetSha256) return { redo: `${file} does not match its report (sha256 ${actual.slice(0, 12)}…, recorded ${report.parquetSha256?.slice(0, 12)}…): damaged, truncated or replaced` };
+  return { reusable: report };
 }
 
 export async function readShardPlan(config: RunConfig, split: Split, shard: number): Promise<ShardPlanFile> {
@@ -231,18 +232,17 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     const plan = await readShardPlan(config, split, shard);
     const imagesRoot = await imagesRootOf(config);
     const key = extractionKey(config, split, await modelAsRecorded(config));
-    const mismatch = await shardMismatch(config, split, shard, plan, key, imagesRoot);
-    if (mismatch === undefined) {
-      const { report } = (await readShardReport(files.report(shard))) as { report: ShardReport };
+    const onDisk = await shardOnDisk(config, split, shard, plan, key, imagesRoot);
+    if ('reusable' in onDisk) {
       await attempts.finish('reused', (performance.now() - started) / 1000);
-      return { ...report, reused: true };
+      return { ...onDisk.reusable, reused: true };
     }
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
-    if (mismatch !== 'not extracted yet') await withdrawPublishedOutputs(runLayout(config), split);
+    if (onDisk.redo !== null) await withdrawPublishedOutputs(runLayout(config), split);
     const report = await extractFreshShard(config, split, shard, { plan, key, imagesRoot }, deps, started);
     await attempts.finish('extracted', report.seconds);
-    return mismatch === 'not extracted yet' ? report : { ...report, redone: mismatch };
+    return onDisk.redo === null ? report : { ...report, redone: onDisk.redo };
   } catch (error) {
     await attempts.finish(deps.stoppedAs() ?? 'failed', (performance.now() - started) / 1000);
     throw error;
