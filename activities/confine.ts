@@ -1,5 +1,5 @@
-import type { RunConfig } from '../lib/config.ts';
-import { checkRunConfigPaths, type WorkerRoots } from '../lib/confinement.ts';
+import type { RunConfig } from '../lib/core/run-config.ts';
+import { checkRunConfigPaths, type WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 
 /** An activity whose first argument is its run's config, as every tessera activity's is. */

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { DamagedShardsError, FAILURE_TYPES, InputError, type DamagedShardsDetails } from '../lib/errors.ts';
+import { DamagedShardsError, FAILURE_TYPES, InputError, type DamagedShardsDetails } from '../lib/core/errors.ts';
 
 /**
  * Input problems end the workflow at once; damaged shards go back to the workflow at once (it

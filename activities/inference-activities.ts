@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import type { RunConfig, Split } from '../lib/config.ts';
-import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract-shard.ts';
+import type { RunConfig, Split } from '../lib/core/run-config.ts';
+import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract/extract-shard.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
-import type { WorkerRoots } from '../lib/confinement.ts';
+import type { WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';

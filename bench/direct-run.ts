@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/direct-run.ts DATA OUT MODEL
  */
-import { parseRunConfig } from '../lib/config.ts';
+import { parseRunConfig } from '../lib/core/run-config.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { runWithoutTemporal } from './stages.ts';
 

@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { parseRunConfig, type RunConfig } from '../lib/config.ts';
+import { parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
-import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/project-paths.ts';
+import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';
 import { measureCeiling, measureDecode } from './stages.ts';
 

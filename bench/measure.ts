@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../lib/project-paths.ts';
-import { generateSampleData } from '../lib/sample-data.ts';
+import { PROJECT_ROOT } from '../lib/core/project-paths.ts';
+import { generateSampleData } from '../lib/dev/sample-data.ts';
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL, PROJECT_ROOT } from '../lib/project-paths.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';
 
 const { values } = parseArgs({

@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseRunConfig } from '../lib/config.ts';
-import { planShards } from '../lib/plan-shards.ts';
-import { prepareSplit } from '../lib/prepare-split.ts';
+import { parseRunConfig } from '../lib/core/run-config.ts';
+import { planShards } from '../lib/plan/plan-shards.ts';
+import { prepareSplit } from '../lib/split/prepare-split.ts';
 
 const [rowsText, dir] = process.argv.slice(2) as [string, string];
 const rows = Number(rowsText);

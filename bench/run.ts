@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseRunConfig, type RunConfig } from '../lib/config.ts';
+import { parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
 import { DEFAULT_CPU_MICRO_BATCH } from '../activities/inference-activities.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
-import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/project-paths.ts';
+import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';
 import { measureCeiling, measureDecode, measureWrite } from './stages.ts';
 

@@ -2,14 +2,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compact } from '../lib/compact.ts';
-import type { RunConfig } from '../lib/config.ts';
-import { extractShard } from '../lib/extract-shard.ts';
-import { decodeImageInto } from '../lib/image-decode.ts';
+import { compact } from '../lib/compact/compact.ts';
+import type { RunConfig } from '../lib/core/run-config.ts';
+import { extractShard } from '../lib/extract/extract-shard.ts';
+import { decodeImageInto } from '../lib/image/decode.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
-import { planShards } from '../lib/plan-shards.ts';
-import { prepareSplit } from '../lib/prepare-split.ts';
-import { allocateTileRows, TileParquetWriter } from '../lib/tile-parquet-writer.ts';
+import { planShards } from '../lib/plan/plan-shards.ts';
+import { prepareSplit } from '../lib/split/prepare-split.ts';
+import { allocateTileRows, TileParquetWriter } from '../lib/parquet/tile-writer.ts';
 import { sessionSpecFor } from '../activities/inference-activities.ts';
 import { seconds } from './measure.ts';
 

@@ -1,13 +1,13 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { RunConfig } from '../lib/config.ts';
-import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } from '../lib/dev-server.ts';
-import { errorMessage, InputError } from '../lib/errors.ts';
-import { acquireRunLease, onThisMachine, type LeaseRecord, type RunLease } from '../lib/run-lease.ts';
+import type { RunConfig } from '../lib/core/run-config.ts';
+import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } from '../lib/dev/dev-server.ts';
+import { errorMessage, InputError } from '../lib/core/errors.ts';
+import { acquireRunLease, onThisMachine, type LeaseRecord, type RunLease } from '../lib/run-folder/lease.ts';
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
-import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/output-folder.ts';
-import { runLayout } from '../lib/run-layout.ts';
-import { localTarget } from '../lib/temporal-connection.ts';
+import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/run-folder/output-folder.ts';
+import { runLayout } from '../lib/run-folder/layout.ts';
+import { localTarget } from '../lib/temporal/connection.ts';
 import { RunFailedError, submitRun } from './submit-run.ts';
 
 /** Ctrl-C, kill, a closed terminal. */

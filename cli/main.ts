@@ -1,21 +1,21 @@
 import { parseArgs } from 'node:util';
-import { DevServerStartError, startDevServer } from '../lib/dev-server.ts';
-import { errorMessage } from '../lib/errors.ts';
-import { OutputFolderError } from '../lib/output-folder.ts';
-import { LeaseHeldError, readLiveLease } from '../lib/run-lease.ts';
-import { generateSampleData } from '../lib/sample-data.ts';
-import type { RunSummary } from '../lib/run-summary.ts';
+import { DevServerStartError, startDevServer } from '../lib/dev/dev-server.ts';
+import { errorMessage } from '../lib/core/errors.ts';
+import { OutputFolderError } from '../lib/run-folder/output-folder.ts';
+import { LeaseHeldError, readLiveLease } from '../lib/run-folder/lease.ts';
+import { generateSampleData } from '../lib/dev/sample-data.ts';
+import type { RunSummary } from '../lib/compact/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
 import { parseWorkerOptions, workerFlags } from './worker-options.ts';
-import { connectionFlags, describeTarget } from '../lib/temporal-connection.ts';
+import { connectionFlags, describeTarget } from '../lib/temporal/connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
 import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
-import { hasOutputTemplate } from '../lib/output-template.ts';
+import { hasOutputTemplate } from '../lib/run/output-template.ts';
 
 const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
 

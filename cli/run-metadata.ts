@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { RunConfig } from '../lib/config.ts';
+import type { RunConfig } from '../lib/core/run-config.ts';
 
 /** The one line the Temporal UI shows for a run in its workflow list and on the run's page. */
 export function runStaticSummary(config: RunConfig): string {

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time.js';
-import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/config.ts';
-import { DEFAULT_MODEL } from '../lib/project-paths.ts';
+import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
+import { DEFAULT_MODEL } from '../lib/core/project-paths.ts';
 
 export const configKeys = Object.keys(RunConfigSchema.shape) as (keyof typeof RunConfigSchema.shape)[];
 

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/output-template.ts';
-import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
+import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/run/output-template.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
-import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal-connection.ts';
+import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/connection.ts';
 import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 

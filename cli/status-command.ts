@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import type { RunSummary } from '../lib/run-summary.ts';
+import type { RunSummary } from '../lib/compact/run-summary.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
 import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';

@@ -1,12 +1,12 @@
 import { CancelledFailure, Client, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { attachUpdate } from '../workflows/attach.ts';
-import type { TemporalTarget } from '../lib/temporal-connection.ts';
+import type { TemporalTarget } from '../lib/temporal/connection.ts';
 import { connectClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
-import type { RunConfig } from '../lib/config.ts';
-import { errorMessage } from '../lib/errors.ts';
-import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/task-queues.ts';
-import type { RunSummary } from '../lib/run-summary.ts';
+import type { RunConfig } from '../lib/core/run-config.ts';
+import { errorMessage } from '../lib/core/errors.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
+import type { RunSummary } from '../lib/compact/run-summary.ts';
 import { ProgressBar, readProgress } from './progress.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { workflowIdForOutput } from './workflow-id.ts';

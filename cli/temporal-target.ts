@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { readLiveLease } from '../lib/run-lease.ts';
+import { readLiveLease } from '../lib/run-folder/lease.ts';
 import {
   connectionFlags,
   connectionOptions,
@@ -8,7 +8,7 @@ import {
   resolveTemporalTarget,
   type ConnectionFlagValues,
   type TemporalTarget,
-} from '../lib/temporal-connection.ts';
+} from '../lib/temporal/connection.ts';
 import { UsageError } from './run-options.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 

@@ -1,12 +1,12 @@
 import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
-import { ALLOW_ROOTS_ENV } from '../lib/confinement.ts';
-import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal-connection.ts';
+import { ALLOW_ROOTS_ENV } from '../lib/run-folder/confinement.ts';
+import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/connection.ts';
 import { durationFlag, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
 import { workerRoots } from './worker-roots.ts';
 
-/** `tessera worker`'s flags (parseArgs specs); the connection flags are lib/temporal-connection.ts's. */
+/** `tessera worker`'s flags (parseArgs specs); the connection flags are lib/temporal/connection.ts's. */
 export const workerFlags = {
   ...connectionFlags,
   queues: { type: 'string' },

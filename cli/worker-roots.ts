@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALLOW_ROOTS_ENV, rootsFromEnv } from '../lib/confinement.ts';
+import { ALLOW_ROOTS_ENV, rootsFromEnv } from '../lib/run-folder/confinement.ts';
 import { UsageError } from './run-options.ts';
 
 /**

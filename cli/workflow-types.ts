@@ -1,4 +1,4 @@
-import type { WORKFLOW_TYPE } from '../lib/task-queues.ts';
+import type { WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
 import type * as workflows from '../workflows/index.ts';
 
 /**

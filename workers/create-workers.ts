@@ -2,15 +2,15 @@ import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
-import { resolveWorkerRoots } from '../lib/confinement.ts';
-import { connectionOptions, type TemporalTarget } from '../lib/temporal-connection.ts';
+import { resolveWorkerRoots } from '../lib/run-folder/confinement.ts';
+import { connectionOptions, type TemporalTarget } from '../lib/temporal/connection.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
-import { WORKFLOWS_PATH } from '../lib/project-paths.ts';
-import { TASK_QUEUES, type QueueKind } from '../lib/task-queues.ts';
+import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
+import { TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
 
 export interface TesseraWorkersOptions {
-  /** The cluster (lib/temporal-connection.ts: address, namespace, TLS, API key). */
+  /** The cluster (lib/temporal/connection.ts: address, namespace, TLS, API key). */
   target: TemporalTarget;
   queues: readonly QueueKind[];
   /**

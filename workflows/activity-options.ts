@@ -1,8 +1,8 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { CpuActivities } from '../activities/cpu-activities.ts';
 import type { InferenceActivities } from '../activities/inference-activities.ts';
-import type { RunConfig } from '../lib/config.ts';
-import { TASK_QUEUES } from '../lib/task-queues.ts';
+import type { RunConfig } from '../lib/core/run-config.ts';
+import { TASK_QUEUES } from '../lib/temporal/task-queues.ts';
 
 const retry = {
   initialInterval: '1 second',

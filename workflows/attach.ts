@@ -1,6 +1,6 @@
 import { defineUpdate } from '@temporalio/workflow';
-import type { AttachResult } from '../lib/attach-check.ts';
-import type { RunConfigInput } from '../lib/config.ts';
+import type { AttachResult } from '../lib/run/attach-check.ts';
+import type { RunConfigInput } from '../lib/core/run-config.ts';
 
 export type { AttachResult };
 

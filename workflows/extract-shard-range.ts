@@ -1,6 +1,6 @@
 import { setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ShardSummary } from '../activities/inference-activities.ts';
-import type { RunConfig, Split } from '../lib/config.ts';
+import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { activitiesFor } from './activity-options.ts';
 import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
 

@@ -14,10 +14,10 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from '../lib/config.ts';
-import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/errors.ts';
-import { hasOutputTemplate, resolveOutputTemplate } from '../lib/output-template.ts';
-import type { RunCounts, RunSummary } from '../lib/run-summary.ts';
+import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from '../lib/core/run-config.ts';
+import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/core/errors.ts';
+import { hasOutputTemplate, resolveOutputTemplate } from '../lib/run/output-template.ts';
+import type { RunCounts, RunSummary } from '../lib/compact/run-summary.ts';
 import { activitiesFor } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
 import { extractShardsInline } from './inline-extraction.ts';

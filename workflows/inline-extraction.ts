@@ -1,5 +1,5 @@
 import type { ShardSummary } from '../activities/inference-activities.ts';
-import type { RunConfig, Split } from '../lib/config.ts';
+import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import type { activitiesFor } from './activity-options.ts';
 
 /**

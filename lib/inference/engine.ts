@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { InputError } from '../errors.ts';
+import { InputError } from '../core/errors.ts';
 import type { ModelDescription, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 export interface InferenceOutput {

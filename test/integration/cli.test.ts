@@ -5,8 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { before, test } from 'node:test';
-import { PROJECT_ROOT } from '../../lib/project-paths.ts';
-import { generateSampleData } from '../../lib/sample-data.ts';
+import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
+import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 
 const execFileAsync = promisify(execFile);

@@ -11,11 +11,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DevServerStartError, freePort, startDevServerOnOwnState } from '../../lib/dev-server.ts';
-import { DEFAULT_MODEL, temporalBinary } from '../../lib/project-paths.ts';
-import { processAlive } from '../../lib/process-info.ts';
-import { leaseFile, type LeaseRecord } from '../../lib/run-lease.ts';
-import { generateSampleData } from '../../lib/sample-data.ts';
+import { DevServerStartError, freePort, startDevServerOnOwnState } from '../../lib/dev/dev-server.ts';
+import { DEFAULT_MODEL, temporalBinary } from '../../lib/core/project-paths.ts';
+import { processAlive } from '../../lib/core/process-info.ts';
+import { leaseFile, type LeaseRecord } from '../../lib/run-folder/lease.ts';
+import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import { childProcesses, startTessera, TESSERA_BIN, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
 

@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { PROJECT_ROOT, TIMM_B0_MODEL } from '../../lib/project-paths.ts';
-import { generateSampleData } from '../../lib/sample-data.ts';
-import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
+import { PROJECT_ROOT, TIMM_B0_MODEL } from '../../lib/core/project-paths.ts';
+import { generateSampleData } from '../../lib/dev/sample-data.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { PYTHON, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 

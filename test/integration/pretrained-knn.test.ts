@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { leaveOneOutAccuracy, meanPooledEmbeddings } from '../../lib/eval/nearest-neighbour.ts';
-import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/project-paths.ts';
-import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/task-queues.ts';
+import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/core/project-paths.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import protoPackage from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { PROJECT_ROOT, WORKFLOWS_PATH } from '../../lib/project-paths.ts';
+import { PROJECT_ROOT, WORKFLOWS_PATH } from '../../lib/core/project-paths.ts';
 
 const HISTORIES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 

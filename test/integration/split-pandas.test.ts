@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { before, test } from 'node:test';
-import { parseRunConfig } from '../../lib/config.ts';
-import { PROJECT_ROOT } from '../../lib/project-paths.ts';
-import { planShards } from '../../lib/plan-shards.ts';
-import { prepareSplit, type ClassMapping } from '../../lib/prepare-split.ts';
-import { runLayout } from '../../lib/run-layout.ts';
+import { parseRunConfig } from '../../lib/core/run-config.ts';
+import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
+import { planShards } from '../../lib/plan/plan-shards.ts';
+import { prepareSplit, type ClassMapping } from '../../lib/split/prepare-split.ts';
+import { runLayout } from '../../lib/run-folder/layout.ts';
 import { PYTHON, requireSetup, tempDir } from '../support/environment.ts';
 
 const run = promisify(execFile);

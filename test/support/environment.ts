@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startDevServer, type DevServer } from '../../lib/dev-server.ts';
-import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/project-paths.ts';
-import { localTarget } from '../../lib/temporal-connection.ts';
+import { startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/core/project-paths.ts';
+import { localTarget } from '../../lib/temporal/connection.ts';
 import { createWorkers, type TesseraWorkers } from '../../workers/create-workers.ts';
 
 export const PYTHON = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');

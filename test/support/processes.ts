@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Failpoint } from '../../lib/failpoints.ts';
-import { PROJECT_ROOT } from '../../lib/project-paths.ts';
+import type { Failpoint } from '../../lib/core/failpoints.ts';
+import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 
 export const TESSERA_BIN = path.join(PROJECT_ROOT, 'bin', 'tessera.js');
 

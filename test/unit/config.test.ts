@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRunConfig } from '../../lib/config.ts';
+import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { buildRunConfig, kebabCase } from '../../cli/run-options.ts';
 
 test('defaults follow the notebook', () => {

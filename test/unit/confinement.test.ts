@@ -5,10 +5,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { confineActivities } from '../../activities/confine.ts';
-import { parseRunConfig, type RunConfig } from '../../lib/config.ts';
-import { checkRunConfigPaths, isInside, realPathAllowingMissing, resolveWorkerRoots, RootsError, rootsFromEnv, type WorkerRoots } from '../../lib/confinement.ts';
-import { InputError } from '../../lib/errors.ts';
-import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/project-paths.ts';
+import { parseRunConfig, type RunConfig } from '../../lib/core/run-config.ts';
+import { checkRunConfigPaths, isInside, realPathAllowingMissing, resolveWorkerRoots, RootsError, rootsFromEnv, type WorkerRoots } from '../../lib/run-folder/confinement.ts';
+import { InputError } from '../../lib/core/errors.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 
 // A worker root with a dataset, an output folder and a model, and a folder outside it with a
 // secret, a dataset and a run's outputs. The temp folder's own path may run through a symlink

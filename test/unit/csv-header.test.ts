@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeCsvHeader } from '../../lib/csv-header.ts';
+import { describeCsvHeader } from '../../lib/pandas/csv-header.ts';
 
 test('a CSV header is listed, so a wrong column name is easy to spot', () => {
   assert.equal(describeCsvHeader(['image_id', 'label']), 'columns: image_id, label');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CsvRecordParser, formatCsvRow, parseCsv } from '../../lib/csv.ts';
+import { CsvRecordParser, formatCsvRow, parseCsv } from '../../lib/pandas/csv.ts';
 
 test('parses quotes, embedded commas, quotes and newlines, CRLF, BOM and blank lines', () => {
   const text = '\ufeffimage_id,hotel_id,note\r\n"a,1.jpg",1,"say ""hi"""\r\n\r\nb.jpg,2,"two\nlines"\n';

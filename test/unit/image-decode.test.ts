@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
-import { decodeImageInto, resolveImagePath } from '../../lib/image-decode.ts';
+import { decodeImageInto, resolveImagePath } from '../../lib/image/decode.ts';
 import { tempDir } from '../support/environment.ts';
 
 let dir: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LegacyRandomState } from '../../lib/mt19937.ts';
+import { LegacyRandomState } from '../../lib/pandas/mt19937.ts';
 
 // Reference values printed by numpy 2.4: np.random.RandomState(seed).permutation(...) in sequence.
 const NUMPY = {

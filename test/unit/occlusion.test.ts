@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { decodeImageInto } from '../../lib/image-decode.ts';
-import { occlusionFor } from '../../lib/occlusion.ts';
+import { decodeImageInto } from '../../lib/image/decode.ts';
+import { occlusionFor } from '../../lib/image/occlusion.ts';
 import { tempDir } from '../support/environment.ts';
 
 test('holes are size/4 to size/2 on each side, inside the image, and cover the whole range', () => {

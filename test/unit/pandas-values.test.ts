@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareCodePoints, pythonFloatRepr, typeColumn } from '../../lib/pandas-values.ts';
+import { compareCodePoints, pythonFloatRepr, typeColumn } from '../../lib/pandas/values.ts';
 
 test('floats are written as Python repr writes them', () => {
   const cases: [number, string][] = [

@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { PROJECT_ROOT } from '../../lib/project-paths.ts';
-import { OutputFolderError, outputFolderError } from '../../lib/output-folder.ts';
-import { processAlive } from '../../lib/process-info.ts';
-import { acquireRunLease, judgeLease, leaseFile, LeaseHeldError, readLiveLease, type LeaseRecord } from '../../lib/run-lease.ts';
+import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
+import { OutputFolderError, outputFolderError } from '../../lib/run-folder/output-folder.ts';
+import { processAlive } from '../../lib/core/process-info.ts';
+import { acquireRunLease, judgeLease, leaseFile, LeaseHeldError, readLiveLease, type LeaseRecord } from '../../lib/run-folder/lease.ts';
 import { tempDir } from '../support/environment.ts';
 
 const owner = 'tessera run --test';
@@ -183,7 +183,7 @@ test('processes racing to break one stale lease: exactly one holds it, the other
     // loser could only have got the lease by racing, not after a release.
     const startAt = Date.now() + 2_500;
     const script = `
-      import { acquireRunLease } from ${JSON.stringify(path.join(PROJECT_ROOT, 'lib', 'run-lease.ts'))};
+      import { acquireRunLease } from ${JSON.stringify(path.join(PROJECT_ROOT, 'lib', 'run-folder', 'lease.ts'))};
       while (Date.now() < ${startAt});
       try {
         const lease = acquireRunLease(${JSON.stringify(out)}, { owner: 'racer' });

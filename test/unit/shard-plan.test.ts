@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { parseRunConfig } from '../../lib/config.ts';
-import { planShards, type ShardPlanFile } from '../../lib/plan-shards.ts';
-import { runLayout } from '../../lib/run-layout.ts';
-import { shardName } from '../../lib/shard-plan.ts';
+import { parseRunConfig } from '../../lib/core/run-config.ts';
+import { planShards, type ShardPlanFile } from '../../lib/plan/plan-shards.ts';
+import { runLayout } from '../../lib/run-folder/layout.ts';
+import { shardName } from '../../lib/plan/shard-image.ts';
 
 test('shards hold shardSize consecutive images, the last one the rest; rejected rows keep their ordinal', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-plan-'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { keyOrder } from '../../lib/prepare-split.ts';
-import { splitByClass, type IndexedRow } from '../../lib/split.ts';
+import { keyOrder } from '../../lib/split/prepare-split.ts';
+import { splitByClass, type IndexedRow } from '../../lib/split/validation-rows.ts';
 
 function rows(spec: [string, string][]): IndexedRow[] {
   return spec.map(([id, klass], index) => ({ index, fields: [id, klass] }));

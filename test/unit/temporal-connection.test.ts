@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ConnectionSettingsError, connectionOptions, resolveTemporalTarget } from '../../lib/temporal-connection.ts';
+import { ConnectionSettingsError, connectionOptions, resolveTemporalTarget } from '../../lib/temporal/connection.ts';
 import { parseWorkerOptions } from '../../cli/worker-options.ts';
 import { UsageError } from '../../cli/run-options.ts';
 import { tempDir } from '../support/environment.ts';

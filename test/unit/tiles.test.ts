@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { featuresToTileVectors, tileIndex } from '../../lib/tiles.ts';
+import { featuresToTileVectors, tileIndex } from '../../lib/extract/tiles.ts';
 
 test('i = ordinal × tiles + x × width + y, with x the grid row', () => {
   assert.equal(tileIndex(0, 0, 0, 8, 8), 0);

@@ -2,10 +2,10 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isInside as inside, realPathAllowingMissing as realPathOf } from './confinement.ts';
-import { InputError } from './errors.ts';
+import { InputError } from '../core/errors.ts';
 import { writeJsonAtomic } from './atomic-files.ts';
-import type { runLayout } from './run-layout.ts';
-import { TESSERA_VERSION } from './version.ts';
+import type { runLayout } from './layout.ts';
+import { TESSERA_VERSION } from '../core/version.ts';
 
 /**
  * tessera writes only into a folder it created (or an empty one it then marks), and removes only

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { RunConfigSchema, formatConfigIssues, type RunConfig } from './config.ts';
-import { InputError } from './errors.ts';
-import { PROJECT_ROOT } from './project-paths.ts';
-import { runLayout } from './run-layout.ts';
+import { RunConfigSchema, formatConfigIssues, type RunConfig } from '../core/run-config.ts';
+import { InputError } from '../core/errors.ts';
+import { PROJECT_ROOT } from '../core/project-paths.ts';
+import { runLayout } from './layout.ts';
 
 /**
  * A worker takes its run config from whoever can reach the Temporal frontend, which has no

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { RunConfig, Split } from './config.ts';
-import { openCsv } from './csv.ts';
-import { InputError } from './errors.ts';
-import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
-import type { ClassMapping, RejectedRow } from './prepare-split.ts';
-import { runLayout } from './run-layout.ts';
-import type { ShardImage } from './shard-plan.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { openCsv } from '../pandas/csv.ts';
+import { InputError } from '../core/errors.ts';
+import { readJsonIfExists, writeJsonAtomic } from '../run-folder/atomic-files.ts';
+import type { ClassMapping, RejectedRow } from '../split/prepare-split.ts';
+import { runLayout } from '../run-folder/layout.ts';
+import type { ShardImage } from './shard-image.ts';
 
 export interface ShardPlanFile {
   shard: number;

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { RunConfig, Split } from './config.ts';
-import { shardName } from './shard-plan.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { shardName } from '../plan/shard-image.ts';
 
 /** Every file a run reads or writes, from its config. Activities share it so names never drift. */
 export function runLayout(config: RunConfig) {

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { z } from 'zod';
-import type { RunConfig } from './config.ts';
-import { formatCsvRow, openCsv } from './csv.ts';
-import { describeCsvHeader } from './csv-header.ts';
-import { InputError } from './errors.ts';
-import { publishFile, uniqueTempPath, writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
-import { sha256File } from './lineage.ts';
-import { ColumnTyper, compareCodePoints, type ColumnKind } from './pandas-values.ts';
-import { runLayout } from './run-layout.ts';
-import { pickValidationRows, SplitError } from './split.ts';
+import type { RunConfig } from '../core/run-config.ts';
+import { formatCsvRow, openCsv } from '../pandas/csv.ts';
+import { describeCsvHeader } from '../pandas/csv-header.ts';
+import { InputError } from '../core/errors.ts';
+import { publishFile, uniqueTempPath, writeFileAtomic, writeJsonAtomic } from '../run-folder/atomic-files.ts';
+import { sha256File } from '../extract/lineage.ts';
+import { ColumnTyper, compareCodePoints, type ColumnKind } from '../pandas/values.ts';
+import { runLayout } from '../run-folder/layout.ts';
+import { pickValidationRows, SplitError } from './validation-rows.ts';
 
 /** An input row that will produce no vectors, and why (ends up in errors.csv). */
 export const RejectedRowSchema = z.object({

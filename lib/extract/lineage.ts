@@ -5,9 +5,9 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { z } from 'zod';
-import type { RunConfig, Split } from './config.ts';
-import { resolveImagePath } from './image-decode.ts';
-import { OCCLUSION_SCHEME } from './occlusion.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { resolveImagePath } from '../image/decode.ts';
+import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
 
 /**
  * Lineage: what a shard's vectors are provably made from. A vector is a pure function of the

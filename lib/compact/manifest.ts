@@ -1,14 +1,14 @@
-import type { RunConfig, Split } from './config.ts';
-import { formatCsvRow } from './csv.ts';
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './atomic-files.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { formatCsvRow } from '../pandas/csv.ts';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../run-folder/atomic-files.ts';
 import { CompactionRecordSchema, readShardReports } from './compact.ts';
-import { lineageDigest, sha256File } from './lineage.ts';
-import { SplitRecordSchema } from './prepare-split.ts';
-import { readFingerprint } from './run-fingerprint.ts';
-import { runLayout } from './run-layout.ts';
-import { readShardAttempts, type ShardAttempt } from './shard-attempts.ts';
+import { lineageDigest, sha256File } from '../extract/lineage.ts';
+import { SplitRecordSchema } from '../split/prepare-split.ts';
+import { readFingerprint } from '../run-folder/run-options-record.ts';
+import { runLayout } from '../run-folder/layout.ts';
+import { readShardAttempts, type ShardAttempt } from '../extract/attempt-log.ts';
 import type { RunCounts } from './run-summary.ts';
-import { TESSERA_VERSION } from './version.ts';
+import { TESSERA_VERSION } from '../core/version.ts';
 
 export interface RunStats {
   workflowId: string;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The tessera checkout or install this code runs from. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Installed by infra/setup-temporal.sh; TESSERA_TEMPORAL_BIN points elsewhere. */
 export function temporalBinary(): string {

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { RunConfig } from './config.ts';
-import { InputError } from './errors.ts';
+import type { RunConfig } from '../core/run-config.ts';
+import { InputError } from '../core/errors.ts';
 import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
-import { sha256File } from './lineage.ts';
+import { sha256File } from '../extract/lineage.ts';
 import { removeOwnOutputs } from './output-folder.ts';
-import { runLayout } from './run-layout.ts';
+import { runLayout } from './layout.ts';
 
 /**
  * Options that change what a run writes. The data's location and content (data, csv, images) are

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { temporalBinary } from './project-paths.ts';
-import { processAlive, processCommandLine } from './process-info.ts';
+import { temporalBinary } from '../core/project-paths.ts';
+import { processAlive, processCommandLine } from '../core/process-info.ts';
 
 /** A spawned dev server, ready or not yet. */
 export interface DevServerProcess {

@@ -1,9 +1,9 @@
-import type { RunConfig, Split } from './config.ts';
-import { formatCsvRow } from './csv.ts';
-import { readJsonIfExists, writeFileAtomic } from './atomic-files.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { formatCsvRow } from '../pandas/csv.ts';
+import { readJsonIfExists, writeFileAtomic } from '../run-folder/atomic-files.ts';
 import { readShardReports } from './compact.ts';
-import type { RejectedRow } from './prepare-split.ts';
-import { runLayout } from './run-layout.ts';
+import type { RejectedRow } from '../split/prepare-split.ts';
+import { runLayout } from '../run-folder/layout.ts';
 
 const SPLIT_ORDER: Record<Split, number> = { train: 0, val: 1 };
 

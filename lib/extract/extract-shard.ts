@@ -3,23 +3,23 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
-import type { RunConfig, Split } from './config.ts';
-import { occlusionFor } from './occlusion.ts';
-import { errorMessage, InputError } from './errors.ts';
-import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from './image-decode.ts';
-import type { InferenceEngine } from './inference/engine.ts';
-import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { occlusionFor } from '../image/occlusion.ts';
+import { errorMessage, InputError } from '../core/errors.ts';
+import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from '../image/decode.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from '../run-folder/atomic-files.ts';
 import { extractionKey, lineageMismatch, sha256Bytes, sha256File, ShardLineageSchema, type ExtractionKey, type ImageLineage } from './lineage.ts';
-import type { ShardPlanFile } from './plan-shards.ts';
-import { RejectedRowSchema, type RejectedRow } from './prepare-split.ts';
-import { withdrawPublishedOutputs } from './output-folder.ts';
-import { readFingerprint } from './run-fingerprint.ts';
-import { runLayout } from './run-layout.ts';
-import type { ShardImage } from './shard-plan.ts';
-import { failpoint } from './failpoints.ts';
-import { AttemptLog } from './shard-attempts.ts';
+import type { ShardPlanFile } from '../plan/plan-shards.ts';
+import { RejectedRowSchema, type RejectedRow } from '../split/prepare-split.ts';
+import { withdrawPublishedOutputs } from '../run-folder/output-folder.ts';
+import { readFingerprint } from '../run-folder/run-options-record.ts';
+import { runLayout } from '../run-folder/layout.ts';
+import type { ShardImage } from '../plan/shard-image.ts';
+import { failpoint } from '../core/failpoints.ts';
+import { AttemptLog } from './attempt-log.ts';
 import { featuresToTileVectors, tileIndex } from './tiles.ts';
-import { allocateTileRows, TileParquetWriter } from './tile-parquet-writer.ts';
+import { allocateTileRows, TileParquetWriter } from '../parquet/tile-writer.ts';
 
 /**
  * .tessera/shards/<split>/shard-N.json, written after the shard's file is published. `lineage`

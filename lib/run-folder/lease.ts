@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeFolders, outputFolderError } from './output-folder.ts';
-import { processAlive, processStartTime, readBootId } from './process-info.ts';
+import { processAlive, processStartTime, readBootId } from '../core/process-info.ts';
 
 /**
  * The lease an embedded `tessera run` holds on its output folder (`OUT/.tessera/lease.json`), so

@@ -1,6 +1,6 @@
 /** RFC 4180 CSV: quoted fields (with commas, quotes, newlines), CRLF or LF, an optional UTF-8 BOM. */
 import { createReadStream } from 'node:fs';
-import { InputError } from './errors.ts';
+import { InputError } from '../core/errors.ts';
 
 export interface CsvTable {
   header: string[];

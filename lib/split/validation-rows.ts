@@ -1,4 +1,4 @@
-import { LegacyRandomState } from './mt19937.ts';
+import { LegacyRandomState } from '../pandas/mt19937.ts';
 
 /** A CSV data row with its position in the input (pandas' RangeIndex label). */
 export interface IndexedRow {

@@ -1,13 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { RunConfig } from './config.ts';
-import { InputError } from './errors.ts';
-import { readShardReport } from './extract-shard.ts';
-import { readJsonIfExists } from './atomic-files.ts';
-import { currentImageHash, sha256File } from './lineage.ts';
-import { SplitRecordSchema } from './prepare-split.ts';
-import { fingerprintChanges, fingerprintOf, readFingerprintIfAny } from './run-fingerprint.ts';
-import { runLayout } from './run-layout.ts';
+import type { RunConfig } from '../core/run-config.ts';
+import { InputError } from '../core/errors.ts';
+import { readShardReport } from '../extract/extract-shard.ts';
+import { readJsonIfExists } from '../run-folder/atomic-files.ts';
+import { currentImageHash, sha256File } from '../extract/lineage.ts';
+import { SplitRecordSchema } from '../split/prepare-split.ts';
+import { fingerprintChanges, fingerprintOf, readFingerprintIfAny } from '../run-folder/run-options-record.ts';
+import { runLayout } from '../run-folder/layout.ts';
 
 /** What became of a `tessera run` that found its folder's run open. */
 export type AttachResult = { action: 'attached' } | { action: 'restarted'; reason: string };

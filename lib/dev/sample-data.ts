@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { formatCsvRow } from './csv.ts';
+import { formatCsvRow } from '../pandas/csv.ts';
 
 export interface SampleDataOptions {
   dir: string;

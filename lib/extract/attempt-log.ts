@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunConfig, Split } from './config.ts';
-import { runLayout } from './run-layout.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { runLayout } from '../run-folder/layout.ts';
 
 /**
  * Every attempt at a shard leaves lines in `.tessera/attempts/<split>/shard-NNNNN.jsonl`: one when

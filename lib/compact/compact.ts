@@ -1,17 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
-import type { RunConfig, Split } from './config.ts';
-import { DamagedShardsError, InputError } from './errors.ts';
+import type { RunConfig, Split } from '../core/run-config.ts';
+import { DamagedShardsError, InputError } from '../core/errors.ts';
 import { z } from 'zod';
-import { publishFile, uniqueTempPath, writeJsonAtomic } from './atomic-files.ts';
-import { readShardPlan, readShardReport, type ShardReport } from './extract-shard.ts';
-import { extractionKey, sha256File } from './lineage.ts';
-import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from './output-folder.ts';
-import { readFingerprint } from './run-fingerprint.ts';
-import { failpoint } from './failpoints.ts';
-import { runLayout } from './run-layout.ts';
-import { allocateTileRows, loadZstd, TileParquetWriter } from './tile-parquet-writer.ts';
+import { publishFile, uniqueTempPath, writeJsonAtomic } from '../run-folder/atomic-files.ts';
+import { readShardPlan, readShardReport, type ShardReport } from '../extract/extract-shard.ts';
+import { extractionKey, sha256File } from '../extract/lineage.ts';
+import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from '../run-folder/output-folder.ts';
+import { readFingerprint } from '../run-folder/run-options-record.ts';
+import { failpoint } from '../core/failpoints.ts';
+import { runLayout } from '../run-folder/layout.ts';
+import { allocateTileRows, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
 
 export interface CompactSummary {
   split: Split;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import sharp from 'sharp';
-import { InputError } from './errors.ts';
+import { InputError } from '../core/errors.ts';
 import { applyOcclusion, type Occlusion } from './occlusion.ts';
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;

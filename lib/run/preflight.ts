@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import type { RunConfig } from './config.ts';
-import { errorMessage, InputError } from './errors.ts';
-import { describeOutputs, resolveOutputName } from './inference/output-name.ts';
-import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from './output-folder.ts';
-import { claimRunOptions } from './run-fingerprint.ts';
-import { runLayout } from './run-layout.ts';
+import type { RunConfig } from '../core/run-config.ts';
+import { errorMessage, InputError } from '../core/errors.ts';
+import { describeOutputs, resolveOutputName } from '../inference/output-name.ts';
+import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from '../run-folder/output-folder.ts';
+import { claimRunOptions } from '../run-folder/run-options-record.ts';
+import { runLayout } from '../run-folder/layout.ts';
 
 export interface PreflightSummary {
   outputName: string;
