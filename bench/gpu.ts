@@ -17,6 +17,8 @@ import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';
 import { measureCeiling, measureDecode } from './stages.ts';
+import { outputLayout } from '../lib/run-folder/layout.ts';
+import { ManifestSchema } from '../lib/run-folder/records.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +53,7 @@ for (let run = 1; run <= Number(values.runs); run++) {
   record(`decode, ${cores} at a time images/s`, await measureDecode(config(32), images));
   const out = path.join(work, `e2e-${run}`);
   const e2e = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', out, '--model', TIMM_B0_MODEL, '--execution-provider', 'cuda']);
-  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { counts: { trainingImages: number }; timings: { total: number } };
+  const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(out).manifest, 'utf8')));
   record('tessera end to end (CUDA) images/s', manifest.counts.trainingImages / manifest.timings.total);
   record('tessera peak RSS MB', e2e.peakRss / 1e6);
   fs.rmSync(out, { recursive: true, force: true });

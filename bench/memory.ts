@@ -14,6 +14,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL, PROJECT_ROOT } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';
+import { outputLayout } from '../lib/run-folder/layout.ts';
+import { ManifestSchema } from '../lib/run-folder/records.ts';
+import { z } from 'zod';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +45,7 @@ for (const images of sizes) {
     process.stderr.write(`${images} images, run ${run}/${runs}\n`);
     const out = path.join(work, `run-${images}-${run}`);
     const result = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL]);
-    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { counts: { trainingImages: number }; timings: { total: number } };
+    const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(out).manifest, 'utf8')));
     measurement.peakRssMb.push(result.peakRss / 1e6);
     measurement.imagesPerSecond.push(manifest.counts.trainingImages / manifest.timings.total);
     measurement.wallSeconds.push(result.seconds);
@@ -56,7 +59,7 @@ for (const rows of csvRows) {
   process.stderr.write(`CSV of ${rows} rows\n`);
   const dir = path.join(work, `csv-${rows}`);
   const result = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'plan-large-csv.ts'), String(rows), dir]);
-  const figures = JSON.parse(result.output.trim().split('\n').pop()!) as { csvBytes: number; seconds: number };
+  const figures = z.object({ csvBytes: z.number(), seconds: z.number() }).parse(JSON.parse(result.output.trim().split('\n').pop()!));
   csvResults.push({ rows, csvMb: figures.csvBytes / 1e6, peakRssMb: result.peakRss / 1e6, seconds: figures.seconds });
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -17,6 +17,9 @@ import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';
 import { measureCeiling, measureDecode, measureWrite } from './stages.ts';
+import { outputLayout } from '../lib/run-folder/layout.ts';
+import { ManifestSchema } from '../lib/run-folder/records.ts';
+import { z } from 'zod';
 
 const { values } = parseArgs({
   options: {
@@ -59,20 +62,20 @@ async function main() {
 
     const e2eOut = path.join(work, `e2e-${run}`);
     const e2e = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', e2eOut, '--model', TIMM_B0_MODEL]);
-    const manifest = JSON.parse(fs.readFileSync(path.join(e2eOut, 'manifest.json'), 'utf8')) as { counts: { trainingImages: number }; timings: Record<string, number> };
+    const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(e2eOut).manifest, 'utf8')));
     const trained = manifest.counts.trainingImages;
-    record('tessera images/s (workflow)', trained / manifest.timings.total!);
+    record('tessera images/s (workflow)', trained / manifest.timings.total);
     record('tessera images/s (command)', trained / e2e.seconds);
     record('tessera wall s (command)', e2e.seconds);
     record('tessera peak RSS MB', e2e.peakRss / 1e6);
-    record('compaction % of workflow', (100 * manifest.timings.compact!) / manifest.timings.total!);
+    record('compaction % of workflow', (100 * manifest.timings.compact) / manifest.timings.total);
 
     const directRun = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'direct-run.ts'), data, path.join(work, `direct-${run}`), TIMM_B0_MODEL]);
-    const direct = JSON.parse(directRun.output.trim().split('\n').pop()!) as { seconds: number; images: number; compactMbPerSecond: number };
+    const direct = z.object({ seconds: z.number(), images: z.number(), compactMbPerSecond: z.number() }).parse(JSON.parse(directRun.output.trim().split('\n').pop()!));
     record('without Temporal images/s', direct.images / direct.seconds);
     record('without Temporal peak RSS MB', directRun.peakRss / 1e6);
     record('compact MB/s', direct.compactMbPerSecond);
-    record('orchestration overhead %', (100 * (manifest.timings.total! - direct.seconds)) / manifest.timings.total!);
+    record('orchestration overhead %', (100 * (manifest.timings.total - direct.seconds)) / manifest.timings.total);
 
     if (!values['skip-notebook']) {
       const python = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');

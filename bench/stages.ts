@@ -8,6 +8,7 @@ import { extractShard } from '../lib/extract/extract-shard.ts';
 import { decodeImageInto } from '../lib/image/decode.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { planShards } from '../lib/plan/plan-shards.ts';
+import { runLayout } from '../lib/run-folder/layout.ts';
 import { prepareSplit } from '../lib/split/prepare-split.ts';
 import { allocateTileRows, TileParquetWriter } from '../lib/parquet/tile-writer.ts';
 import { sessionSpecFor } from '../activities/inference-activities.ts';
@@ -95,7 +96,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         attempt: 1,
       });
     }
-    const shardsDir = path.join(config.out, 'shards');
+    const shardsDir = runLayout(config).split('train').shards;
     let shardBytes = 0;
     for (const name of await fs.readdir(shardsDir)) shardBytes += (await fs.stat(path.join(shardsDir, name))).size;
     const compacted = await compact(config, 'train', plan.shardCount);

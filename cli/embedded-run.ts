@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } from '../lib/dev/dev-server.ts';
 import { errorMessage, InputError } from '../lib/core/errors.ts';
-import { acquireRunLease, onThisMachine, type LeaseRecord, type RunLease } from '../lib/run-folder/lease.ts';
+import { acquireRunLease, onThisMachine, type RunLease } from '../lib/run-folder/lease.ts';
+import type { LeaseRecord } from '../lib/run-folder/records.ts';
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
 import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/run-folder/output-folder.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
@@ -76,8 +77,8 @@ function describeHolder(holder: LeaseRecord | null): string {
  * a second server on the same state file.
  */
 export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions) {
-  const out = path.resolve(config.out);
-  const dbFile = path.join(out, '.tessera', 'temporal', 'state.db');
+  const layout = runLayout(config);
+  const { out, temporalState: dbFile } = layout;
   const parts: Parts = {};
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts, lease));
@@ -94,7 +95,6 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
 
   // Before the lease or the server create anything in it: a folder tessera may not write into
   // (someone else's files, the inputs themselves) is refused untouched.
-  const layout = runLayout(config);
   try {
     await assertOutputApartFromInputs(layout);
     const refusal = await outputFolderRefusal(out);

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Duration } from '@temporalio/common';
@@ -55,11 +56,15 @@ export function buildRunConfig(flags: Record<string, string | boolean | undefine
     } catch (error) {
       throw new UsageError(`cannot read config file ${configFile}: ${(error as Error).message}`);
     }
+    let parsed: unknown;
     try {
-      fromFile = JSON.parse(text) as Record<string, unknown>;
+      parsed = JSON.parse(text);
     } catch (error) {
       throw new UsageError(`config file ${configFile} is not valid JSON: ${(error as Error).message}`);
     }
+    const object = z.record(z.string(), z.unknown()).safeParse(parsed);
+    if (!object.success || Array.isArray(parsed)) throw new UsageError(`config file ${configFile} must hold a JSON object of run options`);
+    fromFile = object.data;
   }
   const fromFlags: Record<string, unknown> = {};
   for (const key of configKeys) {

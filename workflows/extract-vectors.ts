@@ -17,7 +17,8 @@ import {
 import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from '../lib/core/run-config.ts';
 import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/core/errors.ts';
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/run/output-template.ts';
-import type { RunCounts, RunSummary } from '../lib/compact/run-summary.ts';
+import type { RunSummary } from '../lib/compact/run-summary.ts';
+import type { RunCounts } from '../lib/run-folder/records.ts';
 import { activitiesFor } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
 import { extractShardsInline } from './inline-extraction.ts';

@@ -3,15 +3,17 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { DamagedShardsError, InputError } from '../core/errors.ts';
-import { z } from 'zod';
-import { publishFile, uniqueTempPath, writeJsonAtomic } from '../run-folder/atomic-files.ts';
-import { readShardPlan, readShardReport, type ShardReport } from '../extract/extract-shard.ts';
-import { extractionKey, sha256File } from '../extract/lineage.ts';
-import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from '../run-folder/output-folder.ts';
-import { readFingerprint } from '../run-folder/run-options-record.ts';
 import { failpoint } from '../core/failpoints.ts';
-import { runLayout } from '../run-folder/layout.ts';
+import { sha256File } from '../core/hashing.ts';
+import { extractionKey } from '../extract/lineage.ts';
 import { allocateTileRows, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
+import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
+import { runLayout, type RunLayout } from '../run-folder/layout.ts';
+import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from '../run-folder/output-folder.ts';
+import { CompactionRecordSchema, type ShardReportRecord } from '../run-folder/records.ts';
+import { writeRecord } from '../run-folder/records-io.ts';
+import { readRunOptions } from '../run-folder/run-options-record.ts';
+import { readShardPlan, readShardReports } from '../run-folder/shard-records.ts';
 
 export interface CompactSummary {
   split: Split;
@@ -25,15 +27,6 @@ export interface CompactSummary {
   seconds: number;
 }
 
-/** .tessera/compacted-<split>.json: the published vectors file's sha256 and the shards it holds. */
-export const CompactionRecordSchema = z.object({
-  file: z.string(),
-  sha256: z.string(),
-  rows: z.number().int(),
-  shards: z.array(z.string().nullable()),
-});
-export type CompactionRecord = z.infer<typeof CompactionRecordSchema>;
-
 /** The parts of an extraction key that the run's options decide (worker builds may differ). */
 const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'occlusion', 'executionProvider'] as const;
 
@@ -42,13 +35,13 @@ const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'occlus
  * a report written for another plan, say by a second workflow on the folder, does not pass) and
  * every shard file is the one its report recorded (sha256).
  */
-async function assertShardsIntact(config: RunConfig, split: Split, reports: ShardReport[]): Promise<void> {
-  const shardsDir = runLayout(config).split(split).shards;
-  const key = extractionKey(config, split, (await readFingerprint(config)).modelSha256);
+async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: Split, reports: ShardReportRecord[]): Promise<void> {
+  const files = layout.split(split);
+  const key = extractionKey(config, split, (await readRunOptions(layout)).modelSha256);
   const damaged: number[] = [];
   const problems: string[] = [];
   for (const report of reports) {
-    const plan = await readShardPlan(config, split, report.shard);
+    const plan = await readShardPlan(files, report.shard);
     const lineage = report.lineage;
     const samePlan =
       RUN_KEY_FIELDS.every((field) => JSON.stringify(lineage.key[field]) === JSON.stringify(key[field])) &&
@@ -57,7 +50,7 @@ async function assertShardsIntact(config: RunConfig, split: Split, reports: Shar
         const [ordinal, imageId, target] = lineage.images[k]!;
         return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
       });
-    const file = report.parquet === null ? null : path.join(shardsDir, report.parquet);
+    const file = report.parquet === null ? null : path.join(files.shards, report.parquet);
     const actual = file === null ? null : await sha256File(file).catch(() => null);
     let problem: string | undefined;
     if (!samePlan) problem = `${split} shard ${report.shard}'s report was written for other images or options than this run's plan`;
@@ -135,8 +128,8 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   const started = performance.now();
   const layout = runLayout(config);
   const files = layout.split(split);
-  const reports = await readShardReports(config, split, shardCount);
-  await assertShardsIntact(config, split, reports);
+  const reports = await readShardReports(files, split, shardCount);
+  await assertShardsIntact(config, layout, split, reports);
   const withRows = reports.filter((r) => r.parquet !== null && r.grid !== null);
   const images = reports.reduce((sum, r) => sum + r.images, 0);
   const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
@@ -151,12 +144,12 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
 
   const temp = uniqueTempPath(files.vectors);
   let sha256 = '';
-  await fs.mkdir(`${layout.work}/duckdb-tmp`, { recursive: true });
+  await fs.mkdir(layout.duckdbTemp, { recursive: true });
   // One thread keeps each file's rows in file order (and was as fast as two on two cores).
   const instance = await DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: '512MB',
-    temp_directory: `${layout.work}/duckdb-tmp`,
+    temp_directory: layout.duckdbTemp,
   });
   const connection = await instance.connect();
   try {
@@ -175,31 +168,12 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   await fs.rm(layout.lineageCsv, { force: true });
   await fs.rm(files.compaction, { force: true });
   await publishFile(temp, files.vectors);
-  const record: CompactionRecord = { file: path.basename(files.vectors), sha256, rows: expectedRows, shards: reports.map((r) => r.parquetSha256) };
-  await writeJsonAtomic(files.compaction, record);
+  await writeRecord(files.compaction, CompactionRecordSchema, { file: path.basename(files.vectors), sha256, rows: expectedRows, shards: reports.map((r) => r.parquetSha256) });
   await removeLeftoverTempFiles(files.shards);
   await removeLeftoverOutputTempFiles(layout); // a split killed mid-write, even in a run resumed by attaching
   await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
   const { size } = await fs.stat(files.vectors);
   return { split, rows: expectedRows, images, extracted, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
-}
-
-/** The reports of one split's shards; a missing or unreadable one means that shard is redone. */
-export async function readShardReports(config: RunConfig, split: Split, shardCount: number): Promise<ShardReport[]> {
-  const files = runLayout(config).split(split);
-  const reports: ShardReport[] = [];
-  const missing: number[] = [];
-  const problems: string[] = [];
-  for (let shard = 0; shard < shardCount; shard++) {
-    const read = await readShardReport(files.report(shard));
-    if ('report' in read) reports.push(read.report);
-    else {
-      missing.push(shard);
-      problems.push(`shard ${shard}: ${read.problem}`);
-    }
-  }
-  if (missing.length > 0) throw new DamagedShardsError(split, missing, problems);
-  return reports;
 }
 
 async function verifyVectors(

@@ -1,9 +1,10 @@
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { formatCsvRow } from '../pandas/csv.ts';
-import { readJsonIfExists, writeFileAtomic } from '../run-folder/atomic-files.ts';
-import { readShardReports } from './compact.ts';
-import type { RejectedRow } from '../split/prepare-split.ts';
+import { writeFileAtomic } from '../run-folder/atomic-files.ts';
 import { runLayout } from '../run-folder/layout.ts';
+import { PlanRejectsSchema, type RejectedRow } from '../run-folder/records.ts';
+import { requireRecord } from '../run-folder/records-io.ts';
+import { readShardReports } from '../run-folder/shard-records.ts';
 
 const SPLIT_ORDER: Record<Split, number> = { train: 0, val: 1 };
 
@@ -16,10 +17,10 @@ export async function writeRunErrors(config: RunConfig, shardCounts: Partial<Rec
   const layout = runLayout(config);
   const rejected: RejectedRow[] = [];
   for (const [split, count] of Object.entries(shardCounts) as [Split, number][]) {
-    const planned = (await readJsonIfExists(layout.split(split).planRejects)) as { rejected: RejectedRow[] } | undefined;
-    if (!planned) throw new Error(`${split} split has no plan report: planShards did not finish`);
+    const files = layout.split(split);
+    const planned = await requireRecord(files.planRejects, PlanRejectsSchema, `planShards of the ${split} split`);
     rejected.push(...planned.rejected);
-    for (const report of await readShardReports(config, split, count)) rejected.push(...report.errors);
+    for (const report of await readShardReports(files, split, count)) rejected.push(...report.errors);
   }
   rejected.sort((a, b) => SPLIT_ORDER[a.split] - SPLIT_ORDER[b.split] || a.position - b.position);
   const body = rejected.map((row) => formatCsvRow([row.imageId, row.classValue, row.split, row.stage, row.reason])).join('');

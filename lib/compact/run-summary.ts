@@ -1,18 +1,4 @@
-/** Counts of one run, as the workflow returns them and manifest.json records them. */
-export interface RunCounts {
-  inputRows: number;
-  trainingImages: number;
-  validationImages: number;
-  extractedImages: number;
-  rows: number;
-  /** Validation images and rows extracted (splits includes "val"), else 0. */
-  validationExtractedImages: number;
-  validationRows: number;
-  errors: number;
-  shards: number;
-  tilesPerImage: number;
-  channels: number;
-}
+import type { RunCounts, RunTimings } from '../run-folder/records.ts';
 
 /** What extractVectors returns: paths and counts, never data. */
 export interface RunSummary {
@@ -25,5 +11,5 @@ export interface RunSummary {
   manifest: string;
   counts: RunCounts;
   /** Seconds per stage; `extract` sums shard times, `total` is the workflow's own wall time. */
-  timings: Record<string, number>;
+  timings: RunTimings;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const PackageJsonSchema = z.object({ version: z.string() });
 
-export const TESSERA_VERSION: string = packageJson.version;
+export const TESSERA_VERSION: string = PackageJsonSchema.parse(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))).version;

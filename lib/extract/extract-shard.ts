@@ -2,62 +2,31 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { z } from 'zod';
 import type { RunConfig, Split } from '../core/run-config.ts';
-import { occlusionFor } from '../image/occlusion.ts';
 import { errorMessage, InputError } from '../core/errors.ts';
-import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from '../image/decode.ts';
-import type { InferenceEngine } from '../inference/engine.ts';
-import { publishFile, readJsonIfExists, uniqueTempPath, writeJsonAtomic } from '../run-folder/atomic-files.ts';
-import { extractionKey, lineageMismatch, sha256Bytes, sha256File, ShardLineageSchema, type ExtractionKey, type ImageLineage } from './lineage.ts';
-import type { ShardPlanFile } from '../plan/plan-shards.ts';
-import { RejectedRowSchema, type RejectedRow } from '../split/prepare-split.ts';
-import { withdrawPublishedOutputs } from '../run-folder/output-folder.ts';
-import { readFingerprint } from '../run-folder/run-options-record.ts';
-import { runLayout } from '../run-folder/layout.ts';
-import type { ShardImage } from '../plan/shard-image.ts';
 import { failpoint } from '../core/failpoints.ts';
-import { AttemptLog } from './attempt-log.ts';
-import { featuresToTileVectors, tileIndex } from './tiles.ts';
+import { sha256Bytes, sha256File } from '../core/hashing.ts';
+import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from '../image/decode.ts';
+import { occlusionFor } from '../image/occlusion.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
 import { allocateTileRows, TileParquetWriter } from '../parquet/tile-writer.ts';
+import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
+import { runLayout, type RunLayout, type SplitLayout } from '../run-folder/layout.ts';
+import { withdrawPublishedOutputs } from '../run-folder/output-folder.ts';
+import { ShardReportSchema, type ExtractionKey, type ImageLineage, type RejectedRow, type ShardImage, type ShardPlan, type ShardReportRecord } from '../run-folder/records.ts';
+import { writeRecord } from '../run-folder/records-io.ts';
+import { readRunOptions } from '../run-folder/run-options-record.ts';
+import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
+import { AttemptLog } from '../run-folder/attempt-log.ts';
+import { extractionKey, lineageMismatch } from './lineage.ts';
+import { featuresToTileVectors, tileIndex } from './tiles.ts';
 
-/**
- * .tessera/shards/<split>/shard-N.json, written after the shard's file is published. `lineage`
- * and `parquetSha256` prove what the file holds: a later run reuses the shard only when both
- * still hold (see lib/lineage.ts). Reports of earlier versions lack them and are redone.
- */
-export const ShardReportSchema = z.object({
-  format: z.literal(2),
-  split: z.enum(['train', 'val']),
-  shard: z.number().int(),
-  images: z.number().int(),
-  extracted: z.number().int(),
-  rows: z.number().int(),
-  channels: z.number().int().nullable(),
-  grid: z.tuple([z.number().int(), z.number().int()]).nullable(),
-  /** The shard's Parquet file name inside shards/, or null when no image of it decoded. */
-  parquet: z.string().nullable(),
-  /** sha256 of that file as written. */
-  parquetSha256: z.string().nullable(),
-  lineage: ShardLineageSchema,
-  errors: z.array(RejectedRowSchema),
-  seconds: z.number(),
-});
-export type ShardReport = z.infer<typeof ShardReportSchema> & {
+export type ShardReport = ShardReportRecord & {
   /** Set on the returned report (never on disk) when an earlier attempt had already extracted it. */
   reused?: true;
   /** Set on the returned report when a shard on disk could not be reused: why, naming its file. */
   redone?: string;
 };
-
-/** The report of a shard, or why there is none that can be trusted. */
-export async function readShardReport(file: string): Promise<{ report: ShardReport } | { problem: string }> {
-  const raw = await readJsonIfExists(file).catch((error: unknown) => ({ unreadable: errorMessage(error) }));
-  if (raw === undefined) return { problem: 'not extracted yet' };
-  const parsed = ShardReportSchema.safeParse(raw);
-  if (!parsed.success) return { problem: `its report ${file} is damaged or from an earlier tessera version` };
-  return { report: parsed.data };
-}
 
 export interface ShardProgress {
   split: Split;
@@ -174,8 +143,7 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
  * ordinal, id, target and bytes, and file checksum all hold), else why not (naming its file), or
  * null when it was never extracted.
  */
-async function shardOnDisk(config: RunConfig, split: Split, shard: number, plan: ShardPlanFile, key: ExtractionKey, imagesRoot: string): Promise<{ reusable: ShardReport } | { redo: string | null }> {
-  const files = runLayout(config).split(split);
+async function shardOnDisk(files: SplitLayout, split: Split, shard: number, plan: ShardPlan, key: ExtractionKey, imagesRoot: string): Promise<{ reusable: ShardReport } | { redo: string | null }> {
   const read = await readShardReport(files.report(shard));
   if ('problem' in read) return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
   const { report } = read;
@@ -189,18 +157,14 @@ async function shardOnDisk(config: RunConfig, split: Split, shard: number, plan:
   return { reusable: report };
 }
 
-export async function readShardPlan(config: RunConfig, split: Split, shard: number): Promise<ShardPlanFile> {
-  return JSON.parse(await fs.readFile(runLayout(config).split(split).plan(shard), 'utf8')) as ShardPlanFile;
-}
-
 /**
  * The model's sha256, which must still be the one preflight recorded: a model file replaced during
  * a run would mix two models' vectors under one name. Hashed per shard (milliseconds); the engine
  * is keyed by it, so a long-lived worker loads a replaced file afresh rather than reusing a session.
  */
-async function modelAsRecorded(config: RunConfig): Promise<string> {
-  const model = runLayout(config).model;
-  const recorded = (await readFingerprint(config)).modelSha256;
+async function modelAsRecorded(layout: RunLayout): Promise<string> {
+  const model = layout.model;
+  const recorded = (await readRunOptions(layout)).modelSha256;
   const now = await sha256File(model).catch(() => null);
   if (now !== recorded) {
     throw new InputError(
@@ -211,8 +175,7 @@ async function modelAsRecorded(config: RunConfig): Promise<string> {
   return recorded;
 }
 
-async function imagesRootOf(config: RunConfig): Promise<string> {
-  const layout = runLayout(config);
+async function imagesRootOf(layout: RunLayout): Promise<string> {
   return fs.realpath(layout.images).catch(() => {
     throw new InputError(`image folder ${layout.images} does not exist`);
   });
@@ -226,21 +189,22 @@ async function imagesRootOf(config: RunConfig): Promise<string> {
  */
 export async function extractShard(config: RunConfig, split: Split, shard: number, deps: ExtractDeps): Promise<ShardReport> {
   const started = performance.now();
-  const files = runLayout(config).split(split);
-  const attempts = await AttemptLog.start(config, split, shard, deps.attempt);
+  const layout = runLayout(config);
+  const files = layout.split(split);
+  const attempts = await AttemptLog.start(files, shard, deps.attempt);
   try {
-    const plan = await readShardPlan(config, split, shard);
-    const imagesRoot = await imagesRootOf(config);
-    const key = extractionKey(config, split, await modelAsRecorded(config));
-    const onDisk = await shardOnDisk(config, split, shard, plan, key, imagesRoot);
+    const plan = await readShardPlan(files, shard);
+    const imagesRoot = await imagesRootOf(layout);
+    const key = extractionKey(config, split, await modelAsRecorded(layout));
+    const onDisk = await shardOnDisk(files, split, shard, plan, key, imagesRoot);
     if ('reusable' in onDisk) {
       await attempts.finish('reused', (performance.now() - started) / 1000);
       return { ...onDisk.reusable, reused: true };
     }
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
-    if (onDisk.redo !== null) await withdrawPublishedOutputs(runLayout(config), split);
-    const report = await extractFreshShard(config, split, shard, { plan, key, imagesRoot }, deps, started);
+    if (onDisk.redo !== null) await withdrawPublishedOutputs(layout, split);
+    const report = await extractFreshShard(config, files, split, shard, { plan, key, imagesRoot }, deps, started);
     await attempts.finish('extracted', report.seconds);
     return onDisk.redo === null ? report : { ...report, redone: onDisk.redo };
   } catch (error) {
@@ -252,13 +216,13 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
 /** Decodes, runs and writes a shard that has no report yet; its temporary file never outlives it. */
 async function extractFreshShard(
   config: RunConfig,
+  files: SplitLayout,
   split: Split,
   shard: number,
-  { plan, key, imagesRoot }: { plan: ShardPlanFile; key: ExtractionKey; imagesRoot: string },
+  { plan, key, imagesRoot }: { plan: ShardPlan; key: ExtractionKey; imagesRoot: string },
   deps: ExtractDeps,
   started: number,
 ): Promise<ShardReport> {
-  const files = runLayout(config).split(split);
   const engine = await deps.engine(key.modelSha256);
   const size = config.imgSize;
   const batchFloats = config.batchSize * 3 * size * size;
@@ -348,8 +312,8 @@ async function extractFreshShard(
   } else {
     await fs.rm(finalPath, { force: true }); // an earlier version of this shard, no longer true
   }
-  const report: ShardReport = {
-    format: 2,
+  const report = {
+    format: 2 as const,
     split,
     shard,
     images: plan.images.length,
@@ -363,7 +327,6 @@ async function extractFreshShard(
     errors,
     seconds: (performance.now() - started) / 1000,
   };
-  await fs.mkdir(path.dirname(files.report(shard)), { recursive: true });
-  await writeJsonAtomic(files.report(shard), report);
-  return report;
+  await fs.mkdir(files.reports, { recursive: true });
+  return writeRecord(files.report(shard), ShardReportSchema, report);
 }

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { z } from 'zod';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { resolveImagePath } from '../image/decode.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
+import { sha256File } from '../core/hashing.ts';
+import { ExtractionKeySchema, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
 
 /**
  * Lineage: what a shard's vectors are provably made from. A vector is a pure function of the
@@ -15,31 +15,6 @@ import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
  * key and every image's ordinal, id, target and bytes (by sha256) are what they are now, and the
  * shard file is the one that was written (by sha256). Anything else is extracted again.
  */
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-export function sha256Bytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Everything besides the image bytes that decides a vector, as the extracting worker sees it. */
-export const ExtractionKeySchema = z.object({
-  modelSha256: z.string(),
-  output: z.union([z.number(), z.string()]),
-  imgSize: z.number(),
-  normalize: z.string(),
-  /** Validation images get the notebook's occlusion (scheme and seed); training images none. */
-  occlusion: z.object({ scheme: z.string(), seed: z.number() }).nullable(),
-  executionProvider: z.string(),
-  onnxruntime: z.string(),
-  sharp: z.string(),
-  libvips: z.string(),
-});
-export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
 
 /** The key of `split` for this worker process (its onnxruntime and sharp/libvips builds). */
 export function extractionKey(config: RunConfig, split: Split, modelSha256: string): ExtractionKey {
@@ -55,21 +30,6 @@ export function extractionKey(config: RunConfig, split: Split, modelSha256: stri
     libvips: sharp.versions.vips,
   };
 }
-
-/** One planned image and the sha256 of the bytes it was extracted from (null: unreadable). */
-export const ImageLineageSchema = z.tuple([
-  z.number().int(), // ordinal in the split's CSV
-  z.string(), // image id
-  z.number().int(), // target
-  z.string().nullable(), // sha256 of the file's bytes
-]);
-export type ImageLineage = z.infer<typeof ImageLineageSchema>;
-
-export const ShardLineageSchema = z.object({
-  key: ExtractionKeySchema,
-  images: z.array(ImageLineageSchema),
-});
-export type ShardLineage = z.infer<typeof ShardLineageSchema>;
 
 /** One digest for a shard's whole lineage, for the manifest. */
 export function lineageDigest(lineage: ShardLineage): string {

@@ -3,15 +3,9 @@ import path from 'node:path';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { openCsv } from '../pandas/csv.ts';
 import { InputError } from '../core/errors.ts';
-import { readJsonIfExists, writeJsonAtomic } from '../run-folder/atomic-files.ts';
-import type { ClassMapping, RejectedRow } from '../split/prepare-split.ts';
-import { runLayout } from '../run-folder/layout.ts';
-import type { ShardImage } from './shard-image.ts';
-
-export interface ShardPlanFile {
-  shard: number;
-  images: ShardImage[];
-}
+import { runLayout, SHARD_FILE, type SplitLayout } from '../run-folder/layout.ts';
+import { ClassMappingSchema, PlanRejectsSchema, ShardPlanSchema, type RejectedRow, type ShardImage } from '../run-folder/records.ts';
+import { requireRecord, writeRecord } from '../run-folder/records-io.ts';
 
 export interface PlanSummary {
   /** Rows in the split's CSV. */
@@ -38,15 +32,13 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
   const idColumn = csv.header.indexOf(config.idColumn);
   const classColumn = csv.header.indexOf(config.classColumn);
   if (idColumn < 1 || classColumn < 1) throw new InputError(`${files.csv} lacks ${config.idColumn} or ${config.classColumn}`);
-  const mapping = (await readJsonIfExists(layout.classMapping)) as ClassMapping | undefined;
-  if (!mapping) throw new Error(`${layout.classMapping} is missing: prepareSplit did not finish`);
+  const mapping = await requireRecord(layout.classMapping, ClassMappingSchema, 'prepareSplit');
 
   await fs.mkdir(path.dirname(files.planRejects), { recursive: true });
   let shard: ShardImage[] = [];
   let shardCount = 0;
   const writeShard = async () => {
-    const plan: ShardPlanFile = { shard: shardCount, images: shard };
-    await writeJsonAtomic(files.plan(shardCount), plan);
+    await writeRecord(files.plan(shardCount), ShardPlanSchema, { shard: shardCount, images: shard });
     shardCount++;
     shard = [];
   };
@@ -67,8 +59,8 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
     ordinal++;
   }
   if (shard.length > 0) await writeShard();
-  await writeJsonAtomic(files.planRejects, { rejected });
-  await removeShardsFrom(config, split, shardCount);
+  await writeRecord(files.planRejects, PlanRejectsSchema, { rejected });
+  await removeShardsFrom(files, shardCount);
   return { images: ordinal, rejectedRows: rejected.length, shardCount, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -77,16 +69,11 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
  * changed since): their plans, reports and files go, so nothing can take them for this run's.
  * Found by listing, not by counting up, so a gap left by a crash hides none of them.
  */
-async function removeShardsFrom(config: RunConfig, split: Split, first: number): Promise<void> {
-  const files = runLayout(config).split(split);
-  const folders = [path.dirname(files.plan(0)), path.dirname(files.report(0)), files.shards];
-  for (const folder of folders) {
+async function removeShardsFrom(files: SplitLayout, first: number): Promise<void> {
+  for (const folder of [files.plans, files.reports, files.shards]) {
     for (const name of await fs.readdir(folder).catch(() => [] as string[])) {
-      const shard = SHARD_NUMBER.exec(name);
+      const shard = SHARD_FILE.exec(name);
       if (shard && Number(shard[1]) >= first) await fs.rm(path.join(folder, name), { force: true });
     }
   }
 }
-
-/** `shard-00012.json`, `shard-00012.parquet`: the shard's number. */
-const SHARD_NUMBER = /^shard-(\d+)\.(json|parquet)$/;

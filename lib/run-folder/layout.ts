@@ -1,23 +1,31 @@
 import path from 'node:path';
 import type { RunConfig, Split } from '../core/run-config.ts';
-import { shardName } from '../plan/shard-image.ts';
 
-/** Every file a run reads or writes, from its config. Activities share it so names never drift. */
-export function runLayout(config: RunConfig) {
-  const data = path.resolve(config.data);
-  const out = path.resolve(config.out);
+/**
+ * Every path of an output folder, in one place, so that no name is spelled twice. `outputLayout`
+ * needs only the folder (the embedded run's lease and server state exist before any config is
+ * parsed); `runLayout` adds the run's inputs. Both are resolved once per activity and passed along.
+ */
+
+export function shardName(shard: number): string {
+  return `shard-${String(shard).padStart(5, '0')}`;
+}
+
+/** `shard-00012.json`, `shard-00012.parquet`: the shard's number. */
+export const SHARD_FILE = /^shard-(\d+)\.(json|parquet)$/;
+
+const SPLIT_NAMES = {
+  train: { csv: 'training.csv', shards: 'shards', vectors: 'vectors.parquet' },
+  val: { csv: 'validation.csv', shards: 'shards-validation', vectors: 'validation-vectors.parquet' },
+} as const satisfies Record<Split, unknown>;
+
+export function outputLayout(outFolder: string) {
+  const out = path.resolve(outFolder);
   const work = path.join(out, '.tessera');
-  const trainingCsv = path.join(out, 'training.csv');
-  const validationCsv = path.join(out, 'validation.csv');
   return {
-    data,
     out,
-    inputCsv: path.resolve(data, config.csv),
-    images: path.resolve(data, config.images),
-    model: path.resolve(config.model),
-    trainingCsv,
-    validationCsv,
-    classMapping: path.join(work, 'classes.json'),
+    trainingCsv: path.join(out, SPLIT_NAMES.train.csv),
+    validationCsv: path.join(out, SPLIT_NAMES.val.csv),
     classesCsv: path.join(out, 'classes.csv'),
     errorsCsv: path.join(out, 'errors.csv'),
     manifest: path.join(out, 'manifest.json'),
@@ -26,23 +34,64 @@ export function runLayout(config: RunConfig) {
     work,
     /** Says that tessera created this folder: only such a folder is written into. */
     marker: path.join(work, 'folder.json'),
+    /** The options and model sha256 the folder's run was started with. */
+    runOptions: path.join(work, 'run.json'),
     /** The input CSV's and the split CSVs' sha256, as prepareSplit last wrote them. */
     splitRecord: path.join(work, 'split.json'),
+    classMapping: path.join(work, 'classes.json'),
+    /** The embedded run's hold on the folder (and where its Temporal server listens). */
+    lease: path.join(work, 'lease.json'),
+    /** The embedded Temporal dev server's state: the run's history survives a crash with it. */
+    temporalState: path.join(work, 'temporal', 'state.db'),
+    duckdbTemp: path.join(work, 'duckdb-tmp'),
+    /** Records under work/ that belong to one run (--force removes them; marker, lease and server state stay). */
+    runRecords: ['plans', 'shards', 'attempts', 'duckdb-tmp', 'classes.json', 'split.json', 'compacted-train.json', 'compacted-val.json'].map((name) => path.join(work, name)),
     /** The files of one split's extraction: `train` → shards/ and vectors.parquet. */
     split(split: Split) {
-      const train = split === 'train';
-      const shards = path.join(out, train ? 'shards' : 'shards-validation');
+      const names = SPLIT_NAMES[split];
+      const shards = path.join(out, names.shards);
       return {
-        csv: train ? trainingCsv : validationCsv,
+        csv: path.join(out, names.csv),
         shards,
-        vectors: path.join(out, train ? 'vectors.parquet' : 'validation-vectors.parquet'),
+        vectors: path.join(out, names.vectors),
         compaction: path.join(work, `compacted-${split}.json`),
+        plans: path.join(work, 'plans', split),
         plan: (shard: number) => path.join(work, 'plans', split, `${shardName(shard)}.json`),
         planRejects: path.join(work, 'plans', split, 'rejected.json'),
         parquet: (shard: number) => path.join(shards, `${shardName(shard)}.parquet`),
+        reports: path.join(work, 'shards', split),
         report: (shard: number) => path.join(work, 'shards', split, `${shardName(shard)}.json`),
         attempts: (shard: number) => path.join(work, 'attempts', split, `${shardName(shard)}.jsonl`),
       };
     },
+  };
+}
+
+/** Every file a run reads or writes, from its config. */
+export function runLayout(config: RunConfig) {
+  const data = path.resolve(config.data);
+  return {
+    ...outputLayout(config.out),
+    data,
+    inputCsv: path.resolve(data, config.csv),
+    images: path.resolve(data, config.images),
+    model: path.resolve(config.model),
+  };
+}
+
+export type OutputLayout = ReturnType<typeof outputLayout>;
+export type RunLayout = ReturnType<typeof runLayout>;
+export type SplitLayout = ReturnType<OutputLayout['split']>;
+
+/** The names written at the top of the output folder, relative to it, as the manifest lists them. */
+export function publishedNames(splits: readonly Split[]) {
+  return {
+    training: SPLIT_NAMES.train.csv,
+    validation: SPLIT_NAMES.val.csv,
+    errors: 'errors.csv',
+    classes: 'classes.csv',
+    lineage: 'lineage.csv',
+    ...(splits.includes('train') ? { vectors: SPLIT_NAMES.train.vectors, shards: `${SPLIT_NAMES.train.shards}/` } : {}),
+    ...(splits.includes('val') ? { validationVectors: SPLIT_NAMES.val.vectors, validationShards: `${SPLIT_NAMES.val.shards}/` } : {}),
   };
 }

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeFolders, outputFolderError } from './output-folder.ts';
 import { processAlive, processStartTime, readBootId } from '../core/process-info.ts';
+import { outputLayout } from './layout.ts';
+import { LeaseRecordSchema, type LeaseRecord, type LeaseServer } from './records.ts';
 
 /**
  * The lease an embedded `tessera run` holds on its output folder (`OUT/.tessera/lease.json`), so
@@ -21,32 +23,8 @@ export const LEASE_RENEW_MS = 5_000;
 const UNREADABLE_GRACE_MS = 5_000;
 const ACQUIRE_ATTEMPTS = 8;
 
-export interface LeaseServer {
-  address: string;
-  uiUrl: string;
-  pid: number;
-  dbFile: string;
-}
-
-export interface LeaseRecord {
-  /** The command line that holds the folder. */
-  owner: string;
-  host: string;
-  /** The kernel's boot id: the same host name after a reboot, or on another machine, is not this machine. */
-  bootId: string | null;
-  pid: number;
-  /** The holder's start time in clock ticks since boot: a reused pid is not the holder. */
-  pidStart: string | null;
-  startedAt: string;
-  renewedAt: string;
-  /** Tells this holder's lease from any other, also one written by the same pid. */
-  token: string;
-  /** The embedded Temporal dev server, once spawned: `tessera status` finds it, the next run kills a leftover. */
-  server?: LeaseServer;
-}
-
 export function leaseFile(out: string): string {
-  return path.join(path.resolve(out), '.tessera', 'lease.json');
+  return outputLayout(out).lease;
 }
 
 /** Whether the lease was written on this machine in this boot, so its pids can be checked here. */
@@ -90,11 +68,8 @@ interface LeaseFileState {
 
 function parseLease(text: string): LeaseRecord | null {
   try {
-    const value = JSON.parse(text) as Partial<LeaseRecord> | null;
-    const ok =
-      value !== null && typeof value === 'object' && typeof value.host === 'string' && typeof value.pid === 'number' &&
-      typeof value.token === 'string' && typeof value.renewedAt === 'string' && typeof value.startedAt === 'string';
-    return ok ? ({ owner: '?', bootId: null, pidStart: null, ...value } as LeaseRecord) : null;
+    const parsed = LeaseRecordSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
@@ -210,6 +185,7 @@ export function acquireRunLease(out: string, options: AcquireOptions): RunLease 
   const token = randomUUID();
   const time = new Date(now()).toISOString();
   const record: LeaseRecord = {
+    format: 1,
     owner: options.owner,
     host: os.hostname(),
     bootId: readBootId(),

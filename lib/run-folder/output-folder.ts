@@ -3,8 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isInside as inside, realPathAllowingMissing as realPathOf } from './confinement.ts';
 import { InputError } from '../core/errors.ts';
-import { writeJsonAtomic } from './atomic-files.ts';
-import type { runLayout } from './layout.ts';
+import { outputLayout, type OutputLayout, type RunLayout } from './layout.ts';
+import { FolderMarkerSchema } from './records.ts';
+import { writeRecord } from './records-io.ts';
 import { TESSERA_VERSION } from '../core/version.ts';
 
 /**
@@ -13,14 +14,13 @@ import { TESSERA_VERSION } from '../core/version.ts';
  * touched: a foreign folder is refused, and --force clears nothing but tessera's own names.
  */
 
-type Layout = ReturnType<typeof runLayout>;
 
 /** Entries of `.tessera/` that the embedded run's lease may create before the folder is claimed. */
 const LEASE_ENTRIES = /^(lease\.json.*|temporal)$/;
 
 
 /** --out must be apart from the inputs: writing there could replace or delete them. */
-export async function assertOutputApartFromInputs(layout: Layout): Promise<void> {
+export async function assertOutputApartFromInputs(layout: RunLayout): Promise<void> {
   // A path this process cannot resolve (no permission) is compared as given; reading it fails later, clearly.
   const resolve = (file: string) => realPathOf(file).catch(() => path.resolve(file));
   const out = await resolve(layout.out);
@@ -38,11 +38,11 @@ export async function assertOutputApartFromInputs(layout: Layout): Promise<void>
   }
 }
 
-async function isTesseraWork(work: string): Promise<'marked' | 'earlier-version' | 'lease-only' | 'foreign'> {
-  const names = await fs.readdir(work).catch(() => undefined);
+async function isTesseraWork(layout: OutputLayout): Promise<'marked' | 'earlier-version' | 'lease-only' | 'foreign'> {
+  const names = await fs.readdir(layout.work).catch(() => undefined);
   if (!names) return 'foreign';
-  if (names.includes('folder.json')) return 'marked';
-  if (names.includes('run.json')) return 'earlier-version';
+  if (names.includes(path.basename(layout.marker))) return 'marked';
+  if (names.includes(path.basename(layout.runOptions))) return 'earlier-version';
   return names.every((name) => LEASE_ENTRIES.test(name)) ? 'lease-only' : 'foreign';
 }
 
@@ -59,21 +59,23 @@ export async function outputFolderRefusal(out: string): Promise<string | undefin
   if (!stat) return undefined;
   if (!stat.isDirectory()) return `output ${out} is a file, not a folder`;
   const names = (await fs.readdir(out)).sort();
-  const work = names.includes('.tessera') ? await isTesseraWork(path.join(out, '.tessera')) : undefined;
+  const layout = outputLayout(out);
+  const workName = path.basename(layout.work);
+  const work = names.includes(workName) ? await isTesseraWork(layout) : undefined;
   if (work === 'marked' || work === 'earlier-version') return undefined;
-  const foreign = names.filter((name) => !(name === '.tessera' && work === 'lease-only'));
+  const foreign = names.filter((name) => !(name === workName && work === 'lease-only'));
   if (foreign.length === 0) return undefined;
   const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : '');
   return `output folder ${out} is not empty and was not created by tessera (it holds ${shown}): choose a new or empty folder`;
 }
 
 /** Refuses a foreign folder; creates or marks the output folder as tessera's. */
-export async function claimOutputFolder(layout: Layout): Promise<void> {
+export async function claimOutputFolder(layout: OutputLayout): Promise<void> {
   const refusal = await outputFolderRefusal(layout.out);
   if (refusal) throw new InputError(refusal);
   makeFolders(layout.work, layout.out);
   const marked = await fs.access(layout.marker).then(() => true, () => false);
-  if (!marked) await ensureWritable(layout.out, () => writeJsonAtomic(layout.marker, { tessera: TESSERA_VERSION, createdAt: new Date().toISOString() }));
+  if (!marked) await ensureWritable(layout.out, () => writeRecord(layout.marker, FolderMarkerSchema, { tessera: TESSERA_VERSION, createdAt: new Date().toISOString() }));
 }
 
 /** Runs `write` into `folder`, turning the usual reasons it cannot be written into a clear error. */
@@ -137,7 +139,7 @@ export function isTempOf(name: string, candidate: string): boolean {
 }
 
 /** The files tessera writes at the top of an output folder. */
-function topLevelFiles(layout: Layout): string[] {
+function topLevelFiles(layout: OutputLayout): string[] {
   return [
     layout.trainingCsv, layout.validationCsv, layout.classesCsv, layout.errorsCsv, layout.manifest, layout.lineageCsv,
     layout.split('train').vectors, layout.split('val').vectors,
@@ -145,7 +147,7 @@ function topLevelFiles(layout: Layout): string[] {
 }
 
 /** Temporary files of attempts killed before their rename, beside the top-level outputs. */
-export async function removeLeftoverTempFiles(layout: Layout): Promise<void> {
+export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<void> {
   const names = await fs.readdir(layout.out).catch(() => [] as string[]);
   const own = topLevelFiles(layout).map((file) => path.basename(file));
   for (const name of names) {
@@ -158,7 +160,7 @@ export async function removeLeftoverTempFiles(layout: Layout): Promise<void> {
  * split's vectors file with its compaction record) before anything it describes is replaced: a
  * crash from then on leaves no manifest or vectors file that speaks for other inputs.
  */
-export async function withdrawPublishedOutputs(layout: Layout, split: 'train' | 'val'): Promise<void> {
+export async function withdrawPublishedOutputs(layout: OutputLayout, split: 'train' | 'val'): Promise<void> {
   for (const file of [layout.manifest, layout.lineageCsv, layout.split(split).compaction, layout.split(split).vectors]) {
     await fs.rm(file, { force: true });
   }
@@ -169,7 +171,7 @@ export async function withdrawPublishedOutputs(layout: Layout, split: 'train' | 
  * shard files in shards/ (the folder only if then empty), and its records in .tessera/. The
  * embedded server's state, the lease and the marker stay.
  */
-export async function removeOwnOutputs(layout: Layout): Promise<void> {
+export async function removeOwnOutputs(layout: OutputLayout): Promise<void> {
   for (const file of topLevelFiles(layout)) await fs.rm(file, { force: true });
   await removeLeftoverTempFiles(layout);
   for (const split of ['train', 'val'] as const) {
@@ -179,7 +181,5 @@ export async function removeOwnOutputs(layout: Layout): Promise<void> {
     for (const name of names.filter((n) => SHARD_FILE.test(n))) await fs.rm(path.join(shards, name), { force: true });
     await fs.rmdir(shards).catch(() => undefined); // kept when it holds anything else
   }
-  for (const record of ['plans', 'shards', 'attempts', 'duckdb-tmp', 'classes.json', 'split.json', 'compacted-train.json', 'compacted-val.json']) {
-    await fs.rm(path.join(layout.work, record), { recursive: true, force: true });
-  }
+  for (const record of layout.runRecords) await fs.rm(record, { recursive: true, force: true });
 }

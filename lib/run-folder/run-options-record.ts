@@ -1,12 +1,11 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
-import { z } from 'zod';
 import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
-import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
-import { sha256File } from '../extract/lineage.ts';
+import { sha256File } from '../core/hashing.ts';
+import type { OutputLayout, RunLayout } from './layout.ts';
 import { removeOwnOutputs } from './output-folder.ts';
-import { runLayout } from './layout.ts';
+import { RunOptionsRecordSchema, type RunOptionsRecord } from './records.ts';
+import { readRecord, requireRecord, writeRecord } from './records-io.ts';
 
 /**
  * Options that change what a run writes. The data's location and content (data, csv, images) are
@@ -17,13 +16,6 @@ export const OUTPUT_OPTIONS = [
   'idColumn', 'classColumn', 'imgSize', 'valSamples', 'seed', 'output', 'shardSize', 'executionProvider', 'normalize', 'splits',
 ] as const;
 
-/** .tessera/run.json. Folders of earlier versions also hold data, csv and images in `config`: ignored. */
-const RunFingerprintSchema = z.object({
-  config: z.record(z.string(), z.unknown()),
-  modelSha256: z.string(),
-});
-export type RunFingerprint = z.infer<typeof RunFingerprintSchema>;
-
 async function modelHash(model: string): Promise<string> {
   try {
     return await sha256File(model);
@@ -33,13 +25,13 @@ async function modelHash(model: string): Promise<string> {
   }
 }
 
-export async function fingerprintOf(config: RunConfig): Promise<RunFingerprint> {
-  const modelSha256 = await modelHash(runLayout(config).model);
-  return { config: Object.fromEntries(OUTPUT_OPTIONS.map((field) => [field, config[field]])), modelSha256 };
+export async function runOptionsOf(config: RunConfig, layout: RunLayout): Promise<RunOptionsRecord> {
+  const modelSha256 = await modelHash(layout.model);
+  return { format: 1, config: Object.fromEntries(OUTPUT_OPTIONS.map((field) => [field, config[field]])), modelSha256 };
 }
 
-/** The options (and the model) in which two fingerprints differ, as `seed (42 → 7)`. */
-export function fingerprintChanges(previous: RunFingerprint, current: RunFingerprint): string[] {
+/** The options (and the model) in which two records differ, as `seed (42 → 7)`. */
+export function runOptionChanges(previous: RunOptionsRecord, current: RunOptionsRecord): string[] {
   const changed: string[] = [];
   for (const field of OUTPUT_OPTIONS) {
     const [was, now] = [JSON.stringify(previous.config[field]), JSON.stringify(current.config[field])];
@@ -49,17 +41,8 @@ export function fingerprintChanges(previous: RunFingerprint, current: RunFingerp
   return changed;
 }
 
-function fingerprintFile(config: RunConfig): string {
-  return path.join(runLayout(config).work, 'run.json');
-}
-
-export async function readFingerprintIfAny(config: RunConfig): Promise<RunFingerprint | undefined> {
-  const file = fingerprintFile(config);
-  const raw = await readJsonIfExists(file);
-  if (raw === undefined) return undefined;
-  const parsed = RunFingerprintSchema.safeParse(raw);
-  if (!parsed.success) throw new InputError(`${file} is not a tessera run record (damaged?): remove it, or use another --out`);
-  return parsed.data;
+export function readRunOptionsIfAny(layout: OutputLayout): Promise<RunOptionsRecord | undefined> {
+  return readRecord(layout.runOptions, RunOptionsRecordSchema);
 }
 
 /**
@@ -67,11 +50,10 @@ export async function readFingerprintIfAny(config: RunConfig): Promise<RunFinger
  * now holds); different ones are refused, naming what differs, unless `force`, which removes the
  * old run's files (only the files tessera writes) first.
  */
-export async function claimRunOptions(config: RunConfig): Promise<RunFingerprint> {
-  const layout = runLayout(config);
-  const current = await fingerprintOf(config);
-  const previous = await readFingerprintIfAny(config);
-  const changed = previous ? fingerprintChanges(previous, current) : [];
+export async function claimRunOptions(config: RunConfig, layout: RunLayout): Promise<RunOptionsRecord> {
+  const current = await runOptionsOf(config, layout);
+  const previous = await readRunOptionsIfAny(layout);
+  const changed = previous ? runOptionChanges(previous, current) : [];
   if (changed.length > 0) {
     if (!config.force) {
       throw new InputError(
@@ -82,13 +64,10 @@ export async function claimRunOptions(config: RunConfig): Promise<RunFingerprint
     await removeOwnOutputs(layout);
   }
   await fs.mkdir(layout.work, { recursive: true });
-  await writeJsonAtomic(fingerprintFile(config), current);
-  return current;
+  return writeRecord(layout.runOptions, RunOptionsRecordSchema, current);
 }
 
-/** The fingerprint preflight recorded for this output folder (model hash included). */
-export async function readFingerprint(config: RunConfig): Promise<RunFingerprint> {
-  const fingerprint = await readFingerprintIfAny(config);
-  if (!fingerprint) throw new Error(`${fingerprintFile(config)} is missing: preflight did not finish`);
-  return fingerprint;
+/** The options and model sha256 preflight recorded for this output folder. */
+export function readRunOptions(layout: OutputLayout): Promise<RunOptionsRecord> {
+  return requireRecord(layout.runOptions, RunOptionsRecordSchema, 'preflight');
 }

@@ -2,12 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
-import { readShardReport } from '../extract/extract-shard.ts';
-import { readJsonIfExists } from '../run-folder/atomic-files.ts';
-import { currentImageHash, sha256File } from '../extract/lineage.ts';
-import { SplitRecordSchema } from '../split/prepare-split.ts';
-import { fingerprintChanges, fingerprintOf, readFingerprintIfAny } from '../run-folder/run-options-record.ts';
-import { runLayout } from '../run-folder/layout.ts';
+import { sha256File } from '../core/hashing.ts';
+import { readShardReport } from '../run-folder/shard-records.ts';
+import { currentImageHash } from '../extract/lineage.ts';
+import { runLayout, type RunLayout } from '../run-folder/layout.ts';
+import { SplitRecordSchema } from '../run-folder/records.ts';
+import { readRecord } from '../run-folder/records-io.ts';
+import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-folder/run-options-record.ts';
 
 /** What became of a `tessera run` that found its folder's run open. */
 export type AttachResult = { action: 'attached' } | { action: 'restarted'; reason: string };
@@ -21,8 +22,8 @@ export type AttachResult = { action: 'attached' } | { action: 'restarted'; reaso
 export async function checkAttach(running: RunConfig, requested: RunConfig): Promise<AttachResult> {
   const layout = runLayout(running);
   // Against what the run recorded when it started (the model as it was then), not the files now.
-  const recorded = (await readFingerprintIfAny(running)) ?? (await fingerprintOf(running));
-  const changes = fingerprintChanges(recorded, await fingerprintOf(requested));
+  const recorded = (await readRunOptionsIfAny(layout)) ?? (await runOptionsOf(running, layout));
+  const changes = runOptionChanges(recorded, await runOptionsOf(requested, runLayout(requested)));
   if (changes.length > 0 && !requested.force) {
     throw new InputError(
       `output folder ${layout.out} has an open run with other options: ${changes.join(', ')}. ` +
@@ -33,25 +34,24 @@ export async function checkAttach(running: RunConfig, requested: RunConfig): Pro
   const differing = (Object.keys(requested) as (keyof RunConfig)[]).filter((key) => JSON.stringify(running[key]) !== JSON.stringify(requested[key]));
   if (differing.length > 0) return { action: 'restarted', reason: `the command changed ${differing.join(', ')}` };
 
-  const reason = (await csvChange(running)) ?? (await imageChange(running));
+  const reason = (await csvChange(layout)) ?? (await imageChange(running.splits, layout));
   return reason ? { action: 'restarted', reason } : { action: 'attached' };
 }
 
-async function csvChange(config: RunConfig): Promise<string | undefined> {
-  const layout = runLayout(config);
-  const record = SplitRecordSchema.safeParse(await readJsonIfExists(layout.splitRecord));
-  if (!record.success) return undefined; // not split yet: the split will read the CSV as it is now
+async function csvChange(layout: RunLayout): Promise<string | undefined> {
+  // Not split yet (or a damaged record, which the split rewrites): the split reads the CSV as it is now.
+  const record = await readRecord(layout.splitRecord, SplitRecordSchema).catch(() => undefined);
+  if (!record) return undefined;
   const now = await sha256File(layout.inputCsv).catch(() => null);
-  if (record.data.inputCsv !== layout.inputCsv || now !== record.data.inputSha256) return `${layout.inputCsv} changed since the run split it`;
+  if (record.inputCsv !== layout.inputCsv || now !== record.inputSha256) return `${layout.inputCsv} changed since the run split it`;
   return undefined;
 }
 
 /** The first image whose bytes are not those its finished shard was extracted from. */
-async function imageChange(config: RunConfig): Promise<string | undefined> {
-  const layout = runLayout(config);
+async function imageChange(splits: RunConfig['splits'], layout: RunLayout): Promise<string | undefined> {
   const imagesRoot = await fs.realpath(layout.images).catch(() => layout.images);
-  for (const split of config.splits) {
-    const reports = path.dirname(layout.split(split).report(0));
+  for (const split of splits) {
+    const { reports } = layout.split(split);
     const names = (await fs.readdir(reports).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort();
     for (const name of names) {
       const read = await readShardReport(path.join(reports, name));

@@ -34,7 +34,7 @@ export async function preflight(config: RunConfig): Promise<PreflightSummary> {
   await assertOutputApartFromInputs(layout);
   await claimOutputFolder(layout);
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
-  await ensureWritable(layout.out, () => claimRunOptions(config));
+  await ensureWritable(layout.out, () => claimRunOptions(config, layout));
   await removeLeftoverTempFiles(layout);
 
   let session: ort.InferenceSession;

@@ -1,37 +1,16 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { z } from 'zod';
 import type { RunConfig } from '../core/run-config.ts';
 import { formatCsvRow, openCsv } from '../pandas/csv.ts';
 import { describeCsvHeader } from '../pandas/csv-header.ts';
 import { InputError } from '../core/errors.ts';
-import { publishFile, uniqueTempPath, writeFileAtomic, writeJsonAtomic } from '../run-folder/atomic-files.ts';
-import { sha256File } from '../extract/lineage.ts';
+import { sha256File } from '../core/hashing.ts';
+import { publishFile, uniqueTempPath, writeFileAtomic } from '../run-folder/atomic-files.ts';
+import { ClassMappingSchema, SplitRecordSchema, type ClassMapping } from '../run-folder/records.ts';
+import { writeRecord } from '../run-folder/records-io.ts';
 import { ColumnTyper, compareCodePoints, type ColumnKind } from '../pandas/values.ts';
 import { runLayout } from '../run-folder/layout.ts';
 import { pickValidationRows, SplitError } from './validation-rows.ts';
-
-/** An input row that will produce no vectors, and why (ends up in errors.csv). */
-export const RejectedRowSchema = z.object({
-  imageId: z.string(),
-  classValue: z.string(),
-  /** The split whose CSV holds the row. */
-  split: z.enum(['train', 'val']),
-  stage: z.enum(['plan', 'extract']),
-  reason: z.string(),
-  /** The row's ordinal in its split's CSV. */
-  position: z.number().int(),
-});
-export type RejectedRow = z.infer<typeof RejectedRowSchema>;
-
-/** .tessera/split.json: which bytes the split was made from, and what it wrote. */
-export const SplitRecordSchema = z.object({
-  inputCsv: z.string(),
-  inputSha256: z.string(),
-  trainingSha256: z.string(),
-  validationSha256: z.string(),
-});
-export type SplitRecord = z.infer<typeof SplitRecordSchema>;
 
 export interface SplitSummary {
   inputRows: number;
@@ -39,16 +18,6 @@ export interface SplitSummary {
   validationRows: number;
   classes: number;
   seconds: number;
-}
-
-/**
- * class value (as written in the split CSVs) → int32 target. Integer class ids are their own
- * target; any other class column (strings, floats, ids beyond int32) gets codes 0…K−1 in pandas'
- * group order. Written to .tessera/classes.json and, for people, classes.csv.
- */
-export interface ClassMapping {
-  mode: 'integer' | 'codes';
-  targets: Record<string, number>;
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -104,9 +73,9 @@ export function keyOrder(kind: ColumnKind): (a: string, b: string) => number {
 
 function classMapping(kind: ColumnKind, keys: string[]): ClassMapping {
   if (kind === 'int' && keys.every((k) => Number(k) >= INT32_MIN && Number(k) <= INT32_MAX)) {
-    return { mode: 'integer', targets: Object.fromEntries(keys.map((k) => [k, Number(k)])) };
+    return { format: 1, mode: 'integer', targets: Object.fromEntries(keys.map((k) => [k, Number(k)])) };
   }
-  return { mode: 'codes', targets: Object.fromEntries(keys.map((k, code) => [k, code])) };
+  return { format: 1, mode: 'codes', targets: Object.fromEntries(keys.map((k, code) => [k, code])) };
 }
 
 /** Appends lines to a temporary file in large writes, then fsyncs it and publishes it under `file`. */
@@ -265,9 +234,8 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   await validation.publish();
   await training.publish();
 
-  const split: SplitRecord = { inputCsv: source, inputSha256, trainingSha256, validationSha256 };
-  await writeJsonAtomic(layout.splitRecord, split);
-  await writeJsonAtomic(layout.classMapping, mapping);
+  await writeRecord(layout.splitRecord, SplitRecordSchema, { inputCsv: source, inputSha256, trainingSha256, validationSha256 });
+  await writeRecord(layout.classMapping, ClassMappingSchema, mapping);
   await writeFileAtomic(
     layout.classesCsv,
     formatCsvRow(['target', config.classColumn]) + Object.entries(mapping.targets).map(([value, target]) => formatCsvRow([String(target), value])).join(''),

@@ -14,7 +14,7 @@ import { startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
 import type { Failpoint } from '../../lib/core/failpoints.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
-import type { ShardAttempts } from '../../lib/extract/attempt-log.ts';
+import { ManifestSchema, type ManifestShard } from '../../lib/run-folder/records.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import { startTessera, waitForFile, type TesseraProcess } from '../support/processes.ts';
@@ -44,11 +44,11 @@ function worker(options: { failpoint?: Failpoint; queues?: string; address?: str
   return proc;
 }
 
-function manifestShards(out: string): ShardAttempts[] {
-  return (JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { shards: ShardAttempts[] }).shards;
+function manifestShards(out: string): ManifestShard[] {
+  return ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))).shards;
 }
 
-function outcomes(shard: ShardAttempts): string[] {
+function outcomes(shard: ManifestShard): string[] {
   return shard.attempts.map((a) => a.outcome);
 }
 

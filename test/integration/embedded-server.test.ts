@@ -14,7 +14,8 @@ import { after, before, test } from 'node:test';
 import { DevServerStartError, freePort, startDevServerOnOwnState } from '../../lib/dev/dev-server.ts';
 import { DEFAULT_MODEL, temporalBinary } from '../../lib/core/project-paths.ts';
 import { processAlive } from '../../lib/core/process-info.ts';
-import { leaseFile, type LeaseRecord } from '../../lib/run-folder/lease.ts';
+import { leaseFile } from '../../lib/run-folder/lease.ts';
+import { LeaseRecordSchema, type LeaseRecord } from '../../lib/run-folder/records.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import { childProcesses, startTessera, TESSERA_BIN, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
@@ -35,7 +36,7 @@ function tessera(args: string[], options: Parameters<typeof startTessera>[1] = {
 
 function leaseOf(out: string): LeaseRecord | null {
   try {
-    return JSON.parse(fs.readFileSync(leaseFile(out), 'utf8')) as LeaseRecord;
+    return LeaseRecordSchema.parse(JSON.parse(fs.readFileSync(leaseFile(out), 'utf8')));
   } catch {
     return null;
   }
@@ -204,6 +205,7 @@ test('a server left running on the folder by a run that died (no death signal) i
   const deadHolder = spawnSync(process.execPath, ['-e', '']).pid;
   const time = new Date(Date.now() - 60_000).toISOString();
   const stale: LeaseRecord = {
+    format: 1,
     owner: 'tessera run (died)', host: os.hostname(), bootId: null, pid: deadHolder, pidStart: null, startedAt: time, renewedAt: time, token: 'died',
     server: { address: `127.0.0.1:${recorded.port}`, uiUrl: `http://127.0.0.1:${recorded.uiPort}`, pid: recorded.pid, dbFile },
   };

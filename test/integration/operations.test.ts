@@ -13,7 +13,7 @@ import { freePort, startDevServer, type DevServer } from '../../lib/dev/dev-serv
 import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 import type { RunSummary } from '../../lib/compact/run-summary.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
-import type { ShardAttempts } from '../../lib/extract/attempt-log.ts';
+import { ManifestSchema, type ManifestShard } from '../../lib/run-folder/records.ts';
 import { workflowIdForOutput } from '../../cli/workflow-id.ts';
 import type { RunStatus } from '../../cli/status-command.ts';
 import { readProgress } from '../../cli/progress.ts';
@@ -63,8 +63,8 @@ function jsonLogLines(proc: TesseraProcess): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-function manifestShards(): ShardAttempts[] {
-  return (JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { shards: ShardAttempts[] }).shards;
+function manifestShards(): ManifestShard[] {
+  return ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))).shards;
 }
 
 function filesNamed(folder: string, suffix: string): string[] {

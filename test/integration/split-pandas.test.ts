@@ -8,7 +8,8 @@ import { before, test } from 'node:test';
 import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 import { planShards } from '../../lib/plan/plan-shards.ts';
-import { prepareSplit, type ClassMapping } from '../../lib/split/prepare-split.ts';
+import { prepareSplit } from '../../lib/split/prepare-split.ts';
+import { ClassMappingSchema } from '../../lib/run-folder/records.ts';
 import { runLayout } from '../../lib/run-folder/layout.ts';
 import { PYTHON, requireSetup, tempDir } from '../support/environment.ts';
 
@@ -162,7 +163,7 @@ for (const { name, classes } of classColumnCases) {
     const config = await splitLikePandas(caseDir);
     // pandas' validation.csv holds one row per group, in group order: those are the codes 0…K−1.
     const pandasGroups = fs.readFileSync(path.join(caseDir, 'pandas', 'validation.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[2]!);
-    const mapping = JSON.parse(fs.readFileSync(runLayout(config).classMapping, 'utf8')) as ClassMapping;
+    const mapping = ClassMappingSchema.parse(JSON.parse(fs.readFileSync(runLayout(config).classMapping, 'utf8')));
     assert.deepEqual(mapping, { mode: 'codes', targets: Object.fromEntries(pandasGroups.map((key, code) => [key, code])) });
   });
 }

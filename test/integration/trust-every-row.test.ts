@@ -12,7 +12,7 @@ import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.ts';
 import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/core/project-paths.ts';
 import { localTarget } from '../../lib/temporal/connection.ts';
-import type { ShardAttempts } from '../../lib/extract/attempt-log.ts';
+import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { startTessera, waitForFile } from '../support/processes.ts';
 import { duckdbRows } from '../support/vectors.ts';
@@ -65,7 +65,7 @@ async function assertSameOutput(actual: string, expected: string): Promise<void>
 
 /** Each shard's attempt outcomes in the latest run (manifest.json lists all runs' attempts). */
 function lastOutcomes(out: string): string[] {
-  const shards = (JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { shards: ShardAttempts[] }).shards;
+  const shards = ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))).shards;
   return shards.map((s) => s.attempts.at(-1)!.outcome);
 }
 
@@ -195,7 +195,7 @@ test('--force replaces only what tessera wrote: a user file inside the output fo
   await run(data, out, { seed: 7, force: true });
   assert.equal(fs.readFileSync(path.join(out, 'shards', 'precious.txt'), 'utf8'), 'keep me');
   assert.equal(fs.readFileSync(path.join(out, 'notes.md'), 'utf8'), 'mine too');
-  assert.equal((JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { config: { seed: number } }).config.seed, 7);
+  assert.equal(ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))).config.seed, 7);
 });
 
 test('--out equal to, inside or containing the inputs is refused, and the inputs are left byte-identical', async () => {

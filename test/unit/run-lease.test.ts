@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 import { OutputFolderError, outputFolderError } from '../../lib/run-folder/output-folder.ts';
 import { processAlive } from '../../lib/core/process-info.ts';
-import { acquireRunLease, judgeLease, leaseFile, LeaseHeldError, readLiveLease, type LeaseRecord } from '../../lib/run-folder/lease.ts';
+import { acquireRunLease, judgeLease, leaseFile, LeaseHeldError, readLiveLease } from '../../lib/run-folder/lease.ts';
+import { LeaseRecordSchema, type LeaseRecord } from '../../lib/run-folder/records.ts';
 import { tempDir } from '../support/environment.ts';
 
 const owner = 'tessera run --test';
@@ -19,9 +20,10 @@ function deadPid(): number {
   return done.pid;
 }
 
-function writeLease(out: string, fields: Partial<LeaseRecord>, ageMs = 0): LeaseRecord {
+function writeLease(out: string, fields: Partial<Omit<LeaseRecord, 'format'>>, ageMs = 0): LeaseRecord {
   const time = new Date(Date.now() - ageMs).toISOString();
   const record: LeaseRecord = {
+    format: 1,
     owner: 'tessera run --other',
     host: os.hostname(),
     bootId: null,
@@ -41,7 +43,7 @@ function writeLease(out: string, fields: Partial<LeaseRecord>, ageMs = 0): Lease
 }
 
 function readLease(out: string): LeaseRecord {
-  return JSON.parse(fs.readFileSync(leaseFile(out), 'utf8')) as LeaseRecord;
+  return LeaseRecordSchema.parse(JSON.parse(fs.readFileSync(leaseFile(out), 'utf8')));
 }
 
 test('a lease is taken with only OUT/.tessera created, names its holder, and is removed on release', () => {
@@ -128,7 +130,7 @@ test('a lease from another machine holds until it is not renewed for the TTL (by
 });
 
 function readLeaseRecord(host: string): LeaseRecord {
-  return { owner, host, bootId: null, pid: 1, pidStart: null, startedAt: '', renewedAt: '', token: 't' };
+  return { format: 1, owner, host, bootId: null, pid: 1, pidStart: null, startedAt: '', renewedAt: '', token: 't' };
 }
 
 test('an unreadable lease file is left alone while young (being written), broken when old', () => {

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseRunConfig } from '../../lib/core/run-config.ts';
-import { planShards, type ShardPlanFile } from '../../lib/plan/plan-shards.ts';
-import { runLayout } from '../../lib/run-folder/layout.ts';
-import { shardName } from '../../lib/plan/shard-image.ts';
+import { planShards } from '../../lib/plan/plan-shards.ts';
+import { runLayout, shardName } from '../../lib/run-folder/layout.ts';
+import { PlanRejectsSchema, ShardPlanSchema } from '../../lib/run-folder/records.ts';
 
 test('shards hold shardSize consecutive images, the last one the rest; rejected rows keep their ordinal', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-plan-'));
@@ -22,10 +22,10 @@ test('shards hold shardSize consecutive images, the last one the rest; rejected 
   assert.deepEqual(summary.images, 11);
   assert.equal(summary.rejectedRows, 1);
   assert.equal(summary.shardCount, 3);
-  const plans = [0, 1, 2].map((shard) => JSON.parse(fs.readFileSync(layout.split('train').plan(shard), 'utf8')) as ShardPlanFile);
+  const plans = [0, 1, 2].map((shard) => ShardPlanSchema.parse(JSON.parse(fs.readFileSync(layout.split('train').plan(shard), 'utf8'))));
   assert.deepEqual(plans.map((p) => p.images.map((image) => image.ordinal)), [[0, 1, 2, 3], [4, 6, 7, 8], [9, 10]]);
   assert.deepEqual(plans[1]!.images[1], { ordinal: 6, imageId: 'img_6.jpg', target: 1 });
-  const rejected = JSON.parse(fs.readFileSync(layout.split('train').planRejects, 'utf8')) as { rejected: { position: number; reason: string }[] };
+  const rejected = PlanRejectsSchema.parse(JSON.parse(fs.readFileSync(layout.split('train').planRejects, 'utf8')));
   assert.deepEqual(rejected.rejected.map((r) => [r.position, r.reason]), [[5, 'hotel_id is empty']]);
 });
 

@@ -1,35 +1,15 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunConfig, Split } from '../core/run-config.ts';
-import { runLayout } from '../run-folder/layout.ts';
+import type { Split } from '../core/run-config.ts';
+import type { SplitLayout } from './layout.ts';
+import { AttemptLineSchema, type AttemptLine, type AttemptOutcome, type ShardAttempt } from './records.ts';
 
 /**
  * Every attempt at a shard leaves lines in `.tessera/attempts/<split>/shard-NNNNN.jsonl`: one when
  * it starts and one when it ends. A crash leaves a start without an end. manifest.json gathers
  * them, so a user can see which shards were redone, by which worker, and which were reused.
  */
-/** `cancelled`: the run was cancelled; `interrupted`: its worker shut down or lost the activity. */
-export type AttemptOutcome = 'extracted' | 'reused' | 'cancelled' | 'failed' | 'interrupted';
-
-interface AttemptLine {
-  event: 'started' | AttemptOutcome;
-  attempt: number;
-  worker: string;
-  at: string;
-  seconds?: number;
-}
-
-export interface ShardAttempt {
-  /** Temporal's attempt number of the extractShard activity (1 for the first try). */
-  attempt: number;
-  worker: string;
-  startedAt: string;
-  /** `interrupted`: it started and never finished (its worker died or lost the activity). */
-  outcome: AttemptOutcome | 'interrupted';
-  seconds?: number;
-}
-
 export interface ShardAttempts {
   split: Split;
   shard: number;
@@ -45,8 +25,8 @@ export class AttemptLog {
     private readonly attempt: number,
   ) {}
 
-  static async start(config: RunConfig, split: Split, shard: number, attempt: number): Promise<AttemptLog> {
-    const log = new AttemptLog(runLayout(config).split(split).attempts(shard), attempt);
+  static async start(files: SplitLayout, shard: number, attempt: number): Promise<AttemptLog> {
+    const log = new AttemptLog(files.attempts(shard), attempt);
     await fs.mkdir(path.dirname(log.file), { recursive: true });
     await log.append('started');
     return log;
@@ -57,27 +37,23 @@ export class AttemptLog {
   }
 
   private append(event: AttemptLine['event'], seconds?: number): Promise<void> {
-    const line: AttemptLine = { event, attempt: this.attempt, worker: WORKER_NAME, at: new Date().toISOString(), ...(seconds === undefined ? {} : { seconds }) };
+    const line: AttemptLine = { format: 1, event, attempt: this.attempt, worker: WORKER_NAME, at: new Date().toISOString(), ...(seconds === undefined ? {} : { seconds }) };
     // One small appended line per event: a crash can cut only the line being written.
     return fs.appendFile(this.file, `${JSON.stringify(line)}\n`);
   }
 }
 
 /** The attempts at one shard, pairing each start with its end (by attempt and worker). */
-export async function readShardAttempts(config: RunConfig, split: Split, shard: number): Promise<ShardAttempts> {
-  const file = runLayout(config).split(split).attempts(shard);
+export async function readShardAttempts(files: SplitLayout, split: Split, shard: number): Promise<ShardAttempts> {
+  const file = files.attempts(shard);
   const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return '';
     throw error;
   });
   const attempts: ShardAttempt[] = [];
   for (const raw of text.split('\n')) {
-    let line: AttemptLine;
-    try {
-      line = JSON.parse(raw) as AttemptLine;
-    } catch {
-      continue; // empty, or cut by a crash
-    }
+    const line = parseAttemptLine(raw);
+    if (!line) continue; // empty, or cut by a crash
     if (line.event === 'started') {
       attempts.push({ attempt: line.attempt, worker: line.worker, startedAt: line.at, outcome: 'interrupted' });
       continue;
@@ -89,4 +65,13 @@ export async function readShardAttempts(config: RunConfig, split: Split, shard: 
     }
   }
   return { split, shard, attempts };
+}
+
+function parseAttemptLine(raw: string) {
+  try {
+    const parsed = AttemptLineSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,278 @@
+import { z } from 'zod';
+
+/**
+ * The schema of every record tessera writes into an output folder and reads back: one zod schema
+ * per file, the TypeScript type inferred from it. Each carries a `format` version. Files written
+ * before formats were recorded lack the field and are read as format 1, which they are; a file of
+ * an unknown format is refused by name (see records-io.ts). Paths are layout.ts's.
+ */
+
+/** `format: N`, taken as N when absent (files of versions that did not write it). */
+const format = <N extends number>(n: N) => z.literal(n).default(n);
+
+/**
+ * A JSON object kept as parsed: z.record copies into a fresh object, where a key such as
+ * "__proto__" (a legal class value) would set the prototype instead of an entry and vanish.
+ */
+function ownKeysRecord<T>(isValue: (value: unknown) => boolean, what: string) {
+  return z.custom<Record<string, T>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every(isValue),
+    { message: `expected an object of ${what} per key` },
+  );
+}
+
+/** .tessera/folder.json: tessera created this folder (only such a folder is written into). */
+export const FolderMarkerSchema = z.object({
+  format: format(1),
+  tessera: z.string(),
+  createdAt: z.string(),
+});
+
+/**
+ * .tessera/run.json: the options that decide what the run writes, and the model's sha256. Folders
+ * of earlier versions also hold data, csv and images in `config`: ignored.
+ */
+export const RunOptionsRecordSchema = z.object({
+  format: format(1),
+  config: z.record(z.string(), z.unknown()),
+  modelSha256: z.string(),
+});
+export type RunOptionsRecord = z.infer<typeof RunOptionsRecordSchema>;
+
+/** .tessera/split.json: which bytes the split was made from, and what it wrote. */
+export const SplitRecordSchema = z.object({
+  format: format(1),
+  inputCsv: z.string(),
+  inputSha256: z.string(),
+  trainingSha256: z.string(),
+  validationSha256: z.string(),
+});
+export type SplitRecord = z.infer<typeof SplitRecordSchema>;
+
+/**
+ * .tessera/classes.json: class value (as written in the split CSVs) → int32 target. Integer class
+ * ids are their own target; any other class column (strings, floats, ids beyond int32) gets codes
+ * 0…K−1 in pandas' group order. Also written, for people, as classes.csv.
+ */
+export const ClassMappingSchema = z.object({
+  format: format(1),
+  mode: z.enum(['integer', 'codes']),
+  targets: ownKeysRecord<number>((value) => Number.isInteger(value), 'an integer target'),
+});
+export type ClassMapping = z.infer<typeof ClassMappingSchema>;
+
+/** An input row that will produce no vectors, and why (ends up in errors.csv). */
+export const RejectedRowSchema = z.object({
+  imageId: z.string(),
+  classValue: z.string(),
+  /** The split whose CSV holds the row. */
+  split: z.enum(['train', 'val']),
+  stage: z.enum(['plan', 'extract']),
+  reason: z.string(),
+  /** The row's ordinal in its split's CSV. */
+  position: z.number().int(),
+});
+export type RejectedRow = z.infer<typeof RejectedRowSchema>;
+
+/** .tessera/plans/<split>/rejected.json: the rows planning could not place (no id or no class). */
+export const PlanRejectsSchema = z.object({
+  format: format(1),
+  rejected: z.array(RejectedRowSchema),
+});
+
+/** One image as extraction sees it. `ordinal` is its 0-based row in its split's CSV. */
+export const ShardImageSchema = z.object({
+  ordinal: z.number().int(),
+  imageId: z.string(),
+  target: z.number().int(),
+});
+export type ShardImage = z.infer<typeof ShardImageSchema>;
+
+/** .tessera/plans/<split>/shard-N.json: the images of one shard, consecutive in the split's CSV. */
+export const ShardPlanSchema = z.object({
+  format: format(1),
+  shard: z.number().int(),
+  images: z.array(ShardImageSchema),
+});
+export type ShardPlan = z.infer<typeof ShardPlanSchema>;
+
+/** Everything besides the image bytes that decides a vector, as the extracting worker sees it. */
+export const ExtractionKeySchema = z.object({
+  modelSha256: z.string(),
+  output: z.union([z.number(), z.string()]),
+  imgSize: z.number(),
+  normalize: z.string(),
+  /** Validation images get the notebook's occlusion (scheme and seed); training images none. */
+  occlusion: z.object({ scheme: z.string(), seed: z.number() }).nullable(),
+  executionProvider: z.string(),
+  onnxruntime: z.string(),
+  sharp: z.string(),
+  libvips: z.string(),
+});
+export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
+
+/** One planned image and the sha256 of the bytes it was extracted from (null: unreadable). */
+export const ImageLineageSchema = z.tuple([
+  z.number().int(), // ordinal in the split's CSV
+  z.string(), // image id
+  z.number().int(), // target
+  z.string().nullable(), // sha256 of the file's bytes
+]);
+export type ImageLineage = z.infer<typeof ImageLineageSchema>;
+
+export const ShardLineageSchema = z.object({
+  key: ExtractionKeySchema,
+  images: z.array(ImageLineageSchema),
+});
+export type ShardLineage = z.infer<typeof ShardLineageSchema>;
+
+/**
+ * .tessera/shards/<split>/shard-N.json, written after the shard's file is published. `lineage`
+ * and `parquetSha256` prove what the file holds: a later run reuses the shard only when both
+ * still hold (see extract/lineage.ts). Format 1 reports lack them: such shards are extracted again.
+ */
+export const ShardReportSchema = z.object({
+  format: z.literal(2),
+  split: z.enum(['train', 'val']),
+  shard: z.number().int(),
+  images: z.number().int(),
+  extracted: z.number().int(),
+  rows: z.number().int(),
+  channels: z.number().int().nullable(),
+  grid: z.tuple([z.number().int(), z.number().int()]).nullable(),
+  /** The shard's Parquet file name inside shards/, or null when no image of it decoded. */
+  parquet: z.string().nullable(),
+  /** sha256 of that file as written. */
+  parquetSha256: z.string().nullable(),
+  lineage: ShardLineageSchema,
+  errors: z.array(RejectedRowSchema),
+  seconds: z.number(),
+});
+export type ShardReportRecord = z.infer<typeof ShardReportSchema>;
+
+/** `cancelled`: the run was cancelled; `interrupted`: its worker shut down or lost the activity. */
+export const AttemptOutcomeSchema = z.enum(['extracted', 'reused', 'cancelled', 'failed', 'interrupted']);
+export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
+
+/** One line of .tessera/attempts/<split>/shard-N.jsonl: an attempt started, or how it ended. */
+export const AttemptLineSchema = z.object({
+  format: format(1),
+  event: z.union([z.literal('started'), AttemptOutcomeSchema]),
+  /** Temporal's attempt number of the extractShard activity (1 for the first try). */
+  attempt: z.number().int(),
+  worker: z.string(),
+  at: z.string(),
+  seconds: z.number().optional(),
+});
+export type AttemptLine = z.input<typeof AttemptLineSchema>;
+
+/** One attempt at a shard, its start paired with its end. */
+export const ShardAttemptSchema = z.object({
+  attempt: z.number().int(),
+  worker: z.string(),
+  startedAt: z.string(),
+  /** `interrupted`: it started and never finished (its worker died or lost the activity). */
+  outcome: AttemptOutcomeSchema,
+  seconds: z.number().optional(),
+});
+export type ShardAttempt = z.infer<typeof ShardAttemptSchema>;
+
+/** .tessera/compacted-<split>.json: the published vectors file's sha256 and the shards it holds. */
+export const CompactionRecordSchema = z.object({
+  format: format(1),
+  file: z.string(),
+  sha256: z.string(),
+  rows: z.number().int(),
+  shards: z.array(z.string().nullable()),
+});
+export type CompactionRecord = z.infer<typeof CompactionRecordSchema>;
+
+/** Counts of one run, as the workflow returns them and manifest.json records them. */
+export const RunCountsSchema = z.object({
+  inputRows: z.number().int(),
+  trainingImages: z.number().int(),
+  validationImages: z.number().int(),
+  extractedImages: z.number().int(),
+  rows: z.number().int(),
+  /** Validation images and rows extracted (splits includes "val"), else 0. */
+  validationExtractedImages: z.number().int(),
+  validationRows: z.number().int(),
+  errors: z.number().int(),
+  shards: z.number().int(),
+  tilesPerImage: z.number().int(),
+  channels: z.number().int(),
+});
+export type RunCounts = z.infer<typeof RunCountsSchema>;
+
+/** Seconds per stage; `extract` sums shard times, `total` is the workflow's own wall time. */
+export const RunTimingsSchema = z.object({
+  split: z.number(),
+  plan: z.number(),
+  extract: z.number(),
+  compact: z.number(),
+  total: z.number(),
+});
+export type RunTimings = z.infer<typeof RunTimingsSchema>;
+
+export const ManifestShardSchema = z.object({
+  split: z.enum(['train', 'val']),
+  shard: z.number().int(),
+  images: z.number().int(),
+  parquet: z.string().nullable(),
+  parquetSha256: z.string().nullable(),
+  /** sha256 of the shard's lineage: extraction key and every image's row, id, target and bytes. */
+  lineageSha256: z.string(),
+  /** Every attempt at the shard: started when, by which worker, extracted, reused or interrupted. */
+  attempts: z.array(ShardAttemptSchema),
+});
+export type ManifestShard = z.infer<typeof ManifestShardSchema>;
+
+/**
+ * manifest.json: what produced the output folder, so a reader can trust or reproduce it. Written
+ * last; its absence means the run did not finish.
+ */
+export const ManifestSchema = z.object({
+  format: format(1),
+  tessera: z.string(),
+  createdAt: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  model: z.object({ path: z.string(), sha256: z.string() }),
+  /** The input CSV's sha256 is null for a run split by a version that did not record it. */
+  input: z.object({ csv: z.string(), sha256: z.string().nullable(), images: z.string() }),
+  workflow: z.object({ id: z.string(), runId: z.string() }),
+  counts: RunCountsSchema,
+  timings: RunTimingsSchema,
+  shards: z.array(ManifestShardSchema),
+  /** sha256 of every output file (and the rows of the vectors files), by name relative to the folder. */
+  outputs: z.record(z.string(), z.object({ sha256: z.string(), rows: z.number().int().optional() })),
+  files: z.record(z.string(), z.string()),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export const LeaseServerSchema = z.object({
+  address: z.string(),
+  uiUrl: z.string(),
+  pid: z.number().int(),
+  dbFile: z.string(),
+});
+export type LeaseServer = z.infer<typeof LeaseServerSchema>;
+
+/** .tessera/lease.json: the embedded run that holds the folder (see lease.ts). */
+export const LeaseRecordSchema = z.object({
+  format: format(1),
+  /** The command line that holds the folder. */
+  owner: z.string().default('?'),
+  host: z.string(),
+  /** The kernel's boot id: the same host name after a reboot, or on another machine, is not this machine. */
+  bootId: z.string().nullable().default(null),
+  pid: z.number().int(),
+  /** The holder's start time in clock ticks since boot: a reused pid is not the holder. */
+  pidStart: z.string().nullable().default(null),
+  startedAt: z.string(),
+  renewedAt: z.string(),
+  /** Tells this holder's lease from any other, also one written by the same pid. */
+  token: z.string(),
+  /** The embedded Temporal dev server, once spawned: `tessera status` finds it, the next run kills a leftover. */
+  server: LeaseServerSchema.optional(),
+});
+export type LeaseRecord = z.infer<typeof LeaseRecordSchema>;
