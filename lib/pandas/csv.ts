@@ -2,14 +2,6 @@
 import { createReadStream } from 'node:fs';
 import { InputError } from '../core/errors.ts';
 
-export interface CsvTable {
-  header: string[];
-  /** Data rows in file order; blank lines are skipped. */
-  rows: string[][];
-  /** 1-based line number where each data row starts (for error messages). */
-  lines: number[];
-}
-
 /** A CSV that cannot be read as one (empty, ragged, an unterminated quote): the user's input. */
 export class CsvError extends InputError {
   override name = 'CsvError';
@@ -112,15 +104,6 @@ function checkWidth(record: CsvRecord, header: string[], source: string): void {
   if (record.fields.length !== header.length) {
     throw new CsvError(`${source}: line ${record.line} has ${record.fields.length} fields, the header has ${header.length}`);
   }
-}
-
-export function parseCsv(text: string, source: string): CsvTable {
-  const parser = new CsvRecordParser(source);
-  const [headerRecord, ...dataRecords] = [...parser.push(text), ...parser.end()];
-  if (!headerRecord) throw new CsvError(`${source}: the file is empty (no header row)`);
-  const header = headerRecord.fields;
-  for (const record of dataRecords) checkWidth(record, header, source);
-  return { header, rows: dataRecords.map((r) => r.fields), lines: dataRecords.map((r) => r.line) };
 }
 
 export interface CsvStream {

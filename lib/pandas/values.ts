@@ -31,14 +31,6 @@ const UINT64_MAX = 2n ** 64n - 1n;
  */
 export type ColumnKind = 'int' | 'uint' | 'pyint' | 'float' | 'bool' | 'object';
 
-export interface TypedColumn {
-  kind: ColumnKind;
-  /** Each value as to_csv writes it; null where pandas holds NaN. */
-  values: (string | null)[];
-  /** Numeric value for int (int64) and float columns. */
-  numbers?: number[];
-}
-
 export function isNaValue(text: string): boolean {
   return NA_VALUES.has(text);
 }
@@ -177,17 +169,6 @@ export class ColumnTyper {
     }
     return { kind: 'object', render: (text) => (isNaValue(text) ? null : text) };
   }
-}
-
-/** Types one whole column as read_csv's C parser does, and renders it as to_csv would. */
-export function typeColumn(raw: readonly string[]): TypedColumn {
-  const typer = new ColumnTyper();
-  for (const text of raw) typer.observe(text);
-  const { kind, render } = typer.typing();
-  const values = raw.map(render);
-  if (kind === 'int') return { kind, values, numbers: raw.map((v) => Number(v)) };
-  if (kind === 'float') return { kind, values, numbers: raw.map((v) => (isNaValue(v) ? Number.NaN : parseFloatText(v))) };
-  return { kind, values };
 }
 
 /** Python's str ordering (by code point), which is how pandas sorts object group keys. */

@@ -1,22 +1,35 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { CsvRecordParser, formatCsvRow, parseCsv } from '../../lib/pandas/csv.ts';
+import { CsvRecordParser, formatCsvRow, openCsv } from '../../lib/pandas/csv.ts';
 
-test('parses quotes, embedded commas, quotes and newlines, CRLF, BOM and blank lines', () => {
+/** Reads `text` as the split and plan stages read a CSV: streamed from a file by openCsv. */
+async function readCsv(text: string, source: string) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-csv-')), 'input.csv');
+  fs.writeFileSync(file, text);
+  const csv = await openCsv(file, source);
+  const records = [];
+  for await (const record of csv.rows) records.push(record);
+  return { header: csv.header, rows: records.map((r) => r.fields), lines: records.map((r) => r.line) };
+}
+
+test('parses quotes, embedded commas, quotes and newlines, CRLF, BOM and blank lines', async () => {
   const text = '\ufeffimage_id,hotel_id,note\r\n"a,1.jpg",1,"say ""hi"""\r\n\r\nb.jpg,2,"two\nlines"\n';
-  const table = parseCsv(text, 'test.csv');
+  const table = await readCsv(text, 'test.csv');
   assert.deepEqual(table.header, ['image_id', 'hotel_id', 'note']);
   assert.deepEqual(table.rows, [['a,1.jpg', '1', 'say "hi"'], ['b.jpg', '2', 'two\nlines']]);
   assert.deepEqual(table.lines, [2, 4]);
 });
 
-test('names the file and line of a ragged row', () => {
-  assert.throws(() => parseCsv('a,b\n1,2\n3\n', 'data/train.csv'), /data\/train\.csv: line 3 has 1 fields, the header has 2/);
+test('names the file and line of a ragged row', async () => {
+  await assert.rejects(readCsv('a,b\n1,2\n3\n', 'data/train.csv'), /data\/train\.csv: line 3 has 1 fields, the header has 2/);
 });
 
-test('an empty file and an unterminated quote are clear errors', () => {
-  assert.throws(() => parseCsv('', 'empty.csv'), /empty\.csv: the file is empty/);
-  assert.throws(() => parseCsv('a,b\n"oops,1\n', 'q.csv'), /q\.csv: unterminated quoted field starting on line 2/);
+test('an empty file and an unterminated quote are clear errors', async () => {
+  await assert.rejects(readCsv('', 'empty.csv'), /empty\.csv: the file is empty/);
+  await assert.rejects(readCsv('a,b\n"oops,1\n', 'q.csv'), /q\.csv: unterminated quoted field starting on line 2/);
 });
 
 test('writes fields as pandas to_csv does (QUOTE_MINIMAL)', () => {

@@ -1,60 +1,80 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { keyOrder } from '../../lib/split/prepare-split.ts';
-import { splitByClass, type IndexedRow } from '../../lib/split/validation-rows.ts';
+import { parseRunConfig } from '../../lib/core/run-config.ts';
+import { keyOrder, prepareSplit } from '../../lib/split/prepare-split.ts';
+import { pickValidationRows } from '../../lib/split/validation-rows.ts';
 
-function rows(spec: [string, string][]): IndexedRow[] {
-  return spec.map(([id, klass], index) => ({ index, fields: [id, klass] }));
-}
 const numeric = (a: string, b: string) => Number(a) - Number(b);
-const split = (input: IndexedRow[], valSamples: number, seed = 42) =>
-  splitByClass(input, (r) => r.fields[1]!, (r) => r.fields[0]!, valSamples, seed, numeric);
 
-test('picks valSamples per class, in sorted class order, and keeps the rest in input order', () => {
-  const input = rows([['a', '20'], ['b', '3'], ['c', '20'], ['d', '3'], ['e', '100'], ['f', '20']]);
-  const { training, validation } = split(input, 1);
-  assert.deepEqual(validation.map((r) => r.fields[1]), ['3', '20', '100'], 'numeric class order, not text order');
+/** The positions pickValidationRows draws for rows of `classes` ('' = no class), as prepareSplit calls it. */
+function picked(classes: readonly string[], valSamples: number, seed = 42, order = numeric): number[] {
+  const keys = new Map<string, number>();
+  const keyOfRow = Int32Array.from(classes, (klass) => {
+    if (klass === '') return -1;
+    if (!keys.has(klass)) keys.set(klass, keys.size);
+    return keys.get(klass)!;
+  });
+  return pickValidationRows(keyOfRow, [...keys.keys()], valSamples, seed, order);
+}
+
+/** training.csv and validation.csv as prepareSplit writes them for rows of [image_id, hotel_id]. */
+async function split(rows: readonly [string, string][], valSamples: number, seed = 42) {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-split-'));
+  fs.writeFileSync(path.join(data, 'train.csv'), `image_id,hotel_id\n${rows.map((row) => `${row.join(',')}\n`).join('')}`);
+  const parsed = parseRunConfig({ data, out: path.join(data, 'out'), valSamples, seed });
+  assert.ok(parsed.ok);
+  await prepareSplit(parsed.config);
+  const read = (name: string) =>
+    fs.readFileSync(path.join(data, 'out', name), 'utf8').trim().split('\n').slice(1).map((line) => {
+      const [index, id, klass] = line.split(',');
+      return { index: Number(index), id: id!, klass: klass! };
+    });
+  return { training: read('training.csv'), validation: read('validation.csv') };
+}
+
+test('picks valSamples per class, in sorted class order, and keeps the rest in input order', async () => {
+  const input: [string, string][] = [['a', '20'], ['b', '3'], ['c', '20'], ['d', '3'], ['e', '100'], ['f', '20']];
+  const { training, validation } = await split(input, 1);
+  assert.deepEqual(validation.map((r) => r.klass), ['3', '20', '100'], 'numeric class order, not text order');
   assert.equal(training.length + validation.length, input.length);
   assert.deepEqual(training.map((r) => r.index), [...training.map((r) => r.index)].sort((a, b) => a - b));
-  const validationIds = new Set(validation.map((r) => r.fields[0]));
-  assert.ok(training.every((r) => !validationIds.has(r.fields[0])));
+  const validationIds = new Set(validation.map((r) => r.id));
+  assert.ok(training.every((r) => !validationIds.has(r.id)));
 });
 
 test('group draws follow numpy: class of 10 with seed 42 picks permutation(10)[0] = 8', () => {
-  const input = rows(Array.from({ length: 10 }, (_, k) => [`img${k}`, '1'] as [string, string]));
-  assert.deepEqual(split(input, 2).validation.map((r) => r.index), [8, 1]);
+  assert.deepEqual(picked(Array.from({ length: 10 }, () => '1'), 2), [8, 1]);
 });
 
 test('the same seed gives the same split; another seed another one', () => {
-  const input = rows(Array.from({ length: 60 }, (_, k) => [`img${k}`, String(k % 4)] as [string, string]));
-  assert.deepEqual(split(input, 2, 7), split(input, 2, 7));
-  assert.notDeepEqual(split(input, 2, 7).validation, split(input, 2, 8).validation);
+  const classes = Array.from({ length: 60 }, (_, k) => String(k % 4));
+  assert.deepEqual(picked(classes, 2, 7), picked(classes, 2, 7));
+  assert.notDeepEqual(picked(classes, 2, 7), picked(classes, 2, 8));
 });
 
 test('a class smaller than valSamples fails naming the class', () => {
-  const input = rows([['a', '1'], ['b', '1'], ['c', '2']]);
-  assert.throws(() => split(input, 2), /class "2" has 1 row\(s\), fewer than valSamples=2/);
+  assert.throws(() => picked(['1', '1', '2'], 2), /class "2" has 1 row\(s\), fewer than valSamples=2/);
 });
 
-test('rows sharing a validation image id all leave the training set (pandas isin)', () => {
+test('rows sharing a validation image id all leave the training set (pandas isin)', async () => {
   // Class 1 has one row, the first 'dup': it is always picked, so every 'dup' row leaves training.
-  const input = rows([['dup', '1'], ['dup', '2'], ['x', '2'], ['y', '2']]);
-  const { training, validation } = split(input, 1, 0);
-  assert.ok(validation.some((r) => r.fields[0] === 'dup'));
-  assert.ok(training.every((r) => r.fields[0] !== 'dup'));
+  const { training, validation } = await split([['dup', '1'], ['dup', '2'], ['x', '2'], ['y', '2']], 1, 0);
+  assert.ok(validation.some((r) => r.id === 'dup'));
+  assert.ok(training.every((r) => r.id !== 'dup'));
   assert.equal(new Set(training.map((r) => r.index)).size, training.length);
 });
 
-test('rows without a class (NaN) join no group and stay in training, as with dropna=True', () => {
-  const input = rows([['a', '1'], ['b', ''], ['c', '1']]);
-  const result = splitByClass(input, (r) => (r.fields[1] === '' ? null : r.fields[1]!), (r) => r.fields[0]!, 1, 42, numeric);
-  assert.equal(result.validation.length, 1);
-  assert.ok(result.training.some((r) => r.fields[0] === 'b'));
+test('rows without a class (NaN) join no group and stay in training, as with dropna=True', async () => {
+  const { training, validation } = await split([['a', '1'], ['b', ''], ['c', '1']], 1);
+  assert.equal(validation.length, 1);
+  assert.ok(training.some((r) => r.id === 'b'));
 });
 
 test('class ids past 2^53 (uint64 too) stay apart and are visited in exact numeric order', () => {
-  const classes = (ids: string[], kind: 'int' | 'uint' | 'pyint') =>
-    splitByClass(rows(ids.map((id, k) => [`img${k}`, id])), (r) => r.fields[1]!, (r) => r.fields[0]!, 1, 42, keyOrder(kind)).validation.map((r) => r.fields[1]);
+  const classes = (ids: string[], kind: 'int' | 'uint' | 'pyint') => picked(ids, 1, 42, keyOrder(kind)).map((position) => ids[position]);
   // As Numbers the first two are one value (2^63), and 2^53 + 1 equals 2^53.
   assert.deepEqual(classes(['9223372036854775809', '9223372036854775808', '18446744073709551615', '5'], 'uint'), ['5', '9223372036854775808', '9223372036854775809', '18446744073709551615']);
   assert.deepEqual(classes(['9007199254740993', '9007199254740992', '-9223372036854775808'], 'int'), ['-9223372036854775808', '9007199254740992', '9007199254740993']);
