@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { createRequire } from 'node:module';
+import type { StringValue } from '@temporalio/common';
 import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
 import { DEFAULT_MODEL } from '../lib/core/project-paths.ts';
 
@@ -85,14 +85,22 @@ export function buildRunConfig(flags: Record<string, string | boolean | undefine
   return parsed.config;
 }
 
+/**
+ * The parser Temporal's SDK reads durations with (`ms`, pinned to the SDK's version), loaded by
+ * require: its package.json `exports` hide its type declarations from NodeNext resolution.
+ */
+const ms: (value: StringValue) => number = createRequire(import.meta.url)('ms');
+
 /** A duration flag checked before anything is sent: `90s`, `15m`, `24h`, `7d`, `1 day`. */
 export function durationFlag(name: string, text: string, options: { allowZero?: boolean } = {}): number {
-  let ms: number;
+  // The `ms` package is the one Temporal's SDK parses durations with: what passes here, it reads alike.
+  let millis = Number.NaN;
   try {
-    ms = msToNumber(text as Duration);
+    millis = ms(text as StringValue);
   } catch {
-    throw new UsageError(`--${name} must be a duration such as 30m, 24h or 7d, got ${JSON.stringify(text)}`);
+    // an empty string: reported below
   }
-  if (!(ms > 0) && !(options.allowZero && ms === 0)) throw new UsageError(`--${name} must be longer than 0, got ${JSON.stringify(text)}`);
-  return ms;
+  if (Number.isNaN(millis)) throw new UsageError(`--${name} must be a duration such as 30m, 24h or 7d, got ${JSON.stringify(text)}`);
+  if (!(millis > 0) && !(options.allowZero && millis === 0)) throw new UsageError(`--${name} must be longer than 0, got ${JSON.stringify(text)}`);
+  return millis;
 }
