@@ -4,12 +4,15 @@ import type { InferenceActivities } from '../activities/inference-activities.ts'
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { TASK_QUEUES } from '../lib/temporal/task-queues.ts';
 
+/**
+ * Failures worth retrying back off; input errors do not come back here: the activities raise them
+ * as non-retryable failures (activities/fail-fast.ts, the one place that decides it).
+ */
 const retry = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
   maximumAttempts: 10,
-  nonRetryableErrorTypes: ['InputError'],
 };
 
 /**
