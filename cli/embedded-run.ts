@@ -6,6 +6,7 @@ import { errorMessage, InputError } from '../lib/core/errors.ts';
 import { acquireRunLease, onThisMachine, type RunLease } from '../lib/run-folder/lease.ts';
 import type { LeaseRecord } from '../lib/run-folder/records.ts';
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
+import type { RuntimeOptions } from '../workers/runtime.ts';
 import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/run-folder/output-folder.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
@@ -16,6 +17,8 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export interface EmbeddedRunOptions {
   quiet?: boolean;
+  /** Logging and metrics of the in-process workers (TESSERA_LOG_FORMAT, TESSERA_LOG_LEVEL, TESSERA_METRICS_ADDRESS). */
+  runtime?: RuntimeOptions;
   onServer?: (uiUrl: string) => void;
 }
 
@@ -142,7 +145,7 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     options.onServer?.(server.uiUrl);
     // This server runs only this command's run: its workers serve exactly the run's own folders.
     const allowRoots = [config.data, out];
-    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [config.model] });
+    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime: options.runtime });
     const running = (parts.running = parts.workers.run());
     return await Promise.race([
       submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),

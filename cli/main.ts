@@ -9,7 +9,7 @@ import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
-import { parseWorkerOptions, workerFlags } from './worker-options.ts';
+import { parseWorkerOptions, runtimeOptionsFromEnvironment, workerFlags } from './worker-options.ts';
 import { connectionFlags, describeTarget } from '../lib/temporal/connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
@@ -91,6 +91,7 @@ async function runCommand(args: string[]): Promise<number> {
     ? await submitRun(config, { target: resolveTarget(values), detach: values.detach, quiet: values.quiet })
     : await embeddedRun(config, {
         quiet: values.quiet,
+        runtime: runtimeOptionsFromEnvironment(),
         onServer: (ui) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui}\n`),
       });
   if (result.summary) printSummary(result.summary, result.seconds);

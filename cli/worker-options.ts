@@ -5,6 +5,7 @@ import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/conn
 import { durationFlag, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
 import { workerRoots } from './worker-roots.ts';
+import { RuntimeOptionsSchema, type RuntimeOptions } from '../workers/runtime.ts';
 
 /** `tessera worker`'s flags (parseArgs specs); the connection flags are lib/temporal/connection.ts's. */
 export const workerFlags = {
@@ -29,9 +30,9 @@ const WorkerOptionsSchema = z
     inferenceConcurrency: positiveInt.optional(),
     intraOpThreads: positiveInt.optional(),
     microBatch: positiveInt.optional(),
-    logFormat: z.enum(['text', 'json']).optional(),
-    logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
-    metricsAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be HOST:PORT').optional(),
+    logFormat: RuntimeOptionsSchema.shape.format,
+    logLevel: RuntimeOptionsSchema.shape.level,
+    metricsAddress: RuntimeOptionsSchema.shape.metricsAddress,
   })
   .strict();
 
@@ -47,6 +48,24 @@ const FLAG_OF: Record<string, string> = {
   metricsAddress: '--metrics-address or TESSERA_METRICS_ADDRESS',
 };
 
+function issuesText(error: z.ZodError): string {
+  return error.issues.map((issue) => `${FLAG_OF[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; ');
+}
+
+/** Logging and metrics of a process without worker flags (the embedded run), from the environment only. */
+export function runtimeOptionsFromEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
+  const parsed = RuntimeOptionsSchema.safeParse({
+    format: env.TESSERA_LOG_FORMAT || undefined,
+    level: env.TESSERA_LOG_LEVEL?.toUpperCase() || undefined,
+    metricsAddress: env.TESSERA_METRICS_ADDRESS || undefined,
+  });
+  if (!parsed.success) {
+    const names: Record<string, string> = { format: 'TESSERA_LOG_FORMAT', level: 'TESSERA_LOG_LEVEL', metricsAddress: 'TESSERA_METRICS_ADDRESS' };
+    throw new UsageError(parsed.error.issues.map((issue) => `${names[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
 /** Every worker setting checked before connecting, each error naming its flag or variable. */
 export function parseWorkerOptions(flags: Flags, env: NodeJS.ProcessEnv = process.env) {
   const parsed = WorkerOptionsSchema.safeParse({
@@ -59,7 +78,7 @@ export function parseWorkerOptions(flags: Flags, env: NodeJS.ProcessEnv = proces
     metricsAddress: flags['metrics-address'] ?? (env.TESSERA_METRICS_ADDRESS || undefined),
   });
   if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((issue) => `${FLAG_OF[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; '));
+    throw new UsageError(issuesText(parsed.error));
   }
   return {
     ...parsed.data,

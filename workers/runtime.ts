@@ -1,18 +1,19 @@
-import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { z } from 'zod';
 
 /** Expected in tessera's layout (workflows run on the CPU queue only), so not worth a warning. */
 const EXPECTED_WARNINGS = [/No workflows registered, not polling for workflow tasks/];
 
-export type LogFormat = 'text' | 'json';
-
-export interface RuntimeOptions {
-  /** Default: TESSERA_LOG_LEVEL, else INFO for JSON logs and WARN for text (a progress bar's terminal). */
-  level?: LogLevel;
+/** A worker process's logging and metrics, from its flags or the environment (cli/worker-options.ts reads both). */
+export const RuntimeOptionsSchema = z.object({
   /** `json`: one object per line on stderr, with the SDK's workflow/run/activity ids and tessera's split/shard. */
-  format?: LogFormat;
+  format: z.enum(['text', 'json']).optional(),
+  /** Default: INFO for JSON logs and WARN for text (a progress bar's terminal). */
+  level: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
   /** host:port for a Prometheus endpoint (`/metrics`) with the Temporal SDK's worker metrics. */
-  metricsAddress?: string;
-}
+  metricsAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be HOST:PORT').optional(),
+});
+export type RuntimeOptions = z.infer<typeof RuntimeOptionsSchema>;
 
 function jsonLine(entry: LogEntry): string {
   const meta = Object.fromEntries(
@@ -28,9 +29,9 @@ function jsonLine(entry: LogEntry): string {
  * the first worker or native connection; later calls in the same process are no-ops.
  */
 export function installRuntime(options: RuntimeOptions = {}): void {
-  const format = options.format ?? (process.env.TESSERA_LOG_FORMAT as LogFormat | undefined) ?? 'text';
-  const level = options.level ?? (process.env.TESSERA_LOG_LEVEL as LogLevel | undefined) ?? (format === 'json' ? 'INFO' : 'WARN');
-  const metricsAddress = options.metricsAddress ?? process.env.TESSERA_METRICS_ADDRESS;
+  const format = options.format ?? 'text';
+  const level = options.level ?? (format === 'json' ? 'INFO' : 'WARN');
+  const { metricsAddress } = options;
   const text = new DefaultLogger(level);
   const logger = new DefaultLogger(level, (entry: LogEntry) => {
     if (EXPECTED_WARNINGS.some((pattern) => pattern.test(entry.message))) return;

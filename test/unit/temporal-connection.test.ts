@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ConnectionSettingsError, connectionOptions, resolveTemporalTarget } from '../../lib/temporal/connection.ts';
-import { parseWorkerOptions } from '../../cli/worker-options.ts';
+import { parseWorkerOptions, runtimeOptionsFromEnvironment } from '../../cli/worker-options.ts';
 import { UsageError } from '../../cli/run-options.ts';
 import { tempDir } from '../support/environment.ts';
 
@@ -57,4 +57,12 @@ test('worker options are checked before connecting, each error naming its flag o
   refused({}, { TESSERA_LOG_FORMAT: 'xml' }, /--log-format or TESSERA_LOG_FORMAT/);
   refused({ 'metrics-address': '9464' }, {}, /--metrics-address or TESSERA_METRICS_ADDRESS: must be HOST:PORT/);
   refused({ address: 'nohost' }, {}, /address must be HOST:PORT/);
+});
+
+test('the embedded run checks its logging variables the same way, naming the variable', () => {
+  const fromEnv = runtimeOptionsFromEnvironment({ TESSERA_LOG_LEVEL: 'debug', TESSERA_LOG_FORMAT: 'json' });
+  assert.deepEqual([fromEnv.format, fromEnv.level, fromEnv.metricsAddress], ['json', 'DEBUG', undefined]);
+  assert.equal(runtimeOptionsFromEnvironment({ TESSERA_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress, '0.0.0.0:9464');
+  assert.throws(() => runtimeOptionsFromEnvironment({ TESSERA_LOG_LEVEL: 'loud' }), (error: Error) => error instanceof UsageError && /^TESSERA_LOG_LEVEL: /.test(error.message));
+  assert.throws(() => runtimeOptionsFromEnvironment({ TESSERA_METRICS_ADDRESS: '9464' }), /TESSERA_METRICS_ADDRESS: must be HOST:PORT/);
 });
