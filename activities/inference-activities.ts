@@ -1,10 +1,10 @@
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract/extract-shard.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
 import type { WorkerRoots } from '../lib/run-folder/confinement.ts';
+import { runLayout } from '../lib/run-folder/layout.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
@@ -24,7 +24,7 @@ export const DEFAULT_CPU_MICRO_BATCH = 8;
 /** The session a run needs on this worker: its model, provider and output, with the worker's tuning. */
 export function sessionSpecFor(config: RunConfig, options: InferenceActivityOptions = {}): SessionSpec {
   return {
-    modelPath: path.resolve(config.model),
+    modelPath: runLayout(config).model,
     executionProvider: config.executionProvider,
     output: config.output,
     intraOpThreads: options.intraOpThreads,

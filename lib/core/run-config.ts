@@ -11,6 +11,12 @@ import { z } from 'zod';
 export const SPLITS = ['train', 'val'] as const;
 export type Split = (typeof SPLITS)[number];
 
+/**
+ * The default model, relative to tessera's own folder (not the worker's working directory):
+ * project-paths.ts's DEFAULT_MODEL is where it lies, and the run layout resolves it there.
+ */
+export const DEFAULT_MODEL_FILE = 'models/efficientnet-lite0.onnx';
+
 export const RunConfigSchema = z
   .object({
     /** Dataset folder holding the CSV and the image folder. */
@@ -18,7 +24,7 @@ export const RunConfigSchema = z
     /** Output folder (training.csv, validation.csv, shards/, vectors.parquet, …). */
     out: z.string().min(1),
     /** ONNX model file. */
-    model: z.string().min(1).default('models/efficientnet-lite0.onnx'),
+    model: z.string().min(1).default(DEFAULT_MODEL_FILE),
     /** CSV file name inside `data`. */
     csv: z.string().min(1).default('train.csv'),
     /** Image folder inside `data`; an image's file is `<images>/<image_id>`. */

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { RunConfig, Split } from '../core/run-config.ts';
+import { DEFAULT_MODEL } from '../core/project-paths.ts';
+import { DEFAULT_MODEL_FILE, type RunConfig, type Split } from '../core/run-config.ts';
 
 /**
  * Every path of an output folder, in one place, so that no name is spelled twice. `outputLayout`
@@ -75,7 +76,8 @@ export function runLayout(config: RunConfig) {
     data,
     inputCsv: path.resolve(data, config.csv),
     images: path.resolve(data, config.images),
-    model: path.resolve(config.model),
+    // The default names tessera's own model, wherever the worker was started.
+    model: config.model === DEFAULT_MODEL_FILE ? DEFAULT_MODEL : path.resolve(config.model),
   };
 }
 
