@@ -8,6 +8,37 @@ const NOT_IN_WORKFLOWS = [
   { group: ['sharp', 'onnxruntime-node', '@duckdb/*', 'hyparquet*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflow code orders activities; it never loads models, images, files or clients' },
 ];
 
+/**
+ * What each folder of lib/ may import from lib/ besides itself: foundations first, then the
+ * pipeline's stages in their order (a stage may use an earlier one, never a later one).
+ */
+const LIB_LAYERS = {
+  core: [],
+  pandas: ['core'],
+  image: ['core'],
+  parquet: ['core'],
+  inference: ['core'],
+  eval: ['core'],
+  temporal: ['core'],
+  'run-folder': ['core'],
+  split: ['core', 'pandas', 'run-folder'],
+  plan: ['core', 'pandas', 'run-folder'],
+  extract: ['core', 'image', 'inference', 'parquet', 'run-folder'],
+  compact: ['core', 'pandas', 'parquet', 'run-folder', 'extract'],
+  run: ['core', 'inference', 'run-folder', 'extract', 'split'],
+  dev: ['core', 'pandas'],
+};
+const LAYER_ZONES = [
+  ...Object.entries(LIB_LAYERS).map(([folder, allowed]) => ({
+    target: `./lib/${folder}`,
+    from: './lib',
+    except: [folder, ...allowed].map((name) => `./${name}`),
+    message: `lib/${folder}/ may import only lib/{${[folder, ...allowed].join(', ')}}/`,
+  })),
+  { target: './lib', from: ['./cli', './activities', './workflows', './workers', './bench', './test'], message: 'lib/ holds plain modules: the app layers import it, never the reverse' },
+  { target: './activities', from: ['./cli', './workflows', './workers'], message: 'activities adapt lib/ for workers; they import no workflow, worker or CLI code' },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.tools/', '.venv-py/', 'models/', 'scratch/', 'runs/', 'sample-data/', '.test-artifacts/', 'bench/results/', 'bench/.gpu/', 'bench/.data/'] },
   js.configs.recommended,
@@ -30,6 +61,7 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       'import-x/no-cycle': 'error',
       'import-x/no-duplicates': 'error',
+      'import-x/no-restricted-paths': ['error', { zones: LAYER_ZONES }],
     },
   },
   {
