@@ -17,7 +17,7 @@ const LIB_LAYERS = {
   pandas: ['core'],
   image: ['core'],
   parquet: ['core'],
-  inference: ['core'],
+  inference: ['core', 'image'],
   eval: ['core'],
   temporal: ['core'],
   'run-folder': ['core'],

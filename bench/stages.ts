@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { compact } from '../lib/compact/compact.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { extractShard } from '../lib/extract/extract-shard.ts';
@@ -14,21 +15,33 @@ import { allocateTileRows, TileParquetWriter } from '../lib/parquet/tile-writer.
 import { sessionSpecFor } from '../activities/inference-activities.ts';
 import { seconds } from './measure.ts';
 
-/** onnxruntime alone on tensors decoded beforehand, through tessera's own session thread. */
-export async function measureCeiling(config: RunConfig, images: string[], engines: InferenceEngines, microBatch: number | undefined): Promise<number> {
+/**
+ * onnxruntime alone: float32 tensors decoded and converted beforehand, run on this thread with
+ * the session options and the slices of `microBatch` images the session thread uses.
+ */
+export async function measureCeiling(config: RunConfig, images: string[], _engines: InferenceEngines, microBatch: number | undefined): Promise<number> {
   const size = config.imgSize;
   const perImage = 3 * size * size;
-  const engine = await engines.get({ ...sessionSpecFor(config), microBatch });
+  const session = await ort.InferenceSession.create(runLayout(config).model, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', enableMemPattern: false });
+  const inputName = session.inputNames[0]!;
+  const slice = Math.min(microBatch ?? config.batchSize, config.batchSize);
   const batches: Float32Array[] = [];
   for (let k = 0; k + config.batchSize <= images.length; k += config.batchSize) {
     const batch = new Float32Array(config.batchSize * perImage);
     for (let b = 0; b < config.batchSize; b++) await decodeImageInto(images[k + b]!, size, 'none', batch, b * perImage);
     batches.push(batch);
   }
-  await engine.run(batches[0]!.slice(), [config.batchSize, 3, size, size]); // warm-up
+  const runBatch = async (batch: Float32Array) => {
+    for (let first = 0; first < config.batchSize; first += slice) {
+      const count = Math.min(slice, config.batchSize - first);
+      await session.run({ [inputName]: new ort.Tensor('float32', batch.subarray(first * perImage, (first + count) * perImage), [count, 3, size, size]) });
+    }
+  };
+  await runBatch(batches[0]!); // warm-up
   const { seconds: s } = await seconds(async () => {
-    for (const batch of batches) await engine.run(batch.slice(), [config.batchSize, 3, size, size]);
+    for (const batch of batches) await runBatch(batch);
   });
+  await session.release();
   return (batches.length * config.batchSize) / s;
 }
 

@@ -1,12 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { DamagedShardsError, InputError } from '../core/errors.ts';
-import { failpoint } from '../core/failpoints.ts';
 import { sha256File } from '../core/hashing.ts';
 import { extractionKey } from '../extract/lineage.ts';
-import { allocateTileRows, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
 import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from '../run-folder/output-folder.ts';
@@ -14,6 +12,7 @@ import { CompactionRecordSchema, type ShardReportRecord } from '../run-folder/re
 import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardPlan, readShardReports } from '../run-folder/shard-records.ts';
+import { mergeShards, sqlString } from './merge-shards.ts';
 
 export interface CompactSummary {
   split: Split;
@@ -64,51 +63,6 @@ async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: S
   if (damaged.length > 0) throw new DamagedShardsError(split, damaged, problems);
 }
 
-function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-/**
- * Shards hold contiguous ranges of ordinals, each written in ordinal order, so reading them one
- * after another in shard order yields `i` in order: no sort, and memory holds one DuckDB chunk
- * at a time whatever the dataset's size. The rows stream into hyparquet-writer, because DuckDB
- * writes BLOBs as variable-length BYTE_ARRAY and the contract is fixed_size_binary(channels × 4).
- */
-async function writeOrderedVectors(connection: DuckDBConnection, shardFiles: string[], target: string, channels: number, checkCancelled: () => void): Promise<void> {
-  await loadZstd();
-  const writer = new TileParquetWriter(target, channels, 16_384, 'ZSTD');
-  let previous = -1;
-  try {
-    for (const shardFile of shardFiles) {
-      const result = await connection.stream(`SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`);
-      for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-        checkCancelled();
-        const n = chunk.rowCount;
-        const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
-        const rows = allocateTileRows(n);
-        for (let r = 0; r < n; r++) {
-          const i = iv!.getItem(r) as number;
-          if (i <= previous) throw new Error(`${shardFile}: i ${i} follows ${previous}; shards must hold increasing i`);
-          previous = i;
-          rows.i[r] = i;
-          // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
-          rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
-          rows.target[r] = tv!.getItem(r) as number;
-          rows.file[r] = fv!.getItem(r) as string;
-          rows.x[r] = xv!.getItem(r) as number;
-          rows.y[r] = yv!.getItem(r) as number;
-        }
-        await writer.append(rows);
-        if (writer.rowCount > 0) await failpoint('compact-mid');
-      }
-    }
-  } catch (error) {
-    await writer.abort();
-    throw error;
-  }
-  await writer.close();
-}
-
 /**
  * Temporary files of attempts that crashed before their rename (`<prefix>*.tmp` in `dir`): shard
  * attempts once every shard is final, compaction attempts once vectors.parquet is.
@@ -120,9 +74,9 @@ async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise<void> 
 }
 
 /**
- * Merges the shard files into vectors.parquet ordered by `i` (zstd), then verifies the written
- * file with DuckDB before publishing it: row count = extracted images × tiles, `i` unique,
- * `vector` of channels × 4 bytes.
+ * Merges the shard files into vectors.parquet ordered by `i` (merge-shards.ts), then verifies the
+ * written file with DuckDB before publishing it: row count = extracted images × tiles, `i`
+ * unique, `vector` of channels × 4 bytes.
  */
 export async function compact(config: RunConfig, split: Split, shardCount: number, checkCancelled: () => void = () => {}): Promise<CompactSummary> {
   const started = performance.now();
@@ -153,9 +107,8 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   });
   const connection = await instance.connect();
   try {
-    await writeOrderedVectors(connection, withRows.map((r) => `${files.shards}/${r.parquet}`), temp, channels, checkCancelled);
+    sha256 = await mergeShards(connection, withRows.map((r) => path.join(files.shards, r.parquet!)), temp, layout.duckdbTemp, channels, checkCancelled);
     await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
-    sha256 = await sha256File(temp);
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
@@ -182,12 +135,15 @@ async function verifyVectors(
   expected: { expectedRows: number; extracted: number; tilesPerImage: number; channels: number },
 ): Promise<void> {
   const { expectedRows, extracted, tilesPerImage, channels } = expected;
+  // count(DISTINCT i) reads the i column only; a fixed_size_binary column holds values of its
+  // declared width and nothing else, so the vector column's width is checked in the schema.
   const check = await connection.runAndReadAll(
-    `SELECT count(*)::BIGINT, count(DISTINCT i)::BIGINT, min(octet_length(vector)), max(octet_length(vector))
+    `SELECT count(*)::BIGINT, count(DISTINCT i)::BIGINT,
+            (SELECT any_value(type_length)::BIGINT FROM parquet_schema(${sqlString(file)}) WHERE name = 'vector' AND type = 'FIXED_LEN_BYTE_ARRAY')
      FROM read_parquet(${sqlString(file)})`,
   );
-  const [n, distinct, minBytes, maxBytes] = check.getRows()[0]!.map((v) => Number(v)) as [number, number, number, number];
+  const [n, distinct, width] = check.getRows()[0]!.map((v) => Number(v)) as [number, number, number];
   if (n !== expectedRows) throw new Error(`vectors.parquet check failed: ${n} rows, expected ${expectedRows} (${extracted} images × ${tilesPerImage} tiles)`);
   if (distinct !== n) throw new Error(`vectors.parquet check failed: ${n - distinct} duplicate values of i`);
-  if (minBytes !== channels * 4 || maxBytes !== channels * 4) throw new Error(`vectors.parquet check failed: vectors of ${minBytes}–${maxBytes} bytes, expected ${channels * 4}`);
+  if (width !== channels * 4) throw new Error(`vectors.parquet check failed: vector is not fixed_size_binary(${channels * 4}) (width ${width})`);
 }

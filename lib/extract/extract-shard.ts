@@ -1,15 +1,11 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import type { RunConfig, Split } from '../core/run-config.ts';
-import { errorMessage, InputError } from '../core/errors.ts';
+import { InputError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
-import { sha256Bytes, sha256File } from '../core/hashing.ts';
-import { decodeImageInto, MAX_INPUT_PIXELS, resolveImagePath } from '../image/decode.ts';
-import { occlusionFor } from '../image/occlusion.ts';
+import { sha256File } from '../core/hashing.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
-import { allocateTileRows, TileParquetWriter } from '../parquet/tile-writer.ts';
+import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter, type TileRows } from '../parquet/tile-writer.ts';
 import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
 import { runLayout, type RunLayout, type SplitLayout } from '../run-folder/layout.ts';
 import { withdrawPublishedOutputs } from '../run-folder/output-folder.ts';
@@ -18,6 +14,7 @@ import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
 import { AttemptLog } from '../run-folder/attempt-log.ts';
+import { decodeBatch, ImageFiles, type DecodedBatch } from './decode-batch.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
 import { featuresToTileVectors, tileIndex } from './tiles.ts';
 
@@ -51,104 +48,17 @@ export interface ExtractDeps {
   attempt: number;
 }
 
-interface DecodedBatch {
-  images: ShardImage[];
-  input: Float32Array;
-  errors: RejectedRow[];
-  /** Every image of the batch, in plan order, with the sha256 of the bytes decoded (or null). */
-  lineage: ImageLineage[];
-}
-
-/**
- * Decodes a batch straight into its slots of `input` (no per-image buffers: memory a process
- * touches for the first time is slow here), then closes the gaps left by images that failed.
- */
-async function decodeBatch(
-  images: ShardImage[],
-  config: RunConfig,
-  split: Split,
-  imagesRoot: string,
-  input: Float32Array,
-): Promise<DecodedBatch> {
-  const perImage = 3 * config.imgSize * config.imgSize;
-  const slots = images.map((image, slot) => ({ image, slot }));
-  const hashes: (string | null)[] = images.map(() => null);
-  const failures = await mapLimited(slots, Math.max(2, os.availableParallelism()), async ({ image, slot }) => {
-    let real: string | undefined;
-    try {
-      const file = resolveImagePath(imagesRoot, image.imageId);
-      real = await fs.realpath(file);
-      if (!real.startsWith(imagesRoot + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
-      // Read once: the bytes hashed for the shard's lineage are the very bytes decoded.
-      const bytes = await fs.readFile(real);
-      hashes[slot] = sha256Bytes(bytes);
-      const hole = split === 'val' ? occlusionFor(config.seed, image.imageId, config.imgSize) : undefined;
-      await decodeImageInto(bytes, config.imgSize, config.normalize, input, slot * perImage, hole);
-      return undefined;
-    } catch (error) {
-      return describeImageError(error, real);
-    }
-  });
-  const lineage = images.map((image, slot): ImageLineage => [image.ordinal, image.imageId, image.target, hashes[slot]!]);
-  const decoded: ShardImage[] = [];
-  const errors: RejectedRow[] = [];
-  images.forEach((image, slot) => {
-    const failure = failures[slot];
-    if (failure === undefined) {
-      if (decoded.length !== slot) input.copyWithin(decoded.length * perImage, slot * perImage, (slot + 1) * perImage);
-      decoded.push(image);
-    } else {
-      errors.push({ imageId: image.imageId, classValue: String(image.target), split, stage: 'extract', reason: failure, position: image.ordinal });
-    }
-  });
-  return { images: decoded, input, errors, lineage };
-}
-
-/**
- * A reason for errors.csv that says what is wrong with the file. libvips' own message can be
- * vague ("Unknown error" under load), so a failed decode is classified from the file itself.
- */
-async function describeImageError(error: unknown, file: string | undefined): Promise<string> {
-  const code = (error as NodeJS.ErrnoException).code;
-  const missing = (error as NodeJS.ErrnoException).path;
-  if (code === 'ENOENT') return `image file ${missing} does not exist`;
-  if (code === 'EACCES') return `image file ${missing} is not readable (permission denied)`;
-  if (code === 'EISDIR') return `image ${file} is a folder, not a file`;
-  const message = errorMessage(error);
-  if (!file || error instanceof InputError) return message; // ImageInputError included: it says what is wrong
-  if ((await fs.stat(file).then((s) => s.size, () => undefined)) === 0) return 'image file is empty (0 bytes)';
-  const header = await sharp(file, { limitInputPixels: false }).metadata().catch(() => undefined);
-  if (!header?.format) return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;
-  if ((header.width ?? 0) * (header.height ?? 0) > MAX_INPUT_PIXELS) {
-    return `image of ${header.width}×${header.height} has more than ${MAX_INPUT_PIXELS.toLocaleString('en-US')} pixels, refused before decoding`;
-  }
-  return `${header.format} image is truncated or corrupt (decoder: ${message})`;
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const k = next++;
-      results[k] = await fn(items[k]!);
-    }
-  });
-  await Promise.all(runners);
-  return results;
-}
-
 /**
  * The shard on disk when it can stand for this plan now (its report, extraction key, images'
  * ordinal, id, target and bytes, and file checksum all hold), else why not (naming its file), or
  * null when it was never extracted.
  */
-async function shardOnDisk(files: SplitLayout, split: Split, shard: number, plan: ShardPlan, key: ExtractionKey, imagesRoot: string): Promise<{ reusable: ShardReport } | { redo: string | null }> {
+async function shardOnDisk(files: SplitLayout, split: Split, shard: number, plan: ShardPlan, key: ExtractionKey, images: ImageFiles): Promise<{ reusable: ShardReport } | { redo: string | null }> {
   const read = await readShardReport(files.report(shard));
   if ('problem' in read) return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
   const { report } = read;
   const file = files.parquet(shard);
-  const lineage = await lineageMismatch(report.lineage, key, plan.images, imagesRoot);
+  const lineage = await lineageMismatch(report.lineage, key, plan.images, images);
   if (lineage) return { redo: `${file}: ${lineage}` };
   if (report.parquet === null) return { reusable: report };
   const actual = await sha256File(file).catch(() => null);
@@ -194,9 +104,9 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   const attempts = await AttemptLog.start(files, shard, deps.attempt);
   try {
     const plan = await readShardPlan(files, shard);
-    const imagesRoot = await imagesRootOf(layout);
+    const images = new ImageFiles(await imagesRootOf(layout));
     const key = extractionKey(config, split, await modelAsRecorded(layout));
-    const onDisk = await shardOnDisk(files, split, shard, plan, key, imagesRoot);
+    const onDisk = await shardOnDisk(files, split, shard, plan, key, images);
     if ('reusable' in onDisk) {
       await attempts.finish('reused', (performance.now() - started) / 1000);
       return { ...onDisk.reusable, reused: true };
@@ -204,7 +114,7 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
     if (onDisk.redo !== null) await withdrawPublishedOutputs(layout, split);
-    const report = await extractFreshShard(config, files, split, shard, { plan, key, imagesRoot }, deps, started);
+    const report = await extractFreshShard(config, files, split, shard, { plan, key, images }, deps, started);
     await attempts.finish('extracted', report.seconds);
     return onDisk.redo === null ? report : { ...report, redone: onDisk.redo };
   } catch (error) {
@@ -219,13 +129,14 @@ async function extractFreshShard(
   files: SplitLayout,
   split: Split,
   shard: number,
-  { plan, key, imagesRoot }: { plan: ShardPlan; key: ExtractionKey; imagesRoot: string },
+  { plan, key, images }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles },
   deps: ExtractDeps,
   started: number,
 ): Promise<ShardReport> {
   const engine = await deps.engine(key.modelSha256);
+  await loadZstd();
   const size = config.imgSize;
-  const batchFloats = config.batchSize * 3 * size * size;
+  const batchBytes = config.batchSize * 3 * size * size;
   const batches: ShardImage[][] = [];
   for (let k = 0; k < plan.images.length; k += config.batchSize) batches.push(plan.images.slice(k, k + config.batchSize));
 
@@ -240,67 +151,70 @@ async function extractFreshShard(
   let parquetSha256: string | null = null;
   let imagesDone = 0;
   let extracted = 0;
-  const spare: Float32Array[] = [];
-  const takeBuffer = () => spare.pop() ?? new Float32Array(batchFloats);
+  const spare: Uint8Array[] = [];
+  const takeBuffer = () => spare.pop() ?? new Uint8Array(batchBytes);
 
-  let pending = batches.length > 0 ? decodeBatch(batches[0]!, config, split, imagesRoot, takeBuffer()) : undefined;
+  /** A batch through the model (on its thread); a batch in which no image decoded skips it. */
+  const infer = async (batch: DecodedBatch, index: number) => {
+    if (batch.images.length === 0) {
+      spare.push(batch.pixels);
+      return { batch, index, result: undefined };
+    }
+    const result = await engine.run({ pixels: batch.pixels, images: batch.images.length, size, normalize: config.normalize });
+    spare.push(result.pixels);
+    return { batch, index, result };
+  };
+  /** Tiles and rows of an inferred batch, appended to the shard file. */
+  const write = async ({ batch, index, result }: Awaited<ReturnType<typeof infer>>) => {
+    if (result) {
+      if (result.dims.length !== 4) {
+        throw new InputError(`model output ${engine.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
+      }
+      const [, c, h, w] = result.dims as [number, number, number, number];
+      channels = c;
+      grid = [h, w];
+      // In the vectors file's encoding: compaction copies the shard's row groups as they are.
+      writer ??= new TileParquetWriter(tempPath, c, 16_384, FINAL_CODEC);
+      await writer.append(tileRows(batch.images, result.data, c, h, w));
+      extracted += batch.images.length;
+      if (index === 0) await failpoint('extract-first-batch', shard);
+      if (index === Math.floor(batches.length / 2) && index > 0) await failpoint('extract-mid-shard', shard);
+    }
+    imagesDone += batches[index]!.length;
+    deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+  };
+
+  // Three stages in flight: batch b+1 decodes (libuv threads) and batch b runs in the model (its
+  // thread) while batch b−1's rows are written here. Each promise gets a handler at once, so a
+  // failure while another stage is awaited is not an unhandled rejection; it is awaited in turn.
+  const inFlight = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(() => undefined);
+    return promise;
+  };
+  let decoding = batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, images, takeBuffer())) : undefined;
+  let inferring: ReturnType<typeof infer> | undefined;
   try {
     for (let b = 0; b < batches.length; b++) {
       deps.checkCancelled();
-      const batch = await pending!;
-      pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, config, split, imagesRoot, takeBuffer()) : undefined;
+      const batch = await decoding!;
+      decoding = b + 1 < batches.length ? inFlight(decodeBatch(batches[b + 1]!, config, split, images, takeBuffer())) : undefined;
       errors.push(...batch.errors);
       lineage.push(...batch.lineage);
-      const n = batch.images.length;
-      if (n > 0) {
-        const input = n === config.batchSize ? batch.input : batch.input.slice(0, n * 3 * size * size);
-        const result = await engine.run(input, [n, 3, size, size]);
-        if (n === config.batchSize) spare.push(result.input);
-        else spare.push(batch.input);
-        if (result.dims.length !== 4) {
-          throw new InputError(`model output ${engine.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
-        }
-        const [, c, h, w] = result.dims as [number, number, number, number];
-        channels = c;
-        grid = [h, w];
-        writer ??= new TileParquetWriter(tempPath, c);
-        const vectors = featuresToTileVectors({ data: result.data, batch: n, channels: c, height: h, width: w }, n);
-        const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
-        const rows = n * h * w;
-        const columns = allocateTileRows(rows);
-        for (let img = 0; img < n; img++) {
-          const image = batch.images[img]!;
-          for (let x = 0; x < h; x++) {
-            for (let y = 0; y < w; y++) {
-              const r = (img * h + x) * w + y;
-              columns.i[r] = tileIndex(image.ordinal, x, y, h, w);
-              columns.vector[r] = bytes.subarray(r * c * 4, (r + 1) * c * 4);
-              columns.target[r] = image.target;
-              columns.file[r] = image.imageId;
-              columns.x[r] = x;
-              columns.y[r] = y;
-            }
-          }
-        }
-        await writer.append(columns);
-        extracted += n;
-        if (b === 0) await failpoint('extract-first-batch', shard);
-        if (b === Math.floor(batches.length / 2) && b > 0) await failpoint('extract-mid-shard', shard);
-      } else {
-        spare.push(batch.input);
-      }
-      imagesDone += batches[b]!.length;
-      deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+      const previous = inferring;
+      inferring = inFlight(infer(batch, b));
+      if (previous) await write(await previous);
     }
+    if (inferring) await write(await inferring);
+    inferring = undefined;
     if (writer) {
-      await writer.close();
-      parquetSha256 = await sha256File(tempPath);
+      parquetSha256 = await writer.close();
       await failpoint('extract-before-rename', shard);
       await publishFile(tempPath, finalPath);
     }
   } catch (error) {
     // Cancelled or failed: nothing half-written stays in shards/ (a retry writes its own file).
-    await pending?.catch(() => undefined);
+    await decoding?.catch(() => undefined);
+    await inferring?.catch(() => undefined);
     await writer?.abort();
     await fs.rm(tempPath, { force: true });
     throw error;
@@ -329,4 +243,27 @@ async function extractFreshShard(
   };
   await fs.mkdir(files.reports, { recursive: true });
   return writeRecord(files.report(shard), ShardReportSchema, report);
+}
+
+/** The rows of a batch's features: one per tile, `i` from the image's ordinal (tiles.ts). */
+function tileRows(images: readonly ShardImage[], features: Float32Array, c: number, h: number, w: number): TileRows {
+  const n = images.length;
+  const vectors = featuresToTileVectors({ data: features, batch: n, channels: c, height: h, width: w }, n);
+  const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+  const columns = allocateTileRows(n * h * w);
+  for (let img = 0; img < n; img++) {
+    const image = images[img]!;
+    for (let x = 0; x < h; x++) {
+      for (let y = 0; y < w; y++) {
+        const r = (img * h + x) * w + y;
+        columns.i[r] = tileIndex(image.ordinal, x, y, h, w);
+        columns.vector[r] = bytes.subarray(r * c * 4, (r + 1) * c * 4);
+        columns.target[r] = image.target;
+        columns.file[r] = image.imageId;
+        columns.x[r] = x;
+        columns.y[r] = y;
+      }
+    }
+  }
+  return columns;
 }

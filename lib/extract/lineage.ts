@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { RunConfig, Split } from '../core/run-config.ts';
-import { resolveImagePath } from '../image/decode.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
-import { sha256File } from '../core/hashing.ts';
+import { sha256Bytes } from '../core/hashing.ts';
+import type { ImageFiles } from './decode-batch.ts';
 import { ExtractionKeySchema, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
 
 /**
@@ -36,13 +34,11 @@ export function lineageDigest(lineage: ShardLineage): string {
   return createHash('sha256').update(JSON.stringify(lineage)).digest('hex');
 }
 
-/** The bytes an image id names now, or null when it cannot be read (missing, a folder, …). */
-export async function currentImageHash(imagesRoot: string, imageId: string): Promise<string | null> {
+/** The bytes an image id names now, or null when it cannot be read (missing, a folder, outside the image folder, …). */
+export async function currentImageHash(images: ImageFiles, imageId: string): Promise<string | null> {
   try {
-    // The same refusals as decoding (absolute ids, `..`), so a refused image hashes as null here too.
-    const real = await fs.realpath(resolveImagePath(imagesRoot, imageId));
-    if (!real.startsWith(imagesRoot + path.sep)) return null;
-    return await sha256File(real);
+    // Read as decoding reads them, with the same refusals, so a refused image hashes as null here too.
+    return sha256Bytes(await images.read(imageId, () => {}));
   } catch {
     return null;
   }
@@ -61,7 +57,7 @@ export async function lineageMismatch(
   recorded: ShardLineage,
   key: ExtractionKey,
   planned: readonly { ordinal: number; imageId: string; target: number }[],
-  imagesRoot: string,
+  images: ImageFiles,
 ): Promise<string | undefined> {
   if (!sameKey(recorded.key, key)) {
     const changed = (Object.keys(key) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(recorded.key[k]) !== JSON.stringify(key[k]));
@@ -76,7 +72,7 @@ export async function lineageMismatch(
     }
   }
   for (const [, imageId, , sha256] of recorded.images) {
-    if ((await currentImageHash(imagesRoot, imageId)) !== sha256) return `image ${imageId} changed since it was extracted`;
+    if ((await currentImageHash(images, imageId)) !== sha256) return `image ${imageId} changed since it was extracted`;
   }
   return undefined;
 }

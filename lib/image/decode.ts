@@ -1,12 +1,8 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../core/errors.ts';
+import { rgbToChwFloats, type Normalize } from './model-input.ts';
 import { applyOcclusion, type Occlusion } from './occlusion.ts';
-
-const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
-
-export type Normalize = 'none' | 'imagenet';
 
 /** Refuse images over this many pixels before decoding them (decompression bombs). */
 export const MAX_INPUT_PIXELS = 100_000_000;
@@ -33,25 +29,21 @@ export function resolveImagePath(imagesDir: string, imageId: string): string {
 }
 
 /**
- * Decodes one image (a file, or its bytes already read) to RGB (grayscale, alpha and CMYK become sRGB RGB; alpha is dropped as
- * PIL's convert('RGB') does), resizes it to size × size when it is not already, paints the
- * optional occlusion hole, and writes it as float32 CHW into `target` at `offset` (x / 255, then
- * optional ImageNet normalisation).
+ * Decodes one image (a file, or its bytes already read) to RGB (grayscale, alpha and CMYK become
+ * sRGB RGB; alpha is dropped as PIL's convert('RGB') does), resized to size × size when it is not
+ * already (sharp leaves an image of that size untouched), paints the optional occlusion hole, and
+ * writes the pixels as uint8 HWC into `target` at `offset`. One call into libvips per image: no
+ * separate metadata read.
  */
-export async function decodeImageInto(
+export async function decodeRgbInto(
   file: string | Buffer,
   size: number,
-  normalize: Normalize,
-  target: Float32Array,
+  target: Uint8Array,
   offset: number,
   occlusion?: Occlusion,
 ): Promise<void> {
-  let pipeline = sharp(file, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true });
-  const meta = await pipeline.metadata();
-  if (meta.width !== size || meta.height !== size) {
-    pipeline = pipeline.resize(size, size, { fit: 'fill' });
-  }
-  const { data, info } = await pipeline
+  const { data, info } = await sharp(file, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true })
+    .resize(size, size, { fit: 'fill' })
     .toColourspace('srgb')
     .removeAlpha()
     .raw({ depth: 'uchar' })
@@ -60,15 +52,19 @@ export async function decodeImageInto(
     throw new ImageInputError(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`);
   }
   if (occlusion) applyOcclusion(data, size, occlusion);
-  const plane = size * size;
-  for (let c = 0; c < 3; c++) {
-    const base = offset + c * plane;
-    // Divide (not multiply by 1/255) so values match numpy's `x.astype(float32) / 255` bit for bit.
-    for (let p = 0; p < plane; p++) target[base + p] = data[p * 3 + c]! / 255;
-    if (normalize === 'imagenet') {
-      const mean = IMAGENET_MEAN[c]!;
-      const std = IMAGENET_STD[c]!;
-      for (let p = base; p < base + plane; p++) target[p] = (target[p]! - mean) / std;
-    }
-  }
+  target.set(data, offset);
+}
+
+/** One image decoded and preprocessed into `target` (float32 CHW) at `offset`: both steps above. */
+export async function decodeImageInto(
+  file: string | Buffer,
+  size: number,
+  normalize: Normalize,
+  target: Float32Array,
+  offset: number,
+  occlusion?: Occlusion,
+): Promise<void> {
+  const rgb = new Uint8Array(3 * size * size);
+  await decodeRgbInto(file, size, rgb, 0, occlusion);
+  rgbToChwFloats(rgb, 1, size, normalize, target.subarray(offset, offset + rgb.length));
 }

@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../core/errors.ts';
-import type { ModelDescription, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
+import type { ModelDescription, PixelBatch, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 export interface InferenceOutput {
   /** The chosen output, NCHW float32. */
   data: Float32Array;
   dims: number[];
-  /** The input buffer, handed back for reuse. */
-  input: Float32Array;
+  /** The batch's pixel buffer, handed back for reuse. */
+  pixels: Uint8Array;
 }
 
 /** A model file onnxruntime cannot load, or that lacks the chosen output: the user's input. */
@@ -53,14 +53,17 @@ export class InferenceEngine {
     throw new ModelLoadError(`cannot load model ${spec.modelPath} (${spec.executionProvider}): ${message}`);
   }
 
-  /** Runs the model on `input` (NCHW), transferring the buffer to the thread and back. */
-  run(input: Float32Array, dims: number[]): Promise<InferenceOutput> {
+  /**
+   * Runs the model on a batch of decoded images, transferring the pixel buffer to the thread
+   * (no copy) and back; the thread does the float conversion, off this thread's event loop.
+   */
+  run(batch: PixelBatch): Promise<InferenceOutput> {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: ThreadRequest = { kind: 'run', id, input, dims };
-      this.thread.postMessage(request, [input.buffer as ArrayBuffer]);
+      const request: ThreadRequest = { kind: 'run', id, batch };
+      this.thread.postMessage(request, [batch.pixels.buffer as ArrayBuffer]);
     });
   }
 
@@ -74,7 +77,7 @@ export class InferenceEngine {
     const waiter = this.pending.get(reply.id);
     if (!waiter) return;
     this.pending.delete(reply.id);
-    if (reply.kind === 'result') waiter.resolve({ data: reply.output, dims: reply.dims, input: reply.input });
+    if (reply.kind === 'result') waiter.resolve({ data: reply.output, dims: reply.dims, pixels: reply.pixels });
     else waiter.reject(new Error(`inference failed on ${this.spec.modelPath}: ${reply.message}`));
   }
 

@@ -22,10 +22,21 @@ export interface ModelDescription {
   outputNames: string[];
 }
 
-export type ThreadRequest = { kind: 'run'; id: number; input: Float32Array; dims: number[] };
+/**
+ * A batch as decoded: `images` RGB images of size × size, uint8 HWC back to back (a quarter of the
+ * float tensor's bytes). The session thread turns it into the model's float32 NCHW input.
+ */
+export interface PixelBatch {
+  pixels: Uint8Array;
+  images: number;
+  size: number;
+  normalize: 'none' | 'imagenet';
+}
+
+export type ThreadRequest = { kind: 'run'; id: number; batch: PixelBatch };
 
 export type ThreadReply =
   | { kind: 'ready'; model: ModelDescription }
   | { kind: 'load-failed'; message: string }
-  | { kind: 'result'; id: number; output: Float32Array; dims: number[]; input: Float32Array }
-  | { kind: 'run-failed'; id: number; message: string; input: Float32Array };
+  | { kind: 'result'; id: number; output: Float32Array; dims: number[]; pixels: Uint8Array }
+  | { kind: 'run-failed'; id: number; message: string; pixels: Uint8Array };

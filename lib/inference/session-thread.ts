@@ -5,8 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { rgbToChwFloats } from '../image/model-input.ts';
 import { describeOutputs, resolveOutputName } from './output-name.ts';
-import type { ModelDescription, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
+import type { ModelDescription, PixelBatch, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('session-thread must run in a worker thread');
@@ -23,6 +24,9 @@ async function load(): Promise<{ session: ort.InferenceSession; model: ModelDesc
     // The memory-pattern planner pre-allocates per input shape; with two shapes (full and last
     // partial slice) it only adds memory: measured no faster here.
     enableMemPattern: false,
+    // Threads of the model's pool sleep between operators instead of spinning: the decoders and
+    // the writer share these cores, and a spinning pool takes their CPU.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   if (spec.intraOpThreads !== undefined) options.intraOpNumThreads = spec.intraOpThreads;
   const session = await ort.InferenceSession.create(spec.modelPath, options);
@@ -68,17 +72,24 @@ async function main(): Promise<void> {
   }
   const { session, model } = loaded;
   send({ kind: 'ready', model });
+  // The float input of the largest batch so far, reused: memory touched for the first time is slow.
+  let floats = new Float32Array(0);
+  const modelInput = ({ pixels, images, size, normalize }: PixelBatch): Float32Array => {
+    const length = images * 3 * size * size;
+    if (floats.length < length) floats = new Float32Array(length);
+    const input = floats.subarray(0, length);
+    rgbToChwFloats(pixels, images, size, normalize, input);
+    return input;
+  };
   // Each request answers itself (result or run-failed) and never rejects: the listener only starts it.
-  const answer = async (request: ThreadRequest) => {
+  const answer = async ({ id, batch }: ThreadRequest) => {
     try {
-      const { output, dims } = await runInSlices(session, model, request.input, request.dims);
-      send({ kind: 'result', id: request.id, output, dims, input: request.input }, [
-        output.buffer as ArrayBuffer,
-        request.input.buffer as ArrayBuffer,
-      ]);
+      const dims = [batch.images, 3, batch.size, batch.size];
+      const { output, dims: outputDims } = await runInSlices(session, model, modelInput(batch), dims);
+      send({ kind: 'result', id, output, dims: outputDims, pixels: batch.pixels }, [output.buffer as ArrayBuffer, batch.pixels.buffer as ArrayBuffer]);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      send({ kind: 'run-failed', id: request.id, message, input: request.input }, [request.input.buffer as ArrayBuffer]);
+      send({ kind: 'run-failed', id, message, pixels: batch.pixels }, [batch.pixels.buffer as ArrayBuffer]);
     }
   };
   port!.on('message', (request: ThreadRequest) => void answer(request));

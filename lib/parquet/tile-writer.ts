@@ -1,8 +1,12 @@
 import fs from 'node:fs';
-import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import { ParquetWriter } from 'hyparquet-writer';
 import { compress as zstdCompress, init as initZstd } from '@bokuweb/zstd-wasm';
+import { HashingFileWriter } from './hashing-file-writer.ts';
 
 export type TileCodec = 'SNAPPY' | 'ZSTD';
+
+/** The vectors file's codec, which shards are written in too, so compaction only copies them. */
+export const FINAL_CODEC = 'ZSTD' as const;
 
 let zstdReady: Promise<void> | undefined;
 
@@ -63,6 +67,7 @@ export function allocateTileRows(rows: number): TileRows {
  */
 export class TileParquetWriter {
   private readonly writer: ParquetWriter;
+  private readonly output: HashingFileWriter;
   private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[] };
   private rows = 0;
   private readonly vectorCodec: 'UNCOMPRESSED' | 'ZSTD';
@@ -74,8 +79,9 @@ export class TileParquetWriter {
     codec: TileCodec = 'SNAPPY',
   ) {
     this.vectorCodec = codec === 'SNAPPY' ? 'UNCOMPRESSED' : codec;
+    this.output = new HashingFileWriter(filePath);
     this.writer = new ParquetWriter({
-      writer: fileWriter(filePath),
+      writer: this.output,
       schema: tileSchema(channels),
       codec,
       // Level 1: float vectors gain little from harder levels, which cost several times the CPU.
@@ -111,16 +117,14 @@ export class TileParquetWriter {
     }
   }
 
-  /** Writes the footer and fsyncs, so a rename after this publishes a complete file. */
-  async close(): Promise<void> {
+  /**
+   * Writes the footer and fsyncs, so a rename after this publishes a complete file. Returns the
+   * file's sha256, hashed as it was written.
+   */
+  async close(): Promise<string> {
     await this.flushRowGroup();
     await this.writer.finish();
-    const fd = fs.openSync(this.filePath, 'r+');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    return this.output.close();
   }
 
   /** Gives up on the file: closes it and removes it, so no half-written file is left behind. */
@@ -130,6 +134,7 @@ export class TileParquetWriter {
     } catch {
       // the file is being removed anyway
     }
+    this.output.release();
     fs.rmSync(this.filePath, { force: true });
   }
 
@@ -139,15 +144,16 @@ export class TileParquetWriter {
     await this.writer.write({
       rowGroupSize: b.i.length,
       columnData: [
-        { name: 'i', data: Int32Array.from(b.i), encoding: 'DELTA_BINARY_PACKED' },
+        // No page indexes: they would point into this file, and row groups are copied into others.
+        { name: 'i', data: Int32Array.from(b.i), encoding: 'DELTA_BINARY_PACKED', offsetIndex: false },
         // Feature vectors barely compress (a shard shrank by <1% with SNAPPY) while JS SNAPPY cut
         // the writer from ~325k to ~60k rows/s here: shards store them uncompressed. Min/max
         // statistics of binary vectors mean nothing, and cost a 1,280-byte compare per row.
-        { name: 'vector', data: b.vector, encoding: 'PLAIN', statistics: false, codec: this.vectorCodec },
-        { name: 'target', data: Int32Array.from(b.target), encoding: 'RLE_DICTIONARY' },
-        { name: 'file', data: b.file, encoding: 'RLE_DICTIONARY' },
-        { name: 'x', data: Int32Array.from(b.x) },
-        { name: 'y', data: Int32Array.from(b.y) },
+        { name: 'vector', data: b.vector, encoding: 'PLAIN', statistics: false, codec: this.vectorCodec, offsetIndex: false },
+        { name: 'target', data: Int32Array.from(b.target), encoding: 'RLE_DICTIONARY', offsetIndex: false },
+        { name: 'file', data: b.file, encoding: 'RLE_DICTIONARY', offsetIndex: false },
+        { name: 'x', data: Int32Array.from(b.x), offsetIndex: false },
+        { name: 'y', data: Int32Array.from(b.y), offsetIndex: false },
       ],
     });
     this.buffer.i = [];

@@ -4,6 +4,7 @@ import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
 import { sha256File } from '../core/hashing.ts';
 import { readShardReport } from '../run-folder/shard-records.ts';
+import { ImageFiles } from '../extract/decode-batch.ts';
 import { currentImageHash } from '../extract/lineage.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { SplitRecordSchema } from '../run-folder/records.ts';
@@ -49,7 +50,7 @@ async function csvChange(layout: RunLayout): Promise<string | undefined> {
 
 /** The first image whose bytes are not those its finished shard was extracted from. */
 async function imageChange(splits: RunConfig['splits'], layout: RunLayout): Promise<string | undefined> {
-  const imagesRoot = await fs.realpath(layout.images).catch(() => layout.images);
+  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images));
   for (const split of splits) {
     const { reports } = layout.split(split);
     const names = (await fs.readdir(reports).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort();
@@ -57,7 +58,7 @@ async function imageChange(splits: RunConfig['splits'], layout: RunLayout): Prom
       const read = await readShardReport(path.join(reports, name));
       if (!('report' in read)) continue; // redone when its turn comes
       for (const [, imageId, , sha256] of read.report.lineage.images) {
-        if ((await currentImageHash(imagesRoot, imageId)) !== sha256) return `image ${imageId} changed since ${split} shard ${read.report.shard} was extracted`;
+        if ((await currentImageHash(images, imageId)) !== sha256) return `image ${imageId} changed since ${split} shard ${read.report.shard} was extracted`;
       }
     }
   }

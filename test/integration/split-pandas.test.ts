@@ -164,7 +164,7 @@ for (const { name, classes } of classColumnCases) {
     // pandas' validation.csv holds one row per group, in group order: those are the codes 0…K−1.
     const pandasGroups = fs.readFileSync(path.join(caseDir, 'pandas', 'validation.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[2]!);
     const mapping = ClassMappingSchema.parse(JSON.parse(fs.readFileSync(runLayout(config).classMapping, 'utf8')));
-    assert.deepEqual(mapping, { mode: 'codes', targets: Object.fromEntries(pandasGroups.map((key, code) => [key, code])) });
+    assert.deepEqual({ mode: mapping.mode, targets: mapping.targets }, { mode: 'codes', targets: Object.fromEntries(pandasGroups.map((key, code) => [key, code])) });
   });
 }
 

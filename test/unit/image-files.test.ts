@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ImageFiles } from '../../lib/extract/decode-batch.ts';
+import { tempDir } from '../support/environment.ts';
+
+function imageFolder() {
+  const dir = tempDir('image-files');
+  const images = path.join(dir, 'images');
+  fs.mkdirSync(path.join(images, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(images, 'a.jpg'), 'A');
+  fs.writeFileSync(path.join(images, 'sub', 'b.jpg'), 'B');
+  fs.writeFileSync(path.join(dir, 'secret.jpg'), 'S');
+  fs.mkdirSync(path.join(dir, 'elsewhere'));
+  fs.writeFileSync(path.join(dir, 'elsewhere', 'c.jpg'), 'C');
+  fs.symlinkSync(path.join(images, 'a.jpg'), path.join(images, 'inside-link.jpg'));
+  fs.symlinkSync(path.join(dir, 'secret.jpg'), path.join(images, 'outside-link.jpg'));
+  fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(images, 'linked-folder'));
+  return { images: fs.realpathSync(images), files: new ImageFiles(fs.realpathSync(images)) };
+}
+
+const read = (files: ImageFiles, id: string) => files.read(id, () => {}).then((bytes) => bytes.toString());
+
+test('image files are read inside the image folder, through symlinks that stay inside', async () => {
+  const { files } = imageFolder();
+  assert.equal(await read(files, 'a.jpg'), 'A');
+  assert.equal(await read(files, 'sub/b.jpg'), 'B');
+  assert.equal(await read(files, 'inside-link.jpg'), 'A');
+});
+
+test('a symlinked file or folder leading outside the image folder is refused, naming where it leads', async () => {
+  const { files } = imageFolder();
+  await assert.rejects(read(files, 'outside-link.jpg'), /image resolves outside the image folder \(.*secret\.jpg\)/);
+  await assert.rejects(read(files, 'linked-folder/c.jpg'), /image resolves outside the image folder \(.*elsewhere\)/);
+  await assert.rejects(read(files, '../secret.jpg'), /points outside the image folder/);
+});
+
+test('a missing file (or folder) is reported under the path the CSV names', async () => {
+  const { images, files } = imageFolder();
+  for (const id of ['missing.jpg', 'nofolder/x.jpg', 'a.jpg/x.jpg']) {
+    await assert.rejects(read(files, id), (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && error.path === path.join(images, id));
+  }
+});
