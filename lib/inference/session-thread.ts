@@ -92,7 +92,12 @@ async function main(): Promise<void> {
       send({ kind: 'run-failed', id, message, pixels: batch.pixels }, [batch.pixels.buffer as ArrayBuffer]);
     }
   };
-  port!.on('message', (request: ThreadRequest) => void answer(request));
+  // One request at a time, in order: a batch runs in slices with awaits between them, and the
+  // next request must not overwrite the float input (reused) while slices of this one remain.
+  let queue = Promise.resolve();
+  port!.on('message', (request: ThreadRequest) => {
+    queue = queue.then(() => answer(request));
+  });
 }
 
 void main();
