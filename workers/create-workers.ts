@@ -8,6 +8,7 @@ import { InferenceEngines } from '../lib/inference/engine.ts';
 import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
 import { TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
+import sharp from 'sharp';
 
 export interface TesseraWorkersOptions {
   /** The cluster (lib/temporal/connection.ts: address, namespace, TLS, API key). */
@@ -51,6 +52,8 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   // Resolved before connecting: a bad root stops the worker before it takes any task.
   const roots = await resolveWorkerRoots(options.allowRoots, options.allowModelFiles);
   installRuntime(options.runtime);
+  // Every image is decoded once: libvips' operation cache only costs here (~5–10 % of decode CPU).
+  sharp.cache(false);
   const connection = await NativeConnection.connect(connectionOptions(options.target));
   const namespace = options.target.namespace;
   const engines = new InferenceEngines();
