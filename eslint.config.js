@@ -25,7 +25,7 @@ const LIB_LAYERS = {
   plan: ['core', 'pandas', 'run-folder'],
   extract: ['core', 'image', 'inference', 'parquet', 'run-folder'],
   compact: ['core', 'pandas', 'parquet', 'run-folder', 'extract'],
-  run: ['core', 'inference', 'run-folder', 'extract', 'split'],
+  run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'extract', 'compact'],
   dev: ['core', 'pandas'],
 };
 const LAYER_ZONES = [

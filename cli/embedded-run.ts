@@ -11,6 +11,8 @@ import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFold
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
 import { RunFailedError, submitRun } from './submit-run.ts';
+import { finishedRun, summaryOfFinishedRun } from '../lib/run/finished-run.ts';
+import type { RunSummary } from '../lib/compact/run-summary.ts';
 
 /** Ctrl-C, kill, a closed terminal. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -79,7 +81,7 @@ function describeHolder(holder: LeaseRecord | null): string {
  * taken before anything else, so a second run on the same folder is refused instead of starting
  * a second server on the same state file.
  */
-export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions) {
+export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions): Promise<{ summary?: RunSummary; workflowId: string; seconds: number; finishedAt?: string }> {
   const layout = runLayout(config);
   const { out, temporalState: dbFile } = layout;
   const parts: Parts = {};
@@ -128,6 +130,14 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     const recorded = lease.previous && onThisMachine(lease.previous) ? lease.previous.server?.pid : undefined;
     for (const pid of await killLeftoverServers(dbFile, recorded)) {
       say(`stopped the Temporal server (pid ${pid}) that an earlier run on this folder left running`);
+    }
+    // The same command on a finished folder whose inputs are unchanged: nothing to run.
+    if (!config.force) {
+      const finished = await finishedRun(config, layout);
+      if (finished.finished) {
+        return { summary: summaryOfFinishedRun(finished.manifest, layout), workflowId: finished.manifest.workflow.id, seconds: 0, finishedAt: finished.manifest.createdAt };
+      }
+      if (finished.changed && !options.quiet) say(`${finished.changed}: running again (shards whose images are unchanged are reused)`);
     }
     makeFolders(path.dirname(dbFile), out);
     const server = await startDevServerOnOwnState(

@@ -54,11 +54,13 @@ const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Tem
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
 `;
 
-function printSummary(summary: RunSummary, seconds: number): void {
+function printSummary(summary: RunSummary, seconds: number, finishedAt?: string): void {
   const extract = summary.timings.extract ?? 0;
   const c = summary.counts;
   const lines = [
-    `tessera: done in ${seconds.toFixed(1)} s`,
+    finishedAt === undefined
+      ? `tessera: done in ${seconds.toFixed(1)} s`
+      : `tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished ${finishedAt} (${summary.manifest})`,
     `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages})`,
     `  rows       ${c.rows} (${c.tilesPerImage} tiles × ${c.channels} channels per image)`,
     ...(summary.validationVectors ? [`  validation ${c.validationExtractedImages} images extracted with occlusion, ${c.validationRows} rows`] : []),
@@ -87,14 +89,15 @@ async function runCommand(args: string[]): Promise<number> {
   // A folder an embedded run is working in (its own server) must not get a second workflow from a cluster.
   const embeddedHolder = values.address ? readLiveLease(config.out) : null;
   if (embeddedHolder) throw new LeaseHeldError(config.out, embeddedHolder);
-  const result = values.address
+  const result: Awaited<ReturnType<typeof embeddedRun>> = values.address
     ? await submitRun(config, { target: resolveTarget(values), detach: values.detach, quiet: values.quiet })
     : await embeddedRun(config, {
         quiet: values.quiet,
         runtime: runtimeOptionsFromEnvironment(),
         onServer: (ui) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui}\n`),
       });
-  if (result.summary) printSummary(result.summary, result.seconds);
+  const { summary, finishedAt } = result;
+  if (summary) printSummary(summary, finishedAt ? summary.timings.total : result.seconds, finishedAt);
   else process.stdout.write(`${result.workflowId}\n`);
   return 0;
 }

@@ -39,9 +39,24 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
 
   const shardFile = path.join(dir, 'out', 'shards', 'shard-00000.parquet');
   const before = fs.statSync(shardFile).mtimeMs;
+  const outputs = ['vectors.parquet', 'manifest.json', 'errors.csv'].map((name) => path.join(dir, 'out', name));
+  const written = outputs.map((file) => fs.statSync(file).mtimeMs);
   const second = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
   assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished \d{4}-/);
+  assert.match(second.stdout, /images +8 extracted of 8/, 'with the finished run\'s summary');
+  assert.doesNotMatch(second.stderr, /Temporal dev server/, 'no server was started');
+  assert.deepEqual(outputs.map((file) => fs.statSync(file).mtimeMs), written, 'nothing was rewritten');
   assert.equal(fs.statSync(shardFile).mtimeMs, before, 'a finished shard is not extracted again');
+
+  // An image replaced since: the same command says which and runs again.
+  const [imageId] = fs.readFileSync(path.join(dir, 'out', 'training.csv'), 'utf8').trim().split('\n')[1]!.split(',').slice(1);
+  const image = path.join(dir, 'data', 'images', imageId!);
+  fs.writeFileSync(image, fs.readFileSync(path.join(dir, 'data', 'images', fs.readdirSync(path.join(dir, 'data', 'images')).find((name) => name !== imageId)!)));
+  const third = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(third.stderr, new RegExp(`image ${imageId!.replace('.', '\\.')} changed since the run finished: running again`));
+  assert.match(third.stdout, /^tessera: done in/);
 });
 
 test('an output folder of another run is refused (naming what differs) unless --force', async () => {

@@ -233,6 +233,8 @@ test('an unusable state file (corrupt) is moved aside with one line and the run 
   const shardTime = fs.statSync(shardFile).mtimeMs;
   const garbage = Buffer.alloc(64 * 1024, 0x5a);
   fs.writeFileSync(path.join(stateDir, 'state.db'), garbage);
+  // A finished folder with unchanged inputs needs no server at all: this one stopped before its manifest.
+  fs.rmSync(path.join(out, 'manifest.json'));
 
   const again = tessera(runArgs(out));
   assert.equal(await again.exited, 0, again.output());

@@ -1,0 +1,58 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { RunConfig } from '../core/run-config.ts';
+import { sha256File } from '../core/hashing.ts';
+import { ImageFiles } from '../extract/decode-batch.ts';
+import { currentImageHash } from '../extract/lineage.ts';
+import { openCsv } from '../pandas/csv.ts';
+import type { RunLayout } from '../run-folder/layout.ts';
+import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
+import type { RunSummary } from '../compact/run-summary.ts';
+import { readRecord } from '../run-folder/records-io.ts';
+import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-folder/run-options-record.ts';
+
+/**
+ * Whether an output folder already holds the finished run of exactly these inputs, so that running
+ * the same command again has nothing to do. Proven, not assumed: the run's options and model, the
+ * input CSV's bytes, every output file's bytes (against manifest.json) and every image's bytes
+ * (against lineage.csv, itself one of those outputs) are what they were when the run finished.
+ */
+export type FinishedRun = { finished: true; manifest: Manifest } | { finished: false; changed?: string };
+
+export async function finishedRun(config: RunConfig, layout: RunLayout): Promise<FinishedRun> {
+  const manifest = await readRecord(layout.manifest, ManifestSchema).catch(() => undefined);
+  const recorded = manifest && (await readRunOptionsIfAny(layout).catch(() => undefined));
+  if (!manifest || !recorded) return { finished: false };
+  // Other options or another model: not this run; the normal path refuses or replaces it.
+  if (runOptionChanges(recorded, await runOptionsOf(config, layout)).length > 0) return { finished: false };
+  if (manifest.input.sha256 === null || (await sha256File(layout.inputCsv).catch(() => null)) !== manifest.input.sha256) {
+    return { finished: false, changed: `${layout.inputCsv} changed since the run finished` };
+  }
+  for (const [name, output] of Object.entries(manifest.outputs)) {
+    if ((await sha256File(path.join(layout.out, name)).catch(() => null)) !== output.sha256) {
+      return { finished: false, changed: `${name} in ${layout.out} changed or is missing since the run finished` };
+    }
+  }
+  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images));
+  const lineage = await openCsv(layout.lineageCsv);
+  const [idColumn, shaColumn] = [lineage.header.indexOf(config.idColumn), lineage.header.indexOf('sha256')];
+  for await (const { fields } of lineage.rows) {
+    const [imageId, recordedSha] = [fields[idColumn]!, fields[shaColumn]!];
+    if (((await currentImageHash(images, imageId)) ?? '') !== recordedSha) return { finished: false, changed: `image ${imageId} changed since the run finished` };
+  }
+  return { finished: true, manifest };
+}
+
+/** What the workflow returned when the folder's run finished, from its manifest. */
+export function summaryOfFinishedRun(manifest: Manifest, layout: RunLayout): RunSummary {
+  const published = (name: string | undefined) => (name === undefined ? null : path.join(layout.out, name));
+  return {
+    workflowId: manifest.workflow.id,
+    out: layout.out,
+    vectors: published(manifest.files.vectors),
+    validationVectors: published(manifest.files.validationVectors),
+    manifest: layout.manifest,
+    counts: manifest.counts,
+    timings: manifest.timings,
+  };
+}
