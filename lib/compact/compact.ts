@@ -3,7 +3,6 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { DamagedShardsError, InputError } from '../core/errors.ts';
-import { sha256File } from '../core/hashing.ts';
 import { extractionKey } from '../extract/lineage.ts';
 import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
@@ -31,8 +30,9 @@ const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'occlus
 
 /**
  * Before any row is read: every report is this plan's (same images, rows, targets, run options:
- * a report written for another plan, say by a second workflow on the folder, does not pass) and
- * every shard file is the one its report recorded (sha256).
+ * a report written for another plan, say by a second workflow on the folder, does not pass).
+ * That every shard file is the one its report recorded (sha256) is checked by the merge, in the
+ * same pass that copies it.
  */
 async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: Split, reports: ShardReportRecord[]): Promise<void> {
   const files = layout.split(split);
@@ -49,15 +49,9 @@ async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: S
         const [ordinal, imageId, target] = lineage.images[k]!;
         return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
       });
-    const file = report.parquet === null ? null : path.join(files.shards, report.parquet);
-    const actual = file === null ? null : await sha256File(file).catch(() => null);
-    let problem: string | undefined;
-    if (!samePlan) problem = `${split} shard ${report.shard}'s report was written for other images or options than this run's plan`;
-    else if (file !== null && actual === null) problem = `${file} is missing`;
-    else if (file !== null && actual !== report.parquetSha256) problem = `${file} does not match its report (damaged, truncated or replaced)`;
-    if (problem) {
+    if (!samePlan) {
       damaged.push(report.shard);
-      problems.push(problem);
+      problems.push(`${split} shard ${report.shard}'s report was written for other images or options than this run's plan`);
     }
   }
   if (damaged.length > 0) throw new DamagedShardsError(split, damaged, problems);
@@ -107,7 +101,8 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   });
   const connection = await instance.connect();
   try {
-    sha256 = await mergeShards(connection, withRows.map((r) => path.join(files.shards, r.parquet!)), temp, layout.duckdbTemp, channels, checkCancelled);
+    const shards = withRows.map((r) => ({ shard: r.shard, file: path.join(files.shards, r.parquet!), sha256: r.parquetSha256 }));
+    sha256 = await mergeShards(connection, split, shards, temp, layout.duckdbTemp, channels, checkCancelled);
     await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
   } catch (error) {
     await fs.rm(temp, { force: true });

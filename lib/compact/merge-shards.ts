@@ -2,45 +2,75 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBBlobValue, DuckDBConnection } from '@duckdb/node-api';
 import type { FileMetaData } from 'hyparquet';
+import type { Split } from '../core/run-config.ts';
+import { DamagedShardsError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
+import { sha256File } from '../core/hashing.ts';
 import { concatenateParquet, readParquetFooter } from '../parquet/concatenate.ts';
 import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
+
+export interface ShardFile {
+  shard: number;
+  file: string;
+  /** The sha256 its report recorded: the file must still be that one. */
+  sha256: string | null;
+}
 
 /**
  * The shards of a split merged into one vectors file ordered by `i`. Shards hold contiguous ranges
  * of ordinals, each written in ordinal order and in the final encoding, so their row groups are
  * copied byte for byte one after another (parquet/concatenate.ts): no decoding, no sort, memory
- * flat in the dataset's size. A shard written otherwise (by an earlier version, in another
- * encoding) is first re-encoded on its own through DuckDB.
+ * flat in the dataset's size. The same pass hashes every shard whole: a shard that is not the file
+ * its report recorded (damaged, truncated, replaced) fails the merge as a damaged shard, which the
+ * workflow extracts again. A shard written in another encoding (by an earlier version) is checked,
+ * then re-encoded on its own through DuckDB first.
  */
-export async function mergeShards(connection: DuckDBConnection, shardFiles: readonly string[], target: string, scratch: string, channels: number, checkCancelled: () => void): Promise<string> {
+export async function mergeShards(connection: DuckDBConnection, split: Split, shards: readonly ShardFile[], target: string, scratch: string, channels: number, checkCancelled: () => void): Promise<string> {
   const sources: { file: string; footer: FileMetaData }[] = [];
+  const copied: ShardFile[] = []; // the shards hashed by the copying pass, in order
   const reencoded: string[] = [];
+  const damaged = new Map<number, string>();
   try {
     let previousMax = -1;
-    for (const [k, file] of shardFiles.entries()) {
-      let source = { file, footer: await readParquetFooter(file) };
-      if (!inFinalEncoding(source.footer)) {
-        const copy = path.join(scratch, `reencoded-${k}.parquet`);
+    for (const shard of shards) {
+      const footer = await readParquetFooter(shard.file).catch((error: NodeJS.ErrnoException) => {
+        damaged.set(shard.shard, error.code === 'ENOENT' ? `${shard.file} is missing` : `${shard.file} is not a readable Parquet file (${error.message})`);
+        return undefined;
+      });
+      if (!footer || damaged.size > 0) continue;
+      let source = { file: shard.file, footer };
+      if (inFinalEncoding(footer)) copied.push(shard);
+      else {
+        if ((await sha256File(shard.file)) !== shard.sha256) {
+          damaged.set(shard.shard, mismatch(shard.file));
+          continue;
+        }
+        const copy = path.join(scratch, `reencoded-${shard.shard}.parquet`);
         reencoded.push(copy);
-        await reencode(connection, file, copy, channels, checkCancelled);
+        await reencode(connection, shard.file, copy, channels, checkCancelled);
         source = { file: copy, footer: await readParquetFooter(copy) };
       }
       previousMax = assertIncreasing(source, previousMax);
       sources.push(source);
     }
-    const { sha256 } = await concatenateParquet(sources, target, {
+    if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
+    const { sha256, sourceSha256 } = await concatenateParquet(sources, target, {
       createdBy: 'tessera',
       afterRowGroup: async () => {
         checkCancelled();
         await failpoint('compact-mid');
       },
     });
+    const hashed = new Map(sources.map((source, k) => [source.file, sourceSha256[k]!]));
+    for (const shard of copied) if (hashed.get(shard.file) !== shard.sha256) damaged.set(shard.shard, mismatch(shard.file));
+    if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
     return sha256;
   } finally {
     for (const copy of reencoded) await fs.rm(copy, { force: true });
   }
 }
+
+const mismatch = (file: string) => `${file} does not match its report (damaged, truncated or replaced)`;
 
 /** Every column chunk in the vectors file's codec, with `i` statistics to check the order by. */
 function inFinalEncoding(footer: FileMetaData): boolean {

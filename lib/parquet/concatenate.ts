@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { parquetMetadata, type FileMetaData, type RowGroup } from 'hyparquet';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
@@ -70,37 +71,67 @@ export interface ConcatenateOptions {
   afterRowGroup?: () => void | Promise<void>;
 }
 
+export interface ConcatenateResult {
+  metadata: FileMetaData;
+  /** sha256 of the file written, hashed as it was written. */
+  sha256: string;
+  /** sha256 of each source file, whole, hashed in the same pass that copied it. */
+  sourceSha256: string[];
+}
+
 /**
- * Writes the row groups of `files`, in order, into `target` (fsynced); returns the footer it wrote
- * and the sha256 of the file, hashed as it was written. Every file must have the first one's schema.
+ * Writes the row groups of `files`, in order, into `target` (fsynced). Each source is read once,
+ * start to end: every byte is hashed (so a caller can prove the file is the one it recorded
+ * without a second read) and the row groups' bytes are copied. Every file must have the first
+ * one's schema.
  */
-export async function concatenateParquet(files: readonly { file: string; footer: FileMetaData }[], target: string, options: ConcatenateOptions): Promise<{ metadata: FileMetaData; sha256: string }> {
+export async function concatenateParquet(files: readonly { file: string; footer: FileMetaData }[], target: string, options: ConcatenateOptions): Promise<ConcatenateResult> {
   const output = new HashingFileWriter(target);
+  const chunk = Buffer.allocUnsafe(COPY_BYTES);
   try {
     output.appendUint32(MAGIC);
     const groups: RowGroup[] = [];
+    const sourceSha256: string[] = [];
     const schema = JSON.stringify(files[0]?.footer.schema);
     for (const { file, footer } of files) {
       if (JSON.stringify(footer.schema) !== schema) throw new Error(`${file} has another schema than ${files[0]!.file}`);
+      const pending = footer.row_groups.map((group) => ({ group, ...extent(group) })).sort((a, b) => a.start - b.start);
+      const hash = createHash('sha256');
       const handle = await fs.open(file, 'r');
       try {
-        for (const group of footer.row_groups) {
-          const { start, end } = extent(group);
-          groups.push(moved(group, BigInt(output.offset - start)));
-          for (let at = start; at < end; ) {
-            const length = Math.min(COPY_BYTES, end - at);
-            output.ensure(length);
-            const { bytesRead } = await handle.read(new Uint8Array(output.buffer, output.index, length), 0, length, at);
-            if (bytesRead !== length) throw new Error(`${file} ends before its row group does (at byte ${at + bytesRead})`);
-            output.index += bytesRead;
-            output.offset += bytesRead;
-            at += bytesRead;
+        const { size } = await handle.stat();
+        let next = 0; // the row group being copied
+        let shift = 0n;
+        let copiedTo = 0;
+        for (let at = 0; at < size; ) {
+          const { bytesRead } = await handle.read(chunk, 0, Math.min(COPY_BYTES, size - at), at);
+          if (bytesRead === 0) throw new Error(`${file} ended early, at byte ${at} of ${size}`);
+          const end = at + bytesRead;
+          hash.update(chunk.subarray(0, bytesRead));
+          for (let position = at; next < pending.length && position < end; ) {
+            const { group, start, end: groupEnd } = pending[next]!;
+            if (start >= end) break;
+            const from = Math.max(start, position);
+            if (from === start) {
+              if (start < copiedTo) throw new Error(`${file}: its row groups overlap`);
+              shift = BigInt(output.offset - start);
+            }
+            const to = Math.min(groupEnd, end);
+            output.appendBytes(chunk.subarray(from - at, to - at));
+            position = copiedTo = to;
+            if (to === groupEnd) {
+              groups.push(moved(group, shift));
+              next++;
+              await options.afterRowGroup?.();
+            }
           }
-          await options.afterRowGroup?.();
+          at = end;
         }
+        if (next < pending.length) throw new Error(`${file} ends before its row groups do`);
       } finally {
         await handle.close();
       }
+      sourceSha256.push(hash.digest('hex'));
     }
     const first = files[0]?.footer;
     if (!first) throw new Error('nothing to concatenate');
@@ -115,7 +146,7 @@ export async function concatenateParquet(files: readonly { file: string; footer:
     };
     writeMetadata(output, metadata); // metadata_length is not one of the fields it writes
     output.appendUint32(MAGIC);
-    return { metadata, sha256: output.close() };
+    return { metadata, sha256: output.close(), sourceSha256 };
   } catch (error) {
     output.release();
     await fs.rm(target, { force: true });

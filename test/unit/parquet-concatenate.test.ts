@@ -36,8 +36,9 @@ test('row groups of several files are copied into one, byte for byte, readable w
   const sources = await Promise.all(parts.map(async ([name]) => ({ file: path.join(dir, `${name}.parquet`), footer: await readParquetFooter(path.join(dir, `${name}.parquet`)) })));
   const target = path.join(dir, 'all.parquet');
   let copied = 0;
-  const { sha256, metadata } = await concatenateParquet(sources, target, { createdBy: 'test', afterRowGroup: () => void copied++ });
+  const { sha256, metadata, sourceSha256 } = await concatenateParquet(sources, target, { createdBy: 'test', afterRowGroup: () => void copied++ });
   assert.equal(sha256, createHash('sha256').update(fs.readFileSync(target)).digest('hex'));
+  assert.deepEqual(sourceSha256, sources.map(({ file }) => createHash('sha256').update(fs.readFileSync(file)).digest('hex')), 'each source hashed whole in the copying pass');
   assert.equal(Number(metadata.num_rows), 36);
   assert.equal(copied, sources.reduce((sum, s) => sum + s.footer.row_groups.length, 0));
 
