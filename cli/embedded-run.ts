@@ -11,7 +11,7 @@ import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFold
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
 import { RunFailedError, submitRun } from './submit-run.ts';
-import { finishedRun, summaryOfFinishedRun } from '../lib/run/finished-run.ts';
+import { finishedRun, summaryOfFinishedRun, type FinishedRun } from '../lib/run/finished-run.ts';
 import type { RunSummary } from '../lib/compact/run-summary.ts';
 
 /** Ctrl-C, kill, a closed terminal. */
@@ -133,7 +133,8 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     }
     // The same command on a finished folder whose inputs are unchanged: nothing to run.
     if (!config.force) {
-      const finished = await finishedRun(config, layout);
+      // A check that cannot be made (the model file gone, say) is left to the run, which reports it.
+      const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
       if (finished.finished) {
         return { summary: summaryOfFinishedRun(finished.manifest, layout), workflowId: finished.manifest.workflow.id, seconds: 0, finishedAt: finished.manifest.createdAt };
       }
