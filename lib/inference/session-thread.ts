@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { rgbToChwFloats } from '../image/model-input.ts';
 import { describeOutputs, resolveOutputName } from './output-name.ts';
+import { pixelModel, PIXELS_INPUT, PIXELS_OUTPUT } from './pixel-model.ts';
 import type { ModelDescription, PixelBatch, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 const port = parentPort;
@@ -17,7 +18,7 @@ function send(reply: ThreadReply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(reply, transfer);
 }
 
-async function load(): Promise<{ session: ort.InferenceSession; model: ModelDescription }> {
+function sessionOptions(): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [spec.executionProvider],
     graphOptimizationLevel: 'all',
@@ -29,7 +30,11 @@ async function load(): Promise<{ session: ort.InferenceSession; model: ModelDesc
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   if (spec.intraOpThreads !== undefined) options.intraOpNumThreads = spec.intraOpThreads;
-  const session = await ort.InferenceSession.create(spec.modelPath, options);
+  return options;
+}
+
+async function load(): Promise<{ session: ort.InferenceSession; model: ModelDescription }> {
+  const session = await ort.InferenceSession.create(spec.modelPath, sessionOptions());
   const inputName = session.inputNames[0];
   if (inputName === undefined) throw new Error('the model has no input');
   const outputName = resolveOutputName(session.outputNames, spec.output);
@@ -39,17 +44,17 @@ async function load(): Promise<{ session: ort.InferenceSession; model: ModelDesc
   return { session, model: { inputName, outputName, outputNames: [...session.outputNames] } };
 }
 
-/** Runs [N, C, H, W] as slices of at most spec.microBatch images; returns one NCHW output. */
-async function runInSlices(session: ort.InferenceSession, model: ModelDescription, input: Float32Array, dims: number[]) {
-  const [images, ...imageDims] = dims as [number, ...number[]];
-  const perImage = imageDims.reduce((a, b) => a * b, 1);
+/**
+ * Runs a batch's images as slices of at most spec.microBatch images; returns one NCHW output.
+ * `inputOf(first, count)` gives the model's input tensor for images first … first+count−1.
+ */
+async function runInSlices(session: ort.InferenceSession, model: ModelDescription, images: number, inputOf: (first: number, count: number) => Promise<ort.Tensor>) {
   const slice = Math.max(1, Math.min(spec.microBatch ?? images, images));
   let output: Float32Array | undefined;
   let outDims: number[] = [];
   for (let first = 0; first < images; first += slice) {
     const count = Math.min(slice, images - first);
-    const view = input.subarray(first * perImage, (first + count) * perImage);
-    const results = await session.run({ [model.inputName]: new ort.Tensor('float32', view, [count, ...imageDims]) }, [model.outputName]);
+    const results = await session.run({ [model.inputName]: await inputOf(first, count) }, [model.outputName]);
     const tensor = results[model.outputName]!;
     if (tensor.type !== 'float32') throw new Error(`output ${model.outputName} is ${tensor.type}, expected float32`);
     const data = tensor.data as Float32Array;
@@ -72,20 +77,33 @@ async function main(): Promise<void> {
   }
   const { session, model } = loaded;
   send({ kind: 'ready', model });
-  // The float input of the largest batch so far, reused: memory touched for the first time is slow.
+  // Pixels become the model's input in onnxruntime (pixel-model.ts, on the CPU whatever the model's
+  // provider: its output is handed over here) when no normalisation is asked for; ImageNet
+  // normalisation keeps JavaScript's arithmetic (doubles), and so its vectors.
+  const pixelSessions = new Map<number, Promise<ort.InferenceSession>>();
+  const pixelSession = (size: number) => {
+    let session = pixelSessions.get(size);
+    if (!session) pixelSessions.set(size, (session = ort.InferenceSession.create(pixelModel(size), { ...sessionOptions(), executionProviders: ['cpu'] })));
+    return session;
+  };
+  // The float input of the largest slice so far, reused: memory touched for the first time is slow.
   let floats = new Float32Array(0);
-  const modelInput = ({ pixels, images, size, normalize }: PixelBatch): Float32Array => {
-    const length = images * 3 * size * size;
-    if (floats.length < length) floats = new Float32Array(length);
-    const input = floats.subarray(0, length);
-    rgbToChwFloats(pixels, images, size, normalize, input);
-    return input;
+  const inputOf = ({ pixels, size, normalize }: PixelBatch) => async (first: number, count: number): Promise<ort.Tensor> => {
+    const perImage = 3 * size * size;
+    const slice = pixels.subarray(first * perImage, (first + count) * perImage);
+    if (normalize === 'none') {
+      const pixelsTensor = new ort.Tensor('uint8', slice, [count, size, size, 3]);
+      return (await (await pixelSession(size)).run({ [PIXELS_INPUT]: pixelsTensor }))[PIXELS_OUTPUT]!;
+    }
+    if (floats.length < slice.length) floats = new Float32Array(slice.length);
+    const input = floats.subarray(0, slice.length);
+    rgbToChwFloats(slice, count, size, normalize, input);
+    return new ort.Tensor('float32', input, [count, 3, size, size]);
   };
   // Each request answers itself (result or run-failed) and never rejects: the listener only starts it.
   const answer = async ({ id, batch }: ThreadRequest) => {
     try {
-      const dims = [batch.images, 3, batch.size, batch.size];
-      const { output, dims: outputDims } = await runInSlices(session, model, modelInput(batch), dims);
+      const { output, dims: outputDims } = await runInSlices(session, model, batch.images, inputOf(batch));
       send({ kind: 'result', id, output, dims: outputDims, pixels: batch.pixels }, [output.buffer as ArrayBuffer, batch.pixels.buffer as ArrayBuffer]);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
