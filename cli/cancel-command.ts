@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './usage.ts';
 import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 
@@ -8,11 +8,7 @@ import { UsageError } from './run-options.ts';
  * folder and the same `tessera run` resumes from the finished shards.
  */
 export async function cancelCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { ...runTargetFlags, 'no-wait': { type: 'boolean' } },
-    strict: true,
-  });
+  const { values } = parseCommandArgs('cancel', args, { ...runTargetFlags, 'no-wait': { type: 'boolean' } });
   const workflowId = targetWorkflowId(values);
   return withClient({ ...values, address: resolveRunAddress(values) }, async (client) => {
     const handle = client.workflow.getHandle(workflowId);

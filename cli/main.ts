@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, USAGE, usageOf } from './usage.ts';
 import { DevServerStartError, startDevServer } from '../lib/dev/dev-server.ts';
 import { errorMessage } from '../lib/core/errors.ts';
 import { OutputFolderError } from '../lib/run-folder/output-folder.ts';
@@ -17,42 +17,6 @@ import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
 import { hasOutputTemplate } from '../lib/run/output-template.ts';
 
-const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
-
-  tessera run --data DIR --out DIR [--model FILE] [--config FILE] [options]
-      Without --address: starts a local Temporal dev server (state under --out) and in-process
-      workers, runs to the end with a progress bar. The same command after a crash resumes.
-      --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait);
-                            --namespace, --api-key and --tls* as below
-      Run options (also accepted in --config JSON, same names in camelCase):
-      --csv --images --id-column --class-column --img-size --batch-size --val-samples --seed
-      --output (level index or output name) --shard-size --parallel-shards
-      --execution-provider cpu|cuda --normalize none|imagenet
-      --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
-      --force               replace a different earlier run's outputs in --out (else refused)
-  tessera status (--out DIR | --workflow-id ID) [--address HOST:PORT] [--json]
-      Stage, shards, images, rows, errors, images/s and ETA of a running run; the result or the
-      failure of a finished one.
-  tessera cancel (--out DIR | --workflow-id ID) [--address HOST:PORT] [--no-wait]
-      Stops the run's activities at their next heartbeat; nothing half-written stays. The same
-      run command later resumes from the finished shards.
-  tessera schedule create|list|describe|trigger|pause|unpause|delete ...   (tessera schedule for help)
-      Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
-  tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
-      [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
-      [--log-format text|json] [--log-level LEVEL] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
-      [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
-                                   then they are cancelled and redone by another worker
-      --allow-root DIR  required, repeatable (or TESSERA_ALLOW_ROOTS=DIR:DIR): a run's data, out and
-                        model must lie under these folders (the model may also be in tessera's models/)
-  Connecting to a cluster (run --address, status, cancel, schedule, worker), as the Temporal CLI:
-      --address HOST:PORT (TEMPORAL_ADDRESS, else 127.0.0.1:7233)  --namespace NAME (TEMPORAL_NAMESPACE)
-      --api-key KEY (TEMPORAL_API_KEY)  --tls (TEMPORAL_TLS)  --tls-cert-path FILE --tls-key-path FILE
-      (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: mTLS)  --tls-ca-path FILE (TEMPORAL_TLS_CA)
-      --tls-server-name NAME (TEMPORAL_TLS_SERVER_NAME). An API key or a TLS file turns TLS on.
-  tessera dev [--port N] [--ui-port N] [--db FILE]
-  tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
-`;
 
 function printSummary(summary: RunSummary, seconds: number, finishedAt?: string): void {
   const extract = summary.timings.extract ?? 0;
@@ -72,16 +36,12 @@ function printSummary(summary: RunSummary, seconds: number, finishedAt?: string)
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...configFlagSpecs(),
-      config: { type: 'string' },
-      ...connectionFlags,
-      detach: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-    },
-    strict: true,
+  const { values } = parseCommandArgs('run', args, {
+    ...configFlagSpecs(),
+    config: { type: 'string' },
+    ...connectionFlags,
+    detach: { type: 'boolean' },
+    quiet: { type: 'boolean' },
   });
   const config = buildRunConfig(values, values.config);
   if (hasOutputTemplate(config.out)) throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
@@ -103,7 +63,7 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 async function workerCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: workerFlags, strict: true });
+  const { values } = parseCommandArgs('worker', args, workerFlags);
   const options = parseWorkerOptions(values);
   const workers = await createWorkers({
     target: options.target,
@@ -125,11 +85,7 @@ async function workerCommand(args: string[]): Promise<number> {
 }
 
 async function devCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string', default: '.tessera-dev/state.db' } },
-    strict: true,
-  });
+  const { values } = parseCommandArgs('dev', args, { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string', default: '.tessera-dev/state.db' } });
   const server = await startDevServer({
     dbFile: values.db,
     port: values.port ? Number(values.port) : 7233,
@@ -145,11 +101,7 @@ async function devCommand(args: string[]): Promise<number> {
 }
 
 async function sampleDataCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { out: { type: 'string' }, images: { type: 'string' }, classes: { type: 'string' }, seed: { type: 'string' } },
-    strict: true,
-  });
+  const { values } = parseCommandArgs('sample-data', args, { out: { type: 'string' }, images: { type: 'string' }, classes: { type: 'string' }, seed: { type: 'string' } });
   if (!values.out) throw new UsageError('tessera sample-data needs --out DIR');
   const result = await generateSampleData({
     dir: values.out,
@@ -181,6 +133,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!handler) {
     process.stderr.write(`tessera: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${usageOf(command)}\n`);
+    return 0;
   }
   try {
     return await handler(rest);

@@ -80,6 +80,8 @@ export function buildRunConfig(flags: Record<string, string | boolean | undefine
       merged[key] = path.resolve(key in fromFlags ? process.cwd() : base, value);
     }
   }
+  const missing = configKeys.filter((key) => merged[key] === undefined && !RunConfigSchema.shape[key].safeParse(undefined).success);
+  if (missing.length > 0) throw new UsageError(missing.map((key) => `--${kebabCase(key)} is required`).join('; ') + ` (or ${missing.map((key) => JSON.stringify(key)).join(', ')} in --config)`);
   const parsed = parseRunConfig(merged);
   if (!parsed.ok) throw new UsageError(parsed.message.replace(/\b([a-z]+[A-Z]\w*)(?=:)/g, (m) => `${m} (--${kebabCase(m)})`));
   return parsed.config;

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/run/output-template.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
@@ -8,13 +7,8 @@ import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run
 import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/connection.ts';
 import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
+import { parseCommandArgs, SCHEDULE_USAGE } from './usage.ts';
 
-const USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION) --data DIR --out DIR [run options]
-      [--catchup-window DURATION (default 1h)] [--paused]
-      --out may hold {scheduledTime} (e.g. /data/out/nightly-{scheduledTime}); without it each run
-      writes to DIR/{scheduledTime}. Runs that would overlap a running one are skipped.
-  tessera schedule list | describe --id NAME | trigger --id NAME | pause --id NAME [--note TEXT]
-      | unpause --id NAME | delete --id NAME        (all take --address, --namespace)`;
 
 /** Every scheduled run starts as `tessera-schedule-NAME-<time>` (Temporal appends the time). */
 export const scheduledWorkflowIdPrefix = (id: string) => `tessera-schedule-${id}`;
@@ -140,8 +134,8 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
 export async function scheduleCommand(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   const sub = name ? SUBCOMMANDS[name] : undefined;
-  if (!sub) throw new UsageError(`schedule: ${name ? `unknown subcommand ${name}` : 'which subcommand?'}\n${USAGE}`);
-  const { values } = parseArgs({ args: rest, options: { ...connectionFlags, id: { type: 'string' }, ...sub.options }, strict: true });
+  if (!sub) throw new UsageError(`schedule: ${name ? `unknown subcommand ${name}` : 'which subcommand?'}\n${SCHEDULE_USAGE}`);
+  const { values } = parseCommandArgs('schedule', rest, { ...connectionFlags, id: { type: 'string' }, ...sub.options });
   const id = values.id as string | undefined;
   if (sub.needsId && !id) throw new UsageError(`schedule ${name} needs --id NAME`);
   sub.check?.(values);

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './usage.ts';
 import type { Client } from '@temporalio/client';
 import type { RunSummary } from '../lib/compact/run-summary.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
@@ -73,7 +73,7 @@ export function formatRunStatus(s: RunStatus): string {
 }
 
 export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...runTargetFlags, json: { type: 'boolean' } }, strict: true });
+  const { values } = parseCommandArgs('status', args, { ...runTargetFlags, json: { type: 'boolean' } });
   const workflowId = targetWorkflowId(values);
   const status = await withClient({ ...values, address: resolveRunAddress(values) }, (client) => readRunStatus(client, workflowId));
   process.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatRunStatus(status));

@@ -1,0 +1,97 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './run-options.ts';
+
+/** tessera's help text: one owner for every command's usage. */
+export const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
+
+  tessera run --data DIR --out DIR [--model FILE] [--config FILE] [options]
+      Without --address: starts a local Temporal dev server (state under --out) and in-process
+      workers, runs to the end with a progress bar. The same command after a crash resumes.
+      --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait);
+                            --namespace, --api-key and --tls* as below
+      Run options (also accepted in --config JSON, same names in camelCase):
+      --csv --images --id-column --class-column --img-size --batch-size --val-samples --seed
+      --output (level index or output name) --shard-size --parallel-shards
+      --execution-provider cpu|cuda --normalize none|imagenet
+      --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
+      --force               replace a different earlier run's outputs in --out (else refused)
+  tessera status (--out DIR | --workflow-id ID) [--address HOST:PORT] [--json]
+      Stage, shards, images, rows, errors, images/s and ETA of a running run; the result or the
+      failure of a finished one.
+  tessera cancel (--out DIR | --workflow-id ID) [--address HOST:PORT] [--no-wait]
+      Stops the run's activities at their next heartbeat; nothing half-written stays. The same
+      run command later resumes from the finished shards.
+  tessera schedule create|list|describe|trigger|pause|unpause|delete ...   (tessera schedule for help)
+      Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
+  tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
+      [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
+      [--log-format text|json] [--log-level LEVEL] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
+      [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
+                                   then they are cancelled and redone by another worker
+      --allow-root DIR  required, repeatable (or TESSERA_ALLOW_ROOTS=DIR:DIR): a run's data, out and
+                        model must lie under these folders (the model may also be in tessera's models/)
+  Connecting to a cluster (run --address, status, cancel, schedule, worker), as the Temporal CLI:
+      --address HOST:PORT (TEMPORAL_ADDRESS, else 127.0.0.1:7233)  --namespace NAME (TEMPORAL_NAMESPACE)
+      --api-key KEY (TEMPORAL_API_KEY)  --tls (TEMPORAL_TLS)  --tls-cert-path FILE --tls-key-path FILE
+      (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: mTLS)  --tls-ca-path FILE (TEMPORAL_TLS_CA)
+      --tls-server-name NAME (TEMPORAL_TLS_SERVER_NAME). An API key or a TLS file turns TLS on.
+  tessera dev [--port N] [--ui-port N] [--db FILE]
+  tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
+`;
+
+/** `tessera schedule`'s subcommands. */
+export const SCHEDULE_USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION) --data DIR --out DIR [run options]
+      [--catchup-window DURATION (default 1h)] [--paused]
+      --out may hold {scheduledTime} (e.g. /data/out/nightly-{scheduledTime}); without it each run
+      writes to DIR/{scheduledTime}. Runs that would overlap a running one are skipped.
+  tessera schedule list | describe --id NAME | trigger --id NAME | pause --id NAME [--note TEXT]
+      | unpause --id NAME | delete --id NAME        (all take --address, --namespace)`;
+
+/** The usage lines of one command (`tessera run …` up to the next command). */
+export function usageOf(command: string): string {
+  if (command === 'schedule') return SCHEDULE_USAGE;
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(`  tessera ${command} `) || line === `  tessera ${command}`);
+  if (start < 0) return USAGE;
+  const end = lines.findIndex((line, k) => k > start && /^ {2}\S/.test(line));
+  return lines.slice(start, end < 0 ? undefined : end).join('\n');
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, k) => k);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known flag nearest to a mistyped one, if one is near enough to be what was meant. */
+export function nearestFlag(given: string, known: readonly string[]): string | undefined {
+  const name = given.replace(/^-+/, '').split('=')[0]!.toLowerCase();
+  const scored = known.map((flag) => ({ flag, distance: editDistance(name, flag) })).sort((x, y) => x.distance - y.distance);
+  const best = scored[0];
+  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.flag : undefined;
+}
+
+/**
+ * parseArgs for one command, strict, with its mistakes told as a user needs them: an unknown flag
+ * names the nearest known one and shows the command's usage; a flag missing its value says so.
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const message = (error as Error).message;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const given = /Unknown option '([^']+)'/.exec(message)?.[1] ?? '?';
+      const near = nearestFlag(given, Object.keys(options));
+      throw new UsageError(`unknown flag ${given}${near ? `: did you mean --${near}?` : ''}\n\n${usageOf(command)}`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${message.replace(/^Option '([^ ']+)[^']*' argument missing$/, '$1 needs a value')}\n\n${usageOf(command)}`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`${message}\n\n${usageOf(command)}`);
+    throw error;
+  }
+}

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildRunConfig, UsageError } from '../../cli/run-options.ts';
+import { nearestFlag, parseCommandArgs, usageOf } from '../../cli/usage.ts';
+
+const usageError = (pattern: RegExp) => (error: Error) => error instanceof UsageError && pattern.test(error.message);
+
+test('a mistyped flag names the nearest known one and shows that command\'s usage', () => {
+  const options = { 'batch-size': { type: 'string' }, 'shard-size': { type: 'string' }, quiet: { type: 'boolean' } } as const;
+  assert.throws(() => parseCommandArgs('run', ['--batchsize', '3'], options), usageError(/^unknown flag --batchsize: did you mean --batch-size\?\n\n {2}tessera run --data DIR/));
+  assert.throws(() => parseCommandArgs('run', ['--colour', 'red'], options), usageError(/^unknown flag --colour\n\n {2}tessera run /));
+  assert.throws(() => parseCommandArgs('run', ['--batch-size'], options), usageError(/^--batch-size needs a value\n/));
+  assert.deepEqual({ ...parseCommandArgs('run', ['--quiet', '--shard-size', '8'], options).values }, { quiet: true, 'shard-size': '8' });
+});
+
+test('nearest flags: close typos only', () => {
+  assert.equal(nearestFlag('--allow-rot', ['allow-root', 'address']), 'allow-root');
+  assert.equal(nearestFlag('--Seed', ['seed', 'splits']), 'seed');
+  assert.equal(nearestFlag('--colour', ['seed', 'splits', 'normalize']), undefined);
+});
+
+test('each command\'s usage is its own block of the help text', () => {
+  assert.match(usageOf('status'), /^ {2}tessera status \(--out DIR \| --workflow-id ID\)/);
+  assert.doesNotMatch(usageOf('status'), /tessera cancel/);
+  assert.match(usageOf('worker'), /--allow-root DIR {2}required/);
+});
+
+test('required run options say so, by flag', () => {
+  assert.throws(() => buildRunConfig({ out: '/tmp/out' }, undefined), usageError(/^--data is required \(or "data" in --config\)$/));
+  assert.throws(() => buildRunConfig({}, undefined), usageError(/^--data is required; --out is required/));
+});
