@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './run-options.ts';
+import type { z } from 'zod';
+import { RunConfigSchema } from '../lib/core/run-config.ts';
+import { configKeys, kebabCase, UsageError } from './run-options.ts';
 
 /** tessera's help text: one owner for every command's usage. */
 export const USAGE = `tessera: CNN tile vectors from an image dataset, as a durable Temporal workflow
@@ -37,6 +39,8 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       --tls-server-name NAME (TEMPORAL_TLS_SERVER_NAME). An API key or a TLS file turns TLS on.
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
+  tessera COMMAND --help
+      That command's usage; for run, every run option with its default.
 `;
 
 /** `tessera schedule`'s subcommands. */
@@ -47,9 +51,41 @@ export const SCHEDULE_USAGE = `tessera schedule create --id NAME (--cron EXPR | 
   tessera schedule list | describe --id NAME | trigger --id NAME | pause --id NAME [--note TEXT]
       | unpause --id NAME | delete --id NAME        (all take --address, --namespace)`;
 
+/** What a run option's flag takes: `a|b` for a choice, `a[,b]` for a list, N for a number. */
+function flagValue(field: z.ZodType): string {
+  const inner = field.def.type === 'default' ? (field.def as unknown as { innerType: z.ZodType }).innerType : field;
+  const def = inner.def as { type: string; entries?: Record<string, string>; element?: z.ZodType; options?: z.ZodType[] };
+  if (def.type === 'boolean') return '';
+  if (def.type === 'enum') return ` ${Object.values(def.entries!).join('|')}`;
+  if (def.type === 'array' && def.element) {
+    // A list of choices, comma-separated: `train[,val]`.
+    const choices = flagValue(def.element).trim().split('|');
+    return ` ${choices[0]}${choices.slice(1).map((choice) => `[,${choice}]`).join('')}`;
+  }
+  if (def.type === 'number') return ' N';
+  if (def.type === 'union') return ' N|NAME';
+  return ' TEXT';
+}
+
+/** Every run option as a flag, with its default, from the run config's schema. */
+export function runOptionsHelp(): string {
+  const lines = configKeys.map((key) => {
+    const field = RunConfigSchema.shape[key] as z.ZodType;
+    const fallback = field.safeParse(undefined);
+    const shown = !fallback.success ? 'required' : `default ${Array.isArray(fallback.data) ? fallback.data.join(',') : String(fallback.data)}`;
+    return `      --${kebabCase(key)}${flagValue(field)}  (${shown})`;
+  });
+  return ['      Every run option, with its default (the same names in camelCase in --config JSON):', ...lines].join('\n');
+}
+
 /** The usage lines of one command (`tessera run …` up to the next command). */
 export function usageOf(command: string): string {
   if (command === 'schedule') return SCHEDULE_USAGE;
+  if (command === 'run') return `${commandLines('run')}\n${runOptionsHelp()}`;
+  return commandLines(command);
+}
+
+function commandLines(command: string): string {
   const lines = USAGE.split('\n');
   const start = lines.findIndex((line) => line.startsWith(`  tessera ${command} `) || line === `  tessera ${command}`);
   if (start < 0) return USAGE;

@@ -23,6 +23,11 @@ test('each command\'s usage is its own block of the help text', () => {
   assert.match(usageOf('status'), /^ {2}tessera status \(--out DIR \| --workflow-id ID\)/);
   assert.doesNotMatch(usageOf('status'), /tessera cancel/);
   assert.match(usageOf('worker'), /--allow-root DIR {2}required/);
+  // run's usage lists every run option with its default, from the config schema.
+  const run = usageOf('run');
+  for (const line of ['--data TEXT  (required)', '--img-size N  (default 256)', '--normalize none|imagenet  (default none)', '--splits train[,val]  (default train)', '--output N|NAME  (default 4)', '--force  (default false)']) {
+    assert.ok(run.includes(line), line);
+  }
 });
 
 test('required run options say so, by flag', () => {
