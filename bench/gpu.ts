@@ -46,7 +46,7 @@ const record = (name: string, value: number) => (figures[name] ??= []).push(valu
 const engines = new InferenceEngines();
 for (let run = 1; run <= Number(values.runs); run++) {
   process.stderr.write(`run ${run}/${values.runs}\n`);
-  for (const batch of [32, 128]) record(`ceiling (CUDA, batch ${batch}) images/s`, await measureCeiling(config(batch), images.slice(0, 1024), engines, undefined));
+  for (const batch of [32, 128]) record(`ceiling (CUDA, batch ${batch}) images/s`, await measureCeiling(config(batch), images.slice(0, 1024), undefined));
   sharp.concurrency(1);
   record('decode, 1 core images/s', await measureDecode(config(32), images.slice(0, 500), 1));
   sharp.concurrency(0);

@@ -53,8 +53,8 @@ async function main() {
   for (let run = 1; run <= runs; run++) {
     process.stderr.write(`run ${run}/${runs}\n`);
     const base = configFor(data, path.join(work, `run-${run}`));
-    record('ceiling images/s', await measureCeiling(base, images.slice(0, 640), engines, DEFAULT_CPU_MICRO_BATCH));
-    record('onnxruntime at whole batch 32 images/s', await measureCeiling(base, images.slice(0, 640), engines, undefined));
+    record('ceiling images/s', await measureCeiling(base, images.slice(0, 640), DEFAULT_CPU_MICRO_BATCH));
+    record('onnxruntime at whole batch 32 images/s', await measureCeiling(base, images.slice(0, 640), undefined));
     record('decode images/s', await measureDecode(base, images));
     const write = await measureWrite(work, 65_536, 320);
     record('write rows/s', write.rowsPerSecond);

@@ -19,10 +19,10 @@ import { seconds } from './measure.ts';
  * onnxruntime alone: float32 tensors decoded and converted beforehand, run on this thread with
  * the session options and the slices of `microBatch` images the session thread uses.
  */
-export async function measureCeiling(config: RunConfig, images: string[], _engines: InferenceEngines, microBatch: number | undefined): Promise<number> {
+export async function measureCeiling(config: RunConfig, images: string[], microBatch: number | undefined): Promise<number> {
   const size = config.imgSize;
   const perImage = 3 * size * size;
-  const session = await ort.InferenceSession.create(runLayout(config).model, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', enableMemPattern: false });
+  const session = await ort.InferenceSession.create(runLayout(config).model, { executionProviders: [config.executionProvider], graphOptimizationLevel: 'all', enableMemPattern: false });
   const inputName = session.inputNames[0]!;
   const slice = Math.min(microBatch ?? config.batchSize, config.batchSize);
   const batches: Float32Array[] = [];
