@@ -7,6 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 data="$(cd "$1" && pwd)"; backbone="${2:-efficientnet_b0}"; level="${3:-4}"
 work="$(mktemp -d)"
 bash "$root/infra/setup.sh"
+bash "$root/infra/setup-export.sh"
 py="$root/.venv-py/bin/python"
 "$py" -W ignore "$root/infra/export_model.py" --backbone "$backbone" --out "$work/model.onnx" > /dev/null 2>&1
 "$py" -W ignore "$root/bench/reference/notebook_vectors.py" --data "$data" --out "$work/reference.parquet" --backbone "$backbone" --level "$level"

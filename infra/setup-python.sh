@@ -2,10 +2,13 @@
 # Creates the project's own Python environment (.venv-py/) for model export and reference checks.
 # Idempotent: with unchanged pins a second call returns at once.
 #
-# Why these torch pins: timm imports torchvision at import time, and PyPI's torchvision does not
-# load beside the CPU-only torch 2.13.0 wheel ("operator torchvision::nms does not exist": its _C.so
-# links libtorch_cuda). The pairs below are the torch/torchvision releases these machines serve
-# from local disk (see the README); an unpinned torch would download a multi-GB CUDA build.
+# Only for model export and the tests' PyTorch checks: running tessera needs none of it.
+#
+# Why these torch pins: timm imports torchvision at import time, and a torchvision wheel loads only
+# beside the torch it was built for (otherwise "operator torchvision::nms does not exist"), so torch
+# and torchvision are pinned as a matched pair per architecture. On x86-64, PyPI's torch is a CUDA
+# build (~5.5 GB; it runs on the CPU too); pip honours PIP_INDEX_URL / PIP_EXTRA_INDEX_URL if you
+# would rather take the same versions from PyTorch's CPU-only wheel index.
 set -euo pipefail
 TIMM_VERSION="1.0.31"
 case "$(uname -m)" in
