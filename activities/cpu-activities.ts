@@ -20,7 +20,8 @@ export function createCpuActivities(roots: WorkerRoots) {
   return confineActivities(roots, {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {
-      return cpuActivity(() => runPreflight(config));
+      const execution = Context.current().info.workflowExecution;
+      return cpuActivity(() => runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }));
     },
     /** Whether a `tessera run` that found this run open may attach to it, or restarts it. */
     checkAttach(config: RunConfig, requested: RunConfig): Promise<AttachResult> {

@@ -1,6 +1,8 @@
 import { parseCommandArgs } from './usage.ts';
 import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
+import { readLiveLease } from '../lib/run-folder/lease.ts';
+import { readFolderStatus } from '../lib/run/run-status.ts';
 
 /**
  * Asks the run to cancel and, unless --no-wait, waits until it has: its activities stop at their
@@ -9,7 +11,15 @@ import { UsageError } from './run-options.ts';
  */
 export async function cancelCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('cancel', args, { ...runTargetFlags, 'no-wait': { type: 'boolean' } });
-  const workflowId = targetWorkflowId(values);
+  const workflowId = await targetWorkflowId(values);
+  // An embedded run's server lives only as long as its command: with no live lease, nothing runs there.
+  if (values.out !== undefined && values.address === undefined && readLiveLease(values.out) === null) {
+    const folder = await readFolderStatus(values.out).catch(() => undefined);
+    if (folder?.embedded) {
+      process.stdout.write(`${workflowId}: no tessera run works on ${folder.report.out} now (${folder.report.state}); nothing to cancel\n`);
+      return 0;
+    }
+  }
   return withClient({ ...values, address: resolveRunAddress(values) }, async (client) => {
     const handle = client.workflow.getHandle(workflowId);
     const description = await handle.describe().catch(() => undefined);

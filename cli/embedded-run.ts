@@ -1,16 +1,19 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } from '../lib/dev/dev-server.ts';
 import { errorMessage, InputError } from '../lib/core/errors.ts';
 import { acquireRunLease, onThisMachine, type RunLease } from '../lib/run-folder/lease.ts';
-import type { LeaseRecord } from '../lib/run-folder/records.ts';
+import { RunOutcomeSchema, type LeaseRecord, type RunOutcome } from '../lib/run-folder/records.ts';
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
 import type { RuntimeOptions } from '../workers/runtime.ts';
 import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/run-folder/output-folder.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
-import { RunFailedError, submitRun } from './submit-run.ts';
+import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
+import { writeRecordSync } from '../lib/run-folder/records-io.ts';
+import { workflowIdForOutput } from './workflow-id.ts';
 import { finishedRun, summaryOfFinishedRun, type FinishedRun } from '../lib/run/finished-run.ts';
 import type { RunSummary } from '../lib/compact/run-summary.ts';
 
@@ -19,9 +22,11 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export interface EmbeddedRunOptions {
   quiet?: boolean;
+  /** Show the SDK's and the workers' log entries on the terminal as well as in OUT/.tessera/tessera.log. */
+  verbose?: boolean;
   /** Logging and metrics of the in-process workers (TESSERA_LOG_FORMAT, TESSERA_LOG_LEVEL, TESSERA_METRICS_ADDRESS). */
   runtime?: RuntimeOptions;
-  onServer?: (uiUrl: string) => void;
+  onServer?: (uiUrl: string, logFile: string) => void;
 }
 
 /** What the run has started so far, stopped in reverse order. */
@@ -70,6 +75,12 @@ function onStopSignals(actions: { graceful: (code: number) => void; immediate: (
   };
 }
 
+/** How an embedded run ended, for OUT/.tessera/outcome.json (status reads it once the run is gone). */
+function outcomeOf(error: unknown): Pick<RunOutcome, 'outcome' | 'message'> {
+  if (error instanceof RunCancelledError) return { outcome: 'cancelled', message: error.message };
+  return { outcome: 'failed', message: errorMessage(error) };
+}
+
 function describeHolder(holder: LeaseRecord | null): string {
   return holder ? `pid ${holder.pid} on ${holder.host}` : 'no one (the lease file is gone)';
 }
@@ -87,8 +98,23 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
   const parts: Parts = {};
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts, lease));
+  const command = ['tessera', ...process.argv.slice(2)].join(' ');
+  const startedAt = new Date().toISOString();
+  /** Written before the lease goes, so that status always finds either the live run or how it ended. */
+  let outcomeWritten = false;
+  const recordOutcome = (ended: Pick<RunOutcome, 'outcome' | 'message'>) => {
+    if (outcomeWritten) return;
+    outcomeWritten = true;
+    const record = { ...ended, command, workflowId: workflowIdForOutput(config.out), startedAt, endedAt: new Date().toISOString(), log: layout.log };
+    try {
+      writeRecordSync(layout.outcome, RunOutcomeSchema, record);
+    } catch (error) {
+      say(`could not record how the run ended in ${layout.outcome}: ${errorMessage(error)}`);
+    }
+  };
   /** Ends the process once everything is stopped: an interrupted run's pending calls to its own server would never settle. */
-  const exitAfterStop = (code: number) => {
+  const exitAfterStop = (code: number, ended: Pick<RunOutcome, 'outcome' | 'message'>) => {
+    recordOutcome(ended);
     void stop().then(
       () => process.exit(code),
       (error: unknown) => {
@@ -110,17 +136,19 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
   }
 
   const lease = acquireRunLease(out, {
-    owner: ['tessera', ...process.argv.slice(2)].join(' '),
+    owner: command,
     onLost: (holder) => {
       // Only when this process stalled past the lease's TTL and a run on another machine took the folder.
       say(`lost the lease on ${out} to ${describeHolder(holder)}; stopping so that two runs never share the folder`);
-      exitAfterStop(1);
+      outcomeWritten = true; // the folder is another run's now
+      exitAfterStop(1, { outcome: 'failed', message: 'lost the lease' });
     },
   });
 
   const removeSignalHandlers = onStopSignals({
-    graceful: exitAfterStop,
+    graceful: (code) => exitAfterStop(code, { outcome: 'interrupted', message: `stopped by a signal; the same command resumes it: ${command}` }),
     immediate: () => {
+      recordOutcome({ outcome: 'interrupted', message: `stopped at once by a second signal; the same command resumes it: ${command}` });
       parts.server?.kill();
       lease.release();
     },
@@ -136,11 +164,13 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
       // A check that cannot be made (the model file gone, say) is left to the run, which reports it.
       const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
       if (finished.finished) {
+        outcomeWritten = true; // nothing ran: the finished run's own outcome stays
         return { summary: summaryOfFinishedRun(finished.manifest, layout), workflowId: finished.manifest.workflow.id, seconds: 0, finishedAt: finished.manifest.createdAt };
       }
       if (finished.changed && !options.quiet) say(`${finished.changed}: running again (shards whose images are unchanged are reused)`);
     }
     makeFolders(path.dirname(dbFile), out);
+    fs.appendFileSync(layout.log, `${startedAt} ---- ${command} (pid ${process.pid})\n`);
     const server = await startDevServerOnOwnState(
       {
         dbFile,
@@ -153,17 +183,24 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     ).catch((error: unknown) => {
       throw outputFolderError(out, error); // e.g. its log file on a disk that just filled up
     });
-    options.onServer?.(server.uiUrl);
+    options.onServer?.(server.uiUrl, layout.log);
     // This server runs only this command's run: its workers serve exactly the run's own folders.
     const allowRoots = [config.data, out];
-    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime: options.runtime });
+    const runtime = { ...options.runtime, logFile: layout.log, echo: options.verbose };
+    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime });
     const running = (parts.running = parts.workers.run());
-    return await Promise.race([
+    const result = await Promise.race([
       submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),
       running.then(() => {
         throw new Error('the in-process worker stopped before the run finished');
       }),
     ]);
+    recordOutcome({ outcome: 'completed', message: null });
+    return result;
+  } catch (error) {
+    recordOutcome(outcomeOf(error));
+    if (error instanceof RunFailedError) error.log = layout.log;
+    throw error;
   } finally {
     // After a signal this is the same stop the signal started, which then exits the process.
     await stop();

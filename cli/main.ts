@@ -42,6 +42,7 @@ async function runCommand(args: string[]): Promise<number> {
     ...connectionFlags,
     detach: { type: 'boolean' },
     quiet: { type: 'boolean' },
+    verbose: { type: 'boolean' },
   });
   const config = buildRunConfig(values, values.config);
   if (hasOutputTemplate(config.out)) throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
@@ -53,8 +54,9 @@ async function runCommand(args: string[]): Promise<number> {
     ? await submitRun(config, { target: resolveTarget(values), detach: values.detach, quiet: values.quiet })
     : await embeddedRun(config, {
         quiet: values.quiet,
+        verbose: values.verbose,
         runtime: runtimeOptionsFromEnvironment(),
-        onServer: (ui) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui}\n`),
+        onServer: (ui, log) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui} (while this command runs); log: ${log}\n`),
       });
   const { summary, finishedAt } = result;
   if (summary) printSummary(summary, finishedAt ? summary.timings.total : result.seconds, finishedAt);
@@ -162,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       return 3;
     }
     if (error instanceof RunFailedError) {
-      process.stderr.write(`tessera ${command}: run failed: ${error.message}\n`);
+      process.stderr.write(`tessera ${command}: run failed: ${error.message}\n${error.log ? `tessera ${command}: details in ${error.log}\n` : ''}`);
       return 1;
     }
     process.stderr.write(`tessera ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -1,26 +1,43 @@
+import path from 'node:path';
 import { parseCommandArgs } from './usage.ts';
 import type { Client } from '@temporalio/client';
-import type { RunSummary } from '../lib/compact/run-summary.ts';
+import { errorMessage } from '../lib/core/errors.ts';
+import { readLiveLease } from '../lib/run-folder/lease.ts';
+import { NoRunFolderError, readFolderStatus, type RunState, type StatusProgress, type StatusReport } from '../lib/run/run-status.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
-import { noRunMessage, resolveRunAddress, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
+import { noRunMessage, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import { rootCauseMessage } from './submit-run.ts';
 
-export interface RunStatus {
-  workflowId: string;
-  runId: string;
-  status: string;
-  startTime: string;
-  closeTime: string | null;
-  summary: string | null;
-  progress: ProgressSnapshot | null;
-  result: RunSummary | null;
-  failure: string | null;
+const TEMPORAL_STATES: Record<string, RunState> = {
+  RUNNING: 'running',
+  CONTINUED_AS_NEW: 'running',
+  COMPLETED: 'completed',
+  CANCELLED: 'cancelled',
+  FAILED: 'failed',
+  TERMINATED: 'failed',
+  TIMED_OUT: 'failed',
+};
+
+function statusProgress(p: ProgressSnapshot): StatusProgress {
+  return {
+    stage: p.stage,
+    shardsDone: p.shardsDone,
+    shardsTotal: p.shardsTotal,
+    imagesTotal: p.imagesTotal,
+    imagesDone: p.imagesDone,
+    imagesSeen: p.imagesSeen,
+    rows: p.rows,
+    errors: p.errors,
+    imagesPerSecond: p.imagesPerSecond,
+    etaSeconds: p.etaSeconds,
+    running: p.running.map((r) => ({ split: r.split ?? 'train', shard: r.shard ?? 0, imagesDone: r.imagesDone, imagesTotal: r.imagesTotal ?? null })),
+  };
 }
 
-/** What a run is doing now (its progress query) or how it ended (its result or failure). */
-export async function readRunStatus(client: Client, workflowId: string): Promise<RunStatus> {
+/** What a run is doing now (its progress query) or how it ended (its result or failure), from its server. */
+export async function readRunStatus(client: Client, workflowId: string, out: string | null): Promise<StatusReport> {
   const handle = client.workflow.getHandle<ExtractVectorsWorkflow>(workflowId);
   let description;
   try {
@@ -30,52 +47,106 @@ export async function readRunStatus(client: Client, workflowId: string): Promise
     throw error;
   }
   const status = description.status.name;
-  let result: RunSummary | null = null;
-  let failure: string | null = null;
-  if (status === 'COMPLETED') result = await handle.result();
-  else if (status !== 'RUNNING') failure = await handle.result().then(() => null, (error: unknown) => rootCauseMessage(error));
+  const state = TEMPORAL_STATES[status] ?? 'unfinished';
+  const progress = state === 'running' ? await readProgress(client, handle) : undefined;
   return {
+    format: 1,
+    source: 'server',
+    out,
+    state,
     workflowId,
     runId: description.runId,
     status,
     startTime: description.startTime.toISOString(),
     closeTime: description.closeTime?.toISOString() ?? null,
     summary: (await description.staticSummary()) ?? null,
-    progress: status === 'RUNNING' ? ((await readProgress(client, handle)) ?? null) : null,
-    result,
-    failure,
+    progress: progress ? statusProgress(progress) : null,
+    result: status === 'COMPLETED' ? await handle.result() : null,
+    failure: state === 'running' || status === 'COMPLETED' ? null : await handle.result().then(() => null, (error: unknown) => rootCauseMessage(error)),
+    resume: null,
+    log: null,
+    note: state === 'running' && !progress ? 'progress not available: no worker has answered the progress query (are workers running?)' : null,
   };
 }
 
-export function formatRunStatus(s: RunStatus): string {
-  const lines = [`workflow  ${s.workflowId} (run ${s.runId})`, `status    ${s.status}, started ${s.startTime}${s.closeTime ? `, closed ${s.closeTime}` : ''}`];
+/** The server's answer, with what only the folder knows (the command that resumes it, the log). */
+function withFolder(server: StatusReport, folder: StatusReport | undefined): StatusReport {
+  if (!folder) return server;
+  const unfinished = server.state !== 'running' && server.state !== 'completed';
+  return { ...server, resume: unfinished ? folder.resume : null, log: folder.log };
+}
+
+/**
+ * The run of `--out` or `--workflow-id`. A running embedded run is asked through its own server
+ * (its address is in the folder's lease); an embedded run that no longer runs is read from the
+ * folder's files, as its server is gone with it; a run on a cluster is asked on the cluster, and
+ * read from the files when the cluster cannot be reached or does not know it.
+ */
+export async function runStatus(values: Parameters<typeof targetWorkflowId>[0] & { address?: string } & Record<string, unknown>): Promise<StatusReport> {
+  const workflowId = await targetWorkflowId(values);
+  if (values.out === undefined) return withClient(values, (client) => readRunStatus(client, workflowId, null));
+  const out = path.resolve(values.out);
+  let folder;
+  try {
+    folder = await readFolderStatus(out);
+  } catch (error) {
+    if (error instanceof NoRunFolderError) throw new UsageError(error.message);
+    throw error;
+  }
+  const server = values.address ?? readLiveLease(out)?.server?.address;
+  if (server === undefined && folder.embedded) return folder.report;
+  try {
+    return withFolder(await withClient({ ...values, address: server }, (client) => readRunStatus(client, workflowId, out)), folder.report);
+  } catch (error) {
+    const why = errorMessage(error);
+    return { ...folder.report, note: [`the Temporal server was not asked or did not answer (${why}): this is what the folder's files say`, folder.report.note].filter(Boolean).join('; ') };
+  }
+}
+
+const STATE_LINES: Record<RunState, string> = {
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled (the same run command resumes it; finished shards are kept)',
+  interrupted: 'interrupted by a signal (the same run command resumes it; finished shards are kept)',
+  stopped: 'stopped: its process is gone without finishing (killed or crashed); the same run command resumes it',
+  unfinished: 'not finished (no server says whether it still runs)',
+  'not-started': 'not started: the folder holds no run yet',
+};
+
+export function formatRunStatus(s: StatusReport): string {
+  const lines = [`state     ${STATE_LINES[s.state]}`];
+  if (s.out) lines.push(`out       ${s.out}`);
+  if (s.workflowId) lines.push(`workflow  ${s.workflowId}${s.runId ? ` (run ${s.runId})` : ''}${s.status ? `, ${s.status}` : ''}`);
+  if (s.startTime) lines.push(`started   ${s.startTime}${s.closeTime ? `, ended ${s.closeTime}` : ''}`);
   if (s.summary) lines.push(`summary   ${s.summary}`);
   const p = s.progress;
-  if (p) {
+  if (p && !s.result) lines.push(`stage     ${p.stage}`);
+  if (p && !s.result && p.shardsTotal > 0) {
     lines.push(
-      `stage     ${p.stage}`,
       `shards    ${p.shardsDone}/${p.shardsTotal} done`,
       `images    ${p.imagesSeen}/${p.imagesTotal} (${p.imagesDone} in finished shards)`,
       `rows      ${p.rows} in finished shards`,
       `errors    ${p.errors}`,
-      `speed     ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatDuration(p.etaSeconds)}`,
+      ...(p.imagesPerSecond === null ? [] : [`speed     ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatDuration(p.etaSeconds)}`]),
       ...p.running.map((r) => `running   ${r.split} shard ${r.shard}: ${r.imagesDone}/${r.imagesTotal ?? '?'} images`),
     );
-  } else if (s.status === 'RUNNING') {
-    lines.push('progress  not available: no worker has answered the progress query (are workers running?)');
   }
   if (s.result) {
     const c = s.result.counts;
-    lines.push(`images    ${c.extractedImages} extracted of ${c.trainingImages}`, `rows      ${c.rows}`, `errors    ${c.errors}`, `output    ${s.result.out}`);
+    lines.push(`images    ${c.extractedImages} extracted of ${c.trainingImages}`, `rows      ${c.rows}`, `errors    ${c.errors}${c.errors > 0 ? ` (${path.join(s.result.out, 'errors.csv')})` : ''}`);
+    for (const file of [s.result.vectors, s.result.validationVectors]) if (file) lines.push(`output    ${file}`);
   }
   if (s.failure) lines.push(`reason    ${s.failure}`);
+  if (s.resume) lines.push(s.state === 'failed' ? `again     once what the reason names is fixed: ${s.resume}` : `resume    ${s.resume}`);
+  if (s.log) lines.push(`log       ${s.log}`);
+  if (s.note) lines.push(`note      ${s.note}`);
   return lines.join('\n') + '\n';
 }
 
 export async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('status', args, { ...runTargetFlags, json: { type: 'boolean' } });
-  const workflowId = targetWorkflowId(values);
-  const status = await withClient({ ...values, address: resolveRunAddress(values) }, (client) => readRunStatus(client, workflowId));
+  const status = await runStatus(values);
   process.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatRunStatus(status));
   return 0;
 }

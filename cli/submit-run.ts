@@ -19,6 +19,8 @@ export interface SubmitOptions {
 
 export class RunFailedError extends Error {
   override name = 'RunFailedError';
+  /** The log with the details (an embedded run's OUT/.tessera/tessera.log), printed after the message. */
+  log?: string;
 }
 
 export class RunCancelledError extends Error {

@@ -11,6 +11,9 @@ import {
 } from '../lib/temporal/connection.ts';
 import { UsageError } from './run-options.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
+import { outputLayout } from '../lib/run-folder/layout.ts';
+import { WorkflowRecordSchema } from '../lib/run-folder/records.ts';
+import { readRecord } from '../lib/run-folder/records-io.ts';
 
 /** How status and cancel name a run: its output folder or its workflow id, on a cluster. */
 export const runTargetFlags = {
@@ -63,15 +66,27 @@ export async function withClient<T>(flags: ConnectionFlagValues, use: (client: C
   }
 }
 
-/** The run's workflow id: given, or derived from its output folder as `tessera run` derives it. */
-export function targetWorkflowId(flags: { out?: string; 'workflow-id'?: string }): string {
+/**
+ * The run's workflow id: given; else the one working in the output folder (recorded there by its
+ * preflight, so a run started from the Temporal CLI or UI under its own id is found); else the id
+ * `tessera run` derives from the folder.
+ */
+export async function targetWorkflowId(flags: { out?: string; 'workflow-id'?: string }): Promise<string> {
   if (flags['workflow-id'] && flags.out) throw new UsageError('give --out or --workflow-id, not both');
   if (flags['workflow-id']) return flags['workflow-id'];
-  if (flags.out) return workflowIdForOutput(flags.out);
+  if (flags.out) {
+    const recorded = await readRecord(outputLayout(flags.out).workflowRecord, WorkflowRecordSchema).catch(() => undefined);
+    return recorded?.workflowId ?? workflowIdForOutput(flags.out);
+  }
   throw new UsageError('which run? give --out DIR (its output folder) or --workflow-id ID');
 }
 
-/** Runs started by a schedule are named after the schedule, not their folder: say so. */
+/** Where runs named otherwise than after their folder are found: say so. */
 export function noRunMessage(workflowId: string): string {
-  return `no run with workflow id ${workflowId} on this cluster (a scheduled run is named tessera-schedule-NAME-TIME: see \`tessera schedule describe\` and use --workflow-id)`;
+  return (
+    `no run with workflow id ${workflowId} on this cluster. A run started from the Temporal CLI or UI under its own id is ` +
+    `found through --out once its first activity has run (it records its id in OUT/.tessera/workflow.json); before that, ` +
+    `or for runs elsewhere, give --workflow-id ID (\`temporal workflow list --query 'WorkflowType="extractVectors"'\` lists them; ` +
+    `a scheduled run is named tessera-schedule-NAME-TIME: see \`tessera schedule describe\`)`
+  );
 }

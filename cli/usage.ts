@@ -9,6 +9,8 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
   tessera run --data DIR --out DIR [--model FILE] [--config FILE] [options]
       Without --address: starts a local Temporal dev server (state under --out) and in-process
       workers, runs to the end with a progress bar. The same command after a crash resumes.
+      Its log (the SDK's and the workers' messages) goes to OUT/.tessera/tessera.log;
+      --verbose also shows it live. --quiet: no progress bar.
       --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait);
                             --namespace, --api-key and --tls* as below
       Run options (also accepted in --config JSON, same names in camelCase):
@@ -18,8 +20,9 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       --splits train[,val]  val: also extract validation.csv, occluded, into validation-vectors.parquet
       --force               replace a different earlier run's outputs in --out (else refused)
   tessera status (--out DIR | --workflow-id ID) [--address HOST:PORT] [--json]
-      Stage, shards, images, rows, errors, images/s and ETA of a running run; the result or the
-      failure of a finished one.
+      Stage, shards, images, rows, errors, images/s and ETA of a running run (from its server);
+      the result, the failure or where it stopped of one that no longer runs (from the folder's
+      files, no server needed), and the command that resumes it. Exit 0 when it answered.
   tessera cancel (--out DIR | --workflow-id ID) [--address HOST:PORT] [--no-wait]
       Stops the run's activities at their next heartbeat; nothing half-written stays. The same
       run command later resumes from the finished shards.

@@ -1,15 +1,17 @@
-import type { RunCounts, RunTimings } from '../run-folder/records.ts';
+import { z } from 'zod';
+import { RunCountsSchema, RunTimingsSchema } from '../run-folder/records.ts';
 
-/** What extractVectors returns: paths and counts, never data. */
-export interface RunSummary {
-  workflowId: string;
-  out: string;
+/** What extractVectors returns: paths and counts, never data (also `result` in `tessera status --json`). */
+export const RunSummarySchema = z.object({
+  workflowId: z.string(),
+  out: z.string(),
   /** vectors.parquet, or null when the run extracted only the validation split. */
-  vectors: string | null;
+  vectors: z.string().nullable(),
   /** validation-vectors.parquet when the run extracted the validation split. */
-  validationVectors: string | null;
-  manifest: string;
-  counts: RunCounts;
+  validationVectors: z.string().nullable(),
+  manifest: z.string(),
+  counts: RunCountsSchema,
   /** Seconds per stage; `extract` sums shard times, `total` is the workflow's own wall time. */
-  timings: RunTimings;
-}
+  timings: RunTimingsSchema,
+});
+export type RunSummary = z.infer<typeof RunSummarySchema>;

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -41,6 +42,13 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** For a process about to exit (a signal handler): atomic by rename, not fsynced. */
+export function writeJsonAtomicSync(file: string, value: unknown): void {
+  const temp = uniqueTempPath(file);
+  fsSync.writeFileSync(temp, JSON.stringify(value, null, 2) + '\n');
+  fsSync.renameSync(temp, file);
 }
 
 export async function readJsonIfExists(file: string): Promise<unknown> {

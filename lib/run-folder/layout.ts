@@ -42,6 +42,12 @@ export function outputLayout(outFolder: string) {
     classMapping: path.join(work, 'classes.json'),
     /** The embedded run's hold on the folder (and where its Temporal server listens). */
     lease: path.join(work, 'lease.json'),
+    /** The workflow working in the folder (status finds runs started elsewhere by it). */
+    workflowRecord: path.join(work, 'workflow.json'),
+    /** How the last embedded `tessera run` ended (status reads it once the run and its server are gone). */
+    outcome: path.join(work, 'outcome.json'),
+    /** The embedded run's log: the Temporal SDK's and the workers' messages (the terminal gets one line per failure). */
+    log: path.join(work, 'tessera.log'),
     /** The embedded Temporal dev server's state: the run's history survives a crash with it. */
     temporalState: path.join(work, 'temporal', 'state.db'),
     duckdbTemp: path.join(work, 'duckdb-tmp'),

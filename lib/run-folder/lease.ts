@@ -102,6 +102,17 @@ export function judgeLease(state: { record: LeaseRecord | null; mtimeMs: number 
   return age > ttlMs ? { live: false, reason: `not renewed for ${Math.round(age / 1000)} s` } : { live: true };
 }
 
+/** The folder's lease record, live or not (a stale one is what a crashed run left), or null. */
+export function readLeaseWithVerdict(out: string, ttlMs = LEASE_TTL_MS): { record: LeaseRecord; verdict: LeaseVerdict } | null {
+  let state: LeaseFileState | null;
+  try {
+    state = readLeaseFile(leaseFile(out));
+  } catch {
+    return null;
+  }
+  return state?.record ? { record: state.record, verdict: judgeLease(state, Date.now(), ttlMs) } : null;
+}
+
 /** The lease of a run that holds `out` now, or null (no lease, or its holder is gone). */
 export function readLiveLease(out: string, ttlMs = LEASE_TTL_MS): LeaseRecord | null {
   let state: LeaseFileState | null;

@@ -16,7 +16,8 @@ import { TESSERA_VERSION } from '../core/version.ts';
 
 
 /** Entries of `.tessera/` that the embedded run's lease may create before the folder is claimed. */
-const LEASE_ENTRIES = /^(lease\.json.*|temporal)$/;
+/** What an embedded run writes in .tessera before its preflight claims the folder: lease, server state, log, outcome. */
+const LEASE_ENTRIES = /^(lease\.json.*|temporal|tessera\.log|outcome\.json.*)$/;
 
 
 /** --out must be apart from the inputs: writing there could replace or delete them. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { InputError } from '../core/errors.ts';
-import { readJsonIfExists, writeJsonAtomic } from './atomic-files.ts';
+import { readJsonIfExists, writeJsonAtomic, writeJsonAtomicSync } from './atomic-files.ts';
 
 /**
  * Typed reads and writes of the records in records.ts: what is read back is parsed by its schema
@@ -48,5 +48,12 @@ export async function requireRecord<S extends z.ZodType>(file: string, schema: S
 export async function writeRecord<S extends z.ZodType>(file: string, schema: S, value: z.input<S>): Promise<z.output<S>> {
   const record = schema.parse(value);
   await writeJsonAtomic(file, record);
+  return record;
+}
+
+/** writeRecord for a process about to exit, whose pending promises would never settle. */
+export function writeRecordSync<S extends z.ZodType>(file: string, schema: S, value: z.input<S>): z.output<S> {
+  const record = schema.parse(value);
+  writeJsonAtomicSync(file, record);
   return record;
 }

@@ -249,6 +249,36 @@ export const ManifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+/**
+ * .tessera/workflow.json: the workflow working in the folder, written by its preflight, so that
+ * `tessera status --out` finds a run started elsewhere (Temporal CLI or UI, a schedule) by its id.
+ */
+export const WorkflowRecordSchema = z.object({
+  format: format(1),
+  workflowId: z.string(),
+  runId: z.string(),
+  recordedAt: z.string(),
+});
+export type WorkflowRecord = z.infer<typeof WorkflowRecordSchema>;
+
+/**
+ * .tessera/outcome.json: how the last embedded `tessera run` on the folder ended, written before it
+ * releases its lease. A process that crashed writes none: its lease stays, and status says so.
+ */
+export const RunOutcomeSchema = z.object({
+  format: format(1),
+  command: z.string(),
+  workflowId: z.string().nullable(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  /** `interrupted`: stopped by a signal (Ctrl-C); the same command resumes it, as after a cancel. */
+  outcome: z.enum(['completed', 'failed', 'cancelled', 'interrupted']),
+  /** What failed, naming the input; null when it completed. */
+  message: z.string().nullable(),
+  log: z.string().nullable(),
+});
+export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
+
 export const LeaseServerSchema = z.object({
   address: z.string(),
   uiUrl: z.string(),

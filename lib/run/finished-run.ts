@@ -5,7 +5,7 @@ import { sha256File } from '../core/hashing.ts';
 import { ImageFiles } from '../extract/decode-batch.ts';
 import { currentImageHash } from '../extract/lineage.ts';
 import { openCsv } from '../pandas/csv.ts';
-import type { RunLayout } from '../run-folder/layout.ts';
+import type { OutputLayout, RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
 import type { RunSummary } from '../compact/run-summary.ts';
 import { readRecord } from '../run-folder/records-io.ts';
@@ -44,7 +44,7 @@ export async function finishedRun(config: RunConfig, layout: RunLayout): Promise
 }
 
 /** What the workflow returned when the folder's run finished, from its manifest. */
-export function summaryOfFinishedRun(manifest: Manifest, layout: RunLayout): RunSummary {
+export function summaryOfFinishedRun(manifest: Manifest, layout: OutputLayout): RunSummary {
   const published = (name: string | undefined) => (name === undefined ? null : path.join(layout.out, name));
   return {
     workflowId: manifest.workflow.id,

@@ -6,6 +6,8 @@ import { describeOutputs, resolveOutputName } from '../inference/output-name.ts'
 import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from '../run-folder/output-folder.ts';
 import { claimRunOptions } from '../run-folder/run-options-record.ts';
 import { runLayout } from '../run-folder/layout.ts';
+import { WorkflowRecordSchema } from '../run-folder/records.ts';
+import { writeRecord } from '../run-folder/records-io.ts';
 
 export interface PreflightSummary {
   outputName: string;
@@ -24,9 +26,10 @@ async function requireFolder(folder: string, what: string): Promise<void> {
  * the output folder (apart from the inputs, tessera's own, writable, not another run's options;
  * temporary files of killed attempts removed), and the model: it loads, takes one float32
  * input [batch, 3, H, W] that accepts imgSize, and the chosen output exists and is 4-D. One blank
- * image goes through it (on the CPU) to learn the output's channels and grid.
+ * image goes through it (on the CPU) to learn the output's channels and grid. `workflow`, the
+ * workflow that runs the check, is recorded in the folder.
  */
-export async function preflight(config: RunConfig): Promise<PreflightSummary> {
+export async function preflight(config: RunConfig, workflow?: { workflowId: string; runId: string }): Promise<PreflightSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   await requireFolder(layout.data, 'dataset folder');
@@ -35,6 +38,8 @@ export async function preflight(config: RunConfig): Promise<PreflightSummary> {
   await claimOutputFolder(layout);
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
   await ensureWritable(layout.out, () => claimRunOptions(config, layout));
+  // Which workflow works here: status finds a run started from the Temporal CLI or UI by it.
+  if (workflow) await writeRecord(layout.workflowRecord, WorkflowRecordSchema, { ...workflow, recordedAt: new Date().toISOString() });
   await removeLeftoverTempFiles(layout);
 
   let session: ort.InferenceSession;

@@ -8,6 +8,7 @@ import { before, test } from 'node:test';
 import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
+import { StatusReportSchema } from '../../lib/run/run-status.ts';
 
 const execFileAsync = promisify(execFile);
 const tessera = path.join(PROJECT_ROOT, 'bin', 'tessera.js');
@@ -36,6 +37,22 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.match(first.stdout, /images\/s/);
   assert.ok(fs.existsSync(path.join(dir, 'out', 'vectors.parquet')));
   assert.ok(fs.existsSync(path.join(dir, 'out', '.tessera', 'temporal', 'state.db')), 'server state lives under --out');
+
+  // The run and its server are gone: status answers from the folder, with no server and no --address.
+  const status = await runTessera(['status', '--out', 'out', '--json'], dir);
+  assert.equal(status.code, 0, status.stderr);
+  const finished = StatusReportSchema.parse(JSON.parse(status.stdout));
+  assert.equal(finished.source, 'folder');
+  assert.equal(finished.state, 'completed');
+  assert.equal(finished.result?.counts.extractedImages, 8);
+  assert.equal(finished.result?.vectors, path.join(dir, 'out', 'vectors.parquet'));
+  assert.equal(finished.note, null, 'no server was tried');
+  const text = await runTessera(['status', '--out', 'out'], dir);
+  assert.match(text.stdout, /^state {5}completed\n/);
+  assert.match(text.stdout, /\noutput {4}.*vectors\.parquet\n/);
+  const cancel = await runTessera(['cancel', '--out', 'out'], dir);
+  assert.equal(cancel.code, 0, cancel.stderr);
+  assert.match(cancel.stdout, /no tessera run works on .*out now \(completed\); nothing to cancel/);
 
   const shardFile = path.join(dir, 'out', 'shards', 'shard-00000.parquet');
   const before = fs.statSync(shardFile).mtimeMs;
@@ -83,6 +100,34 @@ test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input',
   const noCsv = await runTessera(['run', '--data', 'data', '--out', 'out3', '--csv', 'absent.csv'], dir);
   assert.equal(noCsv.code, 1);
   assert.match(noCsv.stderr, /run failed: input CSV .*absent\.csv does not exist/);
+});
+
+test('a failing run prints one clear message and where its log is, no SDK warnings or stacks; status then tells the failure from the folder; --verbose shows the log live', async () => {
+  const failed = await runTessera(['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet'], dir);
+  assert.equal(failed.code, 1);
+  const log = path.join(dir, 'out-fail', '.tessera', 'tessera.log');
+  assert.equal(failed.stderr, `tessera run: run failed: input CSV ${path.join(dir, 'data', 'absent.csv')} does not exist\ntessera run: details in ${log}\n`);
+  assert.equal(failed.stdout, '');
+  const logged = fs.readFileSync(log, 'utf8');
+  assert.match(logged, /\[WARN\] Activity failed/, 'the SDK\'s lines went to the log');
+  assert.match(logged, /absent\.csv does not exist/);
+
+  const status = await runTessera(['status', '--out', 'out-fail', '--json'], dir);
+  assert.equal(status.code, 0, status.stderr);
+  const report = StatusReportSchema.parse(JSON.parse(status.stdout));
+  assert.equal(report.state, 'failed');
+  assert.equal(report.source, 'folder');
+  assert.match(report.failure ?? '', /input CSV .*absent\.csv does not exist/);
+  assert.equal(report.log, log);
+  assert.equal(report.resume, 'tessera run --data data --out out-fail --csv absent.csv --quiet');
+
+  const verbose = await runTessera(['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet', '--verbose'], dir);
+  assert.equal(verbose.code, 1);
+  assert.match(verbose.stderr, /\[WARN\] Activity failed/);
+
+  const notARun = await runTessera(['status', '--out', 'data'], dir);
+  assert.equal(notARun.code, 2);
+  assert.match(notARun.stderr, /data is not a tessera output folder \(it has no \.tessera\/folder\.json\)/);
 });
 
 test('preflight ends a run before any shard when the model, its output or the image folder is wrong', async () => {

@@ -16,6 +16,7 @@ import { DEFAULT_MODEL, temporalBinary } from '../../lib/core/project-paths.ts';
 import { processAlive } from '../../lib/core/process-info.ts';
 import { leaseFile } from '../../lib/run-folder/lease.ts';
 import { LeaseRecordSchema, type LeaseRecord } from '../../lib/run-folder/records.ts';
+import { StatusReportSchema } from '../../lib/run/run-status.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import { childProcesses, startTessera, TESSERA_BIN, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
@@ -169,6 +170,11 @@ for (const { signal, code, midRun } of signalCases) {
     assert.ok(await portFree(server.port), 'its port is free');
     assert.equal(leaseOf(out), null, 'the lease is released');
     if (midRun) assert.ok(shardsDone(out) < 9, 'it was stopped mid-run');
+    const status = tessera(['status', '--out', out, '--json']);
+    assert.equal(await status.exited, 0, status.output());
+    const report = StatusReportSchema.parse(JSON.parse(status.output()));
+    assert.equal(report.state, 'interrupted');
+    assert.equal(report.resume, ['tessera', ...runArgs(out)].join(' '));
   });
 }
 
@@ -181,6 +187,15 @@ test('tessera SIGKILLed (node alone): its server dies with it, and the same comm
   await run.exited;
   await waitUntil(() => !processAlive(server.pid), 'the server died with tessera', { timeoutMs: 5_000 });
   assert.ok(await portFree(server.port), 'its port is free');
+  const status = tessera(['status', '--out', out, '--json']);
+  assert.equal(await status.exited, 0, status.output());
+  const crashed = StatusReportSchema.parse(JSON.parse(status.output()));
+  assert.equal(crashed.state, 'stopped', 'a crash is told from its stale lease');
+  assert.equal(crashed.source, 'folder');
+  assert.equal(crashed.resume, ['tessera', ...runArgs(out)].join(' '));
+  assert.match(crashed.failure ?? '', new RegExp(`pid ${run.child.pid} .*stopped without finishing`));
+  assert.equal(crashed.progress?.stage, 'extract');
+  assert.ok(crashed.progress.shardsDone >= 1 && crashed.progress.shardsDone < crashed.progress.shardsTotal, `shards ${crashed.progress.shardsDone}/${crashed.progress.shardsTotal}`);
 
   const again = tessera(runArgs(out));
   assert.equal(await again.exited, 0, again.output());

@@ -15,7 +15,7 @@ import type { RunSummary } from '../../lib/compact/run-summary.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { ManifestSchema, type ManifestShard } from '../../lib/run-folder/records.ts';
 import { workflowIdForOutput } from '../../cli/workflow-id.ts';
-import type { RunStatus } from '../../cli/status-command.ts';
+import { StatusReportSchema } from '../../lib/run/run-status.ts';
 import { readProgress } from '../../cli/progress.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import type { Page } from 'playwright-core';
@@ -101,8 +101,10 @@ test('status shows a running run, cancel stops it without half-written files, an
   await waitUntil(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, 'heartbeats of a running shard', { watched: run });
   const status = await tessera(['status', '--address', server.address, '--out', out, '--json']);
   assert.equal(status.code, 0, status.output);
-  const running = JSON.parse(status.output) as RunStatus;
+  const running = StatusReportSchema.parse(JSON.parse(status.output));
   assert.equal(running.status, 'RUNNING');
+  assert.equal(running.state, 'running');
+  assert.equal(running.source, 'server');
   assert.equal(running.workflowId, workflowIdForOutput(out));
   assert.match(running.summary ?? '', /tessera: tile vectors of data → /);
   assert.ok(running.progress, 'progress while running');
@@ -112,9 +114,9 @@ test('status shows a running run, cancel stops it without half-written files, an
   assert.ok(running.progress.imagesSeen >= 8, `images seen ${running.progress.imagesSeen}`);
   assert.ok(running.progress.running.length <= 1, 'the waiting shard has no heartbeat');
   for (const shard of running.progress.running) assert.equal(shard.split, 'train');
-  assert.ok(running.progress.imagesPerSecond > 0 && running.progress.etaSeconds !== null && running.progress.etaSeconds > 0);
+  assert.ok(running.progress.imagesPerSecond !== null && running.progress.imagesPerSecond > 0 && running.progress.etaSeconds !== null && running.progress.etaSeconds > 0);
   const text = await tessera(['status', '--address', server.address, '--out', out]);
-  assert.match(text.output, /status {4}RUNNING/);
+  assert.match(text.output, /state {5}running\n/);
   assert.match(text.output, /shards {4}[01]\/3 done/);
 
   // Cancel as soon as shard 0 is finished: shard 1 (several seconds of work) is then in flight.

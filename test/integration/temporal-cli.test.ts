@@ -7,8 +7,9 @@ import { after, before, test } from 'node:test';
 import { DEFAULT_MODEL, temporalBinary } from '../../lib/core/project-paths.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
-import { waitUntil } from '../support/processes.ts';
+import { TESSERA_BIN, waitUntil } from '../support/processes.ts';
 import { duckdbRows } from '../support/vectors.ts';
+import { StatusReportSchema } from '../../lib/run/run-status.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -43,6 +44,25 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
   )) as [[number, number]];
   assert.equal(files, 12 - 3, 'one validation image per class, the rest extracted');
   assert.equal(rows, files * 64);
+
+  // `tessera status --out` finds the run although it was started under its own id: the folder names it.
+  const status = await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', address, '--json']);
+  const report = StatusReportSchema.parse(JSON.parse(status.stdout));
+  assert.equal(report.workflowId, 'tessera-from-temporal-cli');
+  assert.equal(report.source, 'server');
+  assert.equal(report.state, 'completed');
+  assert.equal(report.result?.counts.extractedImages, 9);
+  // The cluster out of reach: the folder's own files still answer, and say why they answer.
+  const offline = StatusReportSchema.parse(JSON.parse((await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', '127.0.0.1:1', '--json'])).stdout));
+  assert.equal(offline.source, 'folder');
+  assert.equal(offline.state, 'completed');
+  assert.equal(offline.workflowId, 'tessera-from-temporal-cli');
+  assert.equal(offline.result?.counts.rows, rows);
+  assert.match(offline.note ?? '', /cannot reach Temporal at 127\.0\.0\.1:1.*this is what the folder's files say/);
+  // A run the folder does not know: the message says how runs under their own ids are found.
+  const unknown = await run(process.execPath, [TESSERA_BIN, 'status', '--workflow-id', 'tessera-nobody', '--address', address]).catch((error: { code: number; stderr: string }) => error);
+  assert.ok('code' in unknown && unknown.code === 2);
+  assert.match(unknown.stderr, /no run with workflow id tessera-nobody on this cluster\. A run started from the Temporal CLI or UI under its own id is found through --out once/);
 });
 
 test('a bad --input fails the workflow at once with every bad field named', async () => {
@@ -78,6 +98,9 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   const events = fs.readFileSync(attempts, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event);
   assert.deepEqual(events, ['started', 'cancelled']);
   assert.deepEqual(fs.readdirSync(path.join(out, 'shards')).filter((name) => name.endsWith('.tmp')), [], 'the half-written shard was removed');
+  const status = StatusReportSchema.parse(JSON.parse((await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', address, '--json'])).stdout));
+  assert.equal(status.workflowId, 'tessera-cancel-me');
+  assert.equal(status.state, 'cancelled');
 
   await start('tessera-cancel-me-again');
   const { stdout } = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me-again', '--output', 'json'], { timeout: 120_000 });
