@@ -27,6 +27,7 @@ const LIB_LAYERS = {
   compact: ['core', 'pandas', 'parquet', 'run-folder', 'extract'],
   run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'extract', 'compact'],
   dev: ['core', 'pandas'],
+  report: ['core', 'pandas', 'parquet', 'run-folder', 'eval'],
 };
 const LAYER_ZONES = [
   ...Object.entries(LIB_LAYERS).map(([folder, allowed]) => ({

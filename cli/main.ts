@@ -15,6 +15,7 @@ import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
 import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
+import { reportCommand } from './report-command.ts';
 import { hasOutputTemplate } from '../lib/run/output-template.ts';
 
 
@@ -120,6 +121,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   worker: workerCommand,
   dev: devCommand,
   'sample-data': sampleDataCommand,
+  report: reportCommand,
   status: statusCommand,
   cancel: cancelCommand,
   schedule: scheduleCommand,

@@ -42,6 +42,11 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       --tls-server-name NAME (TEMPORAL_TLS_SERVER_NAME). An API key or a TLS file turns TLS on.
   tessera dev [--port N] [--ui-port N] [--db FILE]
   tessera sample-data --out DIR [--images N] [--classes K] [--seed S]
+  tessera report OUT [--html FILE] [--sample N]
+      Writes OUT/report.html (or FILE) about a finished run, one self-contained page: counts,
+      errors by reason, shards over time with images/s, images per class, and a PCA scatter and
+      nearest-neighbour accuracy of up to N mean-pooled image vectors (default 2000), sampled
+      from a bounded part of vectors.parquet. Prints the page's path.
   tessera COMMAND --help
       That command's usage; for run, every run option with its default.
 `;
@@ -118,9 +123,9 @@ export function nearestFlag(given: string, known: readonly string[]): string | u
  * parseArgs for one command, strict, with its mistakes told as a user needs them: an unknown flag
  * names the nearest known one and shows the command's usage; a flag missing its value says so.
  */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: T) {
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: T, { allowPositionals = false } = {}) {
   try {
-    return parseArgs({ args, options, strict: true });
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message = (error as Error).message;

@@ -6,3 +6,5 @@ cd "$root"
 bash infra/setup.sh
 [ -s sample-data/train.csv ] || node bin/tessera.js sample-data --out sample-data
 node bin/tessera.js run --data sample-data --out runs/demo "$@"
+# What came out, as a page: counts, shards over time, classes, a PCA of the vectors.
+node bin/tessera.js report runs/demo

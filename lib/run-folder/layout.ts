@@ -32,6 +32,8 @@ export function outputLayout(outFolder: string) {
     manifest: path.join(out, 'manifest.json'),
     /** Every extracted image's bytes (sha256) with its row, shard and target. */
     lineageCsv: path.join(out, 'lineage.csv'),
+    /** `tessera report`'s page about the finished run (not one of the run's outputs: the manifest does not list it). */
+    report: path.join(out, 'report.html'),
     work,
     /** Says that tessera created this folder: only such a folder is written into. */
     marker: path.join(work, 'folder.json'),

@@ -143,7 +143,7 @@ export function isTempOf(name: string, candidate: string): boolean {
 function topLevelFiles(layout: OutputLayout): string[] {
   return [
     layout.trainingCsv, layout.validationCsv, layout.classesCsv, layout.errorsCsv, layout.manifest, layout.lineageCsv,
-    layout.split('train').vectors, layout.split('val').vectors,
+    layout.split('train').vectors, layout.split('val').vectors, layout.report,
   ];
 }
 
@@ -162,7 +162,8 @@ export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<voi
  * crash from then on leaves no manifest or vectors file that speaks for other inputs.
  */
 export async function withdrawPublishedOutputs(layout: OutputLayout, split: 'train' | 'val'): Promise<void> {
-  for (const file of [layout.manifest, layout.lineageCsv, layout.split(split).compaction, layout.split(split).vectors]) {
+  // The report describes the run being replaced: it goes with the manifest.
+  for (const file of [layout.manifest, layout.lineageCsv, layout.report, layout.split(split).compaction, layout.split(split).vectors]) {
     await fs.rm(file, { force: true });
   }
 }
