@@ -38,6 +38,18 @@ export function rootCauseMessage(error: unknown): string {
   return message;
 }
 
+/** When the run is closed: its failure as this command's (a run that completed is no failure). */
+async function throwIfEnded(client: Client, workflowId: string): Promise<void> {
+  const handle = client.workflow.getHandle<ExtractVectorsWorkflow>(workflowId);
+  const status = await handle.describe().then((description) => description.status.name, () => 'UNKNOWN');
+  if (status !== 'FAILED' && status !== 'TERMINATED' && status !== 'TIMED_OUT' && status !== 'CANCELLED') return;
+  const failure = await handle.result().then(() => undefined, (error: unknown) => error);
+  if (failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure) {
+    throw new RunCancelledError(`workflow ${workflowId} was cancelled; the same command resumes it (finished shards are kept)`);
+  }
+  if (failure !== undefined) throw new RunFailedError(rootCauseMessage(failure));
+}
+
 /**
  * Starts the workflow for this output folder, or attaches to the one already running (after a
  * crash, the same command continues the same run), then follows it to the end. Attaching goes
@@ -65,6 +77,9 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
       if (error instanceof WorkflowUpdateFailedError && error.cause instanceof CancelledFailure) {
         throw new RunCancelledError(`workflow ${workflowId} is being cancelled; the same command resumes it once it has stopped`);
       }
+      // The open run ended while the attach check waited (say, its next shard found the model
+      // replaced): its own failure names the cause, where the update's says only that it ended.
+      if (error instanceof WorkflowUpdateFailedError) await throwIfEnded(client, workflowId);
       if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
       throw error;
     }
