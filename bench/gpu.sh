@@ -4,6 +4,11 @@
 #   bash bench/gpu.sh prepare [--cuda-libs]   # where npm and PyPI are reachable (e.g. this machine)
 #   bash bench/gpu.sh run [bench/gpu.ts options] # on the GPU machine, offline
 #
+# For a GPU host that has no node and takes files in bundles of at most 64 MiB:
+#   bash bench/gpu.sh bundle                    # after prepare: bench/.gpu/parts/, parts of ≤ 40 MiB
+#   bash bench/gpu.sh assemble PARTS_DIR DEST   # on the host, once every part is in PARTS_DIR
+#   PATH=DEST/node/bin:$PATH bash DEST/tessera/bench/gpu.sh run
+#
 # prepare: installs the project (npm ci, models, Temporal CLI), generates the 2,000 benchmark
 # JPEGs, and takes onnxruntime's CUDA provider for onnxruntime-node's exact version from PyPI's
 # onnxruntime-gpu wheel (NuGet, where onnxruntime-node's own installer looks, may be out of
@@ -39,16 +44,68 @@ prepare() {
   echo "gpu.sh prepare: done; copy this folder to the GPU machine and run: bash bench/gpu.sh run"
 }
 
+# The parts' size: a device call carries at most 64 MiB, the working tree (~15 MB) included.
+PART_MIB=40
+PARTS="$BUNDLE/parts"
+
+# Everything the GPU run needs that the host lacks, as xz-compressed parts of at most PART_MIB:
+# node itself, the project (code, bench, the models it measures, the Temporal CLI) with its
+# production node_modules pruned to linux-x64, and the CUDA provider beside onnxruntime-node's
+# binding. xz because the host's Python can unpack it (lzma) where no xz or zstd is installed.
+bundle() {
+  [[ -f "$BUNDLE/ort/libonnxruntime_providers_cuda.so" ]] || { echo "gpu.sh bundle: run 'bash bench/gpu.sh prepare' first" >&2; exit 2; }
+  local stage="$BUNDLE/stage"
+  rm -rf "$stage" "$PARTS" && mkdir -p "$stage/tessera" "$stage/node/bin" "$PARTS"
+  cp "$(command -v node)" "$stage/node/bin/node"
+  git ls-files -z -- . ':!test' | xargs -0 cp --parents -t "$stage/tessera"
+  cp -a node_modules "$stage/tessera/"
+  (cd "$stage/tessera" && npm prune --omit=dev --no-audit --no-fund --silent)
+  # Prebuilt binaries of other platforms: onnxruntime-node and the Temporal core bridge ship all of them.
+  local nm="$stage/tessera/node_modules"
+  rm -rf "$nm/onnxruntime-node/bin/napi-v6/darwin" "$nm/onnxruntime-node/bin/napi-v6/win32" "$nm/onnxruntime-node/bin/napi-v6/linux/arm64"
+  find "$nm/@temporalio/core-bridge/releases" -mindepth 1 -maxdepth 1 ! -name x86_64-unknown-linux-gnu -exec rm -rf {} +
+  cp --parents .tools/temporal/bin/temporal .tools/temporal/VERSION models/efficientnet_b0.onnx models/efficientnet_b0.onnx.json "$stage/tessera/"
+  cp "$BUNDLE"/ort/*.so "$stage/tessera/$ORT_BIN/"
+  du -sh "$stage/node" "$stage/tessera" "$nm"
+  tar -C "$stage" -cf - node tessera | xz -6 -T0 | split -b "${PART_MIB}M" -d -a 2 - "$PARTS/tessera-gpu.tar.xz.part-"
+  (cd "$PARTS" && sha256sum tessera-gpu.tar.xz.part-* > SHA256SUMS)
+  rm -rf "$stage"
+  ls -l "$PARTS"
+}
+
+# On the host: checks every part against SHA256SUMS, then unpacks node/ and tessera/ into DEST.
+assemble() {
+  local parts="${1:?usage: gpu.sh assemble PARTS_DIR DEST}" dest="${2:?usage: gpu.sh assemble PARTS_DIR DEST}"
+  (cd "$parts" && sha256sum -c --quiet SHA256SUMS) || { echo "gpu.sh assemble: a part is missing or damaged" >&2; exit 1; }
+  mkdir -p "$dest"
+  if command -v xz > /dev/null; then
+    cat "$parts"/tessera-gpu.tar.xz.part-* | xz -dc | tar -C "$dest" -xf -
+  else
+    cat "$parts"/tessera-gpu.tar.xz.part-* | python3 -c 'import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.stdin.buffer), mode="r|").extractall(sys.argv[1])' "$dest"
+  fi
+  echo "gpu.sh assemble: done; run: PATH=$dest/node/bin:\$PATH bash $dest/tessera/bench/gpu.sh run"
+}
+
 run() {
-  [[ -f "$BUNDLE/ort/libonnxruntime_providers_cuda.so" ]] || { echo "gpu.sh: run 'bash bench/gpu.sh prepare' first (on a machine with network)" >&2; exit 2; }
-  cp "$BUNDLE"/ort/*.so "$ORT_BIN/"
+  if [[ -f "$BUNDLE/ort/libonnxruntime_providers_cuda.so" ]]; then cp "$BUNDLE"/ort/*.so "$ORT_BIN/"; fi
+  [[ -f "$ORT_BIN/libonnxruntime_providers_cuda.so" ]] || { echo "gpu.sh: run 'bash bench/gpu.sh prepare' first (on a machine with network)" >&2; exit 2; }
   if [[ -d "$BUNDLE/cuda" ]]; then export LD_LIBRARY_PATH="$PWD/$BUNDLE/cuda:${LD_LIBRARY_PATH:-}"; fi
+  # CUDA 13, cuBLAS and cuDNN from the host Python's nvidia-* wheels, when it has them.
+  local site
+  for site in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2> /dev/null); do
+    for lib in "$site"/nvidia/*/lib; do [[ -d "$lib" ]] && export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"; done
+  done
+  # Numeric settings recorded with the figures: no TF32 in cuBLAS/cuDNN (onnxruntime-node's CUDA
+  # options take only a device id, so the libraries' own switch is the one that reaches them).
+  export NVIDIA_TF32_OVERRIDE=0
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   node --import tsx bench/gpu.ts "$@"
 }
 
 case "${1:-}" in
   prepare) shift; prepare "$@" ;;
+  bundle) shift; bundle "$@" ;;
+  assemble) shift; assemble "$@" ;;
   run) shift; run "$@" ;;
-  *) echo "usage: bash bench/gpu.sh prepare [--cuda-libs] | run [--runs N] [--data DIR]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/gpu.sh prepare [--cuda-libs] | bundle | assemble PARTS_DIR DEST | run [--runs N] [--data DIR]" >&2; exit 2 ;;
 esac
