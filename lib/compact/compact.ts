@@ -26,7 +26,7 @@ export interface CompactSummary {
 }
 
 /** The parts of an extraction key that the run's options decide (worker builds may differ). */
-const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'occlusion', 'executionProvider'] as const;
+const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'preprocessing', 'occlusion', 'executionProvider'] as const;
 
 /**
  * Before any row is read: every report is this plan's (same images, rows, targets, run options:

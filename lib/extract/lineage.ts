@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
+import { PREPROCESSING } from '../image/model-input.ts';
 import { sha256Bytes } from '../core/hashing.ts';
 import type { ImageFiles } from './decode-batch.ts';
 import { ExtractionKeySchema, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
@@ -21,6 +22,7 @@ export function extractionKey(config: RunConfig, split: Split, modelSha256: stri
     output: config.output,
     imgSize: config.imgSize,
     normalize: config.normalize,
+    preprocessing: PREPROCESSING[config.normalize],
     occlusion: split === 'val' ? { scheme: OCCLUSION_SCHEME, seed: config.seed } : null,
     executionProvider: config.executionProvider,
     onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',

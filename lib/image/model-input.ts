@@ -3,15 +3,26 @@
  * thread, which does this conversion beside the model, does not load libvips.
  */
 
-const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+/** torchvision's ImageNet statistics, used as float32 (as torchvision's Normalize holds them). */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 export type Normalize = 'none' | 'imagenet';
 
 /**
+ * Which arithmetic turns pixels into the model's input, per normalisation, as extraction keys
+ * record it: 1 is x / 255 in float32 (unchanged since the first version) with ImageNet's
+ * normalisation in doubles; 2 does that normalisation in float32, as torchvision does. Shards
+ * made under another number are extracted again rather than mixed with these.
+ */
+export const PREPROCESSING: Record<Normalize, number> = { none: 1, imagenet: 2 };
+
+/**
  * The model's input from `images` decoded images (uint8 HWC, back to back): float32 CHW, x / 255,
- * then the optional ImageNet normalisation. Runs on the inference thread. (A lookup table of the
- * 256 values measured slower here than the division: the loop is bound by memory, not arithmetic.)
+ * then the optional ImageNet normalisation, every step rounded to float32 as torchvision computes
+ * it (a float32 operation done in doubles and rounded once is correctly rounded), so that the
+ * inference thread's pixel model (pixel-model.ts) gives the same bits. Extraction uses that model;
+ * this is the reference for it, and for the benchmarks' and tests' decoding.
  */
 export function rgbToChwFloats(rgb: Uint8Array, images: number, size: number, normalize: Normalize, target: Float32Array): void {
   const plane = size * size;
@@ -22,9 +33,13 @@ export function rgbToChwFloats(rgb: Uint8Array, images: number, size: number, no
       // Divide (not multiply by 1/255) so values match numpy's `x.astype(float32) / 255` bit for bit.
       for (let p = 0; p < plane; p++) target[base + p] = rgb[pixels + p * 3 + c]! / 255;
       if (normalize === 'imagenet') {
-        const mean = IMAGENET_MEAN[c]!;
-        const std = IMAGENET_STD[c]!;
-        for (let p = base; p < base + plane; p++) target[p] = (target[p]! - mean) / std;
+        const mean = Math.fround(IMAGENET_MEAN[c]!);
+        const std = Math.fround(IMAGENET_STD[c]!);
+        // target[] is float32: each assignment rounds, so each step is a float32 operation.
+        for (let p = base; p < base + plane; p++) {
+          target[p] = target[p]! - mean;
+          target[p] = target[p]! / std;
+        }
       }
     }
   }

@@ -5,7 +5,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { rgbToChwFloats } from '../image/model-input.ts';
 import { describeOutputs, resolveOutputName } from './output-name.ts';
 import { pixelModel, PIXELS_INPUT, PIXELS_OUTPUT } from './pixel-model.ts';
 import type { ModelDescription, PixelBatch, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
@@ -78,27 +77,18 @@ async function main(): Promise<void> {
   const { session, model } = loaded;
   send({ kind: 'ready', model });
   // Pixels become the model's input in onnxruntime (pixel-model.ts, on the CPU whatever the model's
-  // provider: its output is handed over here) when no normalisation is asked for; ImageNet
-  // normalisation keeps JavaScript's arithmetic (doubles), and so its vectors.
-  const pixelSessions = new Map<number, Promise<ort.InferenceSession>>();
-  const pixelSession = (size: number) => {
-    let session = pixelSessions.get(size);
-    if (!session) pixelSessions.set(size, (session = ort.InferenceSession.create(pixelModel(size), { ...sessionOptions(), executionProviders: ['cpu'] })));
+  // provider: its output is handed over here), one small session per image size and normalisation.
+  const pixelSessions = new Map<string, Promise<ort.InferenceSession>>();
+  const pixelSession = (size: number, normalize: PixelBatch['normalize']) => {
+    const key = `${size}/${normalize}`;
+    let session = pixelSessions.get(key);
+    if (!session) pixelSessions.set(key, (session = ort.InferenceSession.create(pixelModel(size, normalize), { ...sessionOptions(), executionProviders: ['cpu'] })));
     return session;
   };
-  // The float input of the largest slice so far, reused: memory touched for the first time is slow.
-  let floats = new Float32Array(0);
   const inputOf = ({ pixels, size, normalize }: PixelBatch) => async (first: number, count: number): Promise<ort.Tensor> => {
     const perImage = 3 * size * size;
-    const slice = pixels.subarray(first * perImage, (first + count) * perImage);
-    if (normalize === 'none') {
-      const pixelsTensor = new ort.Tensor('uint8', slice, [count, size, size, 3]);
-      return (await (await pixelSession(size)).run({ [PIXELS_INPUT]: pixelsTensor }))[PIXELS_OUTPUT]!;
-    }
-    if (floats.length < slice.length) floats = new Float32Array(slice.length);
-    const input = floats.subarray(0, slice.length);
-    rgbToChwFloats(slice, count, size, normalize, input);
-    return new ort.Tensor('float32', input, [count, 3, size, size]);
+    const pixelsTensor = new ort.Tensor('uint8', pixels.subarray(first * perImage, (first + count) * perImage), [count, size, size, 3]);
+    return (await (await pixelSession(size, normalize)).run({ [PIXELS_INPUT]: pixelsTensor }))[PIXELS_OUTPUT]!;
   };
   // Each request answers itself (result or run-failed) and never rejects: the listener only starts it.
   const answer = async ({ id, batch }: ThreadRequest) => {
@@ -110,8 +100,7 @@ async function main(): Promise<void> {
       send({ kind: 'run-failed', id, message, pixels: batch.pixels }, [batch.pixels.buffer as ArrayBuffer]);
     }
   };
-  // One request at a time, in order: a batch runs in slices with awaits between them, and the
-  // next request must not overwrite the float input (reused) while slices of this one remain.
+  // One request at a time, in order: a batch runs in slices with awaits between them.
   let queue = Promise.resolve();
   port!.on('message', (request: ThreadRequest) => {
     queue = queue.then(() => answer(request));

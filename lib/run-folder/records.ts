@@ -102,6 +102,11 @@ export const ExtractionKeySchema = z.object({
   output: z.union([z.number(), z.string()]),
   imgSize: z.number(),
   normalize: z.string(),
+  /**
+   * tessera's arithmetic from pixels to the model's input (image/model-input.ts): it changed once
+   * (ImageNet normalisation moved from doubles to float32), so a key written before says nothing.
+   */
+  preprocessing: z.number().int().default(1),
   /** Validation images get the notebook's occlusion (scheme and seed); training images none. */
   occlusion: z.object({ scheme: z.string(), seed: z.number() }).nullable(),
   executionProvider: z.string(),

@@ -18,7 +18,7 @@ test('batches sent to the session thread at once (as extraction pipelines them) 
   // Slices of 2 images: each batch runs in several session.run calls, with awaits between them.
   const engine = await engines.get({ modelPath: DEFAULT_MODEL, executionProvider: 'cpu', output: 4, microBatch: 2 });
   const size = 128;
-  // `none` goes through the pixel model in onnxruntime, `imagenet` through JavaScript's conversion.
+  // Each normalisation has its own pixel model in onnxruntime.
   for (const normalize of ['none', 'imagenet'] as const) {
     const run = (seed: number) => engine.run({ pixels: pixels(4, size, seed), images: 4, size, normalize });
     const alone = [(await run(1)).data, (await run(2)).data, (await run(3)).data];
