@@ -13,13 +13,16 @@ import { RunConfigSchema } from '../../lib/core/run-config.ts';
 import { outputLayout } from '../../lib/run-folder/layout.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import { localTarget } from '../../lib/temporal/connection.ts';
-import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { photoFile, preparePhotos } from '../support/photos.ts';
 
 let dir: string;
 let temporal: TemporalHarness;
+const IDS = [1, 2, 3, 4, 5, 81, 82, 83, 84, 85].map((n) => `image_${String(n).padStart(4, '0')}.jpg`);
 
 before(async () => {
   requireSetup();
+  await preparePhotos(IDS);
   dir = tempDir('formats');
   temporal = await startTemporal(dir);
 });
@@ -28,11 +31,11 @@ after(async () => {
   await temporal?.stop();
 });
 
-/** 10 real photos of 2 classes: 8 training images in shards of 4, 2 validation images. */
+/** 10 photos of 2 classes (flowers17-mini, or generated: test/support/photos.ts): 8 training images in shards of 4, 2 validation images. */
 function writeDataset(data: string): void {
   fs.mkdirSync(path.join(data, 'images'), { recursive: true });
-  const ids = [1, 2, 3, 4, 5, 81, 82, 83, 84, 85].map((n) => `image_${String(n).padStart(4, '0')}.jpg`);
-  for (const id of ids) fs.copyFileSync(path.join(FLOWERS_DIR, 'images', id), path.join(data, 'images', id));
+  const ids = IDS;
+  for (const id of ids) fs.copyFileSync(photoFile(id), path.join(data, 'images', id));
   fs.writeFileSync(path.join(data, 'train.csv'), 'image_id,hotel_id\n' + ids.map((id, k) => `${id},${k < 5 ? 1 : 2}\n`).join(''));
 }
 

@@ -13,7 +13,8 @@ import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.
 import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/core/project-paths.ts';
 import { localTarget } from '../../lib/temporal/connection.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
-import { FLOWERS_DIR, requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { photoFile, preparePhotos } from '../support/photos.ts';
 import { startTessera, waitForFile } from '../support/processes.ts';
 import { duckdbRows } from '../support/vectors.ts';
 
@@ -29,7 +30,7 @@ function writeDataset(folder: string, rows: { id: string; cls: string }[]): void
   fs.mkdirSync(path.join(folder, 'images'), { recursive: true });
   for (const { id } of rows) {
     const target = path.join(folder, 'images', id);
-    if (!fs.existsSync(target)) fs.copyFileSync(path.join(FLOWERS_DIR, 'images', id), target);
+    if (!fs.existsSync(target)) fs.copyFileSync(photoFile(id), target);
   }
   fs.writeFileSync(path.join(folder, 'train.csv'), 'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''));
 }
@@ -85,6 +86,7 @@ function snapshot(folder: string): Map<string, string> {
 
 before(async () => {
   requireSetup();
+  await preparePhotos([...BASE_ROWS.map((row) => row.id), 'image_0170.jpg', 'image_0247.jpg', 'image_0248.jpg', 'image_0249.jpg']);
   dir = tempDir('trust');
   temporal = await startTemporal(dir);
 });
@@ -111,7 +113,7 @@ const dataChanges: { name: string; change: (data: string) => void; redone?: stri
     change: (data) => {
       const victim = path.join(data, 'images', 'image_0164.jpg');
       const { atime, mtime } = fs.statSync(victim);
-      fs.copyFileSync(path.join(FLOWERS_DIR, 'images', 'image_0170.jpg'), victim);
+      fs.copyFileSync(photoFile('image_0170.jpg'), victim);
       fs.utimesSync(victim, atime, mtime);
     },
     redone: 'image_0164.jpg',
