@@ -113,8 +113,8 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     }
   };
   /** Ends the process once everything is stopped: an interrupted run's pending calls to its own server would never settle. */
-  const exitAfterStop = (code: number, ended: Pick<RunOutcome, 'outcome' | 'message'>) => {
-    recordOutcome(ended);
+  const exitAfterStop = (code: number, ended?: Pick<RunOutcome, 'outcome' | 'message'>) => {
+    if (ended) recordOutcome(ended);
     void stop().then(
       () => process.exit(code),
       (error: unknown) => {
@@ -140,8 +140,8 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     onLost: (holder) => {
       // Only when this process stalled past the lease's TTL and a run on another machine took the folder.
       say(`lost the lease on ${out} to ${describeHolder(holder)}; stopping so that two runs never share the folder`);
-      outcomeWritten = true; // the folder is another run's now
-      exitAfterStop(1, { outcome: 'failed', message: 'lost the lease' });
+      outcomeWritten = true; // the folder is another run's now: its outcome is not ours to write
+      exitAfterStop(1);
     },
   });
 

@@ -70,8 +70,7 @@ export async function readRunStatus(client: Client, workflowId: string, out: str
 }
 
 /** The server's answer, with what only the folder knows (the command that resumes it, the log). */
-function withFolder(server: StatusReport, folder: StatusReport | undefined): StatusReport {
-  if (!folder) return server;
+function withFolder(server: StatusReport, folder: StatusReport): StatusReport {
   const unfinished = server.state !== 'running' && server.state !== 'completed';
   return { ...server, resume: unfinished ? folder.resume : null, log: folder.log };
 }

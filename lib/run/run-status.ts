@@ -95,6 +95,8 @@ export class NoRunFolderError extends Error {
   override name = 'NoRunFolderError';
 }
 
+const exists = (file: string): Promise<boolean> => fs.access(file).then(() => true, () => false);
+
 async function listShardNumbers(folder: string): Promise<number[]> {
   const names = await fs.readdir(folder).catch(() => [] as string[]);
   return names.flatMap((name) => {
@@ -134,7 +136,6 @@ async function splitProgress(layout: OutputLayout, split: Split) {
 async function progressFromFiles(layout: OutputLayout, splits: readonly Split[]): Promise<StatusProgress> {
   const perSplit = await Promise.all(splits.map((split) => splitProgress(layout, split)));
   const sum = (key: 'shardsTotal' | 'shardsDone' | 'imagesTotal' | 'imagesDone' | 'rows' | 'errors') => perSplit.reduce((total, counts) => total + counts[key], 0);
-  const exists = (file: string) => fs.access(file).then(() => true, () => false);
   let stage = 'preflight';
   if (await exists(layout.splitRecord)) stage = 'plan';
   if (perSplit.length > 0 && perSplit.every((counts) => counts.planned)) stage = sum('shardsDone') === sum('shardsTotal') ? 'compact' : 'extract';
@@ -168,12 +169,12 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
   const layout = outputLayout(outFolder);
   const stat = await fs.stat(layout.out).catch(() => undefined);
   if (!stat?.isDirectory()) throw new NoRunFolderError(`${layout.out} does not exist or is not a folder`);
+  const notes: string[] = [];
   const read = <S extends z.ZodType>(file: string, schema: S) =>
     readRecord(file, schema).catch((error: unknown) => {
       notes.push(errorMessage(error));
       return undefined;
     });
-  const notes: string[] = [];
   const [marker, options, workflow, outcome, manifest] = [
     await read(layout.marker, FolderMarkerSchema),
     await read(layout.runOptions, RunOptionsRecordSchema),
@@ -186,7 +187,7 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
   if (!marker && !outcome && !lease) {
     throw new NoRunFolderError(`${layout.out} is not a tessera output folder (it has no ${path.relative(layout.out, layout.marker)}): give the --out of a tessera run`);
   }
-  const serverState = await fs.access(path.dirname(layout.temporalState)).then(() => true, () => false);
+  const serverState = await exists(path.dirname(layout.temporalState));
   const embedded = serverState || lease !== null || outcome !== undefined;
 
   const report: StatusReport = {
@@ -204,7 +205,7 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
     result: null,
     failure: null,
     resume: null,
-    log: outcome?.log ?? ((await fs.access(layout.log).then(() => true, () => false)) ? layout.log : null),
+    log: outcome?.log ?? ((await exists(layout.log)) ? layout.log : null),
     note: null,
   };
   // The lease goes when its run ends; one left behind by a process that is gone is a crash.
