@@ -202,15 +202,27 @@ test('tessera SIGKILLed (node alone): its server dies with it, and the same comm
   assert.ok(fs.existsSync(path.join(out, 'vectors.parquet')));
 });
 
-/** A dev server on `dbFile` that nothing takes down (as a tessera without a death signal leaves one), listening. */
+/**
+ * A dev server on `dbFile` that nothing takes down (as a tessera without a death signal leaves one), listening.
+ * Its ports are free when picked but can be taken before it binds them, so it tries other ports then;
+ * any other failure shows the server's own output.
+ */
 async function startLeftoverServer(dbFile: string): Promise<{ pid: number; port: number; uiPort: number }> {
   fs.mkdirSync(path.dirname(dbFile), { recursive: true });
-  const [port, uiPort] = [await freePort(), await freePort()];
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', dbFile, '--log-level', 'warn'];
-  const leftover = spawn(temporalBinary(), args, { detached: true, stdio: 'ignore' });
-  strays.push(leftover.pid!);
-  await waitUntil(async () => !(await portFree(port)), 'the leftover server listens', { timeoutMs: 30_000 });
-  return { pid: leftover.pid!, port, uiPort };
+  const logFile = path.join(dir, `leftover-${Date.now()}.log`);
+  for (let attempt = 1; ; attempt++) {
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', dbFile, '--log-level', 'warn'];
+    const log = fs.openSync(logFile, 'w');
+    const leftover = spawn(temporalBinary(), args, { detached: true, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    strays.push(leftover.pid!);
+    const exited = () => leftover.exitCode !== null || leftover.signalCode !== null;
+    await waitUntil(async () => exited() || !(await portFree(port)), 'the leftover server listens', { timeoutMs: 60_000 });
+    if (!exited()) return { pid: leftover.pid!, port, uiPort };
+    const output = fs.readFileSync(logFile, 'utf8');
+    if (!/address already in use/.test(output) || attempt >= 3) throw new Error(`the leftover server exited (${leftover.exitCode ?? leftover.signalCode}):\n${output}`);
+  }
 }
 
 test('a server left running on the folder by a run that died (no death signal) is killed by the next run: the one its stale lease names, or one found without a lease', async () => {
