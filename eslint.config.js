@@ -23,9 +23,10 @@ const LIB_LAYERS = {
   'run-folder': ['core'],
   split: ['core', 'pandas', 'run-folder'],
   plan: ['core', 'pandas', 'run-folder'],
-  extract: ['core', 'image', 'inference', 'parquet', 'run-folder'],
+  reuse: ['core', 'pandas', 'parquet', 'run-folder'],
+  extract: ['core', 'image', 'inference', 'parquet', 'run-folder', 'reuse'],
   compact: ['core', 'pandas', 'parquet', 'run-folder', 'extract'],
-  run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'extract', 'compact'],
+  run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'reuse', 'extract', 'compact'],
   dev: ['core', 'pandas'],
   report: ['core', 'pandas', 'parquet', 'run-folder', 'eval'],
 };

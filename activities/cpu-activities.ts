@@ -8,6 +8,7 @@ import { preflight as runPreflight, type PreflightSummary } from '../lib/run/pre
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/split/prepare-split.ts';
 import { writeRunErrors } from '../lib/compact/errors-csv.ts';
 import { checkRunConfigPaths, type WorkerRoots } from '../lib/run-folder/confinement.ts';
+import { planReuse as planReuseSources, removeOldRuns as removeOldRunFolders, type ReusePlan } from '../lib/run/earlier-runs.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
@@ -29,6 +30,14 @@ export function createCpuActivities(roots: WorkerRoots) {
         await checkRunConfigPaths(requested, roots); // the command's folders too, not only the run's
         return checkAttachFiles(config, requested);
       });
+    },
+    /** The --reuse sources (and with reuseEarlierRuns the template's newest finished run) that this run can use. */
+    planReuse(config: RunConfig, template: string | undefined): Promise<ReusePlan> {
+      return cpuActivity(() => planReuseSources(config, template));
+    },
+    /** keepRuns: finished outputs of the template beyond the newest `keep`, removed; returns them. */
+    removeOldRuns(config: RunConfig, template: string, keep: number): Promise<string[]> {
+      return cpuActivity(() => removeOldRunFolders(template, config.out, keep));
     },
     prepareSplit(config: RunConfig): Promise<SplitSummary> {
       return cpuActivity(() => prepareSplitFiles(config));

@@ -5,12 +5,13 @@ import type { InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
 import type { WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
+import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
 
 /** What crosses into the workflow's history: counts, never the shard's per-image lineage. */
-export type ShardSummary = Omit<ShardReport, 'errors' | 'lineage' | 'format' | 'parquetSha256'> & { errorCount: number };
+export type ShardSummary = Omit<ShardReport, 'errors' | 'lineage' | 'format' | 'parquetSha256' | 'reusedFrom'> & { errorCount: number; reusedImages?: number };
 
 export interface InferenceActivityOptions {
   /** Threads for onnxruntime's intra-op pool; undefined lets onnxruntime pick (all cores). */
@@ -37,6 +38,7 @@ export function sessionSpecFor(config: RunConfig, options: InferenceActivityOpti
  * process's one session per model.
  */
 export function createInferenceActivities(engines: InferenceEngines, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
+  const reuseIndexes = new ReuseIndexes();
   return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
@@ -56,14 +58,16 @@ export function createInferenceActivities(engines: InferenceEngines, roots: Work
               checkCancelled: () => context.cancellationSignal.throwIfAborted(),
               stoppedAs: () => (!context.cancellationSignal.aborted ? undefined : context.cancellationDetails?.cancelRequested ? 'cancelled' : 'interrupted'),
               attempt: context.info.attempt,
+              reuseIndexes,
             }),
           () => progress,
         ),
       );
-      const { images, extracted, rows, channels, grid, parquet, seconds, reused, redone, errors } = full;
+      const { images, extracted, rows, channels, grid, parquet, seconds, reused, redone, errors, reusedFrom } = full;
+      const reusedImages = reusedFrom.reduce((sum, source) => sum + source.images, 0);
       if (redone) context.log.warn('shard on disk not reused: extracting it again', { split, shard, reason: redone });
-      context.log.info('shard extracted', { split, shard, outcome: reused ? 'reused' : 'extracted', images, extracted, rows, errors: errors.length, seconds });
-      return { split, shard, images, extracted, rows, channels, grid, parquet, seconds, errorCount: errors.length, ...(reused ? { reused } : {}), ...(redone ? { redone } : {}) };
+      context.log.info('shard extracted', { split, shard, outcome: reused ? 'reused' : 'extracted', images, extracted, reusedImages, rows, errors: errors.length, seconds });
+      return { split, shard, images, extracted, rows, channels, grid, parquet, seconds, errorCount: errors.length, reusedImages, ...(reused ? { reused } : {}), ...(redone ? { redone } : {}) };
     },
   });
 }

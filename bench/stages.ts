@@ -14,6 +14,7 @@ import { prepareSplit } from '../lib/split/prepare-split.ts';
 import { allocateTileRows, TileParquetWriter } from '../lib/parquet/tile-writer.ts';
 import { sessionSpecFor } from '../activities/inference-activities.ts';
 import { seconds } from './measure.ts';
+import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
 
 /**
  * onnxruntime alone: float32 tensors decoded and converted beforehand, run on this thread with
@@ -107,6 +108,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         checkCancelled: () => {},
         stoppedAs: () => undefined,
         attempt: 1,
+        reuseIndexes: new ReuseIndexes(),
       });
     }
     const shardsDir = runLayout(config).split('train').shards;

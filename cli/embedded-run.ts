@@ -167,7 +167,7 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
         outcomeWritten = true; // nothing ran: the finished run's own outcome stays
         return { summary: summaryOfFinishedRun(finished.manifest, layout), workflowId: finished.manifest.workflow.id, seconds: 0, finishedAt: finished.manifest.createdAt };
       }
-      if (finished.changed && !options.quiet) say(`${finished.changed}: running again (shards whose images are unchanged are reused)`);
+      if (finished.changed && !options.quiet) say(`${finished.changed}: running again (the vectors of unchanged images are reused)`);
     }
     makeFolders(path.dirname(dbFile), out);
     fs.appendFileSync(layout.log, `${startedAt} ---- ${command} (pid ${process.pid})\n`);

@@ -27,11 +27,15 @@ function printSummary(summary: RunSummary, seconds: number, finishedAt?: string)
       ? `tessera: done in ${seconds.toFixed(1)} s`
       : `tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished ${finishedAt} (${summary.manifest})`,
     `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages})`,
+    ...(c.reusedImages + c.validationReusedImages > 0
+      ? [`  reused     ${c.reusedImages + c.validationReusedImages} images' vectors copied from earlier outputs; ${c.extractedImages + c.validationExtractedImages - c.reusedImages - c.validationReusedImages} through the model`]
+      : []),
     `  rows       ${c.rows} (${c.tilesPerImage} tiles × ${c.channels} channels per image)`,
     ...(summary.validationVectors ? [`  validation ${c.validationExtractedImages} images extracted with occlusion, ${c.validationRows} rows`] : []),
     `  errors     ${c.errors}${c.errors > 0 ? ` (see ${summary.out}/errors.csv)` : ''}`,
     `  speed      ${(c.extractedImages / seconds).toFixed(1)} images/s overall, ${(extract > 0 ? c.extractedImages / extract : 0).toFixed(1)} images/s in extraction`,
     ...[summary.vectors, summary.validationVectors].filter((file) => file !== null).map((file) => `  output     ${file}`),
+    ...(summary.reuse?.skipped ?? []).map((why) => `  warning    ${why}`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -47,6 +51,7 @@ async function runCommand(args: string[]): Promise<number> {
   });
   const config = buildRunConfig(values, values.config);
   if (hasOutputTemplate(config.out)) throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
+  if (config.keepRuns !== undefined || config.reuseEarlierRuns) throw new UsageError('--keep-runs and --reuse-earlier-runs apply to the runs of a schedule (tessera schedule create); give earlier outputs with --reuse DIR');
   if (values.detach && !values.address) throw new UsageError('--detach needs --address (the embedded server stops when tessera exits)');
   // A folder an embedded run is working in (its own server) must not get a second workflow from a cluster.
   const embeddedHolder = values.address ? readLiveLease(config.out) : null;

@@ -12,10 +12,18 @@ export function kebabCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** parseArgs option specs for every schema field: `--kebab-case VALUE`, or a bare switch for booleans. */
-export function configFlagSpecs(): Record<string, { type: 'string' | 'boolean' }> {
+/** Options whose values are folders: given relative to the caller's directory, sent absolute. */
+const PATH_OPTIONS = ['data', 'out', 'model', 'reuse'] as const;
+
+/**
+ * parseArgs option specs for every schema field: `--kebab-case VALUE`, a bare switch for booleans,
+ * and repeatable for lists (`--reuse A --reuse B`, `--splits train,val`).
+ */
+export function configFlagSpecs(): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
   const isBoolean = (key: (typeof configKeys)[number]) => RunConfigSchema.shape[key].safeParse(true).success;
-  return Object.fromEntries(configKeys.map((key) => [kebabCase(key), { type: isBoolean(key) ? 'boolean' : 'string' }]));
+  return Object.fromEntries(
+    configKeys.map((key) => [kebabCase(key), isBoolean(key) ? { type: 'boolean' } : takesArrays(RunConfigSchema.shape[key]) ? { type: 'string', multiple: true } : { type: 'string' }]),
+  );
 }
 
 function takesArrays(field: { safeParse(value: unknown): { success: boolean; error?: { issues: { code: string }[] } } }): boolean {
@@ -30,7 +38,7 @@ function takesArrays(field: { safeParse(value: unknown): { success: boolean; err
  */
 function flagValue(key: (typeof configKeys)[number], text: string): unknown {
   const field = RunConfigSchema.shape[key];
-  if (takesArrays(field)) return text.split(',').map((item) => item.trim()); // --splits train,val
+  if (takesArrays(field)) return (PATH_OPTIONS as readonly string[]).includes(key) ? [text] : text.split(',').map((item) => item.trim()); // --splits train,val
   const asNumber = Number(text);
   if (text.trim() === '' || !Number.isFinite(asNumber)) return text;
   const result = field.safeParse(asNumber);
@@ -47,7 +55,7 @@ export class UsageError extends Error {
  * flags, validated by the one schema. Paths become absolute against the caller's directory,
  * because workers may run elsewhere; the default model is tessera's own exported model.
  */
-export function buildRunConfig(flags: Record<string, string | boolean | undefined>, configFile?: string): RunConfig {
+export function buildRunConfig(flags: Record<string, string | boolean | (string | boolean)[] | undefined>, configFile?: string): RunConfig {
   let fromFile: Record<string, unknown> = {};
   if (configFile) {
     let text: string;
@@ -70,15 +78,16 @@ export function buildRunConfig(flags: Record<string, string | boolean | undefine
   for (const key of configKeys) {
     const value = flags[kebabCase(key)];
     if (typeof value === 'string') fromFlags[key] = flagValue(key, value);
+    if (Array.isArray(value)) fromFlags[key] = value.flatMap((text) => (typeof text === 'string' ? (flagValue(key, text) as unknown[]) : [text]));
     if (typeof value === 'boolean') fromFlags[key] = value;
   }
   const merged: Record<string, unknown> = { model: DEFAULT_MODEL, ...fromFile, ...fromFlags };
   const base = configFile && fromFile ? path.dirname(path.resolve(configFile)) : process.cwd();
-  for (const key of ['data', 'out', 'model'] as const) {
+  for (const key of PATH_OPTIONS) {
     const value = merged[key];
-    if (typeof value === 'string' && value !== '') {
-      merged[key] = path.resolve(key in fromFlags ? process.cwd() : base, value);
-    }
+    const from = key in fromFlags ? process.cwd() : base;
+    if (typeof value === 'string' && value !== '') merged[key] = path.resolve(from, value);
+    if (Array.isArray(value)) merged[key] = value.map((item: unknown) => (typeof item === 'string' && item !== '' ? path.resolve(from, item) : item));
   }
   const missing = configKeys.filter((key) => merged[key] === undefined && !RunConfigSchema.shape[key].safeParse(undefined).success);
   if (missing.length > 0) throw new UsageError(missing.map((key) => `--${kebabCase(key)} is required`).join('; ') + ` (or ${missing.map((key) => JSON.stringify(key)).join(', ')} in --config)`);

@@ -8,12 +8,13 @@ import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/conn
 import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import { parseCommandArgs, SCHEDULE_USAGE } from './usage.ts';
+import { RunSummarySchema } from '../lib/compact/run-summary.ts';
 
 
 /** Every scheduled run starts as `tessera-schedule-NAME-<time>` (Temporal appends the time). */
 export const scheduledWorkflowIdPrefix = (id: string) => `tessera-schedule-${id}`;
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 const createOptions = {
   ...configFlagSpecs(),
@@ -23,6 +24,7 @@ const createOptions = {
   every: { type: 'string' },
   'catchup-window': { type: 'string', default: '1h' },
   paused: { type: 'boolean' },
+  full: { type: 'boolean' },
 } as const;
 
 /** Checks every flag (and builds the run config) before connecting, so usage errors come first. */
@@ -34,9 +36,11 @@ function prepareCreate(values: Values) {
   if (Boolean(cron) === Boolean(every)) throw new UsageError('schedule create needs exactly one of --cron EXPR or --every DURATION');
   const everyMs = every ? durationFlag('every', every) : undefined;
   const catchupMs = durationFlag('catchup-window', values['catchup-window'] as string);
-  const config = buildRunConfig(values as Record<string, string | boolean | undefined>, values.config as string | undefined);
+  const config = buildRunConfig(values, values.config as string | undefined);
   // Every run gets its own folder: runs of one schedule never resume or overwrite each other.
   if (!hasOutputTemplate(config.out)) config.out = path.join(config.out, SCHEDULED_TIME_PLACEHOLDER);
+  // Incremental unless --full: each run copies the vectors of unchanged images from the newest finished run.
+  if (values.full !== true) config.reuseEarlierRuns = true;
   return { id, cron, every, everyMs, catchupMs, config, paused: values.paused === true };
 }
 
@@ -60,22 +64,40 @@ async function create(client: Client, values: Values): Promise<void> {
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
     state: { paused, note: paused ? 'created paused' : undefined },
   });
-  process.stdout.write(`schedule ${id} created: ${spec}, outputs ${config.out}\n`);
+  process.stdout.write(`schedule ${id} created: ${spec}, outputs ${config.out}${config.reuseEarlierRuns ? ', incremental (each run reuses the newest finished run\'s vectors)' : ''}\n`);
 }
 
-function describeLines(d: ScheduleDescription): string[] {
+/** What a finished scheduled run did: images reused and extracted, from its result; its status otherwise. */
+async function runOutcome(client: Client, workflowId: string): Promise<string> {
+  try {
+    // The latest run of the id: a run that continued as new finishes in its last one.
+    const handle = client.workflow.getHandle(workflowId);
+    const { status } = await handle.describe();
+    if (status.name !== 'COMPLETED') return status.name.toLowerCase();
+    const parsed = RunSummarySchema.safeParse(await handle.result());
+    if (!parsed.success) return 'completed';
+    const c = parsed.data.counts;
+    const reused = c.reusedImages + c.validationReusedImages;
+    const extracted = c.extractedImages + c.validationExtractedImages;
+    return `completed: ${reused} images reused, ${extracted - reused} extracted, ${c.errors} errors → ${parsed.data.out}`;
+  } catch {
+    return 'unknown (history not available)';
+  }
+}
+
+function describeLines(d: ScheduleDescription, outcomes: readonly string[]): string[] {
   const action = d.action.type === 'startWorkflow' ? d.action : undefined;
-  const config = action?.args?.[0] as { out?: string; data?: string } | undefined;
+  const config = action?.args?.[0] as { out?: string; data?: string; reuseEarlierRuns?: boolean; keepRuns?: number } | undefined;
   const spec = typeof d.memo?.tesseraSpec === 'string' ? d.memo.tesseraSpec : JSON.stringify(d.spec);
   return [
     `schedule  ${d.scheduleId}${d.state.paused ? ' (paused' + (d.state.note ? `: ${d.state.note}` : '') + ')' : ''}`,
     `spec      ${spec}`,
     `policies  overlap ${d.policies.overlap}, catch-up window ${d.policies.catchupWindow / 1000} s`,
     `data      ${config?.data ?? '?'}`,
-    `outputs   ${config?.out ?? '?'}`,
+    `outputs   ${config?.out ?? '?'}${config?.reuseEarlierRuns ? ' (incremental)' : ' (full runs)'}${config?.keepRuns ? `, newest ${config.keepRuns} kept` : ''}`,
     `next      ${d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()).join(', ') || '-'}`,
     `actions   ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
-    ...d.info.recentActions.map((a) => `recent    ${a.scheduledAt.toISOString()} → ${a.action.workflow.workflowId}`),
+    ...d.info.recentActions.map((a, k) => `recent    ${a.scheduledAt.toISOString()} → ${a.action.workflow.workflowId}: ${outcomes[k]}`),
     ...d.info.runningActions.map((a) => `running   ${a.workflow.workflowId}`),
   ];
 }
@@ -108,7 +130,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
       }
     },
   },
-  describe: onSchedule(async (client, id) => describeLines(await client.schedule.getHandle(id).describe()).join('\n') + '\n'),
+  describe: onSchedule(async (client, id) => {
+    const description = await client.schedule.getHandle(id).describe();
+    const outcomes = await Promise.all(description.info.recentActions.map((a) => runOutcome(client, a.action.workflow.workflowId)));
+    return describeLines(description, outcomes).join('\n') + '\n';
+  }),
   trigger: onSchedule(async (client, id) => {
     // The SDK's default for a manual trigger is ALLOW_ALL; tessera keeps the schedule's rule.
     await client.schedule.getHandle(id).trigger(ScheduleOverlapPolicy.SKIP);

@@ -53,18 +53,21 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
 
 /** `tessera schedule`'s subcommands. */
 export const SCHEDULE_USAGE = `tessera schedule create --id NAME (--cron EXPR | --every DURATION) --data DIR --out DIR [run options]
-      [--catchup-window DURATION (default 1h)] [--paused]
+      [--catchup-window DURATION (default 1h)] [--paused] [--full] [--keep-runs N]
       --out may hold {scheduledTime} (e.g. /data/out/nightly-{scheduledTime}); without it each run
       writes to DIR/{scheduledTime}. Runs that would overlap a running one are skipped.
+      Each run reuses the vectors of unchanged images from the newest finished run (--full: it
+      extracts everything); --keep-runs N removes finished outputs beyond the newest N.
   tessera schedule list | describe --id NAME | trigger --id NAME | pause --id NAME [--note TEXT]
       | unpause --id NAME | delete --id NAME        (all take --address, --namespace)`;
 
 /** What a run option's flag takes: `a|b` for a choice, `a[,b]` for a list, N for a number. */
 function flagValue(field: z.ZodType): string {
-  const inner = field.def.type === 'default' ? (field.def as unknown as { innerType: z.ZodType }).innerType : field;
+  const inner = field.def.type === 'default' || field.def.type === 'optional' ? (field.def as unknown as { innerType: z.ZodType }).innerType : field;
   const def = inner.def as { type: string; entries?: Record<string, string>; element?: z.ZodType; options?: z.ZodType[] };
   if (def.type === 'boolean') return '';
   if (def.type === 'enum') return ` ${Object.values(def.entries!).join('|')}`;
+  if (def.type === 'array' && def.element?.def.type === 'string') return ' DIR (repeatable)';
   if (def.type === 'array' && def.element) {
     // A list of choices, comma-separated: `train[,val]`.
     const choices = flagValue(def.element).trim().split('|');
@@ -80,7 +83,7 @@ export function runOptionsHelp(): string {
   const lines = configKeys.map((key) => {
     const field = RunConfigSchema.shape[key] as z.ZodType;
     const fallback = field.safeParse(undefined);
-    const shown = !fallback.success ? 'required' : `default ${Array.isArray(fallback.data) ? fallback.data.join(',') : String(fallback.data)}`;
+    const shown = !fallback.success ? 'required' : fallback.data === undefined || (Array.isArray(fallback.data) && fallback.data.length === 0) ? 'default none' : `default ${Array.isArray(fallback.data) ? fallback.data.join(',') : String(fallback.data)}`;
     return `      --${kebabCase(key)}${flagValue(field)}  (${shown})`;
   });
   return ['      Every run option, with its default (the same names in camelCase in --config JSON):', ...lines].join('\n');

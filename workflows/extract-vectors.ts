@@ -95,7 +95,8 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
 
   let summary: RunSummary | undefined;
   try {
-    summary = await pipeline.run(() => runPipeline(config, progress, started));
+    const template = hasOutputTemplate(parsed.config.out) ? parsed.config.out : undefined;
+    summary = await pipeline.run(() => runPipeline(config, progress, started, template));
   } catch (error) {
     if (!(restartWith && isCancellation(error))) throw error;
   }
@@ -109,17 +110,21 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
  * so history stays bounded) → errors.csv → compact → manifest. Only paths and counts cross
  * activity boundaries; no file, model or clock is touched here.
  */
-async function runPipeline(config: RunConfig, progress: RunProgress, started: number): Promise<RunSummary> {
-  const { cpu, compactOnCpu, inference } = activitiesFor(config);
+async function runPipeline(options: RunConfig, progress: RunProgress, started: number, template: string | undefined): Promise<RunSummary> {
+  const { cpu, compactOnCpu, inference } = activitiesFor(options);
   const { workflowId, runId } = workflowInfo();
   const stage = (name: RunProgress['stage']) => {
     Object.assign(progress, withRate({ ...progress, stage: name }, Date.now()));
-    setCurrentDetails(`${describeProgress(progress)}\n\nOutput: \`${config.out}\``);
-    log.info('run stage', { stage: name, out: config.out });
+    setCurrentDetails(`${describeProgress(progress)}\n\nOutput: \`${options.out}\``);
+    log.info('run stage', { stage: name, out: options.out });
   };
 
   stage('preflight');
-  await cpu.preflight(config);
+  await cpu.preflight(options);
+  // Only for runs that ask for reuse: histories of runs without it see no new activity.
+  const reuse = options.reuse.length > 0 || (options.reuseEarlierRuns && template !== undefined) ? await cpu.planReuse(options, template) : undefined;
+  for (const skipped of reuse?.skipped ?? []) log.warn(skipped);
+  const config: RunConfig = reuse ? { ...options, reuse: reuse.sources } : options;
   stage('split');
   const split = await cpu.prepareSplit(config);
   stage('plan');
@@ -210,12 +215,16 @@ async function runPipeline(config: RunConfig, progress: RunProgress, started: nu
     rows: train?.rows ?? 0,
     validationExtractedImages: val?.extracted ?? 0,
     validationRows: val?.rows ?? 0,
+    reusedImages: train?.reused ?? 0,
+    validationReusedImages: val?.reused ?? 0,
     errors,
     shards: progress.shardsTotal,
     tilesPerImage: (train ?? val)!.tilesPerImage,
     channels: (train ?? val)!.channels,
   };
   const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings, shardCounts });
+  const removed = config.keepRuns !== undefined && template !== undefined ? await cpu.removeOldRuns(config, template, config.keepRuns) : [];
+  if (removed.length > 0) log.info('removed earlier outputs beyond keepRuns', { keepRuns: config.keepRuns, removed });
   stage('done');
   return {
     workflowId,
@@ -225,5 +234,7 @@ async function runPipeline(config: RunConfig, progress: RunProgress, started: nu
     manifest,
     counts,
     timings,
+    ...(reuse ? { reuse } : {}),
+    ...(removed.length > 0 ? { removedRuns: removed } : {}),
   };
 }

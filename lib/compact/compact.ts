@@ -11,13 +11,16 @@ import { CompactionRecordSchema, type ShardReportRecord } from '../run-folder/re
 import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardPlan, readShardReports } from '../run-folder/shard-records.ts';
-import { mergeShards, sqlString } from './merge-shards.ts';
+import { mergeShards } from './merge-shards.ts';
+import { sqlString } from '../core/sql-string.ts';
 
 export interface CompactSummary {
   split: Split;
   rows: number;
   images: number;
   extracted: number;
+  /** Of the extracted images, those whose vectors were copied from --reuse sources (absent in histories of earlier versions). */
+  reused?: number;
   errors: number;
   tilesPerImage: number;
   channels: number;
@@ -82,6 +85,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   const images = reports.reduce((sum, r) => sum + r.images, 0);
   const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
   const errors = reports.reduce((sum, r) => sum + r.errors.length, 0);
+  const reused = reports.reduce((sum, r) => sum + r.reusedFrom.reduce((n, source) => n + source.images, 0), 0);
   if (withRows.length === 0) {
     throw new InputError(`no image of ${files.csv} produced vectors (${errors} errors, listed in errors.csv)`);
   }
@@ -121,7 +125,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   await removeLeftoverOutputTempFiles(layout); // a split killed mid-write, even in a run resumed by attaching
   await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
   const { size } = await fs.stat(files.vectors);
-  return { split, rows: expectedRows, images, extracted, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
+  return { split, rows: expectedRows, images, extracted, reused, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
 }
 
 async function verifyVectors(

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { sha256File } from '../core/hashing.ts';
 import { TESSERA_VERSION } from '../core/version.ts';
@@ -5,6 +6,7 @@ import { lineageDigest } from '../extract/lineage.ts';
 import { formatCsvRow } from '../pandas/csv.ts';
 import { readShardAttempts } from '../run-folder/attempt-log.ts';
 import { writeFileAtomic } from '../run-folder/atomic-files.ts';
+import { removeShardFiles } from '../run-folder/output-folder.ts';
 import { publishedNames, runLayout } from '../run-folder/layout.ts';
 import { CompactionRecordSchema, ManifestSchema, SplitRecordSchema, type ManifestShard, type RunCounts, type RunTimings } from '../run-folder/records.ts';
 import { readRecord, requireRecord, writeRecord } from '../run-folder/records-io.ts';
@@ -33,12 +35,14 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
   const split = await readRecord(layout.splitRecord, SplitRecordSchema).catch(() => undefined);
   const shards: ManifestShard[] = [];
   const outputs: Record<string, { sha256: string; rows?: number }> = {};
+  const reusedFrom = { train: new Map<string, number>(), val: new Map<string, number>() };
   let lineage = formatCsvRow(['split', 'shard', 'ordinal', config.idColumn, 'target', 'sha256']);
   for (const [name, count] of Object.entries(stats.shardCounts) as [Split, number][]) {
     const files = layout.split(name);
     for (const report of await readShardReports(files, name, count)) {
       const { attempts } = await readShardAttempts(files, name, report.shard);
-      shards.push({ split: name, shard: report.shard, images: report.images, parquet: report.parquet, parquetSha256: report.parquetSha256, lineageSha256: lineageDigest(report.lineage), attempts });
+      shards.push({ split: name, shard: report.shard, images: report.images, parquet: report.parquet, parquetSha256: report.parquetSha256, lineageSha256: lineageDigest(report.lineage), key: report.lineage.key, reusedFrom: report.reusedFrom, attempts });
+      for (const { source, images } of report.reusedFrom) reusedFrom[name].set(source, (reusedFrom[name].get(source) ?? 0) + images);
       for (const [ordinal, imageId, target, sha256] of report.lineage.images) {
         lineage += formatCsvRow([name, String(report.shard), String(ordinal), imageId, String(target), sha256 ?? '']);
       }
@@ -61,9 +65,17 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     timings: stats.timings,
     /** Each shard: its file's and its lineage's sha256, and every attempt at it. */
     shards,
+    reuse: Object.fromEntries(
+      Object.entries(reusedFrom).filter(([, sources]) => sources.size > 0).map(([name, sources]) => [name, [...sources].map(([source, images]) => ({ source, images }))]),
+    ),
     /** sha256 of every output file (and the rows of the vectors files). */
     outputs,
-    files: publishedNames(config.splits),
+    files: publishedNames(config.splits, { shards: config.keepShards }),
+    shardsKept: config.keepShards,
   });
+  // The outputs this run replaced are not needed any more, nor (unless kept) the shard files that
+  // vectors.parquet, verified by compaction, now holds: one copy of the vectors per folder.
+  await fs.rm(layout.previousOutput, { recursive: true, force: true });
+  if (!config.keepShards) for (const name of Object.keys(stats.shardCounts) as Split[]) await removeShardFiles(layout.split(name).shards);
   return layout.manifest;
 }

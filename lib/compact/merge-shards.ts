@@ -7,6 +7,7 @@ import { DamagedShardsError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
 import { sha256File } from '../core/hashing.ts';
 import { concatenateParquet, readParquetFooter } from '../parquet/concatenate.ts';
+import { sqlString } from '../core/sql-string.ts';
 import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
 
 export interface ShardFile {
@@ -90,10 +91,6 @@ function assertIncreasing({ file, footer }: { file: string; footer: FileMetaData
     max = high;
   }
   return max;
-}
-
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 /** One shard's rows, read by DuckDB in file order, written again in the final encoding. */

@@ -13,5 +13,9 @@ export const RunSummarySchema = z.object({
   counts: RunCountsSchema,
   /** Seconds per stage; `extract` sums shard times, `total` is the workflow's own wall time. */
   timings: RunTimingsSchema,
+  /** When the run was given reuse sources: those used, and why the others were skipped. */
+  reuse: z.object({ sources: z.array(z.string()), skipped: z.array(z.string()) }).optional(),
+  /** Earlier outputs of the run's template removed by keepRuns. */
+  removedRuns: z.array(z.string()).optional(),
 });
 export type RunSummary = z.infer<typeof RunSummarySchema>;

@@ -66,6 +66,28 @@ export const RunConfigSchema = z
     heartbeatSeconds: z.number().int().min(2).max(3600).default(30),
     /** Replace the outputs of a different earlier run in `out` instead of refusing to start. */
     force: z.boolean().default(false),
+    /**
+     * Keep the shard files once vectors.parquet is verified and the manifest written. By default
+     * they are removed, so a finished folder holds one copy of the vectors; a later run on it
+     * copies unchanged images' vectors from the compacted output instead.
+     */
+    keepShards: z.boolean().default(false),
+    /**
+     * Earlier output folders whose vectors are copied for every image whose bytes (sha256) and
+     * extraction key match; only the rest is extracted. Each source is verified first and skipped
+     * with a warning when damaged or made otherwise. The result is the same as without it.
+     */
+    reuse: z.array(z.string().min(1)).default([]),
+    /**
+     * With an `out` holding {scheduledTime} (a schedule's runs): also reuse the newest finished
+     * earlier output of the same template. `tessera schedule create` sets it unless --full.
+     */
+    reuseEarlierRuns: z.boolean().default(false),
+    /**
+     * With an `out` holding {scheduledTime}: once this run has finished, remove the finished outputs
+     * of the same template older than the newest keepRuns (this one included). Unset keeps all.
+     */
+    keepRuns: z.number().int().min(1).optional(),
   })
   .strict();
 

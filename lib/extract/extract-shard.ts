@@ -16,6 +16,8 @@ import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
 import { AttemptLog } from '../run-folder/attempt-log.ts';
 import { decodeBatch, ImageFiles, type DecodedBatch } from './decode-batch.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
+import { findReusedImages, mergeTileRows, reusedTileRows, type ReusedShardImages } from './reused-images.ts';
+import type { ReuseIndexes } from '../reuse/reuse-index.ts';
 import { featuresToTileVectors, tileIndex } from './tiles.ts';
 
 export type ShardReport = ShardReportRecord & {
@@ -46,6 +48,8 @@ export interface ExtractDeps {
   stoppedAs: () => 'cancelled' | 'interrupted' | undefined;
   /** Temporal's attempt number of this activity, for the shard's attempt records. */
   attempt: number;
+  /** This worker's indexes of --reuse sources (kept between shards). */
+  reuseIndexes: ReuseIndexes;
 }
 
 /**
@@ -62,7 +66,7 @@ async function shardOnDisk(files: SplitLayout, split: Split, shard: number, plan
   if (lineage) return { redo: `${file}: ${lineage}` };
   if (report.parquet === null) return { reusable: report };
   const actual = await sha256File(file).catch(() => null);
-  if (actual === null) return { redo: `${file} is missing` };
+  if (actual === null) return { redo: `${file} is gone (removed after the run finished, unless --keep-shards, or deleted)` };
   if (actual !== report.parquetSha256) return { redo: `${file} does not match its report (sha256 ${actual.slice(0, 12)}…, recorded ${report.parquetSha256?.slice(0, 12)}…): damaged, truncated or replaced` };
   return { reusable: report };
 }
@@ -114,7 +118,7 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
     if (onDisk.redo !== null) await withdrawPublishedOutputs(layout, split);
-    const report = await extractFreshShard(config, files, split, shard, { plan, key, images }, deps, started);
+    const report = await extractFreshShard(config, files, split, shard, { plan, key, images, previousOutput: layout.previousOutput }, deps, started);
     await attempts.finish('extracted', report.seconds);
     return onDisk.redo === null ? report : { ...report, redone: onDisk.redo };
   } catch (error) {
@@ -129,28 +133,46 @@ async function extractFreshShard(
   files: SplitLayout,
   split: Split,
   shard: number,
-  { plan, key, images }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles },
+  { plan, key, images, previousOutput }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles; previousOutput: string },
   deps: ExtractDeps,
   started: number,
 ): Promise<ShardReport> {
-  const engine = await deps.engine(key.modelSha256);
+  // Sources: --reuse folders, and this folder's own finished outputs when a run replaces them.
+  const previous = await fs.stat(previousOutput).then(() => [previousOutput], () => []);
+  const sources = [...config.reuse, ...previous];
+  const reused = sources.length > 0 ? await findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images) : undefined;
+  const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
+  const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
   await loadZstd();
   const size = config.imgSize;
   const batchBytes = config.batchSize * 3 * size * size;
   const batches: ShardImage[][] = [];
-  for (let k = 0; k < plan.images.length; k += config.batchSize) batches.push(plan.images.slice(k, k + config.batchSize));
+  for (let k = 0; k < toExtract.length; k += config.batchSize) batches.push(toExtract.slice(k, k + config.batchSize));
 
   await fs.mkdir(files.shards, { recursive: true });
   const finalPath = files.parquet(shard);
   const tempPath = uniqueTempPath(finalPath);
   let writer: TileParquetWriter | undefined;
-  let channels: number | null = null;
+  let channels: number | null = reused?.channels ?? null;
   let grid: [number, number] | null = null;
   const errors: RejectedRow[] = [];
-  const lineage: ImageLineage[] = [];
+  const lineage = new Map<number, ImageLineage>(reused?.lineage);
   let parquetSha256: string | null = null;
-  let imagesDone = 0;
+  let imagesDone = reused?.tiles.size ?? 0;
   let extracted = 0;
+  // Reused images' rows go into the file between the extracted ones, in ordinal order.
+  const pendingReused = reused ? plan.images.filter((image) => reused.tiles.has(image.ordinal)) : [];
+  let reusedWritten = 0;
+  const appendRows = async (rows: TileRows, c: number, below: number) => {
+    const start = reusedWritten;
+    while (reusedWritten < pendingReused.length && pendingReused[reusedWritten]!.ordinal < below) reusedWritten++;
+    const merged = mergeTileRows(rows, reusedTileRows(pendingReused.slice(start, reusedWritten), reused?.tiles ?? new Map()));
+    extracted += reusedWritten - start;
+    if (merged.i.length === 0) return;
+    // In the vectors file's encoding: compaction copies the shard's row groups as they are.
+    writer ??= new TileParquetWriter(tempPath, c, 16_384, FINAL_CODEC);
+    await writer.append(merged);
+  };
   const spare: Uint8Array[] = [];
   const takeBuffer = () => spare.pop() ?? new Uint8Array(batchBytes);
 
@@ -160,7 +182,7 @@ async function extractFreshShard(
       spare.push(batch.pixels);
       return { batch, index, result: undefined };
     }
-    const result = await engine.run({ pixels: batch.pixels, images: batch.images.length, size, normalize: config.normalize });
+    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length, size, normalize: config.normalize });
     spare.push(result.pixels);
     return { batch, index, result };
   };
@@ -168,14 +190,14 @@ async function extractFreshShard(
   const write = async ({ batch, index, result }: Awaited<ReturnType<typeof infer>>) => {
     if (result) {
       if (result.dims.length !== 4) {
-        throw new InputError(`model output ${engine.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
+        throw new InputError(`model output ${engine!.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
       }
       const [, c, h, w] = result.dims as [number, number, number, number];
+      // Reused vectors come from a source with this extraction key, hence this width; checked all the same.
+      if (reused?.channels != null && reused.channels !== c) throw new Error(`reused vectors have ${reused.channels} channels, the model gives ${c}`);
       channels = c;
       grid = [h, w];
-      // In the vectors file's encoding: compaction copies the shard's row groups as they are.
-      writer ??= new TileParquetWriter(tempPath, c, 16_384, FINAL_CODEC);
-      await writer.append(tileRows(batch.images, result.data, c, h, w));
+      await appendRows(tileRows(batch.images, result.data, c, h, w), c, batches[index]!.at(-1)!.ordinal);
       extracted += batch.images.length;
       if (index === 0) await failpoint('extract-first-batch', shard);
       if (index === Math.floor(batches.length / 2) && index > 0) await failpoint('extract-mid-shard', shard);
@@ -199,13 +221,15 @@ async function extractFreshShard(
       const batch = await decoding!;
       decoding = b + 1 < batches.length ? inFlight(decodeBatch(batches[b + 1]!, config, split, images, takeBuffer())) : undefined;
       errors.push(...batch.errors);
-      lineage.push(...batch.lineage);
+      for (const entry of batch.lineage) lineage.set(entry[0], entry);
       const previous = inferring;
       inferring = inFlight(infer(batch, b));
       if (previous) await write(await previous);
     }
     if (inferring) await write(await inferring);
     inferring = undefined;
+    if (reusedWritten < pendingReused.length) await appendRows(allocateTileRows(0), channels!, Number.POSITIVE_INFINITY);
+    grid ??= reused ? reusedGrid(reused) : null;
     if (writer) {
       parquetSha256 = await writer.close();
       await failpoint('extract-before-rename', shard);
@@ -237,12 +261,21 @@ async function extractFreshShard(
     grid,
     parquet,
     parquetSha256,
-    lineage: { key, images: lineage },
+    lineage: { key, images: plan.images.map((image) => lineage.get(image.ordinal)!) },
     errors,
     seconds: (performance.now() - started) / 1000,
+    reusedFrom: reused?.from ?? [],
   };
   await fs.mkdir(files.reports, { recursive: true });
   return writeRecord(files.report(shard), ShardReportSchema, report);
+}
+
+/** The grid of reused tiles (when no image of the shard went through the model). */
+function reusedGrid(reused: ReusedShardImages): [number, number] | null {
+  const first = reused.tiles.values().next();
+  if (first.done) return null;
+  const { x, y } = first.value;
+  return [Math.max(...x) + 1, Math.max(...y) + 1];
 }
 
 /** The rows of a batch's features: one per tile, `i` from the image's ordinal (tiles.ts). */

@@ -101,7 +101,7 @@ async function resolveField(field: string, given: string, absolute: string, root
 
 const resolvedNote = (absolute: string, real: string) => (real === absolute ? '' : ` (it resolves to ${real})`);
 
-async function requireInRoots(field: 'data' | 'out' | 'model', given: string, absolute: string, roots: WorkerRoots): Promise<string> {
+async function requireInRoots(field: 'data' | 'out' | 'model' | 'reuse', given: string, absolute: string, roots: WorkerRoots): Promise<string> {
   const real = await resolveField(field, given, absolute, roots);
   const allowed = field === 'model' ? [...roots.roots, ...roots.modelRoots] : roots.roots;
   if (!allowed.some((root) => isInside(real, root))) {
@@ -133,6 +133,7 @@ export async function checkRunConfigPaths(input: unknown, roots: WorkerRoots): P
   const data = await requireInRoots('data', config.data, layout.data, roots);
   await requireInRoots('out', config.out, layout.out, roots);
   await requireInRoots('model', config.model, layout.model, roots);
+  for (const source of config.reuse) await requireInRoots('reuse', source, path.resolve(source), roots);
   await requireInData('csv', config.csv, layout.inputCsv, data, roots);
   await requireInData('images', config.images, layout.images, data, roots);
   return config;

@@ -53,8 +53,14 @@ export function outputLayout(outFolder: string) {
     /** The embedded Temporal dev server's state: the run's history survives a crash with it. */
     temporalState: path.join(work, 'temporal', 'state.db'),
     duckdbTemp: path.join(work, 'duckdb-tmp'),
+    /**
+     * The folder's last finished outputs (manifest, lineage.csv, vectors files), set aside when a
+     * run starts over on changed inputs: its extraction copies the vectors of unchanged images from
+     * there. Removed once the new manifest is written.
+     */
+    previousOutput: path.join(work, 'previous'),
     /** Records under work/ that belong to one run (--force removes them; marker, lease and server state stay). */
-    runRecords: ['plans', 'shards', 'attempts', 'duckdb-tmp', 'classes.json', 'split.json', 'compacted-train.json', 'compacted-val.json'].map((name) => path.join(work, name)),
+    runRecords: ['plans', 'shards', 'attempts', 'duckdb-tmp', 'previous', 'classes.json', 'split.json', 'compacted-train.json', 'compacted-val.json'].map((name) => path.join(work, name)),
     /** The files of one split's extraction: `train` → shards/ and vectors.parquet. */
     split(split: Split) {
       const names = SPLIT_NAMES[split];
@@ -93,15 +99,15 @@ export type OutputLayout = ReturnType<typeof outputLayout>;
 export type RunLayout = ReturnType<typeof runLayout>;
 export type SplitLayout = ReturnType<OutputLayout['split']>;
 
-/** The names written at the top of the output folder, relative to it, as the manifest lists them. */
-export function publishedNames(splits: readonly Split[]) {
+/** The names written at the top of the output folder, relative to it, as the manifest lists them (shard folders only when kept). */
+export function publishedNames(splits: readonly Split[], { shards = true }: { shards?: boolean } = {}) {
   return {
     training: SPLIT_NAMES.train.csv,
     validation: SPLIT_NAMES.val.csv,
     errors: 'errors.csv',
     classes: 'classes.csv',
     lineage: 'lineage.csv',
-    ...(splits.includes('train') ? { vectors: SPLIT_NAMES.train.vectors, shards: `${SPLIT_NAMES.train.shards}/` } : {}),
-    ...(splits.includes('val') ? { validationVectors: SPLIT_NAMES.val.vectors, validationShards: `${SPLIT_NAMES.val.shards}/` } : {}),
+    ...(splits.includes('train') ? { vectors: SPLIT_NAMES.train.vectors, ...(shards ? { shards: `${SPLIT_NAMES.train.shards}/` } : {}) } : {}),
+    ...(splits.includes('val') ? { validationVectors: SPLIT_NAMES.val.vectors, ...(shards ? { validationShards: `${SPLIT_NAMES.val.shards}/` } : {}) } : {}),
   };
 }

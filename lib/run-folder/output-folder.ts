@@ -157,6 +157,31 @@ export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<voi
 }
 
 /**
+ * Moves the folder's finished outputs (manifest.json first: from then on nothing at the top
+ * vouches for them) into .tessera/previous, as a reuse source for the run that replaces them.
+ * A crash part-way leaves there a manifest without its vectors, which reuse verification skips;
+ * files are never paired with another run's manifest, because the set replaces what was there.
+ */
+export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<boolean> {
+  if (!(await fs.stat(layout.manifest).then(() => true, () => false))) return false;
+  const aside = outputLayout(layout.previousOutput);
+  await fs.rm(layout.previousOutput, { recursive: true, force: true });
+  await fs.mkdir(layout.previousOutput, { recursive: true });
+  await fs.rename(layout.manifest, aside.manifest);
+  const moves: [string, string][] = [
+    [layout.lineageCsv, aside.lineageCsv],
+    [layout.split('train').vectors, aside.split('train').vectors],
+    [layout.split('val').vectors, aside.split('val').vectors],
+  ];
+  for (const [from, to] of moves) {
+    await fs.rename(from, to).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+  return true;
+}
+
+/**
  * Takes back what vouches for the folder's finished state (manifest.json, lineage.csv, and the
  * split's vectors file with its compaction record) before anything it describes is replaced: a
  * crash from then on leaves no manifest or vectors file that speaks for other inputs.
@@ -168,6 +193,14 @@ export async function withdrawPublishedOutputs(layout: OutputLayout, split: 'tra
   }
 }
 
+/** The shard files (and temporary ones) of a split's shard folder; the folder too, unless it holds anything else. */
+export async function removeShardFiles(shards: string): Promise<void> {
+  const names = await fs.readdir(shards).catch(() => undefined);
+  if (!names) return;
+  for (const name of names.filter((n) => SHARD_FILE.test(n) || (n.startsWith('shard-') && n.endsWith('.tmp')))) await fs.rm(path.join(shards, name), { force: true });
+  await fs.rmdir(shards).catch(() => undefined);
+}
+
 /**
  * --force: removes an earlier run's outputs, and only them: tessera's own file names at the top,
  * shard files in shards/ (the folder only if then empty), and its records in .tessera/. The
@@ -176,12 +209,6 @@ export async function withdrawPublishedOutputs(layout: OutputLayout, split: 'tra
 export async function removeOwnOutputs(layout: OutputLayout): Promise<void> {
   for (const file of topLevelFiles(layout)) await fs.rm(file, { force: true });
   await removeLeftoverTempFiles(layout);
-  for (const split of ['train', 'val'] as const) {
-    const shards = layout.split(split).shards;
-    const names = await fs.readdir(shards).catch(() => undefined);
-    if (!names) continue;
-    for (const name of names.filter((n) => SHARD_FILE.test(n))) await fs.rm(path.join(shards, name), { force: true });
-    await fs.rmdir(shards).catch(() => undefined); // kept when it holds anything else
-  }
+  for (const split of ['train', 'val'] as const) await removeShardFiles(layout.split(split).shards);
   for (const record of layout.runRecords) await fs.rm(record, { recursive: true, force: true });
 }

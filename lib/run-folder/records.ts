@@ -131,6 +131,10 @@ export const ShardLineageSchema = z.object({
 });
 export type ShardLineage = z.infer<typeof ShardLineageSchema>;
 
+/** How many of a shard's (or a run's) images took their vectors from one earlier output folder. */
+export const ReusedImagesSchema = z.object({ source: z.string(), images: z.number().int() });
+export type ReusedImages = z.infer<typeof ReusedImagesSchema>;
+
 /**
  * .tessera/shards/<split>/shard-N.json, written after the shard's file is published. `lineage`
  * and `parquetSha256` prove what the file holds: a later run reuses the shard only when both
@@ -152,6 +156,8 @@ export const ShardReportSchema = z.object({
   lineage: ShardLineageSchema,
   errors: z.array(RejectedRowSchema),
   seconds: z.number(),
+  /** Images whose vectors were copied from an earlier run's output (--reuse), per source folder. */
+  reusedFrom: z.array(ReusedImagesSchema).default([]),
 });
 export type ShardReportRecord = z.infer<typeof ShardReportSchema>;
 
@@ -202,6 +208,9 @@ export const RunCountsSchema = z.object({
   /** Validation images and rows extracted (splits includes "val"), else 0. */
   validationExtractedImages: z.number().int(),
   validationRows: z.number().int(),
+  /** Of the extracted images, those whose vectors were copied from an earlier output (--reuse). */
+  reusedImages: z.number().int().default(0),
+  validationReusedImages: z.number().int().default(0),
   errors: z.number().int(),
   shards: z.number().int(),
   tilesPerImage: z.number().int(),
@@ -227,6 +236,9 @@ export const ManifestShardSchema = z.object({
   parquetSha256: z.string().nullable(),
   /** sha256 of the shard's lineage: extraction key and every image's row, id, target and bytes. */
   lineageSha256: z.string(),
+  /** The shard's extraction key (absent in manifests of earlier versions): what a later run's --reuse matches. */
+  key: ExtractionKeySchema.optional(),
+  reusedFrom: z.array(ReusedImagesSchema).optional(),
   /** Every attempt at the shard: started when, by which worker, extracted, reused or interrupted. */
   attempts: z.array(ShardAttemptSchema),
 });
@@ -248,9 +260,13 @@ export const ManifestSchema = z.object({
   counts: RunCountsSchema,
   timings: RunTimingsSchema,
   shards: z.array(ManifestShardSchema),
+  /** Per split, the earlier output folders whose vectors this run copied, and for how many images. */
+  reuse: z.object({ train: z.array(ReusedImagesSchema), val: z.array(ReusedImagesSchema) }).partial().default({}),
   /** sha256 of every output file (and the rows of the vectors files), by name relative to the folder. */
   outputs: z.record(z.string(), z.object({ sha256: z.string(), rows: z.number().int().optional() })),
   files: z.record(z.string(), z.string()),
+  /** Whether the shard files were kept (--keep-shards); by default they are removed once the manifest is written. */
+  shardsKept: z.boolean().default(true),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -4,6 +4,7 @@ import type { RunConfig } from '../core/run-config.ts';
 import { formatCsvRow, openCsv } from '../pandas/csv.ts';
 import { describeCsvHeader } from '../pandas/csv-header.ts';
 import { InputError } from '../core/errors.ts';
+import { setAsideFinishedOutputs } from '../run-folder/output-folder.ts';
 import { sha256File } from '../core/hashing.ts';
 import { publishFile, uniqueTempPath, writeFileAtomic } from '../run-folder/atomic-files.ts';
 import { ClassMappingSchema, SplitRecordSchema, type ClassMapping } from '../run-folder/records.ts';
@@ -224,6 +225,9 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const trainingSha256 = await training.finish();
   // Three passes read the CSV: had it changed in between, the split could mix two versions.
   if ((await sha256File(source)) !== inputSha256) throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);
+  // A finished folder run again (its inputs changed, or the run was started anew) keeps its
+  // outputs aside: the shards extracted again copy the vectors of unchanged images from them.
+  await setAsideFinishedOutputs(layout);
   // A changed split makes every published output stale: they go before the new split appears,
   // so the folder never shows vectors or a manifest of other inputs beside it.
   if ((await training.changes(trainingSha256)) || (await validation.changes(validationSha256))) {

@@ -253,7 +253,7 @@ test('a server left running on the folder by a run that died (no death signal) i
 
 test('an unusable state file (corrupt) is moved aside with one line and the run continues on a fresh server, reusing finished shards', async () => {
   const out = path.join(dir, 'corrupt');
-  const first = tessera(runArgs(out));
+  const first = tessera([...runArgs(out), '--keep-shards']);
   assert.equal(await first.exited, 0, first.output());
   const stateDir = path.join(out, '.tessera', 'temporal');
   const shardFile = path.join(out, 'shards', 'shard-00000.parquet');
@@ -263,7 +263,7 @@ test('an unusable state file (corrupt) is moved aside with one line and the run 
   // A finished folder with unchanged inputs needs no server at all: this one stopped before its manifest.
   fs.rmSync(path.join(out, 'manifest.json'));
 
-  const again = tessera(runArgs(out));
+  const again = tessera([...runArgs(out), '--keep-shards']);
   assert.equal(await again.exited, 0, again.output());
   const notes = again.output().split('\n').filter((line) => /state file/.test(line));
   assert.equal(notes.length, 1, again.output());

@@ -142,9 +142,12 @@ test('errors.csv names each lost row and why; manifest.json records the run', ()
   assert.equal(manifest.counts.errors, 2);
   assert.equal(manifest.config.shardSize, 8);
   for (const stage of ['split', 'plan', 'extract', 'compact', 'total']) assert.equal(typeof manifest.timings[stage], 'number');
-  // missing.jpg is the last training row, alone in the last shard: that shard writes no file.
-  assert.equal(fs.readdirSync(path.join(out, 'shards')).filter((f) => f.endsWith('.parquet')).length, summary.counts.shards - 1);
-  assert.deepEqual(fs.readdirSync(path.join(out, 'shards')).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
+  // missing.jpg is the last training row, alone in the last shard: that shard wrote no file.
+  assert.equal(manifest.shards.filter((shard: { parquet: string | null }) => shard.parquet !== null).length, summary.counts.shards - 1);
+  // Once vectors.parquet is verified and the manifest written, the shard files (and their folder) go.
+  assert.ok(!fs.existsSync(path.join(out, 'shards')), 'shard files removed');
+  assert.equal(manifest.shardsKept, false);
+  assert.equal(manifest.files.shards, undefined, 'the manifest lists no shard folder');
 });
 
 test('the progress query reports the finished run', async () => {

@@ -117,3 +117,47 @@ test('schedule create refuses a schedule without a spec, and run refuses the sch
   assert.equal(templated.code, 2);
   assert.match(templated.output, /\{scheduledTime\} is filled in only for scheduled runs/);
 });
+
+test('a schedule runs incrementally: a later run copies the vectors of unchanged images from the newest finished run, describe shows what each run reused, and --keep-runs removes older outputs', async () => {
+  const grown = path.join(dir, 'grown');
+  await generateSampleData({ dir: grown, images: 48, classes: 4, seed: 9 });
+  const lines = fs.readFileSync(path.join(grown, 'train.csv'), 'utf8').trim().split('\n');
+  const incData = path.join(dir, 'incremental-data');
+  fs.cpSync(grown, incData, { recursive: true });
+  fs.writeFileSync(path.join(incData, 'train.csv'), lines.slice(0, -4).join('\n') + '\n'); // 4 images arrive later
+
+  const template = path.join(dir, 'incremental', 'run-{scheduledTime}');
+  const created = await tessera('schedule', 'create', '--id', 'inc', '--every', '24h', '--data', incData, '--out', template, '--shard-size', '16', '--keep-runs', '2');
+  assert.equal(created.code, 0, created.output);
+  assert.match(created.output, /incremental \(each run reuses the newest finished run's vectors\)/);
+  const handle = temporal.client.schedule.getHandle('inc');
+  const runOnce = async (n: number) => {
+    assert.equal((await tessera('schedule', 'trigger', '--id', 'inc')).code, 0);
+    let actions = (await handle.describe()).info.recentActions;
+    await waitUntil(async () => (actions = (await handle.describe()).info.recentActions).length >= n, `scheduled run ${n}`, { timeoutMs: 30_000 });
+    return temporal.client.workflow.getHandle<ExtractVectorsWorkflow>(actions[n - 1]!.action.workflow.workflowId).result();
+  };
+
+  const first = await runOnce(1);
+  assert.equal(first.counts.reusedImages, 0, 'nothing to reuse yet');
+  fs.copyFileSync(path.join(grown, 'train.csv'), path.join(incData, 'train.csv'));
+  await new Promise((resolve) => setTimeout(resolve, 1_100)); // each run gets its own second, so its own folder
+  const second = await runOnce(2);
+  const throughModel = second.counts.extractedImages - second.counts.reusedImages;
+  assert.ok(second.counts.reusedImages >= 30, `most images reused (${second.counts.reusedImages})`);
+  assert.ok(throughModel >= 1 && throughModel <= 12, `the new images, and those that changed split, went through the model (${throughModel})`);
+  assert.deepEqual(second.reuse?.sources, [first.out]);
+
+  const described = await tessera('schedule', 'describe', '--id', 'inc');
+  assert.match(described.output, /outputs {3}.*run-\{scheduledTime\} \(incremental\), newest 2 kept/);
+  assert.match(described.output, new RegExp(`completed: 0 images reused, ${first.counts.extractedImages} extracted, 0 errors → ${first.out}`));
+  assert.match(described.output, new RegExp(`completed: ${second.counts.reusedImages} images reused, ${throughModel} extracted, 0 errors → ${second.out}`));
+
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const third = await runOnce(3);
+  assert.equal(third.counts.reusedImages, third.counts.extractedImages, 'nothing changed: every image reused');
+  assert.deepEqual(fs.readFileSync(path.join(third.out, 'vectors.parquet')), fs.readFileSync(path.join(second.out, 'vectors.parquet')));
+  assert.deepEqual(third.removedRuns, [first.out]);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'incremental')).sort(), [path.basename(second.out), path.basename(third.out)].sort());
+  assert.equal((await tessera('schedule', 'delete', '--id', 'inc')).code, 0);
+});

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import sharp from 'sharp';
 import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.ts';
 import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/core/project-paths.ts';
@@ -16,7 +17,7 @@ import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
 import { startTessera, waitForFile } from '../support/processes.ts';
-import { duckdbRows } from '../support/vectors.ts';
+import { assertSameOutput, vectorRows } from '../support/outputs.ts';
 
 let dir: string;
 let temporal: TemporalHarness;
@@ -45,23 +46,6 @@ function readRows(folder: string): { id: string; cls: string }[] {
 function run(data: string, out: string, options: Partial<RunConfigInput> = {}) {
   const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 8, batchSize: 4, ...options });
   return submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
-}
-
-/** Every row of a vectors file as text, vector bytes in hex: equal lists mean byte-identical rows. */
-async function vectorRows(file: string): Promise<string[]> {
-  const rows = await duckdbRows(`SELECT i, file, target, x, y, vector FROM read_parquet('${file}') ORDER BY i`);
-  return rows.map((row) => [...row.slice(0, 5).map(String), Buffer.from((row[5] as { bytes: Uint8Array }).bytes).toString('hex')].join(','));
-}
-
-/** Two output folders hold the same split, the same errors and byte-identical vector rows. */
-async function assertSameOutput(actual: string, expected: string): Promise<void> {
-  for (const file of ['training.csv', 'validation.csv', 'errors.csv', 'classes.csv']) {
-    assert.equal(fs.readFileSync(path.join(actual, file), 'utf8'), fs.readFileSync(path.join(expected, file), 'utf8'), file);
-  }
-  const [a, b] = await Promise.all([vectorRows(path.join(actual, 'vectors.parquet')), vectorRows(path.join(expected, 'vectors.parquet'))]);
-  assert.equal(a.length, b.length, `${actual}: ${a.length} rows, a fresh run has ${b.length}`);
-  const first = a.findIndex((row, k) => row !== b[k]);
-  assert.equal(first, -1, `row ${first} differs from a fresh run's: ${a[first]?.slice(0, 80)} vs ${b[first]?.slice(0, 80)}`);
 }
 
 /** Each shard's attempt outcomes in the latest run (manifest.json lists all runs' attempts). */
@@ -132,12 +116,27 @@ for (const { name, change, redone } of dataChanges) {
     await run(data, fresh);
     await assertSameOutput(out, fresh);
     assert.equal(again.summary!.counts.extractedImages + again.summary!.counts.errors, again.summary!.counts.trainingImages);
+    // The finished run's shard files are gone: its shards are extracted again, copying the vectors
+    // of unchanged images from its outputs, so only new or changed images go through the model.
+    assert.ok(again.summary!.counts.reusedImages > 0, 'unchanged images were copied');
     if (redone) {
-      const outcomes = lastOutcomes(out);
-      assert.deepEqual(outcomes.map((o, shard) => (o === 'extracted' ? shard : -1)).filter((s) => s >= 0), [shardOf(out, redone)], `outcomes ${outcomes.join(', ')}`);
+      assert.equal(again.summary!.counts.extractedImages - again.summary!.counts.reusedImages, 1, `only ${redone} went through the model`);
+      assert.ok(shardOf(out, redone) >= 0);
     }
   });
 }
+
+test('with --keep-shards a finished folder keeps its shard files, and only the shard of a replaced image is extracted again', async () => {
+  const data = path.join(dir, 'data-keep-shards');
+  const out = path.join(dir, 'out-keep-shards');
+  writeDataset(data, BASE_ROWS);
+  await run(data, out, { keepShards: true });
+  assert.ok(fs.existsSync(path.join(out, 'shards', 'shard-00000.parquet')));
+  fs.copyFileSync(photoFile('image_0170.jpg'), path.join(data, 'images', 'image_0164.jpg'));
+  await run(data, out, { keepShards: true });
+  const outcomes = lastOutcomes(out);
+  assert.deepEqual(outcomes.map((o, shard) => (o === 'extracted' ? shard : -1)).filter((s) => s >= 0), [shardOf(out, 'image_0164.jpg')], `outcomes ${outcomes.join(', ')}`);
+});
 
 const shardDamage: { name: string; damage: (shards: string) => void }[] = [
   {
@@ -158,11 +157,11 @@ for (const { name, damage } of shardDamage) {
     const data = path.join(dir, 'data-damage');
     if (!fs.existsSync(data)) writeDataset(data, BASE_ROWS);
     const out = path.join(dir, `out-damage-${name.replaceAll(' ', '-')}`);
-    await run(data, out);
+    await run(data, out, { keepShards: true });
     const reference = await vectorRows(path.join(out, 'vectors.parquet'));
     damage(path.join(out, 'shards'));
     fs.writeFileSync(path.join(out, 'training.csv.4242-0badf00d.tmp'), 'a split killed mid-write');
-    await run(data, out);
+    await run(data, out, { keepShards: true });
     assert.deepEqual(lastOutcomes(out), ['reused', 'extracted', 'reused']);
     assert.deepEqual(await vectorRows(path.join(out, 'vectors.parquet')), reference);
     assert.ok(!fs.existsSync(path.join(out, 'training.csv.4242-0badf00d.tmp')), 'temporary files of killed attempts are removed');
@@ -190,7 +189,7 @@ test('--force replaces only what tessera wrote: a user file inside the output fo
   const data = path.join(dir, 'data-force');
   writeDataset(data, BASE_ROWS);
   const out = path.join(dir, 'out-force');
-  await run(data, out);
+  await run(data, out, { keepShards: true });
   fs.writeFileSync(path.join(out, 'shards', 'precious.txt'), 'keep me');
   fs.writeFileSync(path.join(out, 'notes.md'), 'mine too');
   await assert.rejects(run(data, out, { seed: 7 }), /other options: seed \(42 → 7\)/);
@@ -242,9 +241,14 @@ test('an open run is checked before the same command attaches: other options are
   await run(data, fresh, { shardSize: 4, batchSize: 2, model });
   await assertSameOutput(out, fresh);
 
-  // Open again (the first row gone: every shard is extracted anew), then the model file replaced
-  // in place, same path: compared with what the run recorded, not with the path.
+  // Open again (the first row gone: every shard is extracted anew; every image re-encoded, so none
+  // has vectors to copy and each goes through the model), then the model file replaced in place,
+  // same path: compared with what the run recorded, not with the path.
   writeDataset(data, readRows(data).slice(1));
+  for (const { id } of readRows(data)) {
+    const file = path.join(data, 'images', id);
+    fs.writeFileSync(file, await sharp(file).jpeg({ quality: 85 }).toBuffer());
+  }
   fs.rmSync(path.join(markers, 'extract-mid-shard'));
   const reopened = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 2 });
   await waitForFile(path.join(markers, 'extract-mid-shard'), reopened);

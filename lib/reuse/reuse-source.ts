@@ -1,0 +1,90 @@
+import type { Split } from '../core/run-config.ts';
+import { errorMessage } from '../core/errors.ts';
+import { sha256File } from '../core/hashing.ts';
+import { openCsv } from '../pandas/csv.ts';
+import { readParquetFooter } from '../parquet/concatenate.ts';
+import { outputLayout, publishedNames } from '../run-folder/layout.ts';
+import { ExtractionKeySchema, ManifestSchema, type ExtractionKey } from '../run-folder/records.ts';
+import { readRecord } from '../run-folder/records-io.ts';
+
+/**
+ * An earlier output folder checked before any of its vectors is copied (`--reuse DIR`): it is a
+ * finished run (manifest.json), its lineage.csv is the one its manifest hashed, its vectors file's
+ * footer is readable and holds the rows and vector width the manifest counts, and the images it
+ * offers come from shards extracted under exactly this run's extraction key (model, output, size,
+ * normalisation, preprocessing, occlusion, provider, onnxruntime, sharp and libvips versions).
+ */
+export interface ReuseSource {
+  folder: string;
+  vectors: string;
+  tilesPerImage: number;
+  channels: number;
+  /** Source images by lookup key (reuseLookupKey) → their ordinal in the source's split. */
+  ordinals: Map<string, number>;
+}
+
+export type OpenedSource = { source: ReuseSource } | { skipped: string };
+
+/**
+ * What identifies an image's vectors under one key: its bytes, and for validation images their id
+ * too, because the occlusion hole is drawn from the seed and the image id (image/occlusion.ts).
+ */
+export function reuseLookupKey(split: Split, sha256: string, imageId: string): string {
+  return split === 'val' ? `${sha256}\0${imageId}` : sha256;
+}
+
+export function sameExtractionKey(a: ExtractionKey, b: ExtractionKey): boolean {
+  return JSON.stringify(ExtractionKeySchema.parse(a)) === JSON.stringify(ExtractionKeySchema.parse(b));
+}
+
+function keyDifferences(a: ExtractionKey, b: ExtractionKey): string[] {
+  return (Object.keys(b) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+export async function openReuseSource(folder: string, split: Split, key: ExtractionKey): Promise<OpenedSource> {
+  const layout = outputLayout(folder);
+  const skip = (why: string): OpenedSource => ({ skipped: `reuse source ${layout.out} skipped for ${split === 'train' ? 'training' : 'validation'} images: ${why}` });
+  let manifest;
+  try {
+    manifest = await readRecord(layout.manifest, ManifestSchema);
+  } catch (error) {
+    return skip(`its manifest.json is unreadable (${errorMessage(error)})`);
+  }
+  if (!manifest) return skip('it has no manifest.json (not a finished tessera run)');
+
+  const vectorsName = manifest.files[split === 'train' ? 'vectors' : 'validationVectors'];
+  const recorded = vectorsName === undefined ? undefined : manifest.outputs[vectorsName];
+  if (vectorsName === undefined || recorded?.rows === undefined) return skip(`it holds no ${split === 'train' ? 'training' : 'validation'} vectors`);
+  const shards = new Set(manifest.shards.filter((shard) => shard.split === split && shard.key && sameExtractionKey(shard.key, key)).map((shard) => shard.shard));
+  if (shards.size === 0) {
+    const other = manifest.shards.find((shard) => shard.split === split)?.key;
+    return skip(other ? `made under another extraction key (${keyDifferences(other, key).join(', ')} differ)` : 'its manifest records no extraction keys (written by an earlier tessera)');
+  }
+
+  const vectors = `${layout.out}/${vectorsName}`;
+  const { tilesPerImage, channels } = manifest.counts;
+  try {
+    const footer = await readParquetFooter(vectors);
+    if (Number(footer.num_rows) !== recorded.rows) return skip(`${vectorsName} holds ${footer.num_rows} rows, its manifest ${recorded.rows}`);
+    const vector = footer.schema.find((element) => element.name === 'vector');
+    if (vector?.type_length !== channels * 4) return skip(`${vectorsName}'s vectors are ${vector?.type_length ?? '?'} bytes, its manifest says ${channels} channels`);
+  } catch (error) {
+    return skip(`${vectorsName} is not a readable Parquet file (${errorMessage(error)})`);
+  }
+
+  const lineageSha256 = manifest.outputs[publishedNames([split]).lineage]?.sha256;
+  const actual = await sha256File(layout.lineageCsv).catch(() => null);
+  if (actual === null) return skip('its lineage.csv is missing');
+  if (actual !== lineageSha256) return skip('its lineage.csv does not match its manifest (changed or damaged)');
+
+  const ordinals = new Map<string, number>();
+  const { rows } = await openCsv(layout.lineageCsv);
+  for await (const { fields } of rows) {
+    // split, shard, ordinal, <id column>, target, sha256 (manifest.ts)
+    const [rowSplit, shard, ordinal, imageId, , sha256] = fields as [string, string, string, string, string, string];
+    if (rowSplit !== split || sha256 === '' || !shards.has(Number(shard))) continue;
+    const lookup = reuseLookupKey(split, sha256, imageId);
+    if (!ordinals.has(lookup)) ordinals.set(lookup, Number(ordinal));
+  }
+  return { source: { folder: layout.out, vectors, tilesPerImage, channels, ordinals } };
+}
