@@ -185,7 +185,8 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     });
     options.onServer?.(server.uiUrl, layout.log);
     // This server runs only this command's run: its workers serve exactly the run's own folders.
-    const allowRoots = [config.data, out];
+    // The folders this command names: its data, its output, and the earlier outputs it reuses.
+    const allowRoots = [config.data, out, ...config.reuse];
     const runtime = { ...options.runtime, logFile: layout.log, echo: options.verbose };
     parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime });
     const running = (parts.running = parts.workers.run());

@@ -79,6 +79,16 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.ok(!fs.existsSync(path.join(dir, 'out', '.tessera', 'previous')), 'the replaced outputs are gone');
 });
 
+test('`tessera run --reuse DIR` (repeatable, relative to the working directory) copies an earlier output\'s vectors; a source that is not a finished run is named in a warning', async () => {
+  const args = ['run', '--data', 'data', '--out', 'out-reused', '--batch-size', '4', '--shard-size', '4', '--reuse', 'out', '--reuse', 'not-a-run'];
+  const reused = await runTessera(args, dir);
+  assert.equal(reused.code, 0, reused.stderr);
+  assert.match(reused.stdout, /reused +8 images' vectors copied from earlier outputs; 0 through the model/);
+  assert.match(reused.stdout, new RegExp(`warning +reuse source ${path.join(dir, 'not-a-run')} skipped for training images: it has no manifest.json`));
+  const vectors = (out: string) => fs.readFileSync(path.join(dir, out, 'vectors.parquet'));
+  assert.deepEqual(vectors('out-reused'), vectors('out'), 'the same vectors file as the source run wrote');
+});
+
 test('an output folder of another run is refused (naming what differs) unless --force', async () => {
   const args = ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'];
   const refused = await runTessera([...args, '--seed', '7'], dir);
