@@ -39,8 +39,8 @@ function writeDataset(data: string): void {
   fs.writeFileSync(path.join(data, 'train.csv'), 'image_id,hotel_id\n' + ids.map((id, k) => `${id},${k < 5 ? 1 : 2}\n`).join(''));
 }
 
-function run(data: string, out: string) {
-  const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 4, batchSize: 4 });
+function run(data: string, out: string, options: { keepShards?: boolean } = {}) {
+  const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 4, batchSize: 4, ...options });
   return submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
 }
 
@@ -76,7 +76,7 @@ test('a folder whose records carry no format version (the previous version) resu
   const data = path.join(dir, 'data');
   const out = path.join(dir, 'out');
   writeDataset(data);
-  await run(data, out);
+  await run(data, out, { keepShards: true }); // the previous version kept its shard files
   const layout = outputLayout(out);
   const vectorsBefore = fs.readFileSync(layout.split('train').vectors);
   fs.rmSync(layout.manifest); // an unfinished run of the previous version: the run goes on from its records
