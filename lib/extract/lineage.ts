@@ -6,7 +6,7 @@ import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
 import { PREPROCESSING } from '../image/model-input.ts';
 import { sha256Bytes } from '../core/hashing.ts';
 import type { ImageFiles } from './decode-batch.ts';
-import { ExtractionKeySchema, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
+import { extractionKeyChanges, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
 
 /**
  * Lineage: what a shard's vectors are provably made from. A vector is a pure function of the
@@ -46,10 +46,6 @@ export async function currentImageHash(images: ImageFiles, imageId: string): Pro
   }
 }
 
-function sameKey(a: ExtractionKey, b: ExtractionKey): boolean {
-  return JSON.stringify(ExtractionKeySchema.parse(a)) === JSON.stringify(ExtractionKeySchema.parse(b));
-}
-
 /**
  * Why a shard recorded with `recorded` cannot stand for `planned` images under `key` now, or
  * undefined when it can. Reads every image of the shard: no size or mtime shortcut, which
@@ -61,10 +57,8 @@ export async function lineageMismatch(
   planned: readonly { ordinal: number; imageId: string; target: number }[],
   images: ImageFiles,
 ): Promise<string | undefined> {
-  if (!sameKey(recorded.key, key)) {
-    const changed = (Object.keys(key) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(recorded.key[k]) !== JSON.stringify(key[k]));
-    return `extraction key changed (${changed.join(', ')})`;
-  }
+  const changed = extractionKeyChanges(recorded.key, key);
+  if (changed.length > 0) return `extraction key changed (${changed.join(', ')})`;
   if (recorded.images.length !== planned.length) return `it holds ${recorded.images.length} images, the plan ${planned.length}`;
   for (let k = 0; k < planned.length; k++) {
     const [ordinal, imageId, target] = recorded.images[k]!;

@@ -3,7 +3,7 @@ import { allocateTileRows, type TileRows } from '../parquet/tile-writer.ts';
 import type { ImageLineage, ReusedImages, ShardImage } from '../run-folder/records.ts';
 import type { ReuseHit, ReuseIndex } from '../reuse/reuse-index.ts';
 import { readReusedVectors, type ReusedTiles } from '../reuse/reused-rows.ts';
-import type { ImageFiles } from './decode-batch.ts';
+import { mapLimited, type ImageFiles } from './decode-batch.ts';
 import { currentImageHash } from './lineage.ts';
 
 export interface ReusedShardImages {
@@ -24,7 +24,7 @@ export interface ReusedShardImages {
 export async function findReusedImages(planned: readonly ShardImage[], split: Split, index: ReuseIndex, files: ImageFiles): Promise<ReusedShardImages> {
   const hits = new Map<number, ReuseHit>();
   const hashes = new Map<number, string>();
-  await forEachLimited(planned, 8, async (image) => {
+  await mapLimited(planned, 8, async (image) => {
     const sha256 = await currentImageHash(files, image.imageId);
     if (sha256 === null) return; // extraction reports why it cannot be read
     const hit = index.find(split, sha256, image.imageId);
@@ -82,13 +82,4 @@ export function mergeTileRows(a: TileRows, b: TileRows): TileRows {
     rows.y[r] = source.y[k]!;
   }
   return rows;
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }

@@ -1,10 +1,11 @@
+import path from 'node:path';
 import type { Split } from '../core/run-config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { sha256File } from '../core/hashing.ts';
 import { openCsv } from '../pandas/csv.ts';
 import { readParquetFooter } from '../parquet/concatenate.ts';
 import { outputLayout, publishedNames } from '../run-folder/layout.ts';
-import { ExtractionKeySchema, ManifestSchema, type ExtractionKey } from '../run-folder/records.ts';
+import { extractionKeyChanges, ManifestSchema, type ExtractionKey } from '../run-folder/records.ts';
 import { readRecord } from '../run-folder/records-io.ts';
 
 /**
@@ -33,14 +34,6 @@ export function reuseLookupKey(split: Split, sha256: string, imageId: string): s
   return split === 'val' ? `${sha256}\0${imageId}` : sha256;
 }
 
-export function sameExtractionKey(a: ExtractionKey, b: ExtractionKey): boolean {
-  return JSON.stringify(ExtractionKeySchema.parse(a)) === JSON.stringify(ExtractionKeySchema.parse(b));
-}
-
-function keyDifferences(a: ExtractionKey, b: ExtractionKey): string[] {
-  return (Object.keys(b) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-}
-
 export async function openReuseSource(folder: string, split: Split, key: ExtractionKey): Promise<OpenedSource> {
   const layout = outputLayout(folder);
   const skip = (why: string): OpenedSource => ({ skipped: `reuse source ${layout.out} skipped for ${split === 'train' ? 'training' : 'validation'} images: ${why}` });
@@ -55,13 +48,13 @@ export async function openReuseSource(folder: string, split: Split, key: Extract
   const vectorsName = manifest.files[split === 'train' ? 'vectors' : 'validationVectors'];
   const recorded = vectorsName === undefined ? undefined : manifest.outputs[vectorsName];
   if (vectorsName === undefined || recorded?.rows === undefined) return skip(`it holds no ${split === 'train' ? 'training' : 'validation'} vectors`);
-  const shards = new Set(manifest.shards.filter((shard) => shard.split === split && shard.key && sameExtractionKey(shard.key, key)).map((shard) => shard.shard));
+  const shards = new Set(manifest.shards.filter((shard) => shard.split === split && shard.key && extractionKeyChanges(shard.key, key).length === 0).map((shard) => shard.shard));
   if (shards.size === 0) {
     const other = manifest.shards.find((shard) => shard.split === split)?.key;
-    return skip(other ? `made under another extraction key (${keyDifferences(other, key).join(', ')} differ)` : 'its manifest records no extraction keys (written by an earlier tessera)');
+    return skip(other ? `made under another extraction key (${extractionKeyChanges(other, key).join(', ')} differ)` : 'its manifest records no extraction keys (written by an earlier tessera)');
   }
 
-  const vectors = `${layout.out}/${vectorsName}`;
+  const vectors = path.join(layout.out, vectorsName);
   const { tilesPerImage, channels } = manifest.counts;
   try {
     const footer = await readParquetFooter(vectors);

@@ -162,8 +162,8 @@ export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<voi
  * A crash part-way leaves there a manifest without its vectors, which reuse verification skips;
  * files are never paired with another run's manifest, because the set replaces what was there.
  */
-export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<boolean> {
-  if (!(await fs.stat(layout.manifest).then(() => true, () => false))) return false;
+export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<void> {
+  if (!(await fs.stat(layout.manifest).then(() => true, () => false))) return;
   const aside = outputLayout(layout.previousOutput);
   await fs.rm(layout.previousOutput, { recursive: true, force: true });
   await fs.mkdir(layout.previousOutput, { recursive: true });
@@ -178,7 +178,8 @@ export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<boo
       if (error.code !== 'ENOENT') throw error;
     });
   }
-  return true;
+  // What described the moved files goes with them: the compaction records and the report page.
+  for (const file of [layout.split('train').compaction, layout.split('val').compaction, layout.report]) await fs.rm(file, { force: true });
 }
 
 /**

@@ -116,6 +116,12 @@ export const ExtractionKeySchema = z.object({
 });
 export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
 
+/** The fields in which two extraction keys differ (a key written before a field existed reads with its default). */
+export function extractionKeyChanges(was: ExtractionKey, now: ExtractionKey): (keyof ExtractionKey)[] {
+  const [a, b] = [ExtractionKeySchema.parse(was), ExtractionKeySchema.parse(now)];
+  return (Object.keys(b) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
 /** One planned image and the sha256 of the bytes it was extracted from (null: unreadable). */
 export const ImageLineageSchema = z.tuple([
   z.number().int(), // ordinal in the split's CSV
