@@ -19,7 +19,7 @@ export interface CompactSummary {
   rows: number;
   images: number;
   extracted: number;
-  /** Of the extracted images, those whose vectors were copied from --reuse sources (absent in histories of earlier versions). */
+  /** Of the extracted images, those whose vectors were copied from earlier outputs (absent in histories of earlier versions). */
   reused?: number;
   errors: number;
   tilesPerImage: number;

@@ -12,11 +12,7 @@ export interface ReuseHit {
 
 /** The verified sources of one split under one extraction key, in the order given (the first that has an image serves it). */
 export class ReuseIndex {
-  constructor(
-    readonly sources: readonly ReuseSource[],
-    /** Why each source that is not used was skipped, naming it. */
-    readonly skipped: readonly string[],
-  ) {}
+  constructor(readonly sources: readonly ReuseSource[]) {}
 
   find(split: Split, sha256: string, imageId: string): ReuseHit | undefined {
     const lookup = reuseLookupKey(split, sha256, imageId);
@@ -28,16 +24,15 @@ export class ReuseIndex {
   }
 }
 
-export async function openReuseIndex(folders: readonly string[], split: Split, key: ExtractionKey, out?: string): Promise<ReuseIndex> {
+/** The sources that pass verification; the run's planReuse has already told the user why the others do not. */
+export async function openReuseIndex(folders: readonly string[], split: Split, key: ExtractionKey, out: string): Promise<ReuseIndex> {
   const sources: ReuseSource[] = [];
-  const skipped: string[] = [];
   for (const folder of new Set(folders.map((f) => path.resolve(f)))) {
-    if (out !== undefined && folder === path.resolve(out)) continue; // a run never reads the vectors it is replacing
+    if (folder === path.resolve(out)) continue; // a run never reads the vectors it is replacing
     const opened = await openReuseSource(folder, split, key);
     if ('source' in opened) sources.push(opened.source);
-    else skipped.push(opened.skipped);
   }
-  return new ReuseIndex(sources, skipped);
+  return new ReuseIndex(sources);
 }
 
 /**

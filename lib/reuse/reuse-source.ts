@@ -34,7 +34,11 @@ export function reuseLookupKey(split: Split, sha256: string, imageId: string): s
   return split === 'val' ? `${sha256}\0${imageId}` : sha256;
 }
 
-export async function openReuseSource(folder: string, split: Split, key: ExtractionKey): Promise<OpenedSource> {
+/**
+ * `folder` as a source of `split`'s vectors under `key`, or why not. With `index: false` it is only
+ * verified (its lineage hashed, not parsed): the images are looked up by each worker's own index.
+ */
+export async function openReuseSource(folder: string, split: Split, key: ExtractionKey, { index = true } = {}): Promise<OpenedSource> {
   const layout = outputLayout(folder);
   const skip = (why: string): OpenedSource => ({ skipped: `reuse source ${layout.out} skipped for ${split === 'train' ? 'training' : 'validation'} images: ${why}` });
   let manifest;
@@ -71,6 +75,7 @@ export async function openReuseSource(folder: string, split: Split, key: Extract
   if (actual !== lineageSha256) return skip('its lineage.csv does not match its manifest (changed or damaged)');
 
   const ordinals = new Map<string, number>();
+  if (!index) return { source: { folder: layout.out, vectors, tilesPerImage, channels, ordinals } };
   const { rows } = await openCsv(layout.lineageCsv);
   for await (const { fields } of rows) {
     // split, shard, ordinal, <id column>, target, sha256 (manifest.ts)

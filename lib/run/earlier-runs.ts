@@ -60,7 +60,7 @@ export async function planReuse(config: RunConfig, template: string | undefined)
   const out = path.resolve(config.out);
   const candidates = config.reuse.map((folder) => path.resolve(folder));
   if (config.reuseEarlierRuns && template !== undefined && isRunOf(template, out)) {
-    const earlier = (await finishedRunsOf(template)).find((folder) => folder !== out && path.basename(folder) < path.basename(out));
+    const earlier = (await finishedRunsOf(template)).find((folder) => path.basename(folder) < path.basename(out));
     if (earlier) candidates.push(earlier);
   }
   const { modelSha256 } = await readRunOptions(runLayout(config));
@@ -74,7 +74,7 @@ export async function planReuse(config: RunConfig, template: string | undefined)
     // A source can serve one split and not the other (say its training vectors file is damaged).
     let usable = false;
     for (const split of config.splits) {
-      const opened = await openReuseSource(folder, split, extractionKey(config, split, modelSha256));
+      const opened = await openReuseSource(folder, split, extractionKey(config, split, modelSha256), { index: false });
       if ('source' in opened) usable = true;
       else skipped.push(opened.skipped);
     }
