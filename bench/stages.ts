@@ -84,7 +84,7 @@ export async function measureWrite(dir: string, rows: number, channels: number):
     columns.y[r] = r % 8;
   }
   const { seconds: s } = await seconds(async () => {
-    const writer = new TileParquetWriter(file, channels);
+    const writer = new TileParquetWriter(file, channels, 64);
     await writer.append(columns);
     await writer.close();
   });

@@ -134,7 +134,7 @@ export async function measureShardWrite(dir: string, features: Float32Array, bat
   const batches = Array.from({ length: Math.ceil(images / batchSize) }, (_, b) => tileColumns(features, batchSize, 320, 8, 8, b * batchSize));
   const file = path.join(dir, 'shard-write.parquet');
   const figure = await timed(batches.length * batchSize, async () => {
-    const writer = new TileParquetWriter(file, 320);
+    const writer = new TileParquetWriter(file, 320, 64);
     for (const columns of batches) await writer.append(columns);
     await writer.close();
   });

@@ -106,7 +106,7 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   const connection = await instance.connect();
   try {
     const shards = withRows.map((r) => ({ shard: r.shard, file: path.join(files.shards, r.parquet!), sha256: r.parquetSha256 }));
-    sha256 = await mergeShards(connection, split, shards, temp, layout.duckdbTemp, channels, checkCancelled);
+    sha256 = await mergeShards(connection, split, shards, temp, layout.duckdbTemp, channels, tilesPerImage, checkCancelled);
     await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
   } catch (error) {
     await fs.rm(temp, { force: true });

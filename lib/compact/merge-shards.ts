@@ -26,7 +26,7 @@ export interface ShardFile {
  * workflow extracts again. A shard written in another encoding (by an earlier version) is checked,
  * then re-encoded on its own through DuckDB first.
  */
-export async function mergeShards(connection: DuckDBConnection, split: Split, shards: readonly ShardFile[], target: string, scratch: string, channels: number, checkCancelled: () => void): Promise<string> {
+export async function mergeShards(connection: DuckDBConnection, split: Split, shards: readonly ShardFile[], target: string, scratch: string, channels: number, tilesPerImage: number, checkCancelled: () => void): Promise<string> {
   const sources: { file: string; footer: FileMetaData }[] = [];
   const copied: ShardFile[] = []; // the shards hashed by the copying pass, in order
   const reencoded: string[] = [];
@@ -48,7 +48,7 @@ export async function mergeShards(connection: DuckDBConnection, split: Split, sh
         }
         const copy = path.join(scratch, `reencoded-${shard.shard}.parquet`);
         reencoded.push(copy);
-        await reencode(connection, shard.file, copy, channels, checkCancelled);
+        await reencode(connection, shard.file, copy, channels, tilesPerImage, checkCancelled);
         source = { file: copy, footer: await readParquetFooter(copy) };
       }
       previousMax = assertIncreasing(source, previousMax);
@@ -94,9 +94,9 @@ function assertIncreasing({ file, footer }: { file: string; footer: FileMetaData
 }
 
 /** One shard's rows, read by DuckDB in file order, written again in the final encoding. */
-async function reencode(connection: DuckDBConnection, shardFile: string, target: string, channels: number, checkCancelled: () => void): Promise<void> {
+async function reencode(connection: DuckDBConnection, shardFile: string, target: string, channels: number, tilesPerImage: number, checkCancelled: () => void): Promise<void> {
   await loadZstd();
-  const writer = new TileParquetWriter(target, channels, 16_384, FINAL_CODEC);
+  const writer = new TileParquetWriter(target, channels, tilesPerImage, FINAL_CODEC);
   let previous = -1;
   try {
     const result = await connection.stream(`SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`);

@@ -163,14 +163,14 @@ async function extractFreshShard(
   // Reused images' rows go into the file between the extracted ones, in ordinal order.
   const pendingReused = reused ? plan.images.filter((image) => reused.tiles.has(image.ordinal)) : [];
   let reusedWritten = 0;
-  const appendRows = async (rows: TileRows, c: number, below: number) => {
+  const appendRows = async (rows: TileRows, c: number, tiles: number, below: number) => {
     const start = reusedWritten;
     while (reusedWritten < pendingReused.length && pendingReused[reusedWritten]!.ordinal < below) reusedWritten++;
     const merged = mergeTileRows(rows, reusedTileRows(pendingReused.slice(start, reusedWritten), reused?.tiles ?? new Map()));
     extracted += reusedWritten - start;
     if (merged.i.length === 0) return;
     // In the vectors file's encoding: compaction copies the shard's row groups as they are.
-    writer ??= new TileParquetWriter(tempPath, c, 16_384, FINAL_CODEC);
+    writer ??= new TileParquetWriter(tempPath, c, tiles, FINAL_CODEC);
     await writer.append(merged);
   };
   const spare: Uint8Array[] = [];
@@ -197,7 +197,7 @@ async function extractFreshShard(
       if (reused?.channels != null && reused.channels !== c) throw new Error(`reused vectors have ${reused.channels} channels, the model gives ${c}`);
       channels = c;
       grid = [h, w];
-      await appendRows(tileRows(batch.images, result.data, c, h, w), c, batches[index]!.at(-1)!.ordinal);
+      await appendRows(tileRows(batch.images, result.data, c, h, w), c, h * w, batches[index]!.at(-1)!.ordinal);
       extracted += batch.images.length;
       if (index === 0) await failpoint('extract-first-batch', shard);
       if (index === Math.floor(batches.length / 2) && index > 0) await failpoint('extract-mid-shard', shard);
@@ -228,8 +228,8 @@ async function extractFreshShard(
     }
     if (inferring) await write(await inferring);
     inferring = undefined;
-    if (reusedWritten < pendingReused.length) await appendRows(allocateTileRows(0), channels!, Number.POSITIVE_INFINITY);
     grid ??= reused ? reusedGrid(reused) : null;
+    if (reusedWritten < pendingReused.length) await appendRows(allocateTileRows(0), channels!, grid![0] * grid![1], Number.POSITIVE_INFINITY);
     if (writer) {
       parquetSha256 = await writer.close();
       await failpoint('extract-before-rename', shard);

@@ -1,5 +1,5 @@
 import type { Split } from '../core/run-config.ts';
-import { allocateTileRows, type TileRows } from '../parquet/tile-writer.ts';
+import { allocateTileRows, COPIED_PAGE, type EncodedVectorPage, type TileRows } from '../parquet/tile-writer.ts';
 import type { ImageLineage, ReusedImages, ShardImage } from '../run-folder/records.ts';
 import type { ReuseHit, ReuseIndex } from '../reuse/reuse-index.ts';
 import { readReusedVectors, type ReusedTiles } from '../reuse/reused-rows.ts';
@@ -48,32 +48,38 @@ export async function findReusedImages(planned: readonly ShardImage[], split: Sp
 
 /** The rows of reused images, `i` from each image's ordinal now, target and id as planned now. */
 export function reusedTileRows(images: readonly ShardImage[], reused: ReadonlyMap<number, ReusedTiles>): TileRows {
-  const tilesPerImage = images.length === 0 ? 0 : reused.get(images[0]!.ordinal)!.vectors.length;
+  const tilesPerImage = images.length === 0 ? 0 : reused.get(images[0]!.ordinal)!.x.length;
   const rows = allocateTileRows(images.length * tilesPerImage);
+  const copiedPages = new Map<number, EncodedVectorPage>();
   images.forEach((image, k) => {
-    const { vectors, x, y } = reused.get(image.ordinal)!;
+    const tiles = reused.get(image.ordinal)!;
+    if ('page' in tiles) copiedPages.set(k * tilesPerImage, tiles.page);
     for (let t = 0; t < tilesPerImage; t++) {
       const r = k * tilesPerImage + t;
       rows.i[r] = image.ordinal * tilesPerImage + t;
-      rows.vector[r] = vectors[t]!;
+      rows.vector[r] = 'page' in tiles ? COPIED_PAGE : tiles.vectors[t]!;
       rows.target[r] = image.target;
       rows.file[r] = image.imageId;
-      rows.x[r] = x[t]!;
-      rows.y[r] = y[t]!;
+      rows.x[r] = tiles.x[t]!;
+      rows.y[r] = tiles.y[t]!;
     }
   });
+  if (copiedPages.size > 0) rows.copiedPages = copiedPages;
   return rows;
 }
 
-/** Two row sets, each ordered by `i`, as one ordered by `i`. */
+/** Two row sets, each ordered by `i`, as one ordered by `i` (copied pages move with their rows). */
 export function mergeTileRows(a: TileRows, b: TileRows): TileRows {
   if (b.i.length === 0) return a;
   if (a.i.length === 0) return b;
   const rows = allocateTileRows(a.i.length + b.i.length);
+  const copiedPages = new Map<number, EncodedVectorPage>();
   let [p, q] = [0, 0];
   for (let r = 0; r < rows.i.length; r++) {
     const fromA = q >= b.i.length || (p < a.i.length && a.i[p]! < b.i[q]!);
     const [source, k] = fromA ? [a, p++] : [b, q++];
+    const page = source.copiedPages?.get(k);
+    if (page) copiedPages.set(r, page);
     rows.i[r] = source.i[k]!;
     rows.vector[r] = source.vector[k]!;
     rows.target[r] = source.target[k]!;
@@ -81,5 +87,6 @@ export function mergeTileRows(a: TileRows, b: TileRows): TileRows {
     rows.x[r] = source.x[k]!;
     rows.y[r] = source.y[k]!;
   }
+  if (copiedPages.size > 0) rows.copiedPages = copiedPages;
   return rows;
 }

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
+import type { ColumnChunk, CompressionCodec, DecodedArray, SchemaElement } from 'hyparquet';
 import { ParquetWriter } from 'hyparquet-writer';
-import { compress as zstdCompress, init as initZstd } from '@bokuweb/zstd-wasm';
+import { writeColumn } from 'hyparquet-writer/src/column.js';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import { compress as zstdCompress, decompress as zstdDecompress, init as initZstd } from '@bokuweb/zstd-wasm';
 import { HashingFileWriter } from './hashing-file-writer.ts';
 
 export type TileCodec = 'SNAPPY' | 'ZSTD';
@@ -17,6 +20,12 @@ let zstdReady: Promise<void> | undefined;
 export function loadZstd(): Promise<void> {
   zstdReady ??= initZstd();
   return zstdReady;
+}
+
+/** hyparquet's decompressors, with ZSTD (the codec of vectors.parquet) from the same WebAssembly build that writes it. */
+export async function parquetCompressors(): Promise<Record<string, (input: Uint8Array, outputLength: number) => Uint8Array>> {
+  await loadZstd();
+  return { ZSTD: (input: Uint8Array) => zstdDecompress(input) };
 }
 
 /**
@@ -39,15 +48,33 @@ export function tileSchema(channels: number) {
   ];
 }
 
+/**
+ * One image's vectors as a data page of the vector column, as this writer stores it: a Parquet
+ * data page v2, PLAIN, no levels, `data` compressed with `codec`. Written by one writer and
+ * copied into another file byte for byte, with no decompression or compression in between.
+ */
+export interface EncodedVectorPage {
+  codec: CompressionCodec;
+  rows: number;
+  /** The PLAIN bytes' length (rows × vector width). */
+  uncompressedSize: number;
+  data: Uint8Array;
+}
+
 export interface TileRows {
   i: Int32Array;
-  /** One view of `channels * 4` bytes per row. */
+  /** One view of `channels * 4` bytes per row; COPIED_PAGE for rows a copied page holds. */
   vector: Uint8Array[];
   target: Int32Array;
   file: string[];
   x: Int32Array;
   y: Int32Array;
+  /** Pages whose vectors are copied as they are, by the row they start at (in these rows). */
+  copiedPages?: Map<number, EncodedVectorPage>;
 }
+
+/** The vector of a row whose page is copied (`TileRows.copiedPages`): it is never read. */
+export const COPIED_PAGE = new Uint8Array(0);
 
 /** Empty columns for `rows` rows. */
 export function allocateTileRows(rows: number): TileRows {
@@ -61,51 +88,70 @@ export function allocateTileRows(rows: number): TileRows {
   };
 }
 
+/** Row groups of about this many rows, rounded down to whole images. */
+const ROW_GROUP_ROWS = 16_384;
+
 /**
- * Streams tile rows into one Parquet file, buffering a whole row group before each write
- * (hyparquet-writer turns every write() call into its own row group(s)).
+ * Streams tile rows into one Parquet file, buffering a whole row group before each write.
+ *
+ * The vector column holds one page per image (`rowsPerPage` rows, the image's tiles), so an
+ * image's vectors can later be copied into another file as the very bytes this writer would
+ * have produced (reuse across runs: `lib/reuse/`). Row groups hold whole images, as long as
+ * the rows come as whole images (tessera's do); a copied page must start where a page starts.
  */
 export class TileParquetWriter {
   private readonly writer: ParquetWriter;
   private readonly output: HashingFileWriter;
-  private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[] };
+  private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[]; pages: Map<number, EncodedVectorPage> };
   private rows = 0;
+  private readonly rowGroupRows: number;
+  private readonly codec: TileCodec;
   private readonly vectorCodec: 'UNCOMPRESSED' | 'ZSTD';
+  private readonly width: number;
 
   constructor(
     readonly filePath: string,
     readonly channels: number,
-    private readonly rowGroupRows = 16_384,
+    readonly rowsPerPage: number,
     codec: TileCodec = 'SNAPPY',
+    rowGroupRows = ROW_GROUP_ROWS,
   ) {
+    if (!Number.isInteger(rowsPerPage) || rowsPerPage < 1) throw new Error(`rowsPerPage must be a positive integer, not ${rowsPerPage}`);
+    this.codec = codec;
     this.vectorCodec = codec === 'SNAPPY' ? 'UNCOMPRESSED' : codec;
+    this.width = channels * 4;
+    this.rowGroupRows = Math.max(1, Math.floor(rowGroupRows / rowsPerPage)) * rowsPerPage;
     this.output = new HashingFileWriter(filePath);
     this.writer = new ParquetWriter({
       writer: this.output,
       schema: tileSchema(channels),
       codec,
-      // Level 1: float vectors gain little from harder levels, which cost several times the CPU.
-      compressors: codec === 'ZSTD' ? { ZSTD: (input: Uint8Array) => zstdCompress(input, 1) } : undefined,
+      compressors: codec === 'ZSTD' ? { ZSTD: compressZstd } : undefined,
       createdBy: 'tessera',
     });
-    this.buffer = { i: [], vector: [], target: [], file: [], x: [], y: [] };
+    this.buffer = { i: [], vector: [], target: [], file: [], x: [], y: [], pages: new Map() };
   }
 
   get rowCount(): number {
     return this.rows;
   }
 
-  /**
-   * hyparquet-writer types write() and finish() as `void | Promise<void>` (synchronous today):
-   * every call here is awaited, so a future asynchronous version cannot reorder or lose a write.
-   */
+  /** hyparquet-writer types its writes as `void | Promise<void>`: every call here is awaited. */
   async append(rows: TileRows): Promise<void> {
     const b = this.buffer;
     for (let k = 0; k < rows.i.length; k++) {
-      const vector = rows.vector[k]!;
-      if (vector.byteLength !== this.channels * 4) {
-        throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.channels * 4}`);
+      const copied = rows.copiedPages?.get(k);
+      if (copied) {
+        if (b.i.length % this.rowsPerPage !== 0) throw new Error(`a copied vector page would start inside a page of ${this.rowsPerPage} rows`);
+        if (copied.codec !== this.vectorCodec || copied.rows !== this.rowsPerPage || copied.uncompressedSize !== this.rowsPerPage * this.width) {
+          throw new Error(`a copied vector page (${copied.codec}, ${copied.rows} rows, ${copied.uncompressedSize} bytes) does not fit this file (${this.vectorCodec}, ${this.rowsPerPage} rows of ${this.width} bytes)`);
+        }
+        b.pages.set(b.i.length, copied);
       }
+      const vector = rows.vector[k]!;
+      const inCopiedPage = b.pages.has(b.i.length - (b.i.length % this.rowsPerPage));
+      if (inCopiedPage !== (vector === COPIED_PAGE)) throw new Error(inCopiedPage ? 'a row of a copied vector page has a vector of its own' : 'a row marked as copied has no copied page');
+      if (!inCopiedPage && vector.byteLength !== this.width) throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.width}`);
       b.i.push(rows.i[k]!);
       b.vector.push(vector);
       b.target.push(rows.target[k]!);
@@ -138,29 +184,112 @@ export class TileParquetWriter {
     fs.rmSync(this.filePath, { force: true });
   }
 
+  /** One row group: the columns in schema order, the vector column written page by page here. */
   private async flushRowGroup(): Promise<void> {
     const b = this.buffer;
-    if (b.i.length === 0) return;
-    await this.writer.write({
-      rowGroupSize: b.i.length,
-      columnData: [
-        // No page indexes: they would point into this file, and row groups are copied into others.
-        { name: 'i', data: Int32Array.from(b.i), encoding: 'DELTA_BINARY_PACKED', offsetIndex: false },
-        // Feature vectors barely compress (a shard shrank by <1% with SNAPPY) while JS SNAPPY cut
-        // the writer from ~325k to ~60k rows/s here: shards store them uncompressed. Min/max
-        // statistics of binary vectors mean nothing, and cost a 1,280-byte compare per row.
-        { name: 'vector', data: b.vector, encoding: 'PLAIN', statistics: false, codec: this.vectorCodec, offsetIndex: false },
-        { name: 'target', data: Int32Array.from(b.target), encoding: 'RLE_DICTIONARY', offsetIndex: false },
-        { name: 'file', data: b.file, encoding: 'RLE_DICTIONARY', offsetIndex: false },
-        { name: 'x', data: Int32Array.from(b.x), offsetIndex: false },
-        { name: 'y', data: Int32Array.from(b.y), offsetIndex: false },
-      ],
+    const rows = b.i.length;
+    if (rows === 0) return;
+    const start = this.output.offset;
+    const columns = [
+      // No page indexes: they would point into this file, and row groups are copied into others.
+      this.writeSmallColumn(1, Int32Array.from(b.i), 'DELTA_BINARY_PACKED'),
+      this.writeVectorColumn(),
+      this.writeSmallColumn(3, Int32Array.from(b.target), 'RLE_DICTIONARY'),
+      this.writeSmallColumn(4, b.file, 'RLE_DICTIONARY'),
+      this.writeSmallColumn(5, Int32Array.from(b.x)),
+      this.writeSmallColumn(6, Int32Array.from(b.y)),
+    ];
+    this.writer.row_groups.push({
+      columns,
+      total_byte_size: columns.reduce((sum, column) => sum + (column.meta_data?.total_uncompressed_size ?? 0n), 0n),
+      num_rows: BigInt(rows),
+      total_compressed_size: BigInt(this.output.offset - start),
     });
+    this.writer.num_rows += BigInt(rows);
     this.buffer.i = [];
     this.buffer.vector = [];
     this.buffer.target = [];
     this.buffer.file = [];
     this.buffer.x = [];
     this.buffer.y = [];
+    this.buffer.pages = new Map();
   }
+
+  private writeSmallColumn(index: number, values: DecodedArray, encoding?: 'DELTA_BINARY_PACKED' | 'RLE_DICTIONARY'): ColumnChunk {
+    const root = this.writer.schema[0]!;
+    const element = this.writer.schema[index]!;
+    return writeColumn({
+      writer: this.output,
+      column: {
+        columnName: element.name,
+        element,
+        schemaPath: [root, element],
+        codec: this.codec,
+        compressors: this.writer.compressors,
+        stats: true,
+        pageSize: 1 << 20,
+        columnIndex: false,
+        offsetIndex: false,
+        encoding,
+      },
+      pageData: { values, definitionLevels: [], repetitionLevels: [], maxDefinitionLevel: 0 },
+    }).chunk;
+  }
+
+  /**
+   * The vector column: a data page per image, PLAIN (vectors barely compress: a shard shrank by
+   * <1% with SNAPPY, so `SNAPPY` files store them uncompressed), no statistics (min/max of binary
+   * vectors mean nothing). A copied page is written as it came.
+   */
+  private writeVectorColumn(): ColumnChunk {
+    const b = this.buffer;
+    const element: SchemaElement = this.writer.schema[2]!;
+    const start = this.output.offset;
+    let uncompressed = 0;
+    for (let first = 0; first < b.i.length; first += this.rowsPerPage) {
+      const headerStart = this.output.offset;
+      const page = b.pages.get(first) ?? this.encodePage(b.vector, first, Math.min(first + this.rowsPerPage, b.i.length));
+      writePageHeader(this.output, {
+        type: 'DATA_PAGE_V2',
+        uncompressed_page_size: page.uncompressedSize,
+        compressed_page_size: page.data.byteLength,
+        data_page_header_v2: {
+          num_values: page.rows,
+          num_nulls: 0,
+          num_rows: page.rows,
+          encoding: 'PLAIN',
+          definition_levels_byte_length: 0,
+          repetition_levels_byte_length: 0,
+          is_compressed: true,
+        },
+      });
+      uncompressed += this.output.offset - headerStart + page.uncompressedSize;
+      this.output.appendBytes(page.data);
+    }
+    return {
+      file_offset: BigInt(start),
+      meta_data: {
+        type: 'FIXED_LEN_BYTE_ARRAY',
+        encodings: ['PLAIN'],
+        path_in_schema: [element.name],
+        codec: this.vectorCodec,
+        num_values: BigInt(b.i.length),
+        total_compressed_size: BigInt(this.output.offset - start),
+        total_uncompressed_size: BigInt(uncompressed),
+        data_page_offset: BigInt(start),
+      },
+    };
+  }
+
+  private encodePage(vectors: readonly Uint8Array[], from: number, to: number): EncodedVectorPage {
+    const plain = new Uint8Array((to - from) * this.width);
+    for (let r = from; r < to; r++) plain.set(vectors[r]!, (r - from) * this.width);
+    const data = this.vectorCodec === 'ZSTD' ? compressZstd(plain) : plain;
+    return { codec: this.vectorCodec, rows: to - from, uncompressedSize: plain.byteLength, data };
+  }
+}
+
+/** Level 1: float vectors gain little from harder levels, which cost several times the CPU. */
+function compressZstd(input: Uint8Array): Uint8Array {
+  return zstdCompress(input, 1);
 }

@@ -1,7 +1,8 @@
 import { parquetReadObjects, type FileMetaData } from 'hyparquet';
 import type { ImageEmbedding } from '../eval/nearest-neighbour.ts';
 import { readParquetFooter } from '../parquet/concatenate.ts';
-import { CountingFile, parquetCompressors, readLeadingPages, UnsupportedLayout } from './vector-pages.ts';
+import { parquetCompressors } from '../parquet/tile-writer.ts';
+import { CountingFile, readLeadingPages, UnsupportedLayout } from './vector-pages.ts';
 
 /**
  * A bounded sample of a vectors file's images, each mean-pooled (the mean of its tiles' vectors:

@@ -2,12 +2,10 @@ import fs from 'node:fs/promises';
 import type { AsyncBuffer, ColumnMetaData, CompressionCodec, PageHeader, SchemaElement } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
-import { decompress as zstdDecompress } from '@bokuweb/zstd-wasm';
-import { loadZstd } from '../parquet/tile-writer.ts';
 
 /**
  * Reading a few pages of a Parquet column chunk without reading the rest of it. A row group of
- * vectors.parquet holds 16,384 rows (21 MB of vectors) in pages of about 1 MiB, and it has no
+ * vectors.parquet holds 16,384 rows (21 MB of vectors) in a page per image (82 KB), and it has no
  * page index: a reader such as hyparquet or DuckDB fetches the whole chunk to get any row. Here
  * each page header is read on its own (a few dozen bytes), which says how long the page is and
  * how many rows it holds, so only the pages wanted are read. Every byte read is counted.
@@ -61,12 +59,6 @@ export class CountingFile {
   close(): Promise<void> {
     return this.handle.close();
   }
-}
-
-/** hyparquet's decompressors, with ZSTD (the codec of vectors.parquet) from the same WebAssembly build that writes it. */
-export async function parquetCompressors(): Promise<Record<string, (input: Uint8Array, outputLength: number) => Uint8Array>> {
-  await loadZstd();
-  return { ZSTD: (input: Uint8Array) => zstdDecompress(input) };
 }
 
 export interface LeadingPages {

@@ -2,40 +2,55 @@ import { DuckDBInstance, type DuckDBBlobValue } from '@duckdb/node-api';
 import { sqlString } from '../core/sql-string.ts';
 import type { ReuseHit } from './reuse-index.ts';
 import type { ReuseSource } from './reuse-source.ts';
+import { readParquetFooter } from '../parquet/concatenate.ts';
+import { readImagePages } from '../parquet/image-pages.ts';
+import type { EncodedVectorPage } from '../parquet/tile-writer.ts';
 
 /** Source images closer than this (a row group of the default model holds 256) are read in one range. */
 const GAP_IMAGES = 256;
 
 /**
  * The tile vectors of reused images, read from their sources' vectors files: per image (keyed as
- * the caller keys `wanted`), its tiles' vectors in tile order. A source's file is ordered by `i`
- * (= source ordinal × tiles + tile), so nearby images are read as one range of `i`, which DuckDB
- * narrows to the row groups holding it. An image whose rows are not all there (it failed to
- * decode in the source run) is left out: the caller extracts it.
+ * the caller keys `wanted`), its tiles' vectors in tile order. Where the source holds the image
+ * as a page of its own (what tessera writes), the page's bytes are taken as they are, to be
+ * copied into the shard: no decompression, no compression. Other images are decoded through
+ * DuckDB: a source's file is ordered by `i` (= source ordinal × tiles + tile), so nearby images
+ * are read as one range of `i`, which DuckDB narrows to the row groups holding it. An image whose
+ * rows are not all there (it failed to decode in the source run) is left out: the caller
+ * extracts it.
  */
-export interface ReusedTiles {
-  /** Per tile, in tile order (`i` mod tiles): its vector and grid cell. */
-  vectors: Uint8Array[];
-  x: Int32Array;
-  y: Int32Array;
-}
+export type ReusedTiles = { x: Int32Array; y: Int32Array } & ({ page: EncodedVectorPage } | { vectors: Uint8Array[] });
 
 export async function readReusedVectors<K>(wanted: ReadonlyMap<K, ReuseHit>): Promise<Map<K, ReusedTiles>> {
-  const bySource = new Map<ReuseSource, { key: K; ordinal: number }[]>();
+  const bySource = new Map<ReuseSource, Map<number, K[]>>();
   for (const [key, hit] of wanted) {
-    const list = bySource.get(hit.source) ?? [];
-    list.push({ key, ordinal: hit.sourceOrdinal });
-    bySource.set(hit.source, list);
+    const byOrdinal = bySource.get(hit.source) ?? new Map<number, K[]>();
+    byOrdinal.set(hit.sourceOrdinal, [...(byOrdinal.get(hit.sourceOrdinal) ?? []), key]);
+    bySource.set(hit.source, byOrdinal);
   }
   const found = new Map<K, ReusedTiles>();
-  if (bySource.size === 0) return found;
+  const toDecode = new Map<ReuseSource, Map<number, K[]>>();
+  for (const [source, byOrdinal] of bySource) {
+    const pages = await readImagePages(source.vectors, await readParquetFooter(source.vectors), source.tilesPerImage, new Set(byOrdinal.keys()));
+    const rest = new Map<number, K[]>();
+    for (const [ordinal, keys] of byOrdinal) {
+      const page = pages.get(ordinal);
+      if (page?.page.uncompressedSize === source.tilesPerImage * source.channels * 4) for (const key of keys) found.set(key, page);
+      else rest.set(ordinal, keys);
+    }
+    if (rest.size > 0) toDecode.set(source, rest);
+  }
+  if (toDecode.size > 0) await decodeReusedVectors(toDecode, found);
+  return found;
+}
+
+/** Images' vectors decoded from their sources through DuckDB, into `found`. */
+async function decodeReusedVectors<K>(bySource: ReadonlyMap<ReuseSource, ReadonlyMap<number, K[]>>, found: Map<K, ReusedTiles>): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const connection = await instance.connect();
   try {
-    for (const [source, images] of bySource) {
+    for (const [source, byOrdinal] of bySource) {
       const tiles = source.tilesPerImage;
-      const byOrdinal = new Map<number, K[]>();
-      for (const { key, ordinal } of images) byOrdinal.set(ordinal, [...(byOrdinal.get(ordinal) ?? []), key]);
       const read = new Map<number, { vectors: (Uint8Array | undefined)[]; x: Int32Array; y: Int32Array }>();
       for (const [low, high] of ranges([...byOrdinal.keys()])) {
         const reader = await connection.stream(
@@ -66,7 +81,6 @@ export async function readReusedVectors<K>(wanted: ReadonlyMap<K, ReuseHit>): Pr
     connection.closeSync();
     instance.closeSync();
   }
-  return found;
 }
 
 /** Sorted ordinals grouped into [low, high] ranges, a new range where the gap is wider than GAP_IMAGES. */

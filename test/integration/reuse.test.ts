@@ -18,6 +18,8 @@ import type { RunSummary } from '../../lib/compact/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
 import { duckdbRows } from '../support/vectors.ts';
+import { readParquetFooter } from '../../lib/parquet/concatenate.ts';
+import { readImagePages } from '../../lib/parquet/image-pages.ts';
 import { assertSameOutput } from '../support/outputs.ts';
 
 let dir: string;
@@ -103,6 +105,15 @@ test('a run given an earlier output copies the vectors of unchanged images, extr
   assert.ok(summary.counts.extractedImages - summary.counts.reusedImages >= 3, 'new and changed images went through the model');
   assert.deepEqual(summary.reuse, { sources: [first], skipped: [] });
 
+  // What makes copying cheap survives compaction: each image of the source is a vector page of
+  // its own, taken as it is (lib/parquet/image-pages.ts), not decoded and encoded again.
+  const sourceVectors = path.join(first, 'vectors.parquet');
+  const footer = await readParquetFooter(sourceVectors);
+  const { tilesPerImage } = manifestOf(first).counts;
+  const images = Number(footer.num_rows) / tilesPerImage;
+  const everyOrdinal = new Set(Array.from({ length: images + 10 }, (_, ordinal) => ordinal));
+  assert.equal((await readImagePages(sourceVectors, footer, tilesPerImage, everyOrdinal)).size, images);
+
   const manifest = manifestOf(second);
   assert.deepEqual(manifest.reuse.train, [{ source: first, images: expectTrain }]);
   assert.equal(manifest.counts.reusedImages, expectTrain);
@@ -154,9 +165,19 @@ test('a damaged or mismatching reuse source is skipped with a warning naming it;
   const edited = path.join(dir, 'edited-lineage');
   fs.cpSync(first, edited, { recursive: true });
   fs.appendFileSync(path.join(edited, 'lineage.csv'), 'train,0,99,image_9999.jpg,1,00\n');
-  const again = await run(path.join(dir, 'data-2'), path.join(dir, 'out-from-edited'), { reuse: [edited, first] });
+  // Nor one whose vectors file changed under an intact footer: one byte of a vector page flipped.
+  const flipped = path.join(dir, 'flipped-byte');
+  fs.cpSync(first, flipped, { recursive: true });
+  const flippedVectors = path.join(flipped, 'vectors.parquet');
+  const bytes = fs.readFileSync(flippedVectors);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+  fs.writeFileSync(flippedVectors, bytes);
+  const again = await run(path.join(dir, 'data-2'), path.join(dir, 'out-from-edited'), { reuse: [edited, flipped, first] });
   assert.match(again.reuse?.skipped.join('\n') ?? '', /edited-lineage skipped for training images: its lineage.csv does not match its manifest/);
-  assert.deepEqual(again.reuse?.sources, [first], 'the good source is still used');
+  assert.match(again.reuse?.skipped.join('\n') ?? '', /flipped-byte skipped for training images: vectors.parquet does not match its manifest \(changed or damaged\)/);
+  // The good source is still used; the flipped one still serves its intact validation vectors.
+  assert.deepEqual(again.reuse?.sources, [flipped, first]);
+  assert.deepEqual(manifestOf(path.join(dir, 'out-from-edited')).reuse.train.map((entry) => entry.source), [first]);
   await assertSameOutputs(path.join(dir, 'out-from-edited'), fresh);
 });
 

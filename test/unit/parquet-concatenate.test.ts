@@ -8,7 +8,7 @@ import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter } from '../.
 import { tempDir } from '../support/environment.ts';
 import { duckdbRows } from '../support/vectors.ts';
 
-/** A shard-like file of `images` images × 4 tiles of `channels` floats, `i` from `first`, row groups of 6 rows. */
+/** A shard-like file of `images` images × 4 tiles of `channels` floats, `i` from `first`, row groups of 8 rows (two images). */
 async function writeTiles(file: string, first: number, images: number, channels = 3): Promise<string> {
   await loadZstd();
   const rows = allocateTileRows(images * 4);
@@ -20,7 +20,7 @@ async function writeTiles(file: string, first: number, images: number, channels 
     rows.x[r] = (r % 4) >> 1;
     rows.y[r] = r % 2;
   }
-  const writer = new TileParquetWriter(file, channels, 6, FINAL_CODEC);
+  const writer = new TileParquetWriter(file, channels, 4, FINAL_CODEC, 8);
   await writer.append(rows);
   return writer.close();
 }
