@@ -177,7 +177,7 @@ test('a damaged or mismatching reuse source is skipped with a warning naming it;
   assert.match(again.reuse?.skipped.join('\n') ?? '', /flipped-byte skipped for training images: vectors.parquet does not match its manifest \(changed or damaged\)/);
   // The good source is still used; the flipped one still serves its intact validation vectors.
   assert.deepEqual(again.reuse?.sources, [flipped, first]);
-  assert.deepEqual(manifestOf(path.join(dir, 'out-from-edited')).reuse.train.map((entry) => entry.source), [first]);
+  assert.deepEqual(manifestOf(path.join(dir, 'out-from-edited')).reuse.train?.map((entry) => entry.source), [first]);
   await assertSameOutputs(path.join(dir, 'out-from-edited'), fresh);
 });
 

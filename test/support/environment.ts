@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
@@ -15,9 +14,7 @@ export function requireSetup(): void {
   if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: run \`npm run setup\` (npm test does it first)`);
 }
 
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `tessera-${prefix}-`));
-}
+export { tempDir } from './temp-dir.ts';
 
 export interface TemporalHarness {
   server: DevServer;

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { FLOWERS_DIR } from './environment.ts';
+import { tempDir } from './temp-dir.ts';
 
 /**
  * JPEG files under flowers17-mini's names (`image_0001.jpg` …, 80 per class), for tests that need
@@ -10,7 +10,9 @@ import { FLOWERS_DIR } from './environment.ts';
  * when present, else files generated here (one colour and pattern per class of 80, a varying size
  * so that they are resized), so that such tests run the same in a checkout with no ../shared.
  */
-const GENERATED = path.join(os.tmpdir(), `tessera-test-photos-${process.pid}`);
+let generated: string | undefined;
+/** Where generated photos go: a folder of this test process, removed with its other folders. */
+const generatedFolder = (): string => (generated ??= tempDir('test-photos'));
 
 export const realPhotos = (): boolean => fs.existsSync(path.join(FLOWERS_DIR, 'images'));
 
@@ -38,14 +40,14 @@ async function generate(id: string, file: string): Promise<void> {
 /** Makes sure each of `ids` has a file (call before `photoFile`, e.g. in `before`). */
 export async function preparePhotos(ids: readonly string[]): Promise<void> {
   if (realPhotos()) return;
-  fs.mkdirSync(GENERATED, { recursive: true });
+  const folder = generatedFolder();
   for (const id of ids) {
-    const file = path.join(GENERATED, id);
+    const file = path.join(folder, id);
     if (!fs.existsSync(file)) await generate(id, file);
   }
 }
 
 /** The file of photo `id`: flowers17-mini's, or the one preparePhotos generated. */
 export function photoFile(id: string): string {
-  return realPhotos() ? path.join(FLOWERS_DIR, 'images', id) : path.join(GENERATED, id);
+  return realPhotos() ? path.join(FLOWERS_DIR, 'images', id) : path.join(generatedFolder(), id);
 }

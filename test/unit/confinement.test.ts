@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
@@ -9,6 +8,7 @@ import { parseRunConfig, type RunConfig } from '../../lib/core/run-config.ts';
 import { checkRunConfigPaths, isInside, realPathAllowingMissing, resolveWorkerRoots, RootsError, rootsFromEnv, type WorkerRoots } from '../../lib/run-folder/confinement.ts';
 import { InputError } from '../../lib/core/errors.ts';
 import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/core/project-paths.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 // A worker root with a dataset, an output folder and a model, and a folder outside it with a
 // secret, a dataset and a run's outputs. The temp folder's own path may run through a symlink
@@ -19,7 +19,7 @@ let outside: string;
 let roots: WorkerRoots;
 
 before(async () => {
-  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-confinement-')));
+  dir = fs.realpathSync(tempDir('confinement'));
   root = path.join(dir, 'root');
   outside = path.join(dir, 'outside');
   fs.mkdirSync(path.join(root, 'data', 'images'), { recursive: true });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { CsvRecordParser, formatCsvRow, openCsv } from '../../lib/pandas/csv.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 /** Reads `text` as the split and plan stages read a CSV: streamed from a file by openCsv. */
 async function readCsv(text: string, source: string) {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-csv-')), 'input.csv');
+  const file = path.join(tempDir('csv'), 'input.csv');
   fs.writeFileSync(file, text);
   const csv = await openCsv(file, source);
   const records = [];

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { planShards } from '../../lib/plan/plan-shards.ts';
 import { runLayout, shardName } from '../../lib/run-folder/layout.ts';
 import { PlanRejectsSchema, ShardPlanSchema } from '../../lib/run-folder/records.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 test('shards hold shardSize consecutive images, the last one the rest; rejected rows keep their ordinal', async () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-plan-'));
+  const out = tempDir('plan');
   const parsed = parseRunConfig({ data: out, out, shardSize: 4 });
   assert.ok(parsed.ok);
   const layout = runLayout(parsed.config);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { keyOrder, prepareSplit } from '../../lib/split/prepare-split.ts';
 import { pickValidationRows } from '../../lib/split/validation-rows.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const numeric = (a: string, b: string) => Number(a) - Number(b);
 
@@ -22,7 +22,7 @@ function picked(classes: readonly string[], valSamples: number, seed = 42, order
 
 /** training.csv and validation.csv as prepareSplit writes them for rows of [image_id, hotel_id]. */
 async function split(rows: readonly [string, string][], valSamples: number, seed = 42) {
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-split-'));
+  const data = tempDir('split');
   fs.writeFileSync(path.join(data, 'train.csv'), `image_id,hotel_id\n${rows.map((row) => `${row.join(',')}\n`).join('')}`);
   const parsed = parseRunConfig({ data, out: path.join(data, 'out'), valSamples, seed });
   assert.ok(parsed.ok);
