@@ -15,6 +15,7 @@ import { allocateTileRows, TileParquetWriter } from '../lib/parquet/tile-writer.
 import { sessionSpecFor } from '../activities/inference-activities.ts';
 import { seconds } from './measure.ts';
 import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
+import { preflight } from '../lib/run/preflight.ts';
 
 /**
  * onnxruntime alone: float32 tensors decoded and converted beforehand, run on this thread with
@@ -99,6 +100,7 @@ export async function measureWrite(dir: string, rows: number, channels: number):
  */
 export async function runWithoutTemporal(config: RunConfig, engines: InferenceEngines) {
   const { seconds: total, value } = await seconds(async () => {
+    await preflight(config);
     await prepareSplit(config);
     const plan = await planShards(config, 'train');
     for (let shard = 0; shard < plan.shardCount; shard++) {

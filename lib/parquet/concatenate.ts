@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import { parquetMetadata, type FileMetaData, type RowGroup } from 'hyparquet';
+import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
-import { HashingFileWriter } from './hashing-file-writer.ts';
+import { HashThreads, type HashPart } from '../core/hash-thread.ts';
 
 /**
  * Parquet files of one schema joined into one, without decoding anything: every row group's
@@ -11,6 +12,7 @@ import { HashingFileWriter } from './hashing-file-writer.ts';
  */
 
 const MAGIC = 0x31524150; // "PAR1", little-endian
+const MAGIC_BYTES = new TextEncoder().encode('PAR1');
 const COPY_BYTES = 4 << 20;
 
 /** A Parquet file's footer, read from its last bytes only. */
@@ -83,20 +85,39 @@ export interface ConcatenateResult {
  * Writes the row groups of `files`, in order, into `target` (fsynced). Each source is read once,
  * start to end: every byte is hashed (so a caller can prove the file is the one it recorded
  * without a second read) and the row groups' bytes are copied. Every file must have the first
- * one's schema.
+ * one's schema. Both hashes (each source's, the target's) run on a thread of their own, beside
+ * the reads and writes here: hashing is as costly as writing (~1.9 GB/s each here).
  */
 export async function concatenateParquet(files: readonly { file: string; footer: FileMetaData }[], target: string, options: ConcatenateOptions): Promise<ConcatenateResult> {
-  const output = new HashingFileWriter(target);
-  const chunk = Buffer.allocUnsafe(COPY_BYTES);
+  const fd = fsSync.openSync(target, 'w');
+  // The target's hash on one thread, the sources' on another: each about as costly as the writes.
+  const hasher = HashThreads.open({ lanes: 2, laneOf: (stream) => (stream === 'target' ? 0 : 1), bufferBytes: COPY_BYTES });
+  let offset = 0;
+  /** Writes `bytes` (a view of a buffer about to go to the hasher) and says which part of it the target's hash takes. */
+  const writeOut = (bytes: Uint8Array): HashPart => {
+    for (let written = 0; written < bytes.byteLength; ) written += fsSync.writeSync(fd, bytes, written);
+    offset += bytes.byteLength;
+    return ['target', bytes.byteOffset, bytes.byteOffset + bytes.byteLength];
+  };
+  /** Small bytes of the target's own (its magic number, its footer), written and hashed in order. */
+  const writeOwn = async (bytes: Uint8Array) => {
+    for (let at = 0; at < bytes.byteLength; at += COPY_BYTES) {
+      const { id, bytes: buffer } = await hasher.take();
+      const piece = buffer.subarray(0, Math.min(COPY_BYTES, bytes.byteLength - at));
+      piece.set(bytes.subarray(at, at + piece.byteLength));
+      hasher.update(id, [writeOut(piece)]);
+    }
+  };
+  let closed = false;
   try {
-    output.appendUint32(MAGIC);
+    await writeOwn(MAGIC_BYTES);
     const groups: RowGroup[] = [];
-    const sourceSha256: string[] = [];
+    const sourceDigests: Promise<string>[] = [];
     const schema = JSON.stringify(files[0]?.footer.schema);
-    for (const { file, footer } of files) {
+    for (const [index, { file, footer }] of files.entries()) {
       if (JSON.stringify(footer.schema) !== schema) throw new Error(`${file} has another schema than ${files[0]!.file}`);
       const pending = footer.row_groups.map((group) => ({ group, ...extent(group) })).sort((a, b) => a.start - b.start);
-      const hash = createHash('sha256');
+      const stream = `source-${index}`;
       const handle = await fs.open(file, 'r');
       try {
         const { size } = await handle.stat();
@@ -104,26 +125,32 @@ export async function concatenateParquet(files: readonly { file: string; footer:
         let shift = 0n;
         let copiedTo = 0;
         for (let at = 0; at < size; ) {
+          const { id, bytes: chunk } = await hasher.take();
           const { bytesRead } = await handle.read(chunk, 0, Math.min(COPY_BYTES, size - at), at);
           if (bytesRead === 0) throw new Error(`${file} ended early, at byte ${at} of ${size}`);
           const end = at + bytesRead;
-          hash.update(chunk.subarray(0, bytesRead));
+          const parts: HashPart[] = [[stream, 0, bytesRead]];
+          const finishedGroups: RowGroup[] = [];
           for (let position = at; next < pending.length && position < end; ) {
             const { group, start, end: groupEnd } = pending[next]!;
             if (start >= end) break;
             const from = Math.max(start, position);
             if (from === start) {
               if (start < copiedTo) throw new Error(`${file}: its row groups overlap`);
-              shift = BigInt(output.offset - start);
+              shift = BigInt(offset - start);
             }
             const to = Math.min(groupEnd, end);
-            output.appendBytes(chunk.subarray(from - at, to - at));
+            parts.push(writeOut(chunk.subarray(from - at, to - at)));
             position = copiedTo = to;
             if (to === groupEnd) {
-              groups.push(moved(group, shift));
+              finishedGroups.push(moved(group, shift));
               next++;
-              await options.afterRowGroup?.();
             }
+          }
+          hasher.update(id, parts);
+          for (const group of finishedGroups) {
+            groups.push(group);
+            await options.afterRowGroup?.();
           }
           at = end;
         }
@@ -131,7 +158,7 @@ export async function concatenateParquet(files: readonly { file: string; footer:
       } finally {
         await handle.close();
       }
-      sourceSha256.push(hash.digest('hex'));
+      sourceDigests.push(hasher.digest(stream));
     }
     const first = files[0]?.footer;
     if (!first) throw new Error('nothing to concatenate');
@@ -144,12 +171,20 @@ export async function concatenateParquet(files: readonly { file: string; footer:
       created_by: options.createdBy,
       metadata_length: 0,
     };
-    writeMetadata(output, metadata); // metadata_length is not one of the fields it writes
-    output.appendUint32(MAGIC);
-    return { metadata, sha256: output.close(), sourceSha256 };
+    const footer = new ByteWriter();
+    writeMetadata(footer, metadata); // metadata_length is not one of the fields it writes
+    footer.appendUint32(MAGIC);
+    await writeOwn(footer.getBytes());
+    fsSync.fsyncSync(fd);
+    fsSync.closeSync(fd);
+    closed = true;
+    const [sha256, sourceSha256] = await Promise.all([hasher.digest('target'), Promise.all(sourceDigests)]);
+    return { metadata, sha256, sourceSha256 };
   } catch (error) {
-    output.release();
+    if (!closed) fsSync.closeSync(fd);
     await fs.rm(target, { force: true });
     throw error;
+  } finally {
+    await hasher.close();
   }
 }
