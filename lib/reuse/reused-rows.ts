@@ -4,7 +4,7 @@ import type { ReuseHit } from './reuse-index.ts';
 import type { ReuseSource } from './reuse-source.ts';
 import { readParquetFooter } from '../parquet/concatenate.ts';
 import { readImagePages } from '../parquet/image-pages.ts';
-import type { EncodedVectorPage } from '../parquet/tile-writer.ts';
+import { FINAL_CODEC, type EncodedVectorPage } from '../parquet/tile-writer.ts';
 
 /** Source images closer than this (a row group of the default model holds 256) are read in one range. */
 const GAP_IMAGES = 256;
@@ -35,7 +35,8 @@ export async function readReusedVectors<K>(wanted: ReadonlyMap<K, ReuseHit>): Pr
     const rest = new Map<number, K[]>();
     for (const [ordinal, keys] of byOrdinal) {
       const page = pages.get(ordinal);
-      if (page?.page.uncompressedSize === source.tilesPerImage * source.channels * 4) for (const key of keys) found.set(key, page);
+      // Copied only into a file of the same codec (shards are written in the vectors file's).
+      if (page?.page.codec === FINAL_CODEC && page.page.uncompressedSize === source.tilesPerImage * source.channels * 4) for (const key of keys) found.set(key, page);
       else rest.set(ordinal, keys);
     }
     if (rest.size > 0) toDecode.set(source, rest);
