@@ -85,7 +85,12 @@ export class HashThreads {
   update(id: number, parts: readonly HashPart[]): void {
     if (this.failure) throw this.failure;
     const byLane = new Map<number, HashPart[]>();
-    for (const part of parts) byLane.set(this.laneOf(part[0]), [...(byLane.get(this.laneOf(part[0])) ?? []), part]);
+    for (const part of parts) {
+      const lane = this.laneOf(part[0]);
+      const laneParts = byLane.get(lane) ?? [];
+      laneParts.push(part);
+      byLane.set(lane, laneParts);
+    }
     if (byLane.size === 0) return this.release(id);
     this.readers.set(id, byLane.size);
     for (const [lane, laneParts] of byLane) this.threads[lane]!.postMessage({ kind: 'update', id, buffer: this.buffers[id], parts: laneParts });
