@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { parquetRead, type ColumnMetaData, type FileMetaData, type PageHeader } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
+import { readAt } from '../core/read-at.ts';
 import { parquetCompressors, type EncodedVectorPage } from './tile-writer.ts';
 
 /**
@@ -26,10 +27,8 @@ export async function readImagePages(file: string, footer: FileMetaData, tiles: 
   if (width === undefined || vectorElement?.type !== 'FIXED_LEN_BYTE_ARRAY' || wanted.size === 0) return found;
   const handle = await fs.open(file, 'r');
   try {
-    const fileBuffer = {
-      byteLength: (await handle.stat()).size,
-      slice: async (start: number, end?: number) => (await readAt(handle, start, (end ?? start) - start)).buffer,
-    };
+    const { size } = await handle.stat();
+    const fileBuffer = { byteLength: size, slice: async (start: number, end = size) => (await readAt(handle, start, end - start, file)).buffer };
     const compressors = await parquetCompressors();
     let groupStart = 0;
     for (const group of footer.row_groups) {
@@ -57,7 +56,7 @@ export async function readImagePages(file: string, footer: FileMetaData, tiles: 
       });
       const [i, x, y] = [columns.i, columns.x, columns.y];
       if (!i || !x || !y) continue;
-      for (const { ordinal, first, page } of await imagePagesOf(handle, vector, i, tiles, width)) {
+      for (const { ordinal, first, page } of await imagePagesOf(handle, file, vector, i, tiles, width)) {
         if (wanted.has(ordinal)) found.set(ordinal, { page, x: x.slice(first, first + tiles), y: y.slice(first, first + tiles) });
       }
     }
@@ -68,8 +67,8 @@ export async function readImagePages(file: string, footer: FileMetaData, tiles: 
 }
 
 /** The chunk's pages that are each one whole image, with the row each starts at in the group. */
-async function imagePagesOf(handle: fs.FileHandle, vector: ColumnMetaData, i: Int32Array, tiles: number, width: number): Promise<{ ordinal: number; first: number; page: EncodedVectorPage }[]> {
-  const bytes = await readAt(handle, Number(vector.data_page_offset), Number(vector.total_compressed_size));
+async function imagePagesOf(handle: fs.FileHandle, file: string, vector: ColumnMetaData, i: Int32Array, tiles: number, width: number): Promise<{ ordinal: number; first: number; page: EncodedVectorPage }[]> {
+  const bytes = await readAt(handle, Number(vector.data_page_offset), Number(vector.total_compressed_size), file);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pages: { ordinal: number; first: number; page: EncodedVectorPage }[] = [];
   let row = 0;
@@ -100,14 +99,4 @@ function anyWanted(wanted: ReadonlySet<number>, low: number, high: number): bool
   }
   for (const ordinal of wanted) if (ordinal >= low && ordinal <= high) return true;
   return false;
-}
-
-async function readAt(handle: fs.FileHandle, offset: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
-  const buffer = new Uint8Array(length);
-  for (let done = 0; done < length; ) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
-    if (bytesRead === 0) throw new Error(`the file ends at byte ${offset + done}, before ${offset + length}`);
-    done += bytesRead;
-  }
-  return buffer;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import type { AsyncBuffer, ColumnMetaData, CompressionCodec, PageHeader, SchemaElement } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
+import { readAt } from '../core/read-at.ts';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 
 /**
@@ -34,13 +35,7 @@ export class CountingFile {
   /** `length` bytes from `offset` (fewer at the end of the file). */
   async read(offset: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
     const wanted = Math.max(0, Math.min(length, this.size - offset));
-    const buffer = new Uint8Array(wanted);
-    let done = 0;
-    while (done < wanted) {
-      const { bytesRead } = await this.handle.read(buffer, done, wanted - done, offset + done);
-      if (bytesRead === 0) throw new Error(`${this.path} ended at byte ${offset + done}, before ${offset + wanted}`);
-      done += bytesRead;
-    }
+    const buffer = await readAt(this.handle, offset, wanted, this.path);
     this.bytesRead += wanted;
     return buffer;
   }
