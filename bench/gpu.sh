@@ -5,7 +5,7 @@
 #   bash bench/gpu.sh run [bench/gpu.ts options] # on the GPU machine, offline
 #
 # For a GPU host that has no node and takes files in bundles of at most 64 MiB:
-#   bash bench/gpu.sh bundle                    # after prepare: bench/.gpu/parts/, parts of ≤ 40 MiB
+#   bash bench/gpu.sh bundle                    # after prepare: bench/.gpu/parts/, parts of ≤ 50 MiB
 #   bash bench/gpu.sh assemble PARTS_DIR DEST   # on the host, once every part is in PARTS_DIR
 #   PATH=DEST/node/bin:$PATH bash DEST/tessera/bench/gpu.sh run
 #
@@ -44,8 +44,8 @@ prepare() {
   echo "gpu.sh prepare: done; copy this folder to the GPU machine and run: bash bench/gpu.sh run"
 }
 
-# The parts' size: a device call carries at most 64 MiB, the working tree (~15 MB) included.
-PART_MIB=40
+# The parts' size: a device call carries at most 64 MiB, the working tree (~13 MB) included.
+PART_MIB=${TESSERA_GPU_PART_MIB:-50}
 PARTS="$BUNDLE/parts"
 
 # Everything the GPU run needs that the host lacks, as xz-compressed parts of at most PART_MIB:
@@ -65,6 +65,13 @@ bundle() {
   rm -rf "$nm/onnxruntime-node/bin/napi-v6/darwin" "$nm/onnxruntime-node/bin/napi-v6/win32" "$nm/onnxruntime-node/bin/napi-v6/linux/arm64"
   find "$nm/@temporalio/core-bridge/releases" -mindepth 1 -maxdepth 1 ! -name x86_64-unknown-linux-gnu -exec rm -rf {} +
   cp --parents .tools/temporal/bin/temporal .tools/temporal/VERSION models/efficientnet_b0.onnx models/efficientnet_b0.onnx.json "$stage/tessera/"
+  # The null model (the feed path's measure) and, where this checkout has them, the real photos the
+  # benchmark decodes: a GPU run is decode-bound, and synthetic images decode faster than photos.
+  [[ -f bench/.data/null-level4-256.onnx ]] || .venv-py/bin/python bench/feed/null_model.py bench/.data/null-level4-256.onnx 256
+  cp --parents bench/.data/null-level4-256.onnx "$stage/tessera/"
+  if [[ -f ../shared/data/flowers17-256/train.csv ]]; then
+    mkdir -p "$stage/tessera/bench/.data" && cp -r ../shared/data/flowers17-256 "$stage/tessera/bench/.data/"
+  fi
   cp "$BUNDLE"/ort/*.so "$stage/tessera/$ORT_BIN/"
   du -sh "$stage/node" "$stage/tessera" "$nm"
   tar -C "$stage" -cf - node tessera | xz -6 -T0 | split -b "${PART_MIB}M" -d -a 2 - "$PARTS/tessera-gpu.tar.xz.part-"
@@ -91,13 +98,19 @@ run() {
   [[ -f "$ORT_BIN/libonnxruntime_providers_cuda.so" ]] || { echo "gpu.sh: run 'bash bench/gpu.sh prepare' first (on a machine with network)" >&2; exit 2; }
   if [[ -d "$BUNDLE/cuda" ]]; then export LD_LIBRARY_PATH="$PWD/$BUNDLE/cuda:${LD_LIBRARY_PATH:-}"; fi
   # CUDA 13, cuBLAS and cuDNN from the host Python's nvidia-* wheels, when it has them.
-  local site
+  # (CUDA 13's wheels keep theirs in nvidia/cu13/lib, cuDNN's in nvidia/cudnn/lib: take every folder of libraries.)
+  local site lib
   for site in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2> /dev/null); do
-    for lib in "$site"/nvidia/*/lib; do [[ -d "$lib" ]] && export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"; done
+    [[ -d "$site/nvidia" ]] || continue
+    for lib in $(find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' | sort -u); do export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"; done
   done
+  # A library the provider cannot find would only show as a failed session later: name it now.
+  if ldd "$ORT_BIN/libonnxruntime_providers_cuda.so" | grep 'not found'; then echo "gpu.sh: the CUDA provider lacks the libraries above" >&2; fi
   # Numeric settings recorded with the figures: no TF32 in cuBLAS/cuDNN (onnxruntime-node's CUDA
   # options take only a device id, so the libraries' own switch is the one that reaches them).
   export NVIDIA_TF32_OVERRIDE=0
+  # sharp decodes on libuv's pool (4 threads by default); the bench's own decode figures use every core.
+  export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-$(nproc)}"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   node --import tsx bench/gpu.ts "$@"
 }
