@@ -59,9 +59,10 @@ async function serverOf(out: string, proc: TesseraProcess): Promise<{ pid: numbe
   return { pid, port: Number(argv[argv.indexOf('--port') + 1]) };
 }
 
+/** Shard reports published so far (not the temporary file of one being written). */
 function shardsDone(out: string): number {
   const reports = path.join(out, '.tessera', 'shards', 'train');
-  return fs.existsSync(reports) ? fs.readdirSync(reports).length : 0;
+  return fs.existsSync(reports) ? fs.readdirSync(reports).filter((name) => name.endsWith('.json')).length : 0;
 }
 
 function portFree(port: number): Promise<boolean> {
