@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { checkAttach as checkAttachFiles, type AttachResult } from '../lib/run/attach-check.ts';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { compact as compactShards, type CompactSummary } from '../lib/compact/compact.ts';
+import { followExtraction as followShards, FollowedCompactionSchema, publishFollowed as publishFollowedFile, type FollowedCompaction } from '../lib/compact/follow-extraction.ts';
 import { writeManifest as writeManifestFile, type RunStats } from '../lib/compact/manifest.ts';
 import { planShards as planShardFiles, type PlanSummary } from '../lib/plan/plan-shards.ts';
 import { preflight as runPreflight, type PreflightSummary } from '../lib/run/preflight.ts';
@@ -48,6 +49,15 @@ export function createCpuActivities(roots: WorkerRoots) {
     compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
       // Stops between chunks when the run is cancelled; the half-written file is removed.
       return cpuActivity(() => compactShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()));
+    },
+    /** Started beside the split's extraction: copies each shard as its report appears (lib/compact/compact.ts). */
+    followExtraction(config: RunConfig, split: Split, shardCount: number): Promise<FollowedCompaction> {
+      // Stops between chunks, and while it waits for a shard, when the run is cancelled.
+      return cpuActivity(() => followShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()));
+    },
+    /** Once extraction is done: the followed file published, or null when a shard changed after it was copied. */
+    publishFollowed(config: RunConfig, followed: FollowedCompaction): Promise<CompactSummary | null> {
+      return cpuActivity(() => publishFollowedFile(config, FollowedCompactionSchema.parse(followed)));
     },
     /** errors.csv, once every shard is extracted; returns its row count. */
     writeErrors(config: RunConfig, shardCounts: Partial<Record<Split, number>>): Promise<number> {

@@ -6,9 +6,11 @@ import { resolveWorkerRoots } from '../lib/run-folder/confinement.ts';
 import { connectionOptions, type TemporalTarget } from '../lib/temporal/connection.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
-import { TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
+import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
 import sharp from 'sharp';
+
+const FOLLOWING_COMPACTION_SLOTS = 8;
 
 export interface TesseraWorkersOptions {
   /** The cluster (lib/temporal/connection.ts: address, namespace, TLS, API key). */
@@ -45,8 +47,9 @@ export interface TesseraWorkers {
 }
 
 /**
- * The process's Temporal workers: `cpu` runs the workflow and the CPU activities, `inference`
- * runs extractShard with this process's single ONNX session per model.
+ * The process's Temporal workers: `cpu` runs the workflow and the CPU activities (and, on a queue
+ * of its own, the compactions that follow extraction), `inference` runs extractShard with this
+ * process's single ONNX session per model.
  */
 export async function createWorkers(options: TesseraWorkersOptions): Promise<TesseraWorkers> {
   // Resolved before connecting: a bad root stops the worker before it takes any task.
@@ -69,14 +72,25 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   try {
     if (options.queues.includes('cpu')) {
       bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+      const cpuActivities = createCpuActivities(roots);
       workers.push(
         await Worker.create({
           connection,
           namespace,
           taskQueue: TASK_QUEUES.cpu,
           workflowBundle: bundle,
-          activities: createCpuActivities(roots),
+          activities: cpuActivities,
           maxConcurrentActivityTaskExecutions: options.cpuConcurrency ?? 2,
+          ...common,
+        }),
+        // Compactions that follow extraction mostly wait for shards: slots of their own (one per
+        // run being extracted, two while a run moves from train to val).
+        await Worker.create({
+          connection,
+          namespace,
+          taskQueue: FOLLOWING_COMPACTION_QUEUE,
+          activities: { followExtraction: cpuActivities.followExtraction },
+          maxConcurrentActivityTaskExecutions: FOLLOWING_COMPACTION_SLOTS,
           ...common,
         }),
       );

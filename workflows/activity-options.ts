@@ -2,7 +2,7 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 import type { CpuActivities } from '../activities/cpu-activities.ts';
 import type { InferenceActivities } from '../activities/inference-activities.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
-import { TASK_QUEUES } from '../lib/temporal/task-queues.ts';
+import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES } from '../lib/temporal/task-queues.ts';
 
 /**
  * Failures worth retrying back off; input errors do not come back here: the activities raise them
@@ -32,5 +32,8 @@ export function activitiesFor(config: RunConfig) {
     // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
     compactOnCpu: proxyActivities<CpuActivities>({ ...common, taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '6 hours' }),
     inference: proxyActivities<InferenceActivities>({ ...common, taskQueue: TASK_QUEUES.inference, startToCloseTimeout: '2 hours' }),
+    // A compaction that follows extraction lasts as long as the split's extraction, hours or days
+    // on a CPU: heartbeats, not this limit, tell a dead worker.
+    followingCompaction: proxyActivities<CpuActivities>({ ...common, taskQueue: FOLLOWING_COMPACTION_QUEUE, startToCloseTimeout: '30 days' }),
   };
 }

@@ -18,11 +18,14 @@ import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from 
 import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/core/errors.ts';
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/run/output-template.ts';
 import type { RunSummary } from '../lib/compact/run-summary.ts';
+import type { CompactSummary } from '../lib/compact/compact.ts';
+import type { FollowedCompaction } from '../lib/compact/follow-extraction.ts';
 import type { RunCounts } from '../lib/run-folder/records.ts';
 import { activitiesFor } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
 import { extractShardsInline } from './inline-extraction.ts';
 import { attachUpdate, type AttachResult } from './attach.ts';
+import { CompactionFollowers } from './compaction-followers.ts';
 import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
 
 /** Set by Temporal on every workflow a schedule starts: the slot's time, not the start time. */
@@ -111,7 +114,7 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
  * activity boundaries; no file, model or clock is touched here.
  */
 async function runPipeline(options: RunConfig, progress: RunProgress, started: number, template: string | undefined): Promise<RunSummary> {
-  const { cpu, compactOnCpu, inference } = activitiesFor(options);
+  const { cpu, compactOnCpu, inference, followingCompaction } = activitiesFor(options);
   const { workflowId, runId } = workflowInfo();
   const stage = (name: RunProgress['stage']) => {
     Object.assign(progress, withRate({ ...progress, stage: name }, Date.now()));
@@ -154,17 +157,25 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
     progress.errors += done.errors;
     stage('extract');
   };
+  let followers: CompactionFollowers | undefined;
   if (patched('shard-range-children')) {
+    followers = patched('compaction-follows-extraction') ? new CompactionFollowers(config, followingCompaction) : undefined;
     // Ranges run one after another; each keeps parallelShards activities in flight, so the only
     // idle time is a range's last shards finishing: under one shard's time per 256 shards.
-    for (const range of ranges) {
-      const last = range.firstShard + range.shardCount - 1;
-      const done = await executeChild(extractShardRange, {
-        args: [config, range],
-        workflowId: `${workflowId}--${range.split}-shards-${range.firstShard}-${last}`,
-        staticSummary: `tessera ${range.split} shards ${range.firstShard}–${last} of \`${config.out}\``,
-      });
-      finished({ ...done, shards: done.shardCount });
+    try {
+      for (const range of ranges) {
+        followers?.follow(range.split, shardCounts[range.split]!);
+        const last = range.firstShard + range.shardCount - 1;
+        const done = await executeChild(extractShardRange, {
+          args: [config, range],
+          workflowId: `${workflowId}--${range.split}-shards-${range.firstShard}-${last}`,
+          staticSummary: `tessera ${range.split} shards ${range.firstShard}–${last} of \`${config.out}\``,
+        });
+        finished({ ...done, shards: done.shardCount });
+      }
+    } catch (error) {
+      await followers?.stop();
+      throw error;
     }
   } else {
     await extractShardsInline(config, inference, shardCounts, (shard) =>
@@ -174,6 +185,9 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
 
   progress.extractEndedAt = Date.now();
   stage('compact');
+  // A follower should need about one shard's copy after the last shard; past the extraction's own
+  // time (at least a minute) something is wrong, and compacting afresh is the known way out.
+  const followed = (await followers?.finish(Math.max(60_000, progress.extractEndedAt - progress.extractStartedAt!))) ?? new Map<Split, FollowedCompaction>();
   // A shard file found damaged, truncated or replaced (or a report missing) is extracted again
   // at once, then the step is repeated: never compacted as it is, never retried for minutes.
   let repaired = false;
@@ -194,9 +208,26 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
       }
     }
   };
+  const errorsStarted = Date.now();
   let errors = await repairing(() => cpu.writeErrors(config, shardCounts));
-  const train = config.splits.includes('train') ? await repairing(() => compactOnCpu.compact(config, 'train', shardCounts.train!)) : undefined;
-  const val = config.splits.includes('val') ? await repairing(() => compactOnCpu.compact(config, 'val', shardCounts.val!)) : undefined;
+  const errorsSeconds = (Date.now() - errorsStarted) / 1000;
+  // The followed file becomes the split's vectors file unless a shard changed after it was
+  // copied (or was repaired just now): then the split is compacted afresh.
+  const publishFollowed = async (split: Split): Promise<CompactSummary | null> => {
+    const file = followed.get(split);
+    if (!file || repaired) return null;
+    try {
+      return await compactOnCpu.publishFollowed(config, file);
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.warn('compaction beside extraction could not be published; compacting afresh', { split, reason: String(error) });
+      return null;
+    }
+  };
+  const compacted = async (split: Split): Promise<CompactSummary> => (await publishFollowed(split)) ?? (await repairing(() => compactOnCpu.compact(config, split, shardCounts[split]!)));
+  const train = config.splits.includes('train') ? await compacted('train') : undefined;
+  const val = config.splits.includes('val') ? await compacted('val') : undefined;
+  const compactedAt = Date.now();
   // A shard extracted again may have lost or regained rows: errors.csv is written anew.
   if (repaired) errors = await cpu.writeErrors(config, shardCounts);
   stage('manifest');
@@ -204,7 +235,8 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
     split: split.seconds,
     plan: planSeconds,
     extract: extractSeconds,
-    compact: (train?.seconds ?? 0) + (val?.seconds ?? 0),
+    // After the last shard: what compaction added to the run's time.
+    compact: (compactedAt - progress.extractEndedAt) / 1000 - errorsSeconds,
     total: (Date.now() - started) / 1000,
   };
   const counts: RunCounts = {

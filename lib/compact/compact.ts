@@ -11,7 +11,7 @@ import { CompactionRecordSchema, type ShardReportRecord } from '../run-folder/re
 import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardPlan, readShardReports } from '../run-folder/shard-records.ts';
-import { mergeShards } from './merge-shards.ts';
+import { mergeShards, type ShardFile } from './merge-shards.ts';
 import { sqlString } from '../core/sql-string.ts';
 
 export interface CompactSummary {
@@ -31,28 +31,31 @@ export interface CompactSummary {
 /** The parts of an extraction key that the run's options decide (worker builds may differ). */
 const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'preprocessing', 'occlusion', 'executionProvider'] as const;
 
+/** Whether a report was written for this run's plan of its shard (same images, rows, targets, run options). */
+export async function fitsPlan(config: RunConfig, layout: RunLayout, split: Split, report: ShardReportRecord): Promise<boolean> {
+  const key = extractionKey(config, split, (await readRunOptions(layout)).modelSha256);
+  const plan = await readShardPlan(layout.split(split), report.shard);
+  const lineage = report.lineage;
+  return (
+    RUN_KEY_FIELDS.every((field) => JSON.stringify(lineage.key[field]) === JSON.stringify(key[field])) &&
+    lineage.images.length === plan.images.length &&
+    plan.images.every((image, k) => {
+      const [ordinal, imageId, target] = lineage.images[k]!;
+      return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
+    })
+  );
+}
+
 /**
- * Before any row is read: every report is this plan's (same images, rows, targets, run options:
- * a report written for another plan, say by a second workflow on the folder, does not pass).
- * That every shard file is the one its report recorded (sha256) is checked by the merge, in the
- * same pass that copies it.
+ * Before any row is read: every report is this plan's (a report written for another plan, say by
+ * a second workflow on the folder, does not pass). That every shard file is the one its report
+ * recorded (sha256) is checked by the merge, in the same pass that copies it.
  */
 async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: Split, reports: ShardReportRecord[]): Promise<void> {
-  const files = layout.split(split);
-  const key = extractionKey(config, split, (await readRunOptions(layout)).modelSha256);
   const damaged: number[] = [];
   const problems: string[] = [];
   for (const report of reports) {
-    const plan = await readShardPlan(files, report.shard);
-    const lineage = report.lineage;
-    const samePlan =
-      RUN_KEY_FIELDS.every((field) => JSON.stringify(lineage.key[field]) === JSON.stringify(key[field])) &&
-      lineage.images.length === plan.images.length &&
-      plan.images.every((image, k) => {
-        const [ordinal, imageId, target] = lineage.images[k]!;
-        return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
-      });
-    if (!samePlan) {
+    if (!(await fitsPlan(config, layout, split, report))) {
       damaged.push(report.shard);
       problems.push(`${split} shard ${report.shard}'s report was written for other images or options than this run's plan`);
     }
@@ -64,68 +67,132 @@ async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: S
  * Temporary files of attempts that crashed before their rename (`<prefix>*.tmp` in `dir`): shard
  * attempts once every shard is final, compaction attempts once vectors.parquet is.
  */
-async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise<void> {
+export async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise<void> {
   for (const name of await fs.readdir(dir)) {
     if (name.startsWith(prefix) && name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
   }
 }
 
+const noVectors = (csv: string, reports: ShardReportRecord[]) =>
+  new InputError(`no image of ${csv} produced vectors (${reports.reduce((sum, r) => sum + r.errors.length, 0)} errors, listed in errors.csv)`);
+
+/** The scratch folder of one split's compaction: the two splits' compactions may run at once. */
+export const scratchOf = (layout: RunLayout, split: Split) => path.join(layout.duckdbTemp, split);
+
 /**
- * Merges the shard files into vectors.parquet ordered by `i` (merge-shards.ts), then verifies the
- * written file with DuckDB before publishing it: row count = extracted images × tiles, `i`
- * unique, `vector` of channels × 4 bytes.
+ * A split's shards merged into `temp` (merge-shards.ts), in shard order, with the reports they
+ * were copied by. `reportOf` gives each shard's report when it is there: each shard is copied as
+ * it comes (follow-extraction.ts awaits reports while extraction writes them).
  */
-export async function compact(config: RunConfig, split: Split, shardCount: number, checkCancelled: () => void = () => {}): Promise<CompactSummary> {
-  const started = performance.now();
+export async function writeMerged(
+  config: RunConfig,
+  split: Split,
+  shardCount: number,
+  temp: string,
+  checkCancelled: () => void,
+  reportOf: (shard: number) => Promise<ShardReportRecord>,
+  flushEveryBytes?: number,
+): Promise<{ sha256: string; reports: ShardReportRecord[] }> {
   const layout = runLayout(config);
   const files = layout.split(split);
-  const reports = await readShardReports(files, split, shardCount);
-  await assertShardsIntact(config, layout, split, reports);
-  const withRows = reports.filter((r) => r.parquet !== null && r.grid !== null);
-  const images = reports.reduce((sum, r) => sum + r.images, 0);
-  const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
-  const errors = reports.reduce((sum, r) => sum + r.errors.length, 0);
-  const reused = reports.reduce((sum, r) => sum + r.reusedFrom.reduce((n, source) => n + source.images, 0), 0);
-  if (withRows.length === 0) {
-    throw new InputError(`no image of ${files.csv} produced vectors (${errors} errors, listed in errors.csv)`);
+  const reports: ShardReportRecord[] = [];
+  async function* shardFiles(): AsyncGenerator<ShardFile> {
+    for (let shard = 0; shard < shardCount; shard++) {
+      const report = await reportOf(shard);
+      reports.push(report);
+      if (report.parquet === null || report.grid === null) continue;
+      yield { shard, file: path.join(files.shards, report.parquet), sha256: report.parquetSha256, channels: report.channels!, tilesPerImage: report.grid[0] * report.grid[1] };
+    }
+    if (!reports.some((r) => r.parquet !== null && r.grid !== null)) throw noVectors(files.csv, reports);
   }
-  const [h, w] = withRows[0]!.grid!;
-  const tilesPerImage = h * w;
-  const channels = withRows[0]!.channels!;
-  const expectedRows = extracted * tilesPerImage;
-
-  const temp = uniqueTempPath(files.vectors);
-  let sha256 = '';
-  await fs.mkdir(layout.duckdbTemp, { recursive: true });
-  // One thread keeps each file's rows in file order (and was as fast as two on two cores).
-  const instance = await DuckDBInstance.create(':memory:', {
-    threads: '1',
-    memory_limit: '512MB',
-    temp_directory: layout.duckdbTemp,
-  });
-  const connection = await instance.connect();
+  const scratch = scratchOf(layout, split);
+  await fs.mkdir(scratch, { recursive: true });
   try {
-    const shards = withRows.map((r) => ({ shard: r.shard, file: path.join(files.shards, r.parquet!), sha256: r.parquetSha256 }));
-    sha256 = await mergeShards(connection, split, shards, temp, layout.duckdbTemp, channels, tilesPerImage, checkCancelled);
-    await verifyVectors(connection, temp, { expectedRows, extracted, tilesPerImage, channels });
+    // DuckDB only re-encodes shards of an earlier version's encoding.
+    const sha256 = await withDuckDB(scratch, (connection) => mergeShards(connection, split, shardFiles(), temp, scratch, checkCancelled, () => reports.length === shardCount, flushEveryBytes));
+    return { sha256, reports };
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
+  }
+}
+
+async function withDuckDB<T>(scratch: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+  // One thread keeps each file's rows in file order (and was as fast as two on two cores).
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB', temp_directory: scratch });
+  const connection = await instance.connect();
+  try {
+    return await work(connection);
   } finally {
     connection.closeSync();
     instance.closeSync();
+  }
+}
+
+/**
+ * The merged file checked with DuckDB (row count = extracted images × tiles, `i` unique, `vector`
+ * of channels × 4 bytes), then published as the split's vectors file with its compaction record.
+ */
+export async function publishMerged(config: RunConfig, split: Split, temp: string, sha256: string, reports: ShardReportRecord[], started: number): Promise<CompactSummary> {
+  const layout = runLayout(config);
+  const files = layout.split(split);
+  const shape = shapeOf(reports);
+  try {
+    await withDuckDB(scratchOf(layout, split), (connection) => verifyVectors(connection, temp, shape));
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
   }
   // The manifest describes the vectors file it was written with: it goes before the file changes.
   await fs.rm(layout.manifest, { force: true });
   await fs.rm(layout.lineageCsv, { force: true });
   await fs.rm(files.compaction, { force: true });
   await publishFile(temp, files.vectors);
-  await writeRecord(files.compaction, CompactionRecordSchema, { file: path.basename(files.vectors), sha256, rows: expectedRows, shards: reports.map((r) => r.parquetSha256) });
+  await writeRecord(files.compaction, CompactionRecordSchema, { file: path.basename(files.vectors), sha256, rows: shape.expectedRows, shards: reports.map((r) => r.parquetSha256) });
   await removeLeftoverTempFiles(files.shards);
-  await removeLeftoverOutputTempFiles(layout); // a split killed mid-write, even in a run resumed by attaching
+  // A split killed mid-write, even in a run resumed by attaching; not the other split's vectors,
+  // which its own compaction may be writing now.
+  const otherSplit = split === 'train' ? 'val' : 'train';
+  await removeLeftoverOutputTempFiles(layout, config.splits.includes(otherSplit) ? [layout.split(otherSplit).vectors] : []);
   await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
+  await removeLeftoverTempFiles(scratchOf(layout, split)); // a following compaction's, not published
   const { size } = await fs.stat(files.vectors);
-  return { split, rows: expectedRows, images, extracted, reused, errors, tilesPerImage, channels, bytes: size, seconds: (performance.now() - started) / 1000 };
+  return {
+    split,
+    rows: shape.expectedRows,
+    images: reports.reduce((sum, r) => sum + r.images, 0),
+    extracted: shape.extracted,
+    reused: reports.reduce((sum, r) => sum + r.reusedFrom.reduce((n, source) => n + source.images, 0), 0),
+    errors: reports.reduce((sum, r) => sum + r.errors.length, 0),
+    tilesPerImage: shape.tilesPerImage,
+    channels: shape.channels,
+    bytes: size,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * Merges the shard files into vectors.parquet ordered by `i` (merge-shards.ts), then verifies the
+ * written file with DuckDB before publishing it.
+ */
+export async function compact(config: RunConfig, split: Split, shardCount: number, checkCancelled: () => void = () => {}): Promise<CompactSummary> {
+  const started = performance.now();
+  const layout = runLayout(config);
+  const files = layout.split(split);
+  const known = await readShardReports(files, split, shardCount);
+  await assertShardsIntact(config, layout, split, known);
+  if (!known.some((r) => r.parquet !== null && r.grid !== null)) throw noVectors(files.csv, known);
+  const temp = uniqueTempPath(files.vectors);
+  const { sha256, reports } = await writeMerged(config, split, shardCount, temp, checkCancelled, async (shard) => known[shard]!);
+  return publishMerged(config, split, temp, sha256, reports, started);
+}
+
+/** The vectors' shape, from the reports of the shards that have rows (all of one model and grid). */
+function shapeOf(reports: ShardReportRecord[]) {
+  const withRows = reports.filter((r) => r.parquet !== null && r.grid !== null);
+  const [h, w] = withRows[0]!.grid!;
+  const extracted = reports.reduce((sum, r) => sum + r.extracted, 0);
+  return { tilesPerImage: h * w, channels: withRows[0]!.channels!, expectedRows: extracted * h * w, extracted };
 }
 
 async function verifyVectors(

@@ -6,7 +6,7 @@ import type { Split } from '../core/run-config.ts';
 import { DamagedShardsError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
 import { sha256File } from '../core/hashing.ts';
-import { concatenateParquet, readParquetFooter } from '../parquet/concatenate.ts';
+import { concatenateParquet, readParquetFooter, type ConcatenateSource } from '../parquet/concatenate.ts';
 import { sqlString } from '../core/sql-string.ts';
 import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
 
@@ -15,6 +15,9 @@ export interface ShardFile {
   file: string;
   /** The sha256 its report recorded: the file must still be that one. */
   sha256: string | null;
+  /** Its report's shape, for a shard of an earlier version's encoding that is written again. */
+  channels: number;
+  tilesPerImage: number;
 }
 
 /**
@@ -24,16 +27,33 @@ export interface ShardFile {
  * flat in the dataset's size. The same pass hashes every shard whole: a shard that is not the file
  * its report recorded (damaged, truncated, replaced) fails the merge as a damaged shard, which the
  * workflow extracts again. A shard written in another encoding (by an earlier version) is checked,
- * then re-encoded on its own through DuckDB first.
+ * then re-encoded on its own through DuckDB first. `shards` may arrive over time (an async
+ * iterable): each is copied as it comes.
  */
-export async function mergeShards(connection: DuckDBConnection, split: Split, shards: readonly ShardFile[], target: string, scratch: string, channels: number, tilesPerImage: number, checkCancelled: () => void): Promise<string> {
-  const sources: { file: string; footer: FileMetaData }[] = [];
+export async function mergeShards(
+  connection: DuckDBConnection,
+  split: Split,
+  shards: Iterable<ShardFile> | AsyncIterable<ShardFile>,
+  target: string,
+  scratch: string,
+  checkCancelled: () => void,
+  /** Whether every shard is extracted (the copy of a compaction that follows extraction is then past it); the failpoint 'compact-mid' waits for that. */
+  extractionDone: () => boolean = () => true,
+  /** Flush to disk in the background every this many bytes (a copy beside extraction, while the disk idles). */
+  flushEveryBytes?: number,
+): Promise<string> {
+  const sources: ConcatenateSource[] = [];
   const copied: ShardFile[] = []; // the shards hashed by the copying pass, in order
   const reencoded: string[] = [];
   const damaged = new Map<number, string>();
-  try {
+  /**
+   * The shards checked one by one and handed to the copy as they come. After a damaged one the
+   * rest are still checked, so that one repair round redoes every damaged shard, but none is
+   * copied, and the copy fails with all of them named.
+   */
+  async function* checked(): AsyncGenerator<ConcatenateSource> {
     let previousMax = -1;
-    for (const shard of shards) {
+    for await (const shard of shards) {
       const footer = await readParquetFooter(shard.file).catch((error: NodeJS.ErrnoException) => {
         damaged.set(shard.shard, error.code === 'ENOENT' ? `${shard.file} is missing` : `${shard.file} is not a readable Parquet file (${error.message})`);
         return undefined;
@@ -46,20 +66,24 @@ export async function mergeShards(connection: DuckDBConnection, split: Split, sh
           damaged.set(shard.shard, mismatch(shard.file));
           continue;
         }
-        const copy = path.join(scratch, `reencoded-${shard.shard}.parquet`);
+        const copy = path.join(scratch, `reencoded-${split}-${shard.shard}.parquet`);
         reencoded.push(copy);
-        await reencode(connection, shard.file, copy, channels, tilesPerImage, checkCancelled);
+        await reencode(connection, shard.file, copy, shard.channels, shard.tilesPerImage, checkCancelled);
         source = { file: copy, footer: await readParquetFooter(copy) };
       }
       previousMax = assertIncreasing(source, previousMax);
       sources.push(source);
+      yield source;
     }
     if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
-    const { sha256, sourceSha256 } = await concatenateParquet(sources, target, {
+  }
+  try {
+    const { sha256, sourceSha256 } = await concatenateParquet(checked(), target, {
       createdBy: 'tessera',
+      flushEveryBytes,
       afterRowGroup: async () => {
         checkCancelled();
-        await failpoint('compact-mid');
+        if (extractionDone()) await failpoint('compact-mid');
       },
     });
     const hashed = new Map(sources.map((source, k) => [source.file, sourceSha256[k]!]));

@@ -69,6 +69,12 @@ function moved(group: RowGroup, shift: bigint): RowGroup {
 
 export interface ConcatenateOptions {
   createdBy: string;
+  /**
+   * Flush what is written so far every this many bytes, in the background: for a copy that runs
+   * while the disk is otherwise idle (compaction that follows extraction), so that the closing
+   * fsync has only the tail left to write.
+   */
+  flushEveryBytes?: number;
   /** Called after each row group is copied (cancellation checks, failpoints). */
   afterRowGroup?: () => void | Promise<void>;
 }
@@ -81,22 +87,36 @@ export interface ConcatenateResult {
   sourceSha256: string[];
 }
 
+export interface ConcatenateSource {
+  file: string;
+  footer: FileMetaData;
+}
+
 /**
- * Writes the row groups of `files`, in order, into `target` (fsynced). Each source is read once,
+ * Writes the row groups of `files`, in order, into `target` (fsynced). `files` may be an async
+ * iterable: each file is copied as soon as it is yielded, so a caller can hand over files while
+ * they are still being made (compaction that follows extraction). Each source is read once,
  * start to end: every byte is hashed (so a caller can prove the file is the one it recorded
  * without a second read) and the row groups' bytes are copied. Every file must have the first
  * one's schema. Both hashes (each source's, the target's) run on a thread of their own, beside
  * the reads and writes here: hashing is as costly as writing (~1.9 GB/s each here).
  */
-export async function concatenateParquet(files: readonly { file: string; footer: FileMetaData }[], target: string, options: ConcatenateOptions): Promise<ConcatenateResult> {
+export async function concatenateParquet(files: Iterable<ConcatenateSource> | AsyncIterable<ConcatenateSource>, target: string, options: ConcatenateOptions): Promise<ConcatenateResult> {
   const fd = fsSync.openSync(target, 'w');
   // The target's hash on one thread, the sources' on another: each about as costly as the writes.
   const hasher = HashThreads.open({ lanes: 2, laneOf: (stream) => (stream === 'target' ? 0 : 1), bufferBytes: COPY_BYTES });
   let offset = 0;
+  let flushedAt = 0;
+  let flushing: Promise<void> | undefined;
   /** Writes `bytes` (a view of a buffer about to go to the hasher) and says which part of it the target's hash takes. */
   const writeOut = (bytes: Uint8Array): HashPart => {
     for (let written = 0; written < bytes.byteLength; ) written += fsSync.writeSync(fd, bytes, written);
     offset += bytes.byteLength;
+    if (options.flushEveryBytes !== undefined && !flushing && offset - flushedAt >= options.flushEveryBytes) {
+      flushedAt = offset;
+      // Durability is the closing fsync's alone: this only starts the disk early, so its error is not the copy's.
+      flushing = new Promise<void>((resolve) => fsSync.fdatasync(fd, () => resolve())).then(() => (flushing = undefined));
+    }
     return ['target', bytes.byteOffset, bytes.byteOffset + bytes.byteLength];
   };
   /** Small bytes of the target's own (its magic number, its footer), written and hashed in order. */
@@ -113,9 +133,12 @@ export async function concatenateParquet(files: readonly { file: string; footer:
     await writeOwn(MAGIC_BYTES);
     const groups: RowGroup[] = [];
     const sourceDigests: Promise<string>[] = [];
-    const schema = JSON.stringify(files[0]?.footer.schema);
-    for (const [index, { file, footer }] of files.entries()) {
-      if (JSON.stringify(footer.schema) !== schema) throw new Error(`${file} has another schema than ${files[0]!.file}`);
+    let first: ConcatenateSource | undefined;
+    let schema = '';
+    let index = 0;
+    for await (const { file, footer } of files) {
+      if (!first) [first, schema] = [{ file, footer }, JSON.stringify(footer.schema)];
+      else if (JSON.stringify(footer.schema) !== schema) throw new Error(`${file} has another schema than ${first.file}`);
       const pending = footer.row_groups.map((group) => ({ group, ...extent(group) })).sort((a, b) => a.start - b.start);
       const stream = `source-${index}`;
       const handle = await fs.open(file, 'r');
@@ -159,15 +182,15 @@ export async function concatenateParquet(files: readonly { file: string; footer:
         await handle.close();
       }
       sourceDigests.push(hasher.digest(stream));
+      index++;
     }
-    const first = files[0]?.footer;
     if (!first) throw new Error('nothing to concatenate');
     const metadata: FileMetaData = {
-      version: first.version,
-      schema: first.schema,
+      version: first.footer.version,
+      schema: first.footer.schema,
       num_rows: groups.reduce((sum, group) => sum + group.num_rows, 0n),
       row_groups: groups,
-      key_value_metadata: first.key_value_metadata,
+      key_value_metadata: first.footer.key_value_metadata,
       created_by: options.createdBy,
       metadata_length: 0,
     };
@@ -175,12 +198,14 @@ export async function concatenateParquet(files: readonly { file: string; footer:
     writeMetadata(footer, metadata); // metadata_length is not one of the fields it writes
     footer.appendUint32(MAGIC);
     await writeOwn(footer.getBytes());
+    await flushing;
     fsSync.fsyncSync(fd);
     fsSync.closeSync(fd);
     closed = true;
     const [sha256, sourceSha256] = await Promise.all([hasher.digest('target'), Promise.all(sourceDigests)]);
     return { metadata, sha256, sourceSha256 };
   } catch (error) {
+    await flushing; // before the close: the flush holds the descriptor
     if (!closed) fsSync.closeSync(fd);
     await fs.rm(target, { force: true });
     throw error;

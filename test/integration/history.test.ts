@@ -14,12 +14,13 @@ import type { ShardSummary } from '../../activities/inference-activities.ts';
 import { createCpuActivities } from '../../activities/cpu-activities.ts';
 import { resolveWorkerRoots } from '../../lib/run-folder/confinement.ts';
 import type { CompactSummary } from '../../lib/compact/compact.ts';
+import type { FollowedCompaction } from '../../lib/compact/follow-extraction.ts';
 import { parseRunConfig, type RunConfig, type Split } from '../../lib/core/run-config.ts';
 import { startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
 import { DEFAULT_MODEL, WORKFLOWS_PATH } from '../../lib/core/project-paths.ts';
 import { runLayout } from '../../lib/run-folder/layout.ts';
 import type { RunSummary } from '../../lib/compact/run-summary.ts';
-import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
+import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { SHARDS_PER_CHILD } from '../../workflows/extract-shard-range.ts';
 import { quietBundlerLogger } from '../../workers/create-workers.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
@@ -44,6 +45,12 @@ const standInCpu = {
   },
   async compact(_config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
     return { split, rows: 0, images: shardCount, extracted: 0, errors: 0, tilesPerImage: 64, channels: 1280, bytes: 0, seconds: 0 };
+  },
+  async followExtraction(_config: RunConfig, split: Split, shardCount: number): Promise<FollowedCompaction> {
+    return { split, temp: 'stand-in', sha256: '', shards: Array.from({ length: shardCount }, () => ({ parquet: null, parquetSha256: null })), seconds: 0 };
+  },
+  async publishFollowed(_config: RunConfig, followed: FollowedCompaction): Promise<CompactSummary> {
+    return { split: followed.split, rows: 0, images: followed.shards.length, extracted: 0, errors: 0, tilesPerImage: 64, channels: 1280, bytes: 0, seconds: 0 };
   },
   async writeManifest(): Promise<string> {
     return 'manifest.json (stand-in)';
@@ -79,14 +86,17 @@ test('1,000,000 images: the run and each shard-range child stay within a few tho
     maxConcurrentActivityTaskExecutions: 2,
   });
   const inference = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.inference, activities: { extractShard: standInExtractShard }, maxConcurrentActivityTaskExecutions: 16 });
+  const following = await Worker.create({ connection: native, taskQueue: FOLLOWING_COMPACTION_QUEUE, activities: { followExtraction: standInCpu.followExtraction } });
   const config = parseRunConfig({ data: path.join(dir, 'data'), out: path.join(dir, 'out'), model: DEFAULT_MODEL, valSamples: 0 });
   assert.ok(config.ok);
   const workflowId = 'history-1m';
   let summary: RunSummary | undefined;
   await cpu.runUntil(
-    inference.runUntil(async () => {
-      summary = await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [config.config] });
-    }),
+    inference.runUntil(
+      following.runUntil(async () => {
+        summary = await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [config.config] });
+      }),
+    ),
   );
   await native.close();
 
