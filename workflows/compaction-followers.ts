@@ -61,13 +61,13 @@ export class CompactionFollowers {
       log.warn('compaction beside extraction did not finish in time; compacting afresh', { graceMs });
       await this.stop();
     }
-    const summaries = new Map<Split, FollowedCompaction>();
+    const files = new Map<Split, FollowedCompaction>();
     for (const [split, outcome] of this.outcomes) {
       const settled = await outcome;
-      if ('followed' in settled) summaries.set(split, settled.followed);
+      if ('followed' in settled) files.set(split, settled.followed);
       else if (isCancellation(settled.error) && !late) throw settled.error; // the run itself was cancelled
       else if (!late) log.warn('compaction beside extraction failed; compacting afresh', { split, reason: String(settled.error) });
     }
-    return summaries;
+    return files;
   }
 }

@@ -31,19 +31,21 @@ export interface CompactSummary {
 /** The parts of an extraction key that the run's options decide (worker builds may differ). */
 const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'preprocessing', 'occlusion', 'executionProvider'] as const;
 
-/** Whether a report was written for this run's plan of its shard (same images, rows, targets, run options). */
-export async function fitsPlan(config: RunConfig, layout: RunLayout, split: Split, report: ShardReportRecord): Promise<boolean> {
+/** Whether a report was written for this run's plan of its shard (same images, rows, targets, run options); the run's key is read once. */
+export async function planCheck(config: RunConfig, layout: RunLayout, split: Split): Promise<(report: ShardReportRecord) => Promise<boolean>> {
   const key = extractionKey(config, split, (await readRunOptions(layout)).modelSha256);
-  const plan = await readShardPlan(layout.split(split), report.shard);
-  const lineage = report.lineage;
-  return (
-    RUN_KEY_FIELDS.every((field) => JSON.stringify(lineage.key[field]) === JSON.stringify(key[field])) &&
-    lineage.images.length === plan.images.length &&
-    plan.images.every((image, k) => {
-      const [ordinal, imageId, target] = lineage.images[k]!;
-      return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
-    })
-  );
+  return async (report) => {
+    const plan = await readShardPlan(layout.split(split), report.shard);
+    const lineage = report.lineage;
+    return (
+      RUN_KEY_FIELDS.every((field) => JSON.stringify(lineage.key[field]) === JSON.stringify(key[field])) &&
+      lineage.images.length === plan.images.length &&
+      plan.images.every((image, k) => {
+        const [ordinal, imageId, target] = lineage.images[k]!;
+        return ordinal === image.ordinal && imageId === image.imageId && target === image.target;
+      })
+    );
+  };
 }
 
 /**
@@ -52,10 +54,11 @@ export async function fitsPlan(config: RunConfig, layout: RunLayout, split: Spli
  * recorded (sha256) is checked by the merge, in the same pass that copies it.
  */
 async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: Split, reports: ShardReportRecord[]): Promise<void> {
+  const fitsPlan = await planCheck(config, layout, split);
   const damaged: number[] = [];
   const problems: string[] = [];
   for (const report of reports) {
-    if (!(await fitsPlan(config, layout, split, report))) {
+    if (!(await fitsPlan(report))) {
       damaged.push(report.shard);
       problems.push(`${split} shard ${report.shard}'s report was written for other images or options than this run's plan`);
     }

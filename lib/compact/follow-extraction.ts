@@ -3,10 +3,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { uniqueTempPath } from '../run-folder/atomic-files.ts';
-import { runLayout, type RunLayout } from '../run-folder/layout.ts';
+import { runLayout } from '../run-folder/layout.ts';
 import type { ShardReportRecord } from '../run-folder/records.ts';
 import { readShardReport, readShardReports } from '../run-folder/shard-records.ts';
-import { fitsPlan, publishMerged, removeLeftoverTempFiles, scratchOf, writeMerged, type CompactSummary } from './compact.ts';
+import { planCheck, publishMerged, removeLeftoverTempFiles, scratchOf, writeMerged, type CompactSummary } from './compact.ts';
 
 /** How often compaction that follows extraction looks for the next shard's report. */
 const FOLLOW_POLL_MS = 100;
@@ -18,11 +18,11 @@ const FOLLOWED_PREFIX = 'followed-';
  * A shard's report once extraction has written it for this run's plan. Until then there is none,
  * or one that extraction is about to replace (another plan's, unreadable): both mean "not yet".
  */
-async function nextReport(config: RunConfig, layout: RunLayout, split: Split, shard: number, checkCancelled: () => void): Promise<ShardReportRecord> {
+async function nextReport(file: string, shard: number, fitsPlan: (report: ShardReportRecord) => Promise<boolean>, checkCancelled: () => void): Promise<ShardReportRecord> {
   for (;;) {
     checkCancelled();
-    const read = await readShardReport(layout.split(split).report(shard));
-    if ('report' in read && read.report.shard === shard && (await fitsPlan(config, layout, split, read.report))) return read.report;
+    const read = await readShardReport(file);
+    if ('report' in read && read.report.shard === shard && (await fitsPlan(read.report))) return read.report;
     await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
   }
 }
@@ -52,7 +52,9 @@ export async function followExtraction(config: RunConfig, split: Split, shardCou
   await removeLeftoverTempFiles(scratch, FOLLOWED_PREFIX); // of a follower that died
   const temp = uniqueTempPath(path.join(scratch, `${FOLLOWED_PREFIX}${path.basename(layout.split(split).vectors)}`));
   // The disk idles while shards are extracted: what is copied goes to it then, not at the end.
-  const { sha256, reports } = await writeMerged(config, split, shardCount, temp, checkCancelled, (shard) => nextReport(config, layout, split, shard, checkCancelled), FLUSH_EVERY_BYTES);
+  const fitsPlan = await planCheck(config, layout, split);
+  const reportOf = (shard: number) => nextReport(layout.split(split).report(shard), shard, fitsPlan, checkCancelled);
+  const { sha256, reports } = await writeMerged(config, split, shardCount, temp, checkCancelled, reportOf, FLUSH_EVERY_BYTES);
   return { split, temp, sha256, shards: reports.map((r) => ({ parquet: r.parquet, parquetSha256: r.parquetSha256 })), seconds: (performance.now() - started) / 1000 };
 }
 
@@ -74,7 +76,7 @@ export async function publishFollowed(config: RunConfig, followed: FollowedCompa
   const unchanged =
     reports !== undefined &&
     reports.every((report, k) => report.parquet === followed.shards[k]!.parquet && report.parquetSha256 === followed.shards[k]!.parquetSha256) &&
-    (await Promise.all(reports.map((report) => fitsPlan(config, layout, split, report)))).every(Boolean);
+    (await Promise.all(reports.map(await planCheck(config, layout, split)))).every(Boolean);
   if (!unchanged || !(await fs.stat(followed.temp).then(() => true, () => false))) {
     await fs.rm(followed.temp, { force: true });
     return null;
