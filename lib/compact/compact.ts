@@ -153,10 +153,9 @@ export async function publishMerged(config: RunConfig, split: Split, temp: strin
   await publishFile(temp, files.vectors);
   await writeRecord(files.compaction, CompactionRecordSchema, { file: path.basename(files.vectors), sha256, rows: shape.expectedRows, shards: reports.map((r) => r.parquetSha256) });
   await removeLeftoverTempFiles(files.shards);
-  // A split killed mid-write, even in a run resumed by attaching; not the other split's vectors,
-  // which its own compaction may be writing now.
-  const otherSplit = split === 'train' ? 'val' : 'train';
-  await removeLeftoverOutputTempFiles(layout, config.splits.includes(otherSplit) ? [layout.split(otherSplit).vectors] : []);
+  // A split killed mid-write, even in a run resumed by attaching. (A compaction following the other
+  // split's extraction writes under .tessera, not here: no top-level file is in use now.)
+  await removeLeftoverOutputTempFiles(layout);
   await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
   await removeLeftoverTempFiles(scratchOf(layout, split)); // a following compaction's, not published
   const { size } = await fs.stat(files.vectors);

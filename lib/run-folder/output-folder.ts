@@ -147,13 +147,10 @@ function topLevelFiles(layout: OutputLayout): string[] {
   ];
 }
 
-/**
- * Temporary files of attempts killed before their rename, beside the top-level outputs, except
- * those of `inUse` (a file another step may be writing right now).
- */
-export async function removeLeftoverTempFiles(layout: OutputLayout, inUse: readonly string[] = []): Promise<void> {
+/** Temporary files of attempts killed before their rename, beside the top-level outputs. */
+export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<void> {
   const names = await fs.readdir(layout.out).catch(() => [] as string[]);
-  const own = topLevelFiles(layout).filter((file) => !inUse.includes(file)).map((file) => path.basename(file));
+  const own = topLevelFiles(layout).map((file) => path.basename(file));
   for (const name of names) {
     if (own.some((file) => isTempOf(file, name))) await fs.rm(path.join(layout.out, name), { force: true });
   }
