@@ -1,0 +1,119 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import koffi from 'koffi';
+
+/**
+ * JPEG decoding through libjpeg-turbo's TurboJPEG API, called directly: ~0.3 ms of CPU per 256²
+ * photo where a libvips pipeline through sharp costs ~1.5 ms, most of it pipeline set-up. On a GPU
+ * host the feed path is decode-bound, so this is the feed rate.
+ *
+ * It gives the very pixels sharp gives (and PIL, the notebook's decoder): the accurate integer
+ * IDCT and fancy upsampling are libjpeg's defaults in all three; test/unit/jpeg-turbo.test.ts holds
+ * it to that. It takes only the plain case — a baseline or progressive 8-bit YCbCr or grayscale
+ * JPEG already at the model's size with no ICC profile — and declines everything else (another
+ * format or size, CMYK, an embedded profile, which sharp converts to sRGB; any decoder warning or
+ * error), which sharp then decodes, refuses or reports exactly as before.
+ *
+ * The library is the one @julusian/jpeg-turbo ships prebuilt (libjpeg-turbo 3.1); its own binding
+ * is not used because it forces the fast, inexact DCT. Where no such build exists for the platform,
+ * or TESSERA_JPEG_DECODER=sharp, every image goes through sharp.
+ */
+export interface JpegTurbo {
+  /**
+   * Decodes `bytes` as RGB uint8 HWC into `target` at `offset` when it is the plain case at
+   * `size` × `size`; false (nothing written that matters) when sharp must decode it instead.
+   */
+  decodeInto(bytes: Uint8Array, size: number, target: Uint8Array, offset: number): Promise<boolean>;
+}
+
+const TJPF_RGB = 0;
+const TJCS_YCbCr = 1;
+const TJCS_GRAY = 2;
+/** A warning (a truncated or corrupt stream libjpeg would patch over) fails the call: sharp decides. */
+const TJFLAG_STOPONWARNING = 0x2000;
+const TJFLAG_ACCURATEDCT = 0x1000;
+
+/** The process's decoder, or null where it cannot be used (then sharp decodes every image). */
+export const jpegTurbo: JpegTurbo | null = process.env.TESSERA_JPEG_DECODER === 'sharp' ? null : loadJpegTurbo();
+
+function libraryPath(): string | null {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
+  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
+  const folder = `jpeg-turbo-linux-${process.arch}${glibc ? '' : '-musl'}`;
+  const packageJson = createRequire(import.meta.url).resolve('@julusian/jpeg-turbo/package.json');
+  return path.join(path.dirname(packageJson), 'prebuilds', folder, 'libturbojpeg.so.0');
+}
+
+function loadJpegTurbo(): JpegTurbo | null {
+  let lib: koffi.IKoffiLib;
+  try {
+    const file = libraryPath();
+    if (!file) return null;
+    lib = koffi.load(file);
+  } catch {
+    return null; // no build for this platform: sharp decodes, with the same pixels, only slower
+  }
+  const init = lib.func('void *tjInitDecompress()');
+  const destroy = lib.func('int tjDestroy(void *handle)');
+  const header = lib.func(
+    'int tjDecompressHeader3(void *handle, const uint8_t *jpeg, unsigned long size, _Out_ int *width, _Out_ int *height, _Out_ int *subsampling, _Out_ int *colorspace)',
+  );
+  const decompress = lib.func(
+    'int tjDecompress2(void *handle, const uint8_t *jpeg, unsigned long size, uint8_t *rgb, int width, int pitch, int height, int pixelFormat, int flags)',
+  );
+
+  return {
+    async decodeInto(bytes, size, target, offset) {
+      if (!isPlainJpeg(bytes)) return false;
+      const handle: unknown = init();
+      if (!handle) return false;
+      try {
+        const width = [0];
+        const height = [0];
+        const subsampling = [0];
+        const colorspace = [0];
+        if (header(handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0) return false;
+        if (width[0] !== size || height[0] !== size) return false;
+        if (colorspace[0] !== TJCS_YCbCr && colorspace[0] !== TJCS_GRAY) return false;
+        const rgb = target.subarray(offset, offset + 3 * size * size);
+        if (rgb.length !== 3 * size * size) throw new RangeError(`no room for a ${size}×${size} image at ${offset}`);
+        // On a libuv thread: decoding takes every core there is, as sharp's did.
+        const status = await new Promise<number>((resolve, reject) => {
+          decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING, (error: unknown, result: number) =>
+            error ? reject(error as Error) : resolve(result),
+          );
+        });
+        return status === 0;
+      } finally {
+        destroy(handle);
+      }
+    },
+  };
+}
+
+const ICC_PROFILE = Buffer.from('ICC_PROFILE\0', 'latin1');
+
+/**
+ * A JPEG (SOI) whose segments before the first scan hold no ICC profile (APP2 "ICC_PROFILE"):
+ * sharp converts an image with a profile to sRGB through it, which a plain decode would not.
+ * Anything unexpected in the segment structure also answers false.
+ */
+export function isPlainJpeg(bytes: Uint8Array): boolean {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return false;
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return false;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
+    if (marker === 0xda) return true; // start of scan: every header segment has been seen
+    if (marker === 0xd9 || (marker >= 0xd0 && marker <= 0xd8) || marker === 0x01) return false;
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    if (length < 2) return false;
+    if (marker === 0xe2 && Buffer.from(bytes.buffer, bytes.byteOffset + at + 4, Math.min(ICC_PROFILE.length, bytes.length - at - 4)).equals(ICC_PROFILE)) return false;
+    at += 2 + length;
+  }
+  return false;
+}
