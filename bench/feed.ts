@@ -8,7 +8,8 @@
  * For each run: a real `tessera run` workflow (dev server, in-process workers, as the embedded run
  * has them) with its images/s over workflow time (split excluded, compaction included) and CPU ms
  * per image (this process's threads, and the Temporal server's); the Python loop; every stage
- * alone. Then decode scaling over 1…N decode threads. Prints a table of medians; raw figures go
+ * alone, decoding by both of extraction's decoders (libjpeg-turbo for plain JPEGs at the model's
+ * size, sharp for the rest). Then decode scaling over 1…N decode threads. Prints a table of medians; raw figures go
  * to bench/results/feed-<time>.json.
  */
 import fs from 'node:fs';
@@ -85,7 +86,8 @@ async function main(): Promise<void> {
       record('python loop CPU ms/image', (result.cpu_seconds * 1000) / result.images);
 
       recordStage('file read', await measureRead(files, cores));
-      recordStage(`decode (${cores} threads)`, await measureDecode(bytes, 256, cores));
+      recordStage(`decode, libjpeg-turbo (${cores} threads)`, await measureDecode(bytes, 256, cores, 'libjpeg-turbo'));
+      recordStage(`decode, sharp (${cores} threads)`, await measureDecode(bytes, 256, cores, 'sharp'));
       recordStage(`decode into the batch (${cores} at a time, extraction's decodeRgbInto)`, await measureDecodeRgb(bytes, 256, cores));
       recordStage(`decode + float conversion on one thread (${cores} at a time)`, await measureDecodeAndPreprocess(bytes, 256, cores));
       const batchSize = 32;
@@ -100,7 +102,9 @@ async function main(): Promise<void> {
       recordStage('shard write (1024 images)', await measureShardWrite(work, inference.features, batchSize, 1024));
     }
     for (let threads = 1; threads <= Math.max(cores, 2); threads++) {
-      for (let run = 1; run <= runs; run++) record(`decode scaling: ${threads} thread(s) images/s`, (await measureDecode(bytes, 256, threads)).imagesPerSecond);
+      for (let run = 1; run <= runs; run++) {
+        for (const decoder of ['libjpeg-turbo', 'sharp'] as const) record(`decode scaling, ${decoder}: ${threads} thread(s) images/s`, (await measureDecode(bytes, 256, threads, decoder)).imagesPerSecond);
+      }
     }
   } finally {
     workers.shutdown();

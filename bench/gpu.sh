@@ -60,10 +60,13 @@ bundle() {
   git ls-files -z -- . ':!test' | xargs -0 cp --parents -t "$stage/tessera"
   cp -a node_modules "$stage/tessera/"
   (cd "$stage/tessera" && npm prune --omit=dev --no-audit --no-fund --silent)
-  # Prebuilt binaries of other platforms: onnxruntime-node and the Temporal core bridge ship all of them.
+  # Prebuilt binaries of other platforms: onnxruntime-node, the Temporal core bridge, koffi and
+  # libjpeg-turbo's package ship all of them.
   local nm="$stage/tessera/node_modules"
   rm -rf "$nm/onnxruntime-node/bin/napi-v6/darwin" "$nm/onnxruntime-node/bin/napi-v6/win32" "$nm/onnxruntime-node/bin/napi-v6/linux/arm64"
   find "$nm/@temporalio/core-bridge/releases" -mindepth 1 -maxdepth 1 ! -name x86_64-unknown-linux-gnu -exec rm -rf {} +
+  find "$nm/koffi/build/koffi" -mindepth 1 -maxdepth 1 ! -name linux_x64 -exec rm -rf {} +
+  find "$nm/@julusian/jpeg-turbo/prebuilds" -mindepth 1 -maxdepth 1 ! -name jpeg-turbo-linux-x64 -exec rm -rf {} +
   cp --parents .tools/temporal/bin/temporal .tools/temporal/VERSION models/efficientnet_b0.onnx models/efficientnet_b0.onnx.json "$stage/tessera/"
   # The null model (the feed path's measure) and, where this checkout has them, the real photos the
   # benchmark decodes: a GPU run is decode-bound, and synthetic images decode faster than photos.

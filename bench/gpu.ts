@@ -5,7 +5,8 @@
  *   same input, and whether two GPU sessions give bit-identical outputs;
  * - onnxruntime's CUDA ceiling on pre-decoded tensors (timm efficientnet_b0, batches of 32 and 128;
  *   the default Lite0, batch 128);
- * - sharp decoding on one core and on all cores;
+ * - decoding and preprocessing as extraction does them (libjpeg-turbo for these plain JPEGs) on one
+ *   core and on all cores;
  * - `tessera run --execution-provider cuda` end to end with the null model (the feed path), the
  *   default Lite0 and timm efficientnet_b0; the null model on the CPU too;
  * - the plain single-process Python loop (bench/feed/python_loop.py, null model, onnxruntime on one
@@ -21,7 +22,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { z } from 'zod';
 import * as ort from 'onnxruntime-node';
 import { parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
@@ -155,9 +155,7 @@ for (let run = 1; run <= Number(values.runs); run++) {
   process.stderr.write(`run ${run}/${values.runs}\n`);
   for (const batch of [32, 128]) record(`ceiling, b0 (${gpu}, batch ${batch}): images/s`, await measureCeiling(config(models.b0, batch), images.slice(0, 1024), undefined));
   record(`ceiling, lite0 (${gpu}, batch 128): images/s`, await measureCeiling(config(models.lite0, 128), images.slice(0, 1024), undefined));
-  sharp.concurrency(1);
   record('decode, 1 core: images/s', await measureDecode(config(models.b0, 32), images.slice(0, 500), 1));
-  sharp.concurrency(0);
   record(`decode, ${cores} at a time: images/s`, await measureDecode(config(models.b0, 32), images));
   await tesseraRun('null model', models.null, gpu, run);
   await tesseraRun('lite0', models.lite0, gpu, run);

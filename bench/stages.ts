@@ -47,7 +47,10 @@ export async function measureCeiling(config: RunConfig, images: string[], microB
   return (batches.length * config.batchSize) / s;
 }
 
-/** sharp decode + preprocessing alone, with the concurrency extraction uses unless `limit` is given. */
+/**
+ * File read, decode and preprocessing alone as extraction does them (libjpeg-turbo for a plain JPEG
+ * at the model's size, else sharp), with the concurrency extraction uses unless `limit` is given.
+ */
 export async function measureDecode(config: RunConfig, images: string[], limit = Math.max(2, os.availableParallelism())): Promise<number> {
   const perImage = 3 * config.imgSize * config.imgSize;
   let next = 0;
@@ -55,7 +58,7 @@ export async function measureDecode(config: RunConfig, images: string[], limit =
     Promise.all(
       Array.from({ length: limit }, async () => {
         const target = new Float32Array(perImage);
-        while (next < images.length) await decodeImageInto(images[next++]!, config.imgSize, 'none', target, 0);
+        while (next < images.length) await decodeImageInto(await fs.readFile(images[next++]!), config.imgSize, 'none', target, 0);
       }),
     ),
   );

@@ -4,7 +4,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { featuresToTileVectors } from '../../lib/extract/tiles.ts';
-import { decodeImageInto, decodeRgbInto } from '../../lib/image/decode.ts';
+import { decodeImageInto, decodeRgbInto, decodeRgbWithSharp } from '../../lib/image/decode.ts';
+import { jpegTurbo } from '../../lib/image/jpeg-turbo.ts';
 import { rgbToChwFloats } from '../../lib/image/model-input.ts';
 import { InferenceEngines } from '../../lib/inference/engine.ts';
 import { allocateTileRows, TileParquetWriter } from '../../lib/parquet/tile-writer.ts';
@@ -47,19 +48,29 @@ export function measureDecodeRgb(bytes: readonly Buffer[], size: number, limit: 
   return timed(bytes.length, () => inParallel(bytes, limit, async (input) => decodeRgbInto(input, size, pixels, (slot++ % limit) * 3 * size * size)));
 }
 
+export type Decoder = 'libjpeg-turbo' | 'sharp';
+
 /**
- * JPEG decoding alone (bytes in memory → RGB uint8), `limit` images at a time with one libvips
- * thread each, as extraction decodes: `limit` is the number of decode threads.
+ * JPEG decoding alone (bytes in memory → RGB uint8), `limit` images at a time: `limit` is the number
+ * of decode threads. 'libjpeg-turbo' is extraction's decoder for plain JPEGs at the model's size
+ * (lib/image/jpeg-turbo.ts); 'sharp' is its decoder for everything else, one libvips thread each.
  */
-export async function measureDecode(bytes: readonly Buffer[], size: number, limit: number): Promise<StageFigure> {
+export async function measureDecode(bytes: readonly Buffer[], size: number, limit: number, decoder: Decoder): Promise<StageFigure> {
+  if (decoder === 'libjpeg-turbo') {
+    if (!jpegTurbo) throw new Error('libjpeg-turbo is not available on this platform (or TESSERA_JPEG_DECODER=sharp)');
+    const turbo = jpegTurbo;
+    const pixels = new Uint8Array(limit * 3 * size * size);
+    let slot = 0;
+    return timed(bytes.length, () =>
+      inParallel(bytes, limit, async (input) => {
+        if (!(await turbo.decodeInto(input, size, pixels, (slot++ % limit) * 3 * size * size))) throw new Error('an image is not a plain JPEG at the model size');
+      }),
+    );
+  }
   const previous = sharp.concurrency();
   sharp.concurrency(1);
   try {
-    return await timed(bytes.length, () =>
-      inParallel(bytes, limit, async (input) => {
-        await sharp(input, { failOn: 'error' }).resize(size, size, { fit: 'fill' }).toColourspace('srgb').removeAlpha().raw().toBuffer();
-      }),
-    );
+    return await timed(bytes.length, () => inParallel(bytes, limit, async (input) => void (await decodeRgbWithSharp(input, size))));
   } finally {
     sharp.concurrency(previous);
   }
