@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { RunConfig, Split } from '../core/run-config.ts';
+import { jpegTurbo } from '../image/jpeg-turbo.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
 import { PREPROCESSING } from '../image/model-input.ts';
 import { sha256Bytes } from '../core/hashing.ts';
@@ -15,7 +16,7 @@ import { extractionKeyChanges, type ExtractionKey, type ShardLineage } from '../
  * shard file is the one that was written (by sha256). Anything else is extracted again.
  */
 
-/** The key of `split` for this worker process (its onnxruntime and sharp/libvips builds). */
+/** The key of `split` for this worker process (its onnxruntime, sharp/libvips and libjpeg-turbo builds). */
 export function extractionKey(config: RunConfig, split: Split, modelSha256: string): ExtractionKey {
   return {
     modelSha256,
@@ -28,6 +29,7 @@ export function extractionKey(config: RunConfig, split: Split, modelSha256: stri
     onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
     sharp: sharp.versions.sharp,
     libvips: sharp.versions.vips,
+    jpegDecoder: jpegTurbo?.version ?? 'libvips',
   };
 }
 

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import koffi from 'koffi';
@@ -19,6 +20,8 @@ import koffi from 'koffi';
  * or TESSERA_JPEG_DECODER=sharp, every image goes through sharp.
  */
 export interface JpegTurbo {
+  /** Which build decodes, for the extraction key: e.g. `libjpeg-turbo 3.1.2 (@julusian/jpeg-turbo 2.3.0)`. */
+  version: string;
   /**
    * Decodes `bytes` as RGB uint8 HWC into `target` at `offset` when it is the plain case at
    * `size` × `size`; false (nothing written that matters) when sharp must decode it instead.
@@ -36,20 +39,26 @@ const TJFLAG_ACCURATEDCT = 0x1000;
 /** The process's decoder, or null where it cannot be used (then sharp decodes every image). */
 export const jpegTurbo: JpegTurbo | null = process.env.TESSERA_JPEG_DECODER === 'sharp' ? null : loadJpegTurbo();
 
-function libraryPath(): string | null {
+/** The prebuilt library for this platform and the package's version, or null where it has none. */
+function prebuiltLibrary(): { file: string; packageVersion: string } | null {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
   const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
   const folder = `jpeg-turbo-linux-${process.arch}${glibc ? '' : '-musl'}`;
   const packageJson = createRequire(import.meta.url).resolve('@julusian/jpeg-turbo/package.json');
-  return path.join(path.dirname(packageJson), 'prebuilds', folder, 'libturbojpeg.so.0');
+  const { version } = JSON.parse(fs.readFileSync(packageJson, 'utf8')) as { version: string };
+  return { file: path.join(path.dirname(packageJson), 'prebuilds', folder, 'libturbojpeg.so.0'), packageVersion: version };
 }
 
 function loadJpegTurbo(): JpegTurbo | null {
   let lib: koffi.IKoffiLib;
+  let version: string;
   try {
-    const file = libraryPath();
-    if (!file) return null;
-    lib = koffi.load(file);
+    const prebuilt = prebuiltLibrary();
+    if (!prebuilt) return null;
+    lib = koffi.load(prebuilt.file);
+    // The library's own banner (JVERSION) names the decoder that made the pixels.
+    const banner = /libjpeg-turbo version ([0-9][0-9.]*)/.exec(fs.readFileSync(prebuilt.file).toString('latin1'));
+    version = `libjpeg-turbo ${banner?.[1] ?? 'unknown'} (@julusian/jpeg-turbo ${prebuilt.packageVersion})`;
   } catch {
     return null; // no build for this platform: sharp decodes, with the same pixels, only slower
   }
@@ -63,6 +72,7 @@ function loadJpegTurbo(): JpegTurbo | null {
   );
 
   return {
+    version,
     async decodeInto(bytes, size, target, offset) {
       if (!isPlainJpeg(bytes)) return false;
       const handle: unknown = init();

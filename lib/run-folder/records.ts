@@ -113,6 +113,11 @@ export const ExtractionKeySchema = z.object({
   onnxruntime: z.string(),
   sharp: z.string(),
   libvips: z.string(),
+  /**
+   * The decoder of plain JPEGs at the model's size (image/jpeg-turbo.ts): libjpeg-turbo's build, or
+   * `libvips` where sharp decodes every image (keys written before libjpeg-turbo was used).
+   */
+  jpegDecoder: z.string().default('libvips'),
 });
 export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RunConfigSchema } from '../../lib/core/run-config.ts';
 import { extractionKey, lineageMismatch } from '../../lib/extract/lineage.ts';
+import { jpegTurbo } from '../../lib/image/jpeg-turbo.ts';
 import type { ImageFiles } from '../../lib/extract/decode-batch.ts';
 import { ExtractionKeySchema } from '../../lib/run-folder/records.ts';
 
@@ -23,4 +24,14 @@ test('a key written before the arithmetic was recorded reads as version 1: its I
     if (preprocessing === 1) assert.equal(verdict, 'it holds 0 images, the plan 1', 'same key: decided on the images');
     else assert.equal(verdict, 'extraction key changed (preprocessing)');
   }
+});
+
+test('the extraction key names the JPEG decoder; shards of a key written before it (libvips decoded every image) are extracted again', async () => {
+  const key = extractionKey(config('none'), 'train', 'abc');
+  assert.equal(key.jpegDecoder, jpegTurbo?.version ?? 'libvips');
+  if (jpegTurbo) assert.match(key.jpegDecoder, /^libjpeg-turbo \d+\.\d+\.\d+ \(@julusian\/jpeg-turbo \d+\.\d+\.\d+\)$/);
+  const { jpegDecoder, ...older } = key;
+  assert.equal(ExtractionKeySchema.parse(older).jpegDecoder, 'libvips');
+  const verdict = await lineageMismatch({ key: ExtractionKeySchema.parse(older), images: [] }, key, [{ ordinal: 0, imageId: 'a.jpg', target: 1 }], noImages);
+  assert.equal(verdict, jpegDecoder === 'libvips' ? 'it holds 0 images, the plan 1' : 'extraction key changed (jpegDecoder)');
 });
