@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import koffi from 'koffi';
+import type koffi from 'koffi';
 
 /**
  * JPEG decoding through libjpeg-turbo's TurboJPEG API, called directly: ~0.3 ms of CPU per 256²
@@ -50,26 +50,31 @@ function prebuiltLibrary(): { file: string; packageVersion: string } | null {
 }
 
 function loadJpegTurbo(): JpegTurbo | null {
-  let lib: koffi.IKoffiLib;
   let version: string;
+  let init: koffi.KoffiFunction;
+  let destroy: koffi.KoffiFunction;
+  let header: koffi.KoffiFunction;
+  let decompress: koffi.KoffiFunction;
   try {
     const prebuilt = prebuiltLibrary();
     if (!prebuilt) return null;
-    lib = koffi.load(prebuilt.file);
+    // Required here, not imported: a platform koffi has no build for falls back to sharp.
+    const ffi = createRequire(import.meta.url)('koffi') as typeof koffi;
+    const lib = ffi.load(prebuilt.file);
     // The library's own banner (JVERSION) names the decoder that made the pixels.
     const banner = /libjpeg-turbo version ([0-9][0-9.]*)/.exec(fs.readFileSync(prebuilt.file).toString('latin1'));
     version = `libjpeg-turbo ${banner?.[1] ?? 'unknown'} (@julusian/jpeg-turbo ${prebuilt.packageVersion})`;
+    init = lib.func('void *tjInitDecompress()');
+    destroy = lib.func('int tjDestroy(void *handle)');
+    header = lib.func(
+      'int tjDecompressHeader3(void *handle, const uint8_t *jpeg, unsigned long size, _Out_ int *width, _Out_ int *height, _Out_ int *subsampling, _Out_ int *colorspace)',
+    );
+    decompress = lib.func(
+      'int tjDecompress2(void *handle, const uint8_t *jpeg, unsigned long size, uint8_t *rgb, int width, int pitch, int height, int pixelFormat, int flags)',
+    );
   } catch {
     return null; // no build for this platform: sharp decodes, with the same pixels, only slower
   }
-  const init = lib.func('void *tjInitDecompress()');
-  const destroy = lib.func('int tjDestroy(void *handle)');
-  const header = lib.func(
-    'int tjDecompressHeader3(void *handle, const uint8_t *jpeg, unsigned long size, _Out_ int *width, _Out_ int *height, _Out_ int *subsampling, _Out_ int *colorspace)',
-  );
-  const decompress = lib.func(
-    'int tjDecompress2(void *handle, const uint8_t *jpeg, unsigned long size, uint8_t *rgb, int width, int pitch, int height, int pixelFormat, int flags)',
-  );
 
   return {
     version,
@@ -87,10 +92,11 @@ function loadJpegTurbo(): JpegTurbo | null {
         if (colorspace[0] !== TJCS_YCbCr && colorspace[0] !== TJCS_GRAY) return false;
         const rgb = target.subarray(offset, offset + 3 * size * size);
         if (rgb.length !== 3 * size * size) throw new RangeError(`no room for a ${size}×${size} image at ${offset}`);
-        // On a libuv thread: decoding takes every core there is, as sharp's did.
-        const status = await new Promise<number>((resolve, reject) => {
+        // On a libuv thread: decoding takes every core there is, as sharp's did. A failed call
+        // (not the image's fault) leaves the image to sharp rather than to errors.csv.
+        const status = await new Promise<number>((resolve) => {
           decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING, (error: unknown, result: number) =>
-            error ? reject(error as Error) : resolve(result),
+            resolve(error ? -1 : result),
           );
         });
         return status === 0;
