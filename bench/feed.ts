@@ -70,18 +70,23 @@ async function main(): Promise<void> {
       if (!parsed.ok) throw new Error(parsed.message);
       const cpu = process.cpuUsage();
       const serverCpu = processCpuSeconds(server.pid);
+      const loop = performance.eventLoopUtilization();
       const { summary } = await submitRun(parsed.config, { target, quiet: true });
+      const mainThread = performance.eventLoopUtilization(loop);
       const used = process.cpuUsage(cpu);
       const images = summary!.counts.trainingImages;
       const workflowSeconds = summary!.timings.total - summary!.timings.split;
       record('tessera run images/s (workflow, split excluded)', images / workflowSeconds);
       record('tessera run CPU ms/image (workers, all threads)', (used.user + used.system) / 1000 / images);
+      // The one JavaScript thread every image passes through: its busy time per image caps a worker
+      // process's feed rate however many cores decode (a GPU host's limit).
+      record('tessera run main thread busy ms/image', mainThread.active / images);
       record('tessera run CPU ms/image (Temporal server)', ((processCpuSeconds(server.pid) - serverCpu) * 1000) / images);
       record('tessera run compaction % of workflow', (100 * summary!.timings.compact) / workflowSeconds);
       fs.rmSync(path.join(work, `out-${run}`), { recursive: true, force: true });
 
-      const loop = await runMeasured(python, [path.join(PROJECT_ROOT, 'bench', 'feed', 'python_loop.py'), data, model, path.join(work, 'python.parquet')]);
-      const result = z.object({ images: z.number(), seconds: z.number(), cpu_seconds: z.number() }).parse(JSON.parse(loop.output.trim().split('\n').pop()!));
+      const pythonLoop = await runMeasured(python, [path.join(PROJECT_ROOT, 'bench', 'feed', 'python_loop.py'), data, model, path.join(work, 'python.parquet')]);
+      const result = z.object({ images: z.number(), seconds: z.number(), cpu_seconds: z.number() }).parse(JSON.parse(pythonLoop.output.trim().split('\n').pop()!));
       record('python loop images/s', result.images / result.seconds);
       record('python loop CPU ms/image', (result.cpu_seconds * 1000) / result.images);
 
