@@ -5,13 +5,15 @@ import type koffi from 'koffi';
 
 /**
  * JPEG decoding through libjpeg-turbo's TurboJPEG API, called directly: ~0.3 ms of CPU per 256²
- * photo where a libvips pipeline through sharp costs ~1.5 ms, most of it pipeline set-up. On a GPU
- * host the feed path is decode-bound, so this is the feed rate.
+ * photo where a libvips pipeline through sharp costs ~1.5–1.9 ms, most of it pipeline set-up. With
+ * a model as cheap as a GPU makes it, decoding was the feed path's largest cost.
  *
  * It gives the very pixels sharp gives (and PIL, the notebook's decoder): the accurate integer
  * IDCT and fancy upsampling are libjpeg's defaults in all three; test/unit/jpeg-turbo.test.ts holds
- * it to that. It takes only the plain case — a baseline or progressive 8-bit YCbCr or grayscale
- * JPEG already at the model's size with no ICC profile — and declines everything else (another
+ * it to that (also checked once on PIL-written 4:1:1, 4:2:2, 4:2:0, 4:4:4 and restart-marker files
+ * and TurboJPEG-written 4:4:0 ones). It takes only the plain case — a baseline or progressive
+ * 8-bit YCbCr or grayscale JPEG already at the model's size with no ICC profile — and declines
+ * everything else (another
  * format or size, CMYK, an embedded profile, which sharp converts to sRGB; any decoder warning or
  * error), which sharp then decodes, refuses or reports exactly as before.
  *
