@@ -13,9 +13,9 @@ import type koffi from 'koffi';
  * it to that (also checked once on PIL-written 4:1:1, 4:2:2, 4:2:0, 4:4:4 and restart-marker files
  * and TurboJPEG-written 4:4:0 ones). It takes only the plain case — a baseline or progressive
  * 8-bit YCbCr or grayscale JPEG already at the model's size with no ICC profile — and declines
- * everything else (another
- * format or size, CMYK, an embedded profile, which sharp converts to sRGB; any decoder warning or
- * error), which sharp then decodes, refuses or reports exactly as before.
+ * everything else (another format or size, CMYK, an embedded profile, which sharp converts to
+ * sRGB; any decoder warning or error), which sharp then decodes, refuses or reports exactly as
+ * before.
  *
  * The library is the one @julusian/jpeg-turbo ships prebuilt (libjpeg-turbo 3.1); its own binding
  * is not used because it forces the fast, inexact DCT. Where no such build exists for the platform,
