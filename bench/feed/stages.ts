@@ -57,8 +57,8 @@ export type Decoder = 'libjpeg-turbo' | 'sharp';
  */
 export async function measureDecode(bytes: readonly Buffer[], size: number, limit: number, decoder: Decoder): Promise<StageFigure> {
   if (decoder === 'libjpeg-turbo') {
-    if (!jpegTurbo) throw new Error('libjpeg-turbo is not available on this platform (or TESSERA_JPEG_DECODER=sharp)');
-    const turbo = jpegTurbo;
+    const turbo = jpegTurbo();
+    if (!turbo) throw new Error('libjpeg-turbo is not available on this platform (or TESSERA_JPEG_DECODER=sharp)');
     const pixels = new Uint8Array(limit * 3 * size * size);
     let slot = 0;
     return timed(bytes.length, () =>

@@ -29,7 +29,7 @@ export function extractionKey(config: RunConfig, split: Split, modelSha256: stri
     onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
     sharp: sharp.versions.sharp,
     libvips: sharp.versions.vips,
-    jpegDecoder: jpegTurbo?.version ?? 'libvips',
+    jpegDecoder: jpegTurbo()?.version ?? 'libvips',
   };
 }
 

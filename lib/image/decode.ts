@@ -44,7 +44,7 @@ export async function decodeRgbInto(
   offset: number,
   occlusion?: Occlusion,
 ): Promise<void> {
-  if (typeof file !== 'string' && jpegTurbo && (await jpegTurbo.decodeInto(file, size, target, offset))) {
+  if (typeof file !== 'string' && (await jpegTurbo()?.decodeInto(file, size, target, offset))) {
     if (occlusion) applyOcclusion(target.subarray(offset, offset + 3 * size * size), size, occlusion);
     return;
   }

@@ -38,8 +38,16 @@ const TJCS_GRAY = 2;
 const TJFLAG_STOPONWARNING = 0x2000;
 const TJFLAG_ACCURATEDCT = 0x1000;
 
-/** The process's decoder, or null where it cannot be used (then sharp decodes every image). */
-export const jpegTurbo: JpegTurbo | null = process.env.TESSERA_JPEG_DECODER === 'sharp' ? null : loadJpegTurbo();
+let loaded: JpegTurbo | null | undefined;
+
+/**
+ * The process's decoder, or null where it cannot be used (then sharp decodes every image). Loaded
+ * on first use (koffi and the library: ~70 ms), not by every process that imports this module.
+ */
+export function jpegTurbo(): JpegTurbo | null {
+  loaded ??= process.env.TESSERA_JPEG_DECODER === 'sharp' ? null : loadJpegTurbo();
+  return loaded;
+}
 
 /** The prebuilt library for this platform and the package's version, or null where it has none. */
 function prebuiltLibrary(): { file: string; packageVersion: string } | null {
