@@ -28,6 +28,8 @@ export function sessionSpecFor(config: RunConfig, options: InferenceActivityOpti
     modelPath: runLayout(config).model,
     executionProvider: config.executionProvider,
     output: config.output,
+    imgSize: config.imgSize,
+    normalize: config.normalize,
     intraOpThreads: options.intraOpThreads,
     microBatch: config.executionProvider === 'cpu' ? (options.cpuMicroBatch ?? DEFAULT_CPU_MICRO_BATCH) : undefined,
   };

@@ -87,7 +87,7 @@ export function measureDecodeAndPreprocess(bytes: readonly Buffer[], size: numbe
 /**
  * Inference alone (onnxruntime on this thread, float batches converted beforehand) and through
  * tessera's session thread (the hand-over: posting the decoded pixels, their conversion to floats
- * on that thread, and the features coming back).
+ * by the pixel graph in front of the model, and the features coming back).
  */
 export async function measureInference(model: string, pixelBatches: readonly Uint8Array[], batchSize: number, size: number) {
   const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
@@ -104,8 +104,8 @@ export async function measureInference(model: string, pixelBatches: readonly Uin
   });
   await session.release();
   const engines = new InferenceEngines();
-  const engine = await engines.get({ modelPath: model, executionProvider: 'cpu', output: 0 });
-  const run = (pixels: Uint8Array) => engine.run({ pixels, images: batchSize, size, normalize: 'none' });
+  const engine = await engines.get({ modelPath: model, executionProvider: 'cpu', output: 0, imgSize: size, normalize: 'none' });
+  const run = (pixels: Uint8Array) => engine.run({ pixels, images: batchSize });
   await run(pixelBatches[0]!.slice());
   const copies = pixelBatches.map((pixels) => pixels.slice());
   const throughThread = await timed(images, async () => {

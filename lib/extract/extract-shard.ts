@@ -182,7 +182,7 @@ async function extractFreshShard(
       spare.push(batch.pixels);
       return { batch, index, result: undefined };
     }
-    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length, size, normalize: config.normalize });
+    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length });
     spare.push(result.pixels);
     return { batch, index, result };
   };

@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { jpegTurbo } from '../image/jpeg-turbo.ts';
+import { PIXEL_GRAPH } from '../inference/fused-model.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
 import { PREPROCESSING } from '../image/model-input.ts';
 import { sha256Bytes } from '../core/hashing.ts';
@@ -30,6 +31,7 @@ export function extractionKey(config: RunConfig, split: Split, modelSha256: stri
     sharp: sharp.versions.sharp,
     libvips: sharp.versions.vips,
     jpegDecoder: jpegTurbo()?.version ?? 'libvips',
+    pixelGraph: PIXEL_GRAPH,
   };
 }
 

@@ -21,8 +21,8 @@ export const PREPROCESSING: Record<Normalize, number> = { none: 1, imagenet: 2 }
  * The model's input from `images` decoded images (uint8 HWC, back to back): float32 CHW, x / 255,
  * then the optional ImageNet normalisation, every step rounded to float32 as torchvision computes
  * it (a float32 operation done in doubles and rounded once is correctly rounded), so that the
- * inference thread's pixel model (pixel-model.ts) gives the same bits. Extraction uses that model;
- * this is the reference for it, and for the benchmarks' and tests' decoding.
+ * pixel graph in front of the model (inference/pixel-model.ts) gives the same bits. Extraction
+ * uses that graph; this is the reference for it, and for the benchmarks' and tests' decoding.
  */
 export function rgbToChwFloats(rgb: Uint8Array, images: number, size: number, normalize: Normalize, target: Float32Array): void {
   const plane = size * size;

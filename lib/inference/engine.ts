@@ -55,7 +55,7 @@ export class InferenceEngine {
 
   /**
    * Runs the model on a batch of decoded images, transferring the pixel buffer to the thread
-   * (no copy) and back; the thread does the float conversion, off this thread's event loop.
+   * (no copy) and back; the session does the float conversion, off this thread's event loop.
    */
   run(batch: PixelBatch): Promise<InferenceOutput> {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
@@ -87,12 +87,12 @@ export class InferenceEngine {
   }
 }
 
-/** Engines by session spec: one per worker process for each model/provider/output in use. */
+/** Engines by session spec: one per worker process for each model/provider/output/image size in use. */
 export class InferenceEngines {
   private readonly engines = new Map<string, Promise<InferenceEngine>>();
 
   get(spec: SessionSpec): Promise<InferenceEngine> {
-    const key = JSON.stringify([spec.modelPath, spec.modelSha256 ?? null, spec.executionProvider, spec.output, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
+    const key = JSON.stringify([spec.modelPath, spec.modelSha256 ?? null, spec.executionProvider, spec.output, spec.imgSize, spec.normalize, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
     let engine = this.engines.get(key);
     if (!engine) {
       engine = InferenceEngine.open(spec);

@@ -1,4 +1,5 @@
 /** Messages between an InferenceEngine and its session thread. */
+import type { Normalize } from '../image/model-input.ts';
 
 export interface SessionSpec {
   modelPath: string;
@@ -7,6 +8,9 @@ export interface SessionSpec {
   executionProvider: 'cpu' | 'cuda';
   /** Output index or name, as in the run config. */
   output: number | string;
+  /** The images' side and their conversion to floats: the pixel graph in front of the model (fused-model.ts). */
+  imgSize: number;
+  normalize: Normalize;
   intraOpThreads?: number;
   /**
    * Images per session.run: a batch is run in slices of this many images. On the CPU small
@@ -17,20 +21,19 @@ export interface SessionSpec {
 }
 
 export interface ModelDescription {
+  /** The model's own input, computed inside the session from the pixels. */
   inputName: string;
   outputName: string;
   outputNames: string[];
 }
 
 /**
- * A batch as decoded: `images` RGB images of size × size, uint8 HWC back to back (a quarter of the
- * float tensor's bytes). The session thread turns it into the model's float32 NCHW input.
+ * A batch as decoded: `images` RGB images of imgSize × imgSize, uint8 HWC back to back (a quarter
+ * of the float tensor's bytes). The session turns it into the model's float32 NCHW input.
  */
 export interface PixelBatch {
   pixels: Uint8Array;
   images: number;
-  size: number;
-  normalize: 'none' | 'imagenet';
 }
 
 export type ThreadRequest = { kind: 'run'; id: number; batch: PixelBatch };

@@ -3,10 +3,12 @@
  * (onnxruntime issue #26968), so keeping it here leaves the worker's event loop free for
  * heartbeats, cancellation and image decoding.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { describeOutputs, resolveOutputName } from './output-name.ts';
-import { pixelModel, PIXELS_INPUT, PIXELS_OUTPUT } from './pixel-model.ts';
+import { FUSED_INPUT, fusePixelGraph } from './fused-model.ts';
 import type { ModelDescription, PixelBatch, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
 
 const port = parentPort;
@@ -17,7 +19,7 @@ function send(reply: ThreadReply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(reply, transfer);
 }
 
-function sessionOptions(): ort.InferenceSession.SessionOptions {
+function sessionOptions(sessionConfig: Record<string, string> = {}): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [spec.executionProvider],
     graphOptimizationLevel: 'all',
@@ -26,21 +28,25 @@ function sessionOptions(): ort.InferenceSession.SessionOptions {
     enableMemPattern: false,
     // Threads of the model's pool sleep between operators instead of spinning: the decoders and
     // the writer share these cores, and a spinning pool takes their CPU.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: '0' }, ...sessionConfig } },
   };
   if (spec.intraOpThreads !== undefined) options.intraOpNumThreads = spec.intraOpThreads;
   return options;
 }
 
+/**
+ * The model with the pixel graph in front (fused-model.ts), loaded from memory: external weights
+ * are found beside the model file, as when onnxruntime loads the file itself.
+ */
 async function load(): Promise<{ session: ort.InferenceSession; model: ModelDescription }> {
-  const session = await ort.InferenceSession.create(spec.modelPath, sessionOptions());
-  const inputName = session.inputNames[0];
-  if (inputName === undefined) throw new Error('the model has no input');
+  const fused = fusePixelGraph(await fs.readFile(spec.modelPath), spec.normalize, spec.imgSize);
+  const options = sessionOptions({ model_external_initializers_file_folder_path: path.dirname(path.resolve(spec.modelPath)) });
+  const session = await ort.InferenceSession.create(fused.bytes, options);
   const outputName = resolveOutputName(session.outputNames, spec.output);
   if (outputName === undefined) {
     throw new Error(`the model has no output ${JSON.stringify(spec.output)}; its outputs are ${describeOutputs(session.outputNames)}`);
   }
-  return { session, model: { inputName, outputName, outputNames: [...session.outputNames] } };
+  return { session, model: { inputName: fused.modelInput, outputName, outputNames: [...session.outputNames] } };
 }
 
 /**
@@ -53,7 +59,7 @@ async function runInSlices(session: ort.InferenceSession, model: ModelDescriptio
   let outDims: number[] = [];
   for (let first = 0; first < images; first += slice) {
     const count = Math.min(slice, images - first);
-    const results = await session.run({ [model.inputName]: await inputOf(first, count) }, [model.outputName]);
+    const results = await session.run({ [FUSED_INPUT]: await inputOf(first, count) }, [model.outputName]);
     const tensor = results[model.outputName]!;
     if (tensor.type !== 'float32') throw new Error(`output ${model.outputName} is ${tensor.type}, expected float32`);
     const data = tensor.data as Float32Array;
@@ -76,20 +82,9 @@ async function main(): Promise<void> {
   }
   const { session, model } = loaded;
   send({ kind: 'ready', model });
-  // Pixels become the model's input in onnxruntime (pixel-model.ts, on the CPU whatever the model's
-  // provider: its output is handed over here), one small session per image size and normalisation.
-  const pixelSessions = new Map<string, Promise<ort.InferenceSession>>();
-  const pixelSession = (size: number, normalize: PixelBatch['normalize']) => {
-    const key = `${size}/${normalize}`;
-    let session = pixelSessions.get(key);
-    if (!session) pixelSessions.set(key, (session = ort.InferenceSession.create(pixelModel(size, normalize), { ...sessionOptions(), executionProviders: ['cpu'] })));
-    return session;
-  };
-  const inputOf = ({ pixels, size, normalize }: PixelBatch) => async (first: number, count: number): Promise<ort.Tensor> => {
-    const perImage = 3 * size * size;
-    const pixelsTensor = new ort.Tensor('uint8', pixels.subarray(first * perImage, (first + count) * perImage), [count, size, size, 3]);
-    return (await (await pixelSession(size, normalize)).run({ [PIXELS_INPUT]: pixelsTensor }))[PIXELS_OUTPUT]!;
-  };
+  const perImage = 3 * spec.imgSize * spec.imgSize;
+  const inputOf = ({ pixels }: PixelBatch) => async (first: number, count: number): Promise<ort.Tensor> =>
+    new ort.Tensor('uint8', pixels.subarray(first * perImage, (first + count) * perImage), [count, spec.imgSize, spec.imgSize, 3]);
   // Each request answers itself (result or run-failed) and never rejects: the listener only starts it.
   const answer = async ({ id, batch }: ThreadRequest) => {
     try {

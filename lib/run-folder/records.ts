@@ -118,6 +118,13 @@ export const ExtractionKeySchema = z.object({
    * `libvips` where sharp decodes every image (keys written before libjpeg-turbo was used).
    */
   jpegDecoder: z.string().default('libvips'),
+  /**
+   * Where pixels become the model's input: `fused`, the pixel graph spliced in front of the model
+   * in one session (inference/fused-model.ts), or `separate`, a session of its own (keys written
+   * before). The same arithmetic, and the same bits on every model tested; recorded all the same,
+   * because onnxruntime optimises the two graphs apart and no test covers every model.
+   */
+  pixelGraph: z.enum(['separate', 'fused']).default('separate'),
 });
 export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
 

@@ -35,3 +35,12 @@ test('the extraction key names the JPEG decoder; shards of a key written before 
   const verdict = await lineageMismatch({ key: ExtractionKeySchema.parse(older), images: [] }, key, [{ ordinal: 0, imageId: 'a.jpg', target: 1 }], noImages);
   assert.equal(verdict, jpegDecoder === 'libvips' ? 'it holds 0 images, the plan 1' : 'extraction key changed (jpegDecoder)');
 });
+
+test('the extraction key says the pixel graph runs fused into the model; shards of a key written before (a separate pixel session) are extracted again', async () => {
+  const key = extractionKey(config('imagenet'), 'train', 'abc');
+  assert.equal(key.pixelGraph, 'fused');
+  const { pixelGraph, ...older } = key;
+  assert.equal(ExtractionKeySchema.parse(older).pixelGraph, 'separate');
+  const verdict = await lineageMismatch({ key: ExtractionKeySchema.parse(older), images: [] }, key, [{ ordinal: 0, imageId: 'a.jpg', target: 1 }], noImages);
+  assert.equal(verdict, `extraction key changed (pixelGraph)`, pixelGraph);
+});
