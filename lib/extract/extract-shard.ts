@@ -174,6 +174,7 @@ async function extractFreshShard(
     await writer.append(merged);
   };
   const spare: Uint8Array[] = [];
+  let tileVectors = new Float32Array(0);
   const takeBuffer = () => spare.pop() ?? new Uint8Array(batchBytes);
 
   /** A batch through the model (on its thread); a batch in which no image decoded skips it. */
@@ -197,7 +198,9 @@ async function extractFreshShard(
       if (reused?.channels != null && reused.channels !== c) throw new Error(`reused vectors have ${reused.channels} channels, the model gives ${c}`);
       channels = c;
       grid = [h, w];
-      await appendRows(tileRows(batch.images, result.data, c, h, w), c, h * w, batches[index]!.at(-1)!.ordinal);
+      // One buffer for every batch's tile vectors: the writer keeps none of them once append resolves.
+      if (tileVectors.length < config.batchSize * c * h * w) tileVectors = new Float32Array(config.batchSize * c * h * w);
+      await appendRows(tileRows(batch.images, result.data, c, h, w, tileVectors), c, h * w, batches[index]!.at(-1)!.ordinal);
       extracted += batch.images.length;
       if (index === 0) await failpoint('extract-first-batch', shard);
       if (index === Math.floor(batches.length / 2) && index > 0) await failpoint('extract-mid-shard', shard);
@@ -279,9 +282,9 @@ function reusedGrid(reused: ReusedShardImages): [number, number] | null {
 }
 
 /** The rows of a batch's features: one per tile, `i` from the image's ordinal (tiles.ts). */
-function tileRows(images: readonly ShardImage[], features: Float32Array, c: number, h: number, w: number): TileRows {
+function tileRows(images: readonly ShardImage[], features: Float32Array, c: number, h: number, w: number, into: Float32Array): TileRows {
   const n = images.length;
-  const vectors = featuresToTileVectors({ data: features, batch: n, channels: c, height: h, width: w }, n);
+  const vectors = featuresToTileVectors({ data: features, batch: n, channels: c, height: h, width: w }, n, into);
   const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
   const columns = allocateTileRows(n * h * w);
   for (let img = 0; img < n; img++) {

@@ -18,12 +18,14 @@ export interface FeatureBatch {
 
 /**
  * Transposes NCHW features into one contiguous little-endian float32 vector per tile, ordered
- * image by image, then row-major over the grid (tile t = x * width + y).
+ * image by image, then row-major over the grid (tile t = x * width + y). Written into `into` when
+ * it is large enough (a buffer reused batch after batch), else into a new array.
  */
-export function featuresToTileVectors(features: FeatureBatch, images: number): Float32Array {
+export function featuresToTileVectors(features: FeatureBatch, images: number, into?: Float32Array): Float32Array {
   const { data, channels, height, width } = features;
   const plane = height * width;
-  const vectors = new Float32Array(images * plane * channels);
+  const length = images * plane * channels;
+  const vectors = into && into.length >= length ? into.subarray(0, length) : new Float32Array(length);
   for (let b = 0; b < images; b++) {
     const imageBase = b * channels * plane;
     for (let t = 0; t < plane; t++) {

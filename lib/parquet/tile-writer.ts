@@ -5,11 +5,15 @@ import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { compress as zstdCompress, decompress as zstdDecompress, init as initZstd } from '@bokuweb/zstd-wasm';
 import { HashingFileWriter } from './hashing-file-writer.ts';
+import { PageArena, ZstdPageCompressor } from './vector-pages.ts';
 
 export type TileCodec = 'SNAPPY' | 'ZSTD';
 
 /** The vectors file's codec, which shards are written in too, so compaction only copies them. */
 export const FINAL_CODEC = 'ZSTD' as const;
+
+/** Level 1: float vectors gain little from harder levels, which cost several times the CPU. */
+const ZSTD_LEVEL = 1;
 
 let zstdReady: Promise<void> | undefined;
 
@@ -102,7 +106,10 @@ const ROW_GROUP_ROWS = 16_384;
 export class TileParquetWriter {
   private readonly writer: ParquetWriter;
   private readonly output: HashingFileWriter;
-  private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[]; pages: Map<number, EncodedVectorPage> };
+  /** The row group being gathered; `pages` holds its vector pages already encoded (or copied), by first row. */
+  private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[]; pages: Map<number, EncodedVectorPage>; copied: Set<number> };
+  private readonly compressor: ZstdPageCompressor | undefined;
+  private readonly arena = new PageArena();
   private rows = 0;
   private readonly rowGroupRows: number;
   private readonly codec: TileCodec;
@@ -129,31 +136,41 @@ export class TileParquetWriter {
       compressors: codec === 'ZSTD' ? { ZSTD: compressZstd } : undefined,
       createdBy: 'tessera',
     });
-    this.buffer = { i: [], vector: [], target: [], file: [], x: [], y: [], pages: new Map() };
+    this.buffer = { i: [], vector: [], target: [], file: [], x: [], y: [], pages: new Map(), copied: new Set() };
+    this.compressor = this.vectorCodec === 'ZSTD' ? new ZstdPageCompressor(ZSTD_LEVEL) : undefined;
   }
 
   get rowCount(): number {
     return this.rows;
   }
 
-  /** hyparquet-writer types its writes as `void | Promise<void>`: every call here is awaited. */
+  /**
+   * Adds rows. Their vectors are not kept once this resolves (whole pages are encoded here, the
+   * rest copied), so the caller may reuse the buffers they view. hyparquet-writer types its writes
+   * as `void | Promise<void>`: every call here is awaited.
+   */
   async append(rows: TileRows): Promise<void> {
     const b = this.buffer;
     for (let k = 0; k < rows.i.length; k++) {
+      const pageStart = b.i.length % this.rowsPerPage === 0;
       const copied = rows.copiedPages?.get(k);
       if (copied) {
-        if (b.i.length % this.rowsPerPage !== 0) throw new Error(`a copied vector page would start inside a page of ${this.rowsPerPage} rows`);
+        if (!pageStart) throw new Error(`a copied vector page would start inside a page of ${this.rowsPerPage} rows`);
         if (copied.codec !== this.vectorCodec || copied.rows !== this.rowsPerPage || copied.uncompressedSize !== this.rowsPerPage * this.width) {
           throw new Error(`a copied vector page (${copied.codec}, ${copied.rows} rows, ${copied.uncompressedSize} bytes) does not fit this file (${this.vectorCodec}, ${this.rowsPerPage} rows of ${this.width} bytes)`);
         }
         b.pages.set(b.i.length, copied);
+        b.copied.add(b.i.length);
       }
       const vector = rows.vector[k]!;
-      const inCopiedPage = b.pages.has(b.i.length - (b.i.length % this.rowsPerPage));
+      const inCopiedPage = b.copied.has(b.i.length - (b.i.length % this.rowsPerPage));
       if (inCopiedPage !== (vector === COPIED_PAGE)) throw new Error(inCopiedPage ? 'a row of a copied vector page has a vector of its own' : 'a row marked as copied has no copied page');
       if (!inCopiedPage && vector.byteLength !== this.width) throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.width}`);
+      if (!inCopiedPage && pageStart && !b.pages.has(b.i.length) && this.wholePageAt(rows, k)) b.pages.set(b.i.length, this.encodePage(rows.vector, k, k + this.rowsPerPage));
+      const encoded = inCopiedPage || b.pages.has(b.i.length - (b.i.length % this.rowsPerPage));
       b.i.push(rows.i[k]!);
-      b.vector.push(vector);
+      // A row of an encoded page keeps no view; a row of a page still open keeps a copy.
+      b.vector.push(encoded ? COPIED_PAGE : vector.slice());
       b.target.push(rows.target[k]!);
       b.file.push(rows.file[k]!);
       b.x.push(rows.x[k]!);
@@ -170,6 +187,7 @@ export class TileParquetWriter {
   async close(): Promise<string> {
     await this.flushRowGroup();
     await this.writer.finish();
+    this.compressor?.release();
     return this.output.close();
   }
 
@@ -180,6 +198,7 @@ export class TileParquetWriter {
     } catch {
       // the file is being removed anyway
     }
+    this.compressor?.release();
     this.output.release();
     fs.rmSync(this.filePath, { force: true });
   }
@@ -213,6 +232,15 @@ export class TileParquetWriter {
     this.buffer.x = [];
     this.buffer.y = [];
     this.buffer.pages = new Map();
+    this.buffer.copied = new Set();
+    this.arena.reset();
+  }
+
+  /** Whether rows k…k+rowsPerPage−1 of `rows` are all there and none is copied: a page to encode now. */
+  private wholePageAt(rows: TileRows, k: number): boolean {
+    if (k + this.rowsPerPage > rows.i.length) return false;
+    for (let r = k; r < k + this.rowsPerPage; r++) if (rows.vector[r] === COPIED_PAGE || rows.vector[r]!.byteLength !== this.width) return false;
+    return true;
   }
 
   private writeSmallColumn(index: number, values: DecodedArray, encoding?: 'DELTA_BINARY_PACKED' | 'RLE_DICTIONARY'): ColumnChunk {
@@ -281,15 +309,14 @@ export class TileParquetWriter {
     };
   }
 
+  /** Rows from…to−1 as one page, its bytes kept in the arena until the row group is written. */
   private encodePage(vectors: readonly Uint8Array[], from: number, to: number): EncodedVectorPage {
-    const plain = new Uint8Array((to - from) * this.width);
-    for (let r = from; r < to; r++) plain.set(vectors[r]!, (r - from) * this.width);
-    const data = this.vectorCodec === 'ZSTD' ? compressZstd(plain) : plain;
-    return { codec: this.vectorCodec, rows: to - from, uncompressedSize: plain.byteLength, data };
+    const data = this.compressor ? this.arena.copy(this.compressor.compressRows(vectors, from, to, this.width)) : this.arena.gather(vectors, from, to, this.width);
+    return { codec: this.vectorCodec, rows: to - from, uncompressedSize: (to - from) * this.width, data };
   }
 }
 
-/** Level 1: float vectors gain little from harder levels, which cost several times the CPU. */
+/** The small columns' pages, compressed as the vector pages are. */
 function compressZstd(input: Uint8Array): Uint8Array {
-  return zstdCompress(input, 1);
+  return zstdCompress(input, ZSTD_LEVEL);
 }
