@@ -17,13 +17,22 @@ import { whileHeartbeating } from './heartbeat.ts';
 /** Input errors end the run at once; the heartbeat lets a dead worker's activity move on. */
 const cpuActivity = <T>(work: () => Promise<T>): Promise<T> => failFastOnInputErrors(() => whileHeartbeating(work));
 
+export interface CpuActivityOptions {
+  /**
+   * Where this process also runs the inference queue: starts loading a run's model session once
+   * preflight has recorded the model, without waiting for it (a failure there is the first shard's).
+   */
+  warmInference?: (config: RunConfig, modelSha256: string) => void;
+}
+
 /** Activities of the CPU task queue: thin adapters over lib/, each confined to the worker's roots. */
-export function createCpuActivities(roots: WorkerRoots) {
+export function createCpuActivities(roots: WorkerRoots, options: CpuActivityOptions = {}) {
   return confineActivities(roots, {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {
       const execution = Context.current().info.workflowExecution;
-      return cpuActivity(() => runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }));
+      const hooks = { modelRecorded: (modelSha256: string) => options.warmInference?.(config, modelSha256) };
+      return cpuActivity(() => runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }, hooks));
     },
     /** Whether a `tessera run` that found this run open may attach to it, or restarts it. */
     checkAttach(config: RunConfig, requested: RunConfig): Promise<AttachResult> {

@@ -16,6 +16,14 @@ export interface PreflightSummary {
   seconds: number;
 }
 
+export interface PreflightHooks {
+  /**
+   * Called as soon as the model's sha256 is recorded, before the model check: a worker that also
+   * runs inference loads its session now, beside the check, split and plan, not in the first shard.
+   */
+  modelRecorded?(modelSha256: string): void;
+}
+
 async function requireFolder(folder: string, what: string): Promise<void> {
   const stat = await fs.stat(folder).catch(() => undefined);
   if (!stat?.isDirectory()) throw new InputError(`${what} ${folder} does not exist or is not a folder`);
@@ -29,7 +37,7 @@ async function requireFolder(folder: string, what: string): Promise<void> {
  * image goes through it (on the CPU) to learn the output's channels and grid. `workflow`, the
  * workflow that runs the check, is recorded in the folder.
  */
-export async function preflight(config: RunConfig, workflow?: { workflowId: string; runId: string }): Promise<PreflightSummary> {
+export async function preflight(config: RunConfig, workflow?: { workflowId: string; runId: string }, hooks: PreflightHooks = {}): Promise<PreflightSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   await requireFolder(layout.data, 'dataset folder');
@@ -37,10 +45,11 @@ export async function preflight(config: RunConfig, workflow?: { workflowId: stri
   await assertOutputApartFromInputs(layout);
   await claimOutputFolder(layout);
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
-  await ensureWritable(layout.out, () => claimRunOptions(config, layout));
+  const { modelSha256 } = await ensureWritable(layout.out, () => claimRunOptions(config, layout));
   // Which workflow works here: status finds a run started from the Temporal CLI or UI by it.
   if (workflow) await writeRecord(layout.workflowRecord, WorkflowRecordSchema, { ...workflow, recordedAt: new Date().toISOString() });
   await removeLeftoverTempFiles(layout);
+  hooks.modelRecorded?.(modelSha256);
 
   let session: ort.InferenceSession;
   try {
