@@ -1,8 +1,9 @@
 /**
  * tessera's benchmark: every stage alone, the end-to-end run, and the notebook's method, on the
- * same machine, model (timm efficientnet_b0, level 4, 256×256) and images, medians of --runs.
+ * same machine, model (timm efficientnet_b0 unless --model, level 4, 256×256) and images, medians
+ * of --runs. The notebook's method builds the model's backbone as its `.onnx.json` names it.
  *
- *   npm run bench -- [--data DIR] [--images 2000] [--runs 3] [--skip-notebook]
+ *   npm run bench -- [--data DIR] [--images 2000] [--runs 3] [--model FILE] [--skip-notebook]
  *
  * Prints one table with the ratios tessera / ceiling and tessera / notebook and writes the raw
  * figures to bench/results/<time>.json.
@@ -26,9 +27,12 @@ const { values } = parseArgs({
     data: { type: 'string' },
     images: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
+    model: { type: 'string', default: TIMM_B0_MODEL },
     'skip-notebook': { type: 'boolean', default: false },
   },
 });
+const model = path.resolve(values.model);
+const backbone = z.object({ backbone: z.string() }).parse(JSON.parse(fs.readFileSync(`${model}.json`, 'utf8'))).backbone;
 const runs = Number(values.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
 
@@ -37,7 +41,7 @@ async function dataset(): Promise<string> {
 }
 
 function configFor(data: string, out: string): RunConfig {
-  const parsed = parseRunConfig({ data, out, model: TIMM_B0_MODEL });
+  const parsed = parseRunConfig({ data, out, model });
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.config;
 }
@@ -61,7 +65,7 @@ async function main() {
     record('write MB/s', write.mbPerSecond);
 
     const e2eOut = path.join(work, `e2e-${run}`);
-    const e2e = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', e2eOut, '--model', TIMM_B0_MODEL]);
+    const e2e = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', e2eOut, '--model', model]);
     const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(e2eOut).manifest, 'utf8')));
     const trained = manifest.counts.trainingImages;
     record('tessera images/s (workflow)', trained / manifest.timings.total);
@@ -70,7 +74,7 @@ async function main() {
     record('tessera peak RSS MB', e2e.peakRss / 1e6);
     record('compaction % of workflow', (100 * manifest.timings.compact) / manifest.timings.total);
 
-    const directRun = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'direct-run.ts'), data, path.join(work, `direct-${run}`), TIMM_B0_MODEL]);
+    const directRun = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'direct-run.ts'), data, path.join(work, `direct-${run}`), model]);
     const direct = z.object({ seconds: z.number(), images: z.number(), compactMbPerSecond: z.number() }).parse(JSON.parse(directRun.output.trim().split('\n').pop()!));
     record('without Temporal images/s', direct.images / direct.seconds);
     record('without Temporal peak RSS MB', directRun.peakRss / 1e6);
@@ -80,7 +84,7 @@ async function main() {
     if (!values['skip-notebook']) {
       const python = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
       const script = path.join(PROJECT_ROOT, 'bench', 'reference', 'notebook_vectors.py');
-      const notebook = await runMeasured(python, ['-W', 'ignore', script, '--data', data, '--out', path.join(work, `notebook-${run}.parquet`), '--backbone', 'efficientnet_b0', '--notebook-loader']);
+      const notebook = await runMeasured(python, ['-W', 'ignore', script, '--data', data, '--out', path.join(work, `notebook-${run}.parquet`), '--backbone', backbone, '--notebook-loader']);
       const processed = Number(/from (\d+) images/.exec(notebook.output)?.[1] ?? trained);
       record('notebook images/s (command)', processed / notebook.seconds);
     }
@@ -97,13 +101,13 @@ async function main() {
   const rows = Object.entries(figures).map(([name, list]) => [name, median(list).toFixed(2), list.map((v) => v.toFixed(2)).join(' ')]);
   rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(ratio of medians)']));
   const width = Math.max(...rows.map((r) => r[0]!.length));
-  process.stdout.write(`\ntessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model timm efficientnet_b0 level 4 at 256×256\n\n`);
+  process.stdout.write(`\ntessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model ${path.basename(model)} (${backbone}) level 4 at 256×256\n\n`);
   process.stdout.write(`${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
   for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
   const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ data, images: images.length, runs, cores: os.cpus().length, figures, ratios }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ data, model, images: images.length, runs, cores: os.cpus().length, figures, ratios }, null, 2));
   process.stdout.write(`\nraw figures: ${file}\n`);
   fs.rmSync(work, { recursive: true, force: true });
 }
