@@ -32,7 +32,8 @@ const { values } = parseArgs({
   },
 });
 const model = path.resolve(values.model);
-const backbone = z.object({ backbone: z.string() }).parse(JSON.parse(fs.readFileSync(`${model}.json`, 'utf8'))).backbone;
+/** The backbone the model was exported from, as its `.onnx.json` names it (the notebook's method builds it). */
+const backbone = fs.existsSync(`${model}.json`) ? z.object({ backbone: z.string() }).parse(JSON.parse(fs.readFileSync(`${model}.json`, 'utf8'))).backbone : path.basename(model);
 const runs = Number(values.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
 

@@ -134,7 +134,11 @@ function inputDimensions(name: string, valueInfoBytes: Uint8Array, imgSize: numb
   if (!shape) return [[], [], [], dimension(3)];
   const dims = only(fields(shape.payload), SHAPE_DIM).map((entry) => entry.payload);
   if (dims.length !== 4) throw new FusionError(`the model's input ${name} has ${dims.length} dimensions, expected 4 [batch, 3, H, W]`);
-  const fixed = (dim: Uint8Array) => fields(dim).find((entry) => entry.field === DIM_VALUE)?.value;
+  // Only a positive dim_value fixes a size: 0 and -1 (a 10-byte varint) mean unknown, as for onnxruntime.
+  const fixed = (dim: Uint8Array) => {
+    const value = fields(dim).find((entry) => entry.field === DIM_VALUE)?.value;
+    return value !== undefined && value > 0 && value < 2 ** 53 ? value : undefined;
+  };
   const channels = fixed(dims[1]!);
   if (channels !== undefined && channels !== 3) throw new FusionError(`the model's input ${name} has ${channels} channels, expected 3`);
   for (const dim of [dims[2]!, dims[3]!]) {

@@ -20,8 +20,8 @@ const ATTRIBUTE_INTS = 7;
 /** A float32 initializer of shape `dims` (TensorProto: dims, data_type, float_data, name). */
 const floats = (name: string, dims: number[], values: readonly number[]) => [...dims.flatMap((dim) => int(1, dim)), ...int(2, FLOAT), ...values.flatMap((value) => float(4, value)), ...text(8, name)];
 
-function node(op: string, inputs: string[], outputs: string[], attributes: number[][] = []): number[] {
-  return [...inputs.flatMap((name) => text(1, name)), ...outputs.flatMap((name) => text(2, name)), ...text(3, outputs[0] ?? op), ...text(4, op), ...attributes.flatMap((attribute) => bytes(5, attribute))];
+function node(name: string, op: string, inputs: string[], outputs: string[], attributes: number[][] = []): number[] {
+  return [...inputs.flatMap((input) => text(1, input)), ...outputs.flatMap((output) => text(2, output)), ...text(3, name), ...text(4, op), ...attributes.flatMap((attribute) => bytes(5, attribute))];
 }
 
 /** A TensorShapeProto.Dimension: a fixed size or a named symbolic one. */
@@ -37,17 +37,22 @@ export const valueInfo = (name: string, elemType: number, dims: readonly ArrayLi
 
 /**
  * The pixel graph's nodes and initializers (NodeProto and TensorProto messages) from uint8 NHWC
- * `input` to the float32 NCHW `output`; every other name it defines starts with `prefix`.
+ * `input` to the float32 NCHW `output`; every other name it defines, its nodes' names included,
+ * starts with `prefix`.
  */
 export function pixelGraph(input: string, output: string, normalize: Normalize, prefix = ''): { nodes: number[][]; initializers: number[][] } {
   const name = (local: string) => prefix + local;
   const perm = [...text(1, 'perm'), ...int(20, ATTRIBUTE_INTS), ...[0, 3, 1, 2].flatMap((axis) => int(8, axis))];
   const nodes = [
-    node('Transpose', [input], [name('planes')], [perm]),
-    node('Cast', [name('planes')], [name('floats')], [[...text(1, 'to'), ...int(20, ATTRIBUTE_INT), ...int(3, FLOAT)]]),
+    node(name('transpose'), 'Transpose', [input], [name('planes')], [perm]),
+    node(name('cast'), 'Cast', [name('planes')], [name('floats')], [[...text(1, 'to'), ...int(20, ATTRIBUTE_INT), ...int(3, FLOAT)]]),
     ...(normalize === 'imagenet'
-      ? [node('Div', [name('floats'), name('scale')], [name('scaled')]), node('Sub', [name('scaled'), name('mean')], [name('centred')]), node('Div', [name('centred'), name('std')], [output])]
-      : [node('Div', [name('floats'), name('scale')], [output])]),
+      ? [
+        node(name('scale'), 'Div', [name('floats'), name('scale')], [name('scaled')]),
+        node(name('centre'), 'Sub', [name('scaled'), name('mean')], [name('centred')]),
+        node(name('standardise'), 'Div', [name('centred'), name('std')], [output]),
+      ]
+      : [node(name('scale'), 'Div', [name('floats'), name('scale')], [output])]),
   ];
   const initializers = [
     floats(name('scale'), [], [255]),

@@ -10,6 +10,8 @@ export const WIRE_BYTES = 2;
 export const WIRE_FIXED32 = 5;
 
 export function varint(value: number): number[] {
+  // A negative int64 is written as its 64-bit two's complement: ten bytes.
+  if (value < 0) return varint64(BigInt.asUintN(64, BigInt(value)));
   const bytes: number[] = [];
   let rest = value;
   while (rest > 0x7f) {
@@ -17,6 +19,17 @@ export function varint(value: number): number[] {
     rest = Math.floor(rest / 128);
   }
   bytes.push(rest);
+  return bytes;
+}
+
+function varint64(value: bigint): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest > 0x7fn) {
+    bytes.push(Number(rest & 0x7fn) | 0x80);
+    rest >>= 7n;
+  }
+  bytes.push(Number(rest));
   return bytes;
 }
 

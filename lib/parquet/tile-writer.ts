@@ -185,9 +185,12 @@ export class TileParquetWriter {
    * file's sha256, hashed as it was written.
    */
   async close(): Promise<string> {
-    await this.flushRowGroup();
-    await this.writer.finish();
-    this.compressor?.release();
+    try {
+      await this.flushRowGroup();
+      await this.writer.finish();
+    } finally {
+      this.compressor?.release();
+    }
     return this.output.close();
   }
 

@@ -48,7 +48,8 @@ export class ZstdPageCompressor {
 
   /**
    * Compresses rows from…to−1 of `vectors` (each `width` bytes) as one page. The result is a view
-   * into WebAssembly memory, valid until the next call: copy it before compressing again.
+   * into WebAssembly memory, valid until the next call into the zstd module (any compressor, or
+   * the package's own compress/decompress): copy it before anything else runs.
    */
   compressRows(vectors: readonly Uint8Array[], from: number, to: number, width: number): Uint8Array {
     const m = zstd();
@@ -76,6 +77,7 @@ export class ZstdPageCompressor {
     if (size <= this.capacity) return;
     if (this.src) m._free(this.src);
     if (this.dst) m._free(this.dst);
+    this.src = this.dst = this.capacity = 0;
     this.bound = m._ZSTD_compressBound(size);
     this.src = m._malloc(size);
     this.dst = m._malloc(this.bound);

@@ -2,7 +2,9 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { RunConfig } from '../core/run-config.ts';
 import { errorMessage, InputError } from '../core/errors.ts';
+import { fusePixelGraph, FusionError } from '../inference/fused-model.ts';
 import { describeOutputs, resolveOutputName } from '../inference/output-name.ts';
+import { ProtobufError } from '../inference/protobuf.ts';
 import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from '../run-folder/output-folder.ts';
 import { claimRunOptions } from '../run-folder/run-options-record.ts';
 import { runLayout } from '../run-folder/layout.ts';
@@ -33,7 +35,8 @@ async function requireFolder(folder: string, what: string): Promise<void> {
  * Checks, before any shard runs, what would otherwise fail in every shard: the dataset folders,
  * the output folder (apart from the inputs, tessera's own, writable, not another run's options;
  * temporary files of killed attempts removed), and the model: it loads, takes one float32
- * input [batch, 3, H, W] that accepts imgSize, and the chosen output exists and is 4-D. One blank
+ * input [batch, 3, H, W] that accepts imgSize and can take tessera's pixel graph in front of it
+ * (inference/fused-model.ts), and the chosen output exists and is 4-D. One blank
  * image goes through it (on the CPU) to learn the output's channels and grid. `workflow`, the
  * workflow that runs the check, is recorded in the folder.
  */
@@ -71,6 +74,13 @@ export async function preflight(config: RunConfig, workflow?: { workflowId: stri
       if (fixed(d) !== undefined && d !== config.imgSize) {
         throw new InputError(`model ${layout.model} takes ${h}×${w} images, but imgSize is ${config.imgSize}`);
       }
+    }
+    // Workers feed the model through the pixel graph spliced in front of it: what cannot take it is refused here.
+    try {
+      fusePixelGraph(await fs.readFile(layout.model), config.normalize, config.imgSize);
+    } catch (error) {
+      if (!(error instanceof FusionError || error instanceof ProtobufError)) throw error;
+      throw new InputError(`model ${layout.model} cannot take tessera's pixel input: ${error.message}`);
     }
     const outputName = resolveOutputName(session.outputNames, config.output);
     if (outputName === undefined) {

@@ -78,7 +78,9 @@ test('the pixel input keeps the model\'s own batch and spatial dimensions, named
 
 test('a tiny model: fused and two-session features are the same bytes; weights listed as inputs (IR < 4) are not taken for the image input', async () => {
   const dir = tempDir('fused-tiny');
-  for (const options of [{}, { initializersAsInputs: true }, { dims: ['batch', 3, 32, 32] }]) {
+  // Also: an input named as one of the model's nodes (the pixel graph's nodes are all prefixed), and
+  // sizes of -1, which mean unknown as they do to onnxruntime.
+  for (const options of [{}, { initializersAsInputs: true }, { dims: ['batch', 3, 32, 32] }, { inputName: 'AveragePool_pooled' }, { dims: ['batch', -1, -1, -1] }]) {
     const file = writeTinyModel(path.join(dir, 'tiny.onnx'), options);
     const input = pixels(2, 32, 5);
     const [a, b] = [await separately(file, 'imagenet', 32, input, 2, 0), await fused(file, 'imagenet', 32, input, 2, 0)];
