@@ -51,17 +51,50 @@ export class FusionError extends Error {
 }
 
 export interface FusedModel {
+  /** The model taking FUSED_INPUT: uint8 [batch, height, width, 3]. */
   bytes: Uint8Array;
-  /** The fused model's input: uint8 [batch, height, width, 3]. */
-  input: string;
   /** The model's own input, now computed by the pixel graph. */
   modelInput: string;
+}
+
+/** Where the pixel graph goes in a model's protobuf, found and checked (pixelInputOf). */
+interface PixelInput {
+  model: Field[];
+  graphField: Field;
+  graph: Field[];
+  input: Field;
+  modelInput: string;
+  /** The pixel input's Dimension messages. */
+  dims: ArrayLike<number>[];
 }
 
 const only = (list: Field[], field: number) => list.filter((entry) => entry.field === field && entry.wire === WIRE_BYTES);
 
 /** The model of `modelBytes` taking uint8 NHWC pixels of `imgSize`², converted as `normalize` says. */
 export function fusePixelGraph(modelBytes: Uint8Array, normalize: Normalize, imgSize: number): FusedModel {
+  const { model, graphField, graph, input, modelInput, dims } = pixelInputOf(modelBytes, imgSize);
+  const { nodes, initializers: constants } = pixelGraph(FUSED_INPUT, modelInput, normalize, FUSED_PREFIX);
+  const fusedGraph = Buffer.concat([
+    // Nodes must come in topological order: the pixel graph's first.
+    Uint8Array.from(nodes.flatMap((node) => bytes(GRAPH_NODE, node))),
+    ...graph.filter((entry) => entry !== input).map((entry) => graphField.payload.subarray(entry.start, entry.end)),
+    Uint8Array.from(constants.flatMap((constant) => bytes(GRAPH_INITIALIZER, constant))),
+    Uint8Array.from(bytes(GRAPH_INPUT, valueInfo(FUSED_INPUT, UINT8, dims))),
+  ]);
+  const graphHeader = Uint8Array.from([...key(MODEL_GRAPH, WIRE_BYTES), ...varint(fusedGraph.length)]);
+  const fused = Buffer.concat(model.flatMap((entry) => (entry === graphField ? [graphHeader, fusedGraph] : [modelBytes.subarray(entry.start, entry.end)])));
+  return { bytes: fused, modelInput };
+}
+
+/**
+ * Checks that the pixel graph can go in front of the model of `modelBytes` at `imgSize`, without
+ * building the fused copy (preflight). Throws FusionError (or ProtobufError) naming what is wrong.
+ */
+export function checkPixelInput(modelBytes: Uint8Array, imgSize: number): void {
+  pixelInputOf(modelBytes, imgSize);
+}
+
+function pixelInputOf(modelBytes: Uint8Array, imgSize: number): PixelInput {
   const model = fields(modelBytes);
   const graphs = only(model, MODEL_GRAPH);
   if (graphs.length !== 1) throw new FusionError(`expected one graph in the model, found ${graphs.length}`);
@@ -80,21 +113,7 @@ export function fusePixelGraph(modelBytes: Uint8Array, normalize: Normalize, img
   if (inputs.length !== 1) throw new FusionError(`the model has ${inputs.length} inputs; tessera feeds exactly one image tensor`);
   const input = inputs[0]!;
   const modelInput = textField(input.payload, VALUE_INFO_NAME) ?? '';
-  const dims = inputDimensions(modelInput, input.payload, imgSize);
-
-  const { nodes, initializers: constants } = pixelGraph(FUSED_INPUT, modelInput, normalize, FUSED_PREFIX);
-  const fusedGraph = Buffer.concat([
-    // Nodes must come in topological order: the pixel graph's first.
-    Uint8Array.from(nodes.flatMap((node) => bytes(GRAPH_NODE, node))),
-    ...graph.filter((entry) => entry !== input).map((entry) => graphs[0]!.payload.subarray(entry.start, entry.end)),
-    Uint8Array.from(constants.flatMap((constant) => bytes(GRAPH_INITIALIZER, constant))),
-    Uint8Array.from(bytes(GRAPH_INPUT, valueInfo(FUSED_INPUT, UINT8, dims))),
-  ]);
-  const graphHeader = Uint8Array.from([...key(MODEL_GRAPH, WIRE_BYTES), ...varint(fusedGraph.length)]);
-  const fused = Buffer.concat(
-    model.flatMap((entry) => (entry === graphs[0] ? [graphHeader, fusedGraph] : [modelBytes.subarray(entry.start, entry.end)])),
-  );
-  return { bytes: fused, input: FUSED_INPUT, modelInput };
+  return { model, graphField: graphs[0]!, graph, input, modelInput, dims: inputDimensions(modelInput, input.payload, imgSize) };
 }
 
 function sparseName(entry: Field): string | undefined {

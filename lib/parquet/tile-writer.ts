@@ -152,7 +152,8 @@ export class TileParquetWriter {
   async append(rows: TileRows): Promise<void> {
     const b = this.buffer;
     for (let k = 0; k < rows.i.length; k++) {
-      const pageStart = b.i.length % this.rowsPerPage === 0;
+      const page = b.i.length - (b.i.length % this.rowsPerPage); // the first row of this row's page
+      const pageStart = page === b.i.length;
       const copied = rows.copiedPages?.get(k);
       if (copied) {
         if (!pageStart) throw new Error(`a copied vector page would start inside a page of ${this.rowsPerPage} rows`);
@@ -163,11 +164,11 @@ export class TileParquetWriter {
         b.copied.add(b.i.length);
       }
       const vector = rows.vector[k]!;
-      const inCopiedPage = b.copied.has(b.i.length - (b.i.length % this.rowsPerPage));
+      const inCopiedPage = b.copied.has(page);
       if (inCopiedPage !== (vector === COPIED_PAGE)) throw new Error(inCopiedPage ? 'a row of a copied vector page has a vector of its own' : 'a row marked as copied has no copied page');
       if (!inCopiedPage && vector.byteLength !== this.width) throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.width}`);
-      if (!inCopiedPage && pageStart && !b.pages.has(b.i.length) && this.wholePageAt(rows, k)) b.pages.set(b.i.length, this.encodePage(rows.vector, k, k + this.rowsPerPage));
-      const encoded = inCopiedPage || b.pages.has(b.i.length - (b.i.length % this.rowsPerPage));
+      if (!inCopiedPage && pageStart && !b.pages.has(page) && this.wholePageAt(rows, k)) b.pages.set(page, this.encodePage(rows.vector, k, k + this.rowsPerPage));
+      const encoded = inCopiedPage || b.pages.has(page);
       b.i.push(rows.i[k]!);
       // A row of an encoded page keeps no view; a row of a page still open keeps a copy.
       b.vector.push(encoded ? COPIED_PAGE : vector.slice());

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { RunConfig } from '../core/run-config.ts';
 import { errorMessage, InputError } from '../core/errors.ts';
-import { fusePixelGraph, FusionError } from '../inference/fused-model.ts';
+import { checkPixelInput, FusionError } from '../inference/fused-model.ts';
 import { describeOutputs, resolveOutputName } from '../inference/output-name.ts';
 import { ProtobufError } from '../inference/protobuf.ts';
 import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from '../run-folder/output-folder.ts';
@@ -77,7 +77,7 @@ export async function preflight(config: RunConfig, workflow?: { workflowId: stri
     }
     // Workers feed the model through the pixel graph spliced in front of it: what cannot take it is refused here.
     try {
-      fusePixelGraph(await fs.readFile(layout.model), config.normalize, config.imgSize);
+      checkPixelInput(await fs.readFile(layout.model), config.imgSize);
     } catch (error) {
       if (!(error instanceof FusionError || error instanceof ProtobufError)) throw error;
       throw new InputError(`model ${layout.model} cannot take tessera's pixel input: ${error.message}`);
