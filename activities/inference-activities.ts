@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract/extract-shard.ts';
+import type { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
 import type { SessionSpec } from '../lib/inference/protocol.ts';
 import type { WorkerRoots } from '../lib/run-folder/confinement.ts';
@@ -37,9 +38,9 @@ export function sessionSpecFor(config: RunConfig, options: InferenceActivityOpti
 
 /**
  * Activities of the inference task queue, confined to the worker's roots. `engines` holds this
- * process's one session per model.
+ * process's one session per model, `decoders` its decode threads.
  */
-export function createInferenceActivities(engines: InferenceEngines, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
+export function createInferenceActivities({ engines, decoders }: { engines: InferenceEngines; decoders: DecodeThreads }, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
   const reuseIndexes = new ReuseIndexes();
   return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
@@ -61,6 +62,7 @@ export function createInferenceActivities(engines: InferenceEngines, roots: Work
               stoppedAs: () => (!context.cancellationSignal.aborted ? undefined : context.cancellationDetails?.cancelRequested ? 'cancelled' : 'interrupted'),
               attempt: context.info.attempt,
               reuseIndexes,
+              decoders,
             }),
           () => progress,
         ),

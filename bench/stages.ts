@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { compact } from '../lib/compact/compact.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { extractShard } from '../lib/extract/extract-shard.ts';
+import { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import { decodeImageInto } from '../lib/image/decode.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { planShards } from '../lib/plan/plan-shards.ts';
@@ -102,6 +103,7 @@ export async function measureWrite(dir: string, rows: number, channels: number):
  * difference to the embedded run is the orchestration overhead. Also returns compaction speed.
  */
 export async function runWithoutTemporal(config: RunConfig, engines: InferenceEngines) {
+  const decoders = new DecodeThreads();
   const { seconds: total, value } = await seconds(async () => {
     await preflight(config);
     await prepareSplit(config);
@@ -114,6 +116,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         stoppedAs: () => undefined,
         attempt: 1,
         reuseIndexes: new ReuseIndexes(),
+        decoders,
       });
     }
     const shardsDir = runLayout(config).split('train').shards;
@@ -121,6 +124,6 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
     for (const name of await fs.readdir(shardsDir)) shardBytes += (await fs.stat(path.join(shardsDir, name))).size;
     const compacted = await compact(config, 'train', plan.shardCount);
     return { images: plan.images, compactMbPerSecond: shardBytes / 1e6 / compacted.seconds, compactSeconds: compacted.seconds };
-  });
+  }).finally(() => decoders.close());
   return { seconds: total, ...value };
 }

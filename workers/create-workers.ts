@@ -5,6 +5,7 @@ import { createInferenceActivities, sessionSpecFor } from '../activities/inferen
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { resolveWorkerRoots } from '../lib/run-folder/confinement.ts';
 import { connectionOptions, type TemporalTarget } from '../lib/temporal/connection.ts';
+import { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
@@ -61,6 +62,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   const connection = await NativeConnection.connect(connectionOptions(options.target));
   const namespace = options.target.namespace;
   const engines = new InferenceEngines();
+  const decoders = new DecodeThreads();
   const inferenceOptions = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
   const workers: Worker[] = [];
   // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends
@@ -74,10 +76,14 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   try {
     if (options.queues.includes('cpu')) {
       bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
-      // One process with both queues (the embedded run): the model's session loads beside preflight,
-      // split and plan (EfficientNet-B0 here: ~0.4 s that the first shard no longer waits for).
+      // One process with both queues (the embedded run): the model's session and the decode threads
+      // load beside preflight, split and plan (EfficientNet-B0 here: ~0.4 s that the first shard no
+      // longer waits for).
       const warmInference = options.queues.includes('inference')
-        ? (config: RunConfig, modelSha256: string) => void engines.get({ ...sessionSpecFor(config, inferenceOptions), modelSha256 }).catch(() => undefined)
+        ? (config: RunConfig, modelSha256: string) => {
+            void engines.get({ ...sessionSpecFor(config, inferenceOptions), modelSha256 }).catch(() => undefined);
+            void decoders.start().catch(() => undefined);
+          }
         : undefined;
       const cpuActivities = createCpuActivities(roots, { warmInference });
       workers.push(
@@ -108,7 +114,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           connection,
           namespace,
           taskQueue: TASK_QUEUES.inference,
-          activities: createInferenceActivities(engines, roots, inferenceOptions),
+          activities: createInferenceActivities({ engines, decoders }, roots, inferenceOptions),
           maxConcurrentActivityTaskExecutions: options.inferenceConcurrency ?? 1,
           ...common,
         }),
@@ -125,6 +131,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
         await Promise.all(workers.map((worker) => worker.run()));
       } finally {
         await engines.closeAll();
+        await decoders.close();
         await connection.close();
       }
     },

@@ -14,7 +14,9 @@ import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
 import { AttemptLog } from '../run-folder/attempt-log.ts';
-import { decodeBatch, ImageFiles, type DecodedBatch } from './decode-batch.ts';
+import { decodeBatch, type DecodedBatch } from './decode-batch.ts';
+import { sharedPixels, type DecodeThreads } from './decode-threads.ts';
+import { ImageFiles } from './image-files.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
 import { findReusedImages, mergeTileRows, reusedTileRows, type ReusedShardImages } from './reused-images.ts';
 import type { ReuseIndexes } from '../reuse/reuse-index.ts';
@@ -50,6 +52,8 @@ export interface ExtractDeps {
   attempt: number;
   /** This worker's indexes of --reuse sources (kept between shards). */
   reuseIndexes: ReuseIndexes;
+  /** This worker's decode threads. */
+  decoders: DecodeThreads;
 }
 
 /**
@@ -108,7 +112,8 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
   const attempts = await AttemptLog.start(files, shard, deps.attempt);
   try {
     const plan = await readShardPlan(files, shard);
-    const images = new ImageFiles(await imagesRootOf(layout));
+    const root = await imagesRootOf(layout);
+    const images = new ImageFiles(root);
     const key = extractionKey(config, split, await modelAsRecorded(layout));
     const onDisk = await shardOnDisk(files, split, shard, plan, key, images);
     if ('reusable' in onDisk) {
@@ -118,7 +123,7 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
     if (onDisk.redo !== null) await withdrawPublishedOutputs(layout, split);
-    const report = await extractFreshShard(config, files, split, shard, { plan, key, images, previousOutput: layout.previousOutput }, deps, started);
+    const report = await extractFreshShard(config, files, split, shard, { plan, key, images, root, previousOutput: layout.previousOutput }, deps, started);
     await attempts.finish('extracted', report.seconds);
     return onDisk.redo === null ? report : { ...report, redone: onDisk.redo };
   } catch (error) {
@@ -133,7 +138,7 @@ async function extractFreshShard(
   files: SplitLayout,
   split: Split,
   shard: number,
-  { plan, key, images, previousOutput }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles; previousOutput: string },
+  { plan, key, images, root, previousOutput }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles; root: string; previousOutput: string },
   deps: ExtractDeps,
   started: number,
 ): Promise<ShardReport> {
@@ -175,7 +180,8 @@ async function extractFreshShard(
   };
   const spare: Uint8Array[] = [];
   let tileVectors = new Float32Array(0);
-  const takeBuffer = () => spare.pop() ?? new Uint8Array(batchBytes);
+  const takeBuffer = () => spare.pop() ?? sharedPixels(batchBytes);
+  const decodeFrom = { decoders: deps.decoders, root };
 
   /** A batch through the model (on its thread); a batch in which no image decoded skips it. */
   const infer = async (batch: DecodedBatch, index: number) => {
@@ -216,13 +222,13 @@ async function extractFreshShard(
     promise.catch(() => undefined);
     return promise;
   };
-  let decoding = batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, images, takeBuffer())) : undefined;
+  let decoding = batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, decodeFrom, takeBuffer())) : undefined;
   let inferring: ReturnType<typeof infer> | undefined;
   try {
     for (let b = 0; b < batches.length; b++) {
       deps.checkCancelled();
       const batch = await decoding!;
-      decoding = b + 1 < batches.length ? inFlight(decodeBatch(batches[b + 1]!, config, split, images, takeBuffer())) : undefined;
+      decoding = b + 1 < batches.length ? inFlight(decodeBatch(batches[b + 1]!, config, split, decodeFrom, takeBuffer())) : undefined;
       errors.push(...batch.errors);
       for (const entry of batch.lineage) lineage.set(entry[0], entry);
       const previous = inferring;

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { RunConfig, Split } from '../core/run-config.ts';
-import { jpegTurbo } from '../image/jpeg-turbo.ts';
+import { jpegDecoderName } from '../image/jpeg-turbo.ts';
 import { PIXEL_GRAPH } from '../inference/fused-model.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
 import { PREPROCESSING } from '../image/model-input.ts';
 import { sha256Bytes } from '../core/hashing.ts';
-import type { ImageFiles } from './decode-batch.ts';
+import type { ImageFiles } from './image-files.ts';
 import { extractionKeyChanges, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
 
 /**
@@ -30,7 +30,7 @@ export function extractionKey(config: RunConfig, split: Split, modelSha256: stri
     onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
     sharp: sharp.versions.sharp,
     libvips: sharp.versions.vips,
-    jpegDecoder: jpegTurbo()?.version ?? 'libvips',
+    jpegDecoder: jpegDecoderName(),
     pixelGraph: PIXEL_GRAPH,
   };
 }

@@ -3,7 +3,8 @@ import { allocateTileRows, COPIED_PAGE, type EncodedVectorPage, type TileRows } 
 import type { ImageLineage, ReusedImages, ShardImage } from '../run-folder/records.ts';
 import type { ReuseHit, ReuseIndex } from '../reuse/reuse-index.ts';
 import { readReusedVectors, type ReusedTiles } from '../reuse/reused-rows.ts';
-import { mapLimited, type ImageFiles } from './decode-batch.ts';
+import { mapLimited } from '../core/map-limited.ts';
+import type { ImageFiles } from './image-files.ts';
 import { currentImageHash } from './lineage.ts';
 
 export interface ReusedShardImages {

@@ -15,8 +15,8 @@ export class ImageInputError extends InputError {
 
 /**
  * `<imagesDir>/<imageId>`, refusing ids that would leave the image folder (`../`, absolute paths).
- * Symlinks are checked by the caller after resolving them (extract-shard.ts decodeBatch compares
- * the realpath with the image folder's).
+ * Symlinks are checked by the caller after resolving them (ImageFiles in extract/image-files.ts
+ * compares the real path with the image folder's).
  */
 export function resolveImagePath(imagesDir: string, imageId: string): string {
   if (imageId === '' || imageId.includes('\0')) throw new ImageInputError(`invalid image id ${JSON.stringify(imageId)}`);
@@ -35,7 +35,8 @@ export function resolveImagePath(imagesDir: string, imageId: string): string {
  * already (sharp leaves an image of that size untouched), paints the optional occlusion hole, and
  * writes the pixels as uint8 HWC into `target` at `offset`. A plain JPEG already at that size is
  * decoded by libjpeg-turbo straight into `target` (jpeg-turbo.ts: the same pixels, a fifth of the
- * CPU); anything else takes one call into libvips: no separate metadata read.
+ * CPU), on libuv's pool or, `blocking`, on this thread (a decode thread's); anything else takes one
+ * call into libvips: no separate metadata read.
  */
 export async function decodeRgbInto(
   file: string | Buffer,
@@ -43,8 +44,11 @@ export async function decodeRgbInto(
   target: Uint8Array,
   offset: number,
   occlusion?: Occlusion,
+  { blocking = false }: { blocking?: boolean } = {},
 ): Promise<void> {
-  if (typeof file !== 'string' && (await jpegTurbo()?.decodeInto(file, size, target, offset))) {
+  const bytes = typeof file === 'string' ? undefined : file;
+  const turbo = bytes && jpegTurbo();
+  if (bytes && turbo && (blocking ? turbo.decodeIntoBlocking(bytes, size, target, offset) : await turbo.decodeInto(bytes, size, target, offset))) {
     if (occlusion) applyOcclusion(target.subarray(offset, offset + 3 * size * size), size, occlusion);
     return;
   }

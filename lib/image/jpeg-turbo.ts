@@ -29,6 +29,8 @@ export interface JpegTurbo {
    * `size` × `size`; false (nothing written that matters) when sharp must decode it instead.
    */
   decodeInto(bytes: Uint8Array, size: number, target: Uint8Array, offset: number): Promise<boolean>;
+  /** `decodeInto` on this thread, blocking it (a decode thread's way: no round trip to libuv's pool). */
+  decodeIntoBlocking(bytes: Uint8Array, size: number, target: Uint8Array, offset: number): boolean;
 }
 
 const TJPF_RGB = 0;
@@ -39,6 +41,11 @@ const TJFLAG_STOPONWARNING = 0x2000;
 const TJFLAG_ACCURATEDCT = 0x1000;
 
 let loaded: JpegTurbo | null | undefined;
+
+/** The decoder that makes a plain JPEG's pixels in this process, as extraction keys name it. */
+export function jpegDecoderName(): string {
+  return jpegTurbo()?.version ?? 'libvips';
+}
 
 /**
  * The process's decoder, or null where it cannot be used (then sharp decodes every image). Loaded
@@ -86,33 +93,50 @@ function loadJpegTurbo(): JpegTurbo | null {
     return null; // no build for this platform: sharp decodes, with the same pixels, only slower
   }
 
+  const flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING;
+  /**
+   * `decode(handle, rgb)` once the header shows the plain case at size × size; false otherwise.
+   * A failed call (not the image's fault) leaves the image to sharp rather than to errors.csv.
+   */
+  const whenPlain = <R>(bytes: Uint8Array, size: number, target: Uint8Array, offset: number, decode: (handle: unknown, rgb: Uint8Array) => R): R | false => {
+    if (!isPlainJpeg(bytes)) return false;
+    const handle: unknown = init();
+    if (!handle) return false;
+    let result: R | false = false;
+    try {
+      const width = [0];
+      const height = [0];
+      const subsampling = [0];
+      const colorspace = [0];
+      if (header(handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0) return false;
+      if (width[0] !== size || height[0] !== size) return false;
+      if (colorspace[0] !== TJCS_YCbCr && colorspace[0] !== TJCS_GRAY) return false;
+      const rgb = target.subarray(offset, offset + 3 * size * size);
+      if (rgb.length !== 3 * size * size) throw new RangeError(`no room for a ${size}×${size} image at ${offset}`);
+      result = decode(handle, rgb);
+      return result;
+    } finally {
+      // An async decode destroys its handle when it has finished with it.
+      if (!(result instanceof Promise)) destroy(handle);
+    }
+  };
+
   return {
     version,
     async decodeInto(bytes, size, target, offset) {
-      if (!isPlainJpeg(bytes)) return false;
-      const handle: unknown = init();
-      if (!handle) return false;
-      try {
-        const width = [0];
-        const height = [0];
-        const subsampling = [0];
-        const colorspace = [0];
-        if (header(handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0) return false;
-        if (width[0] !== size || height[0] !== size) return false;
-        if (colorspace[0] !== TJCS_YCbCr && colorspace[0] !== TJCS_GRAY) return false;
-        const rgb = target.subarray(offset, offset + 3 * size * size);
-        if (rgb.length !== 3 * size * size) throw new RangeError(`no room for a ${size}×${size} image at ${offset}`);
-        // On a libuv thread: decoding takes every core there is, as sharp's did. A failed call
-        // (not the image's fault) leaves the image to sharp rather than to errors.csv.
-        const status = await new Promise<number>((resolve) => {
-          decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING, (error: unknown, result: number) =>
-            resolve(error ? -1 : result),
-          );
-        });
-        return status === 0;
-      } finally {
-        destroy(handle);
-      }
+      // On a libuv thread: decoding takes every core there is, as sharp's did.
+      const decoding = whenPlain(bytes, size, target, offset, (handle, rgb) =>
+        new Promise<boolean>((resolve) => {
+          decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags, (error: unknown, result: number) => {
+            destroy(handle);
+            resolve(!error && result === 0);
+          });
+        }),
+      );
+      return decoding === false ? false : decoding;
+    },
+    decodeIntoBlocking(bytes, size, target, offset) {
+      return whenPlain(bytes, size, target, offset, (handle, rgb) => decompress(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags) === 0);
     },
   };
 }

@@ -1,6 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { InputError } from '../core/errors.ts';
-import type { ModelDescription, PixelBatch, SessionSpec, ThreadReply, ThreadRequest } from './protocol.ts';
+import { startTypeScriptThread } from '../core/typescript-thread.ts';
+import { pixelTransfer, type ModelDescription, type PixelBatch, type SessionSpec, type ThreadReply, type ThreadRequest } from './protocol.ts';
 
 export interface InferenceOutput {
   /** The chosen output, NCHW float32. */
@@ -16,7 +17,6 @@ export class ModelLoadError extends InputError {
 }
 
 const threadUrl = new URL('./session-thread.ts', import.meta.url);
-const tsxApiUrl = import.meta.resolve('tsx/esm/api');
 
 /**
  * One onnxruntime session on a dedicated thread, reused for every batch of every activity the
@@ -38,10 +38,7 @@ export class InferenceEngine {
   }
 
   static async open(spec: SessionSpec): Promise<InferenceEngine> {
-    // The thread's module is TypeScript: register tsx inside the thread before importing it
-    // (Node 20 does not apply `--import` loaders to a worker's entry module).
-    const bootstrap = `import(${JSON.stringify(tsxApiUrl)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(threadUrl.href)}); })`;
-    const thread = new Worker(bootstrap, { eval: true, workerData: spec });
+    const thread = startTypeScriptThread(threadUrl, spec);
     const first = await new Promise<ThreadReply>((resolve, reject) => {
       thread.once('message', resolve);
       thread.once('error', reject);
@@ -54,8 +51,8 @@ export class InferenceEngine {
   }
 
   /**
-   * Runs the model on a batch of decoded images, transferring the pixel buffer to the thread
-   * (no copy) and back; the session does the float conversion, off this thread's event loop.
+   * Runs the model on a batch of decoded images, transferring or sharing the pixel buffer with the
+   * thread (no copy) and handing it back; the session does the float conversion, off this thread's event loop.
    */
   run(batch: PixelBatch): Promise<InferenceOutput> {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
@@ -63,7 +60,7 @@ export class InferenceEngine {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const request: ThreadRequest = { kind: 'run', id, batch };
-      this.thread.postMessage(request, [batch.pixels.buffer as ArrayBuffer]);
+      this.thread.postMessage(request, pixelTransfer(batch.pixels));
     });
   }
 

@@ -36,6 +36,14 @@ export interface PixelBatch {
   images: number;
 }
 
+/**
+ * What to transfer along with a batch's pixels: their buffer, unless it is shared (the decode
+ * threads write into shared buffers; a message carries those without a copy and cannot transfer them).
+ */
+export function pixelTransfer(pixels: Uint8Array): ArrayBuffer[] {
+  return pixels.buffer instanceof SharedArrayBuffer ? [] : [pixels.buffer as ArrayBuffer];
+}
+
 export type ThreadRequest = { kind: 'run'; id: number; batch: PixelBatch };
 
 export type ThreadReply =

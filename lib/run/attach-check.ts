@@ -4,7 +4,7 @@ import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
 import { sha256File } from '../core/hashing.ts';
 import { readShardReport } from '../run-folder/shard-records.ts';
-import { ImageFiles } from '../extract/decode-batch.ts';
+import { ImageFiles } from '../extract/image-files.ts';
 import { currentImageHash } from '../extract/lineage.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { SplitRecordSchema } from '../run-folder/records.ts';

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../core/run-config.ts';
 import { sha256File } from '../core/hashing.ts';
-import { ImageFiles } from '../extract/decode-batch.ts';
+import { ImageFiles } from '../extract/image-files.ts';
 import { currentImageHash } from '../extract/lineage.ts';
 import { openCsv } from '../pandas/csv.ts';
 import type { OutputLayout, RunLayout } from '../run-folder/layout.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { RunConfigSchema } from '../../lib/core/run-config.ts';
 import { extractionKey, lineageMismatch } from '../../lib/extract/lineage.ts';
 import { jpegTurbo } from '../../lib/image/jpeg-turbo.ts';
-import type { ImageFiles } from '../../lib/extract/decode-batch.ts';
+import type { ImageFiles } from '../../lib/extract/image-files.ts';
 import { ExtractionKeySchema } from '../../lib/run-folder/records.ts';
 
 const config = (normalize: 'none' | 'imagenet') => RunConfigSchema.parse({ data: '/d', out: '/o', normalize });

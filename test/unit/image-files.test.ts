@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ImageFiles } from '../../lib/extract/decode-batch.ts';
+import { ImageFiles } from '../../lib/extract/image-files.ts';
 import { tempDir } from '../support/environment.ts';
 
 function imageFolder() {
@@ -20,25 +20,33 @@ function imageFolder() {
   return { images: fs.realpathSync(images), files: new ImageFiles(fs.realpathSync(images)) };
 }
 
-const read = (files: ImageFiles, id: string) => files.read(id, () => {}).then((bytes) => bytes.toString());
+// The decode threads read with readBlocking, shard checks with read: both must refuse alike.
+const readers = {
+  read: (files: ImageFiles, id: string) => files.read(id, () => {}),
+  readBlocking: async (files: ImageFiles, id: string) => files.readBlocking(id, () => {}),
+};
 
-test('image files are read inside the image folder, through symlinks that stay inside', async () => {
-  const { files } = imageFolder();
-  assert.equal(await read(files, 'a.jpg'), 'A');
-  assert.equal(await read(files, 'sub/b.jpg'), 'B');
-  assert.equal(await read(files, 'inside-link.jpg'), 'A');
-});
+for (const [name, readBytes] of Object.entries(readers)) {
+  const read = (files: ImageFiles, id: string) => readBytes(files, id).then((bytes) => bytes.toString());
 
-test('a symlinked file or folder leading outside the image folder is refused, naming where it leads', async () => {
-  const { files } = imageFolder();
-  await assert.rejects(read(files, 'outside-link.jpg'), /image resolves outside the image folder \(.*secret\.jpg\)/);
-  await assert.rejects(read(files, 'linked-folder/c.jpg'), /image resolves outside the image folder \(.*elsewhere\)/);
-  await assert.rejects(read(files, '../secret.jpg'), /points outside the image folder/);
-});
+  test(`${name}: image files are read inside the image folder, through symlinks that stay inside`, async () => {
+    const { files } = imageFolder();
+    assert.equal(await read(files, 'a.jpg'), 'A');
+    assert.equal(await read(files, 'sub/b.jpg'), 'B');
+    assert.equal(await read(files, 'inside-link.jpg'), 'A');
+  });
 
-test('a missing file (or folder) is reported under the path the CSV names', async () => {
-  const { images, files } = imageFolder();
-  for (const id of ['missing.jpg', 'nofolder/x.jpg', 'a.jpg/x.jpg']) {
-    await assert.rejects(read(files, id), (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && error.path === path.join(images, id));
-  }
-});
+  test(`${name}: a symlinked file or folder leading outside the image folder is refused, naming where it leads`, async () => {
+    const { files } = imageFolder();
+    await assert.rejects(read(files, 'outside-link.jpg'), /image resolves outside the image folder \(.*secret\.jpg\)/);
+    await assert.rejects(read(files, 'linked-folder/c.jpg'), /image resolves outside the image folder \(.*elsewhere\)/);
+    await assert.rejects(read(files, '../secret.jpg'), /points outside the image folder/);
+  });
+
+  test(`${name}: a missing file (or folder) is reported under the path the CSV names`, async () => {
+    const { images, files } = imageFolder();
+    for (const id of ['missing.jpg', 'nofolder/x.jpg', 'a.jpg/x.jpg']) {
+      await assert.rejects(read(files, id), (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && error.path === path.join(images, id));
+    }
+  });
+}

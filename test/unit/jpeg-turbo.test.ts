@@ -31,9 +31,13 @@ function busyPixels(width: number, height: number, seed: number): Buffer {
 const jpeg = (encode: (s: Sharp) => Sharp, size = SIZE, seed = 7): Promise<Buffer> =>
   encode(sharp(busyPixels(size, size, seed), { raw: { width: size, height: size, channels: 3 } })).toBuffer();
 
+/** The pixels libjpeg-turbo makes, or null when it declines; on libuv's pool and blocking alike. */
 async function turboDecode(bytes: Buffer, size = SIZE): Promise<Uint8Array | null> {
   const target = new Uint8Array(3 * size * size + 5).fill(1);
   const decoded = await jpegTurbo()!.decodeInto(bytes, size, target, 5);
+  const blockingTarget = new Uint8Array(3 * size * size + 5).fill(1);
+  assert.equal(jpegTurbo()!.decodeIntoBlocking(bytes, size, blockingTarget, 5), decoded, 'the blocking call decides as the pooled one');
+  if (decoded) assert.ok(Buffer.from(blockingTarget).equals(Buffer.from(target)), 'the blocking call gives the same pixels');
   return decoded ? target.subarray(5) : null;
 }
 

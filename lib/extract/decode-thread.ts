@@ -1,0 +1,57 @@
+/**
+ * A decode thread: reads, hashes and decodes the images it takes from each request, blocking on
+ * each file and each libjpeg-turbo call. A pool of these (decode-threads.ts) replaces a round trip
+ * to libuv's pool per syscall and per decode, and keeps the file bytes out of the worker's main
+ * heap, whose garbage collection every allocation there makes dearer.
+ */
+import { parentPort } from 'node:worker_threads';
+import { errorMessage } from '../core/errors.ts';
+import { sha256Bytes } from '../core/hashing.ts';
+import { decodeRgbInto } from '../image/decode.ts';
+import { jpegDecoderName } from '../image/jpeg-turbo.ts';
+import { occlusionFor } from '../image/occlusion.ts';
+import type { DecodedImage, DecodeReply, DecodeRequest } from './decode-protocol.ts';
+import { describeImageError, ImageFiles } from './image-files.ts';
+
+const port = parentPort;
+if (!port) throw new Error('decode-thread must run in a worker thread');
+
+function send(reply: DecodeReply): void {
+  port!.postMessage(reply);
+}
+
+async function decodeImages({ root, size, occlusionSeed, imageIds, pixels, next }: DecodeRequest): Promise<DecodedImage[]> {
+  // Folder checks are cached per request: a folder swapped for a symlink is seen by the next batch.
+  const files = new ImageFiles(root);
+  const perImage = 3 * size * size;
+  const decoded: DecodedImage[] = [];
+  for (let slot = Atomics.add(next, 0, 1); slot < imageIds.length; slot = Atomics.add(next, 0, 1)) {
+    const imageId = imageIds[slot]!;
+    let file: string | undefined;
+    let sha256: string | null = null;
+    try {
+      // Read once: the bytes hashed for the shard's lineage are the very bytes decoded.
+      const bytes = files.readBlocking(imageId, (resolved) => (file = resolved));
+      sha256 = sha256Bytes(bytes);
+      const hole = occlusionSeed === null ? undefined : occlusionFor(occlusionSeed, imageId, size);
+      await decodeRgbInto(bytes, size, pixels, slot * perImage, hole, { blocking: true });
+      decoded.push({ slot, sha256 });
+    } catch (error) {
+      decoded.push({ slot, sha256, failure: await describeImageError(error, file) });
+    }
+  }
+  return decoded;
+}
+
+send({ kind: 'ready', decoder: jpegDecoderName() });
+// One request at a time, in order: each waits on its files and decoders, not on another request.
+let queue = Promise.resolve();
+port.on('message', (request: DecodeRequest) => {
+  queue = queue.then(async () => {
+    try {
+      send({ kind: 'decoded', id: request.id, images: await decodeImages(request) });
+    } catch (error) {
+      send({ kind: 'failed', id: request.id, message: errorMessage(error) });
+    }
+  });
+});

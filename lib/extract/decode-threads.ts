@@ -1,0 +1,121 @@
+import os from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import { startTypeScriptThread } from '../core/typescript-thread.ts';
+import { jpegDecoderName } from '../image/jpeg-turbo.ts';
+import type { DecodedImage, DecodeReply, DecodeRequest } from './decode-protocol.ts';
+
+const threadUrl = new URL('./decode-thread.ts', import.meta.url);
+
+export type DecodeBatchRequest = Omit<DecodeRequest, 'id' | 'pixels' | 'next'>;
+
+/** A batch's pixel buffer the decode threads can write into: shared memory, never copied. */
+export function sharedPixels(bytes: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(bytes));
+}
+
+interface Pending {
+  images: (DecodedImage | undefined)[];
+  /** Threads yet to reply. */
+  replies: number;
+  resolve: (images: DecodedImage[]) => void;
+  reject: (error: Error) => void;
+}
+
+interface Running {
+  threads: Worker[];
+  ready: Promise<void>;
+}
+
+/**
+ * The worker process's decode threads (decode-thread.ts), one per core by default: every batch
+ * goes to all of them, and each takes images from it until none are left. Started on first use
+ * (or `start()`), restarted after a thread dies, stopped by `close()`. Every thread must decode
+ * with this process's decoder, the one its extraction keys name.
+ */
+export class DecodeThreads {
+  private running: Running | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(readonly threadCount = Math.max(2, os.availableParallelism())) {}
+
+  /** Starts the threads now, so that the first batch need not wait for them. */
+  start(): Promise<void> {
+    return this.threads().ready;
+  }
+
+  /** The batch's images decoded into `pixels` (from sharedPixels()), outcomes in slot order. */
+  async decode(request: DecodeBatchRequest, pixels: Uint8Array): Promise<DecodedImage[]> {
+    if (!(pixels.buffer instanceof SharedArrayBuffer)) throw new TypeError('decode threads write into shared memory: allocate the pixels with sharedPixels()');
+    if (pixels.length < request.imageIds.length * 3 * request.size * request.size) throw new RangeError(`no room for ${request.imageIds.length} images of ${request.size}² in ${pixels.length} bytes`);
+    if (request.imageIds.length === 0) return [];
+    const { threads, ready } = this.threads();
+    await ready;
+    const id = this.nextId++;
+    const message: DecodeRequest = { ...request, id, pixels, next: new Int32Array(new SharedArrayBuffer(4)) };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { images: new Array(request.imageIds.length), replies: threads.length, resolve, reject });
+      for (const thread of threads) thread.postMessage(message);
+    });
+  }
+
+  async close(): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
+    if (running) await Promise.allSettled(running.threads.map((thread) => thread.terminate()));
+    this.failPending(new Error('decode threads closed'));
+  }
+
+  private threads(): Running {
+    if (this.running) return this.running;
+    const expected = jpegDecoderName();
+    const threads = Array.from({ length: this.threadCount }, () => startTypeScriptThread(threadUrl, undefined));
+    const ready = threads.map(() => {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
+      return { promise, resolve, reject };
+    });
+    const running: Running = { threads, ready: Promise.all(ready.map((r) => r.promise)).then(() => undefined) };
+    const fail = (error: Error) => {
+      if (this.running !== running) return; // closed, or already failed
+      this.running = undefined;
+      for (const r of ready) r.reject(error);
+      for (const thread of threads) void thread.terminate();
+      this.failPending(error);
+    };
+    threads.forEach((thread, k) => {
+      thread.on('message', (reply: DecodeReply) => {
+        if (reply.kind !== 'ready') return this.onReply(reply);
+        if (reply.decoder === expected) return ready[k]!.resolve();
+        fail(new Error(`a decode thread decodes JPEGs with ${reply.decoder}, this process with ${expected}: its pixels would not be the ones the extraction key names`));
+      });
+      thread.on('error', fail);
+      thread.on('exit', (code) => fail(new Error(`decode thread exited with code ${code}`)));
+    });
+    running.ready.catch(() => undefined);
+    this.running = running;
+    return running;
+  }
+
+  private onReply(reply: Exclude<DecodeReply, { kind: 'ready' }>): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    if (reply.kind === 'failed') {
+      this.pending.delete(reply.id);
+      pending.reject(new Error(`decode thread failed: ${reply.message}`));
+      return;
+    }
+    for (const image of reply.images) pending.images[image.slot] = image;
+    if (--pending.replies > 0) return;
+    this.pending.delete(reply.id);
+    const missing = pending.images.findIndex((image) => image === undefined);
+    if (missing >= 0) pending.reject(new Error(`decode threads returned no outcome for image ${missing} of the batch`));
+    else pending.resolve(pending.images as DecodedImage[]);
+  }
+
+  private failPending(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
