@@ -26,6 +26,8 @@ export interface EmbeddedRunOptions {
   verbose?: boolean;
   /** Logging and metrics of the in-process workers (TESSERA_LOG_FORMAT, TESSERA_LOG_LEVEL, TESSERA_METRICS_ADDRESS). */
   runtime?: RuntimeOptions;
+  /** The in-process worker's decode threads (TESSERA_DECODE_THREADS); one per core when undefined. */
+  decodeThreads?: number;
   onServer?: (uiUrl: string, logFile: string) => void;
 }
 
@@ -188,7 +190,7 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     // The folders this command names: its data, its output, and the earlier outputs it reuses.
     const allowRoots = [config.data, out, ...config.reuse];
     const runtime = { ...options.runtime, logFile: layout.log, echo: options.verbose };
-    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime });
+    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime, decodeThreads: options.decodeThreads });
     const running = (parts.running = parts.workers.run());
     const result = await Promise.race([
       submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),

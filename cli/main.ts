@@ -9,7 +9,7 @@ import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
-import { parseWorkerOptions, runtimeOptionsFromEnvironment, workerFlags } from './worker-options.ts';
+import { decodeThreadsFromEnvironment, parseWorkerOptions, runtimeOptionsFromEnvironment, workerFlags } from './worker-options.ts';
 import { connectionFlags, describeTarget } from '../lib/temporal/connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
@@ -62,6 +62,7 @@ async function runCommand(args: string[]): Promise<number> {
         quiet: values.quiet,
         verbose: values.verbose,
         runtime: runtimeOptionsFromEnvironment(),
+        decodeThreads: decodeThreadsFromEnvironment(),
         onServer: (ui, log) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui} (while this command runs); log: ${log}\n`),
       });
   const { summary, finishedAt } = result;
@@ -80,6 +81,7 @@ async function workerCommand(args: string[]): Promise<number> {
     inferenceConcurrency: options.inferenceConcurrency,
     intraOpThreads: options.intraOpThreads,
     cpuMicroBatch: options.microBatch,
+    decodeThreads: options.decodeThreads,
     runtime: { format: options.logFormat, level: options.logLevel, metricsAddress: options.metricsAddress },
     shutdownGraceTime: options.shutdownGraceTime,
   });

@@ -14,6 +14,7 @@ export const workerFlags = {
   'inference-concurrency': { type: 'string' },
   'intra-op-threads': { type: 'string' },
   'micro-batch': { type: 'string' },
+  'decode-threads': { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-address': { type: 'string' },
@@ -30,6 +31,7 @@ const WorkerOptionsSchema = z
     inferenceConcurrency: positiveInt.optional(),
     intraOpThreads: positiveInt.optional(),
     microBatch: positiveInt.optional(),
+    decodeThreads: positiveInt.optional(),
     logFormat: RuntimeOptionsSchema.shape.format,
     logLevel: RuntimeOptionsSchema.shape.level,
     metricsAddress: RuntimeOptionsSchema.shape.metricsAddress,
@@ -43,6 +45,7 @@ const FLAG_OF: Record<string, string> = {
   inferenceConcurrency: '--inference-concurrency',
   intraOpThreads: '--intra-op-threads',
   microBatch: '--micro-batch',
+  decodeThreads: '--decode-threads or TESSERA_DECODE_THREADS',
   logFormat: '--log-format or TESSERA_LOG_FORMAT',
   logLevel: '--log-level or TESSERA_LOG_LEVEL',
   metricsAddress: '--metrics-address or TESSERA_METRICS_ADDRESS',
@@ -66,6 +69,13 @@ export function runtimeOptionsFromEnvironment(env: NodeJS.ProcessEnv = process.e
   return parsed.data;
 }
 
+/** The embedded run's decode threads (TESSERA_DECODE_THREADS), undefined for one per core. */
+export function decodeThreadsFromEnvironment(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const parsed = positiveInt.optional().safeParse(env.TESSERA_DECODE_THREADS || undefined);
+  if (!parsed.success) throw new UsageError(`TESSERA_DECODE_THREADS: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  return parsed.data;
+}
+
 /** Every worker setting checked before connecting, each error naming its flag or variable. */
 export function parseWorkerOptions(flags: Flags, env: NodeJS.ProcessEnv = process.env) {
   const parsed = WorkerOptionsSchema.safeParse({
@@ -73,6 +83,7 @@ export function parseWorkerOptions(flags: Flags, env: NodeJS.ProcessEnv = proces
     inferenceConcurrency: flags['inference-concurrency'],
     intraOpThreads: flags['intra-op-threads'],
     microBatch: flags['micro-batch'],
+    decodeThreads: flags['decode-threads'] ?? (env.TESSERA_DECODE_THREADS || undefined),
     logFormat: flags['log-format'] ?? (env.TESSERA_LOG_FORMAT || undefined),
     logLevel: (flags['log-level'] ?? (env.TESSERA_LOG_LEVEL || undefined))?.toUpperCase(),
     metricsAddress: flags['metrics-address'] ?? (env.TESSERA_METRICS_ADDRESS || undefined),

@@ -28,6 +28,8 @@ export interface TesseraWorkersOptions {
   /** Shards one inference worker runs at once. One is enough to keep its session busy, because
    * each shard already overlaps decoding with inference; more only adds memory. */
   inferenceConcurrency?: number;
+  /** Threads that read and decode images (lib/extract/decode-threads.ts); one per core when undefined. */
+  decodeThreads?: number;
   cpuConcurrency?: number;
   intraOpThreads?: number;
   cpuMicroBatch?: number;
@@ -62,7 +64,7 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   const connection = await NativeConnection.connect(connectionOptions(options.target));
   const namespace = options.target.namespace;
   const engines = new InferenceEngines();
-  const decoders = new DecodeThreads();
+  const decoders = new DecodeThreads(options.decodeThreads);
   const inferenceOptions = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
   const workers: Worker[] = [];
   // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends

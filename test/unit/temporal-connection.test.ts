@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ConnectionSettingsError, connectionOptions, resolveTemporalTarget } from '../../lib/temporal/connection.ts';
-import { parseWorkerOptions, runtimeOptionsFromEnvironment } from '../../cli/worker-options.ts';
+import { decodeThreadsFromEnvironment, parseWorkerOptions, runtimeOptionsFromEnvironment } from '../../cli/worker-options.ts';
 import { UsageError } from '../../cli/run-options.ts';
 import { tempDir } from '../support/environment.ts';
 
@@ -57,6 +57,17 @@ test('worker options are checked before connecting, each error naming its flag o
   refused({}, { TESSERA_LOG_FORMAT: 'xml' }, /--log-format or TESSERA_LOG_FORMAT/);
   refused({ 'metrics-address': '9464' }, {}, /--metrics-address or TESSERA_METRICS_ADDRESS: must be HOST:PORT/);
   refused({ address: 'nohost' }, {}, /address must be HOST:PORT/);
+  refused({ 'decode-threads': '0' }, {}, /--decode-threads or TESSERA_DECODE_THREADS/);
+  refused({}, { TESSERA_DECODE_THREADS: 'many' }, /--decode-threads or TESSERA_DECODE_THREADS/);
+  assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, { TESSERA_DECODE_THREADS: '3' }).decodeThreads, 3);
+  assert.equal(parseWorkerOptions({ 'allow-root': [dir], 'decode-threads': '5' }, { TESSERA_DECODE_THREADS: '3' }).decodeThreads, 5, 'the flag wins');
+  assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, {}).decodeThreads, undefined, 'one per core');
+});
+
+test('the embedded run takes its decode threads from TESSERA_DECODE_THREADS, naming it when wrong', () => {
+  assert.equal(decodeThreadsFromEnvironment({ TESSERA_DECODE_THREADS: '6' }), 6);
+  assert.equal(decodeThreadsFromEnvironment({}), undefined);
+  assert.throws(() => decodeThreadsFromEnvironment({ TESSERA_DECODE_THREADS: '-1' }), (error: Error) => error instanceof UsageError && /^TESSERA_DECODE_THREADS: /.test(error.message));
 });
 
 test('the embedded run checks its logging variables the same way, naming the variable', () => {
