@@ -26,7 +26,7 @@ export interface EmbeddedRunOptions {
   verbose?: boolean;
   /** Logging and metrics of the in-process workers (TESSERA_LOG_FORMAT, TESSERA_LOG_LEVEL, TESSERA_METRICS_ADDRESS). */
   runtime?: RuntimeOptions;
-  /** The in-process worker's decode threads (TESSERA_DECODE_THREADS); one per core when undefined. */
+  /** The in-process worker's decode threads (TESSERA_DECODE_THREADS); half the cores when undefined. */
   decodeThreads?: number;
   onServer?: (uiUrl: string, logFile: string) => void;
 }

@@ -30,7 +30,7 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
   tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
       [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
-      [--decode-threads N]  threads that read and decode images (or TESSERA_DECODE_THREADS; default one per core)
+      [--decode-threads N]  threads that read and decode images (or TESSERA_DECODE_THREADS; default half the cores)
       [--log-format text|json] [--log-level LEVEL] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)
       [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
                                    then they are cancelled and redone by another worker

@@ -69,7 +69,7 @@ export function runtimeOptionsFromEnvironment(env: NodeJS.ProcessEnv = process.e
   return parsed.data;
 }
 
-/** The embedded run's decode threads (TESSERA_DECODE_THREADS), undefined for one per core. */
+/** The embedded run's decode threads (TESSERA_DECODE_THREADS), undefined for half the cores. */
 export function decodeThreadsFromEnvironment(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const parsed = positiveInt.optional().safeParse(env.TESSERA_DECODE_THREADS || undefined);
   if (!parsed.success) throw new UsageError(`TESSERA_DECODE_THREADS: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);

@@ -28,7 +28,7 @@ export interface TesseraWorkersOptions {
   /** Shards one inference worker runs at once. One is enough to keep its session busy, because
    * each shard already overlaps decoding with inference; more only adds memory. */
   inferenceConcurrency?: number;
-  /** Threads that read and decode images (lib/extract/decode-threads.ts); one per core when undefined. */
+  /** Threads that read and decode images (lib/extract/decode-threads.ts); half the cores when undefined. */
   decodeThreads?: number;
   cpuConcurrency?: number;
   intraOpThreads?: number;

@@ -20,26 +20,36 @@ function send(reply: DecodeReply): void {
   port!.postMessage(reply);
 }
 
+/**
+ * Images sharp decodes at once per thread. A plain JPEG blocks the thread while libjpeg-turbo
+ * decodes it; anything else (another size or format: photos as cameras write them) is a libvips
+ * call on libuv's pool that this thread only waits for, so two lanes keep two of those in flight.
+ */
+const LANES = 2;
+
 async function decodeImages({ root, size, occlusionSeed, imageIds, pixels, next }: DecodeRequest): Promise<DecodedImage[]> {
   // Folder checks are cached per request: a folder swapped for a symlink is seen by the next batch.
   const files = new ImageFiles(root);
   const perImage = 3 * size * size;
   const decoded: DecodedImage[] = [];
-  for (let slot = Atomics.add(next, 0, 1); slot < imageIds.length; slot = Atomics.add(next, 0, 1)) {
-    const imageId = imageIds[slot]!;
-    let file: string | undefined;
-    let sha256: string | null = null;
-    try {
-      // Read once: the bytes hashed for the shard's lineage are the very bytes decoded.
-      const bytes = files.readBlocking(imageId, (resolved) => (file = resolved));
-      sha256 = sha256Bytes(bytes);
-      const hole = occlusionSeed === null ? undefined : occlusionFor(occlusionSeed, imageId, size);
-      await decodeRgbInto(bytes, size, pixels, slot * perImage, hole, { blocking: true });
-      decoded.push({ slot, sha256 });
-    } catch (error) {
-      decoded.push({ slot, sha256, failure: await describeImageError(error, file) });
+  const lane = async () => {
+    for (let slot = Atomics.add(next, 0, 1); slot < imageIds.length; slot = Atomics.add(next, 0, 1)) {
+      const imageId = imageIds[slot]!;
+      let file: string | undefined;
+      let sha256: string | null = null;
+      try {
+        // Read once: the bytes hashed for the shard's lineage are the very bytes decoded.
+        const bytes = files.readBlocking(imageId, (resolved) => (file = resolved));
+        sha256 = sha256Bytes(bytes);
+        const hole = occlusionSeed === null ? undefined : occlusionFor(occlusionSeed, imageId, size);
+        await decodeRgbInto(bytes, size, pixels, slot * perImage, hole, { blocking: true });
+        decoded.push({ slot, sha256 });
+      } catch (error) {
+        decoded.push({ slot, sha256, failure: await describeImageError(error, file) });
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: LANES }, lane));
   return decoded;
 }
 

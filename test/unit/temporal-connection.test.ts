@@ -61,7 +61,7 @@ test('worker options are checked before connecting, each error naming its flag o
   refused({}, { TESSERA_DECODE_THREADS: 'many' }, /--decode-threads or TESSERA_DECODE_THREADS/);
   assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, { TESSERA_DECODE_THREADS: '3' }).decodeThreads, 3);
   assert.equal(parseWorkerOptions({ 'allow-root': [dir], 'decode-threads': '5' }, { TESSERA_DECODE_THREADS: '3' }).decodeThreads, 5, 'the flag wins');
-  assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, {}).decodeThreads, undefined, 'one per core');
+  assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, {}).decodeThreads, undefined, 'the default: half the cores');
 });
 
 test('the embedded run takes its decode threads from TESSERA_DECODE_THREADS, naming it when wrong', () => {
