@@ -24,16 +24,19 @@ interface Pending {
 interface Running {
   threads: Worker[];
   ready: Promise<void>;
+  /** Stops this pool: its start and its requests fail with `error`, its threads are terminated. */
+  stop: (error: Error) => Promise<void>;
 }
 
 /**
  * The worker process's decode threads (decode-thread.ts), half the cores by default: every batch
  * goes to all of them, and each takes images from it until none are left. Started on first use
- * (or `start()`), restarted after a thread dies, stopped by `close()`. Every thread must decode
- * with this process's decoder, the one its extraction keys name.
+ * (or `start()`), started afresh after a thread dies, stopped for good by `close()`. Every thread
+ * must decode with this process's decoder, the one its extraction keys name.
  */
 export class DecodeThreads {
   private running: Running | undefined;
+  private closed = false;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
@@ -45,8 +48,8 @@ export class DecodeThreads {
   constructor(readonly threadCount = Math.max(1, Math.ceil(os.availableParallelism() / 2))) {}
 
   /** Starts the threads now, so that the first batch need not wait for them. */
-  start(): Promise<void> {
-    return this.threads().ready;
+  async start(): Promise<void> {
+    await this.threads().ready;
   }
 
   /** The batch's images decoded into `pixels` (from sharedPixels()), outcomes in slot order. */
@@ -54,24 +57,26 @@ export class DecodeThreads {
     if (!(pixels.buffer instanceof SharedArrayBuffer)) throw new TypeError('decode threads write into shared memory: allocate the pixels with sharedPixels()');
     if (pixels.length < request.imageIds.length * 3 * request.size * request.size) throw new RangeError(`no room for ${request.imageIds.length} images of ${request.size}² in ${pixels.length} bytes`);
     if (request.imageIds.length === 0) return [];
-    const { threads, ready } = this.threads();
-    await ready;
+    const running = this.threads();
+    await running.ready;
+    // Stopped while this call waited (a thread died, or close()): its threads would never answer.
+    if (this.running !== running) throw new Error('decode threads stopped before the batch was sent; the shard is retried');
     const id = this.nextId++;
     const message: DecodeRequest = { ...request, id, pixels, next: new Int32Array(new SharedArrayBuffer(4)) };
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { images: new Array(request.imageIds.length), replies: threads.length, resolve, reject });
-      for (const thread of threads) thread.postMessage(message);
+      this.pending.set(id, { images: new Array(request.imageIds.length), replies: running.threads.length, resolve, reject });
+      for (const thread of running.threads) thread.postMessage(message);
     });
   }
 
+  /** Stops the threads; every request still waiting fails, and none is taken after. */
   async close(): Promise<void> {
-    const running = this.running;
-    this.running = undefined;
-    if (running) await Promise.allSettled(running.threads.map((thread) => thread.terminate()));
-    this.failPending(new Error('decode threads closed'));
+    this.closed = true;
+    await this.running?.stop(new Error('decode threads closed'));
   }
 
   private threads(): Running {
+    if (this.closed) throw new Error('decode threads are closed');
     if (this.running) return this.running;
     const expected = jpegDecoderName();
     const threads = Array.from({ length: this.threadCount }, () => startTypeScriptThread(threadUrl, undefined));
@@ -81,22 +86,25 @@ export class DecodeThreads {
       const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
       return { promise, resolve, reject };
     });
-    const running: Running = { threads, ready: Promise.all(ready.map((r) => r.promise)).then(() => undefined) };
-    const fail = (error: Error) => {
-      if (this.running !== running) return; // closed, or already failed
-      this.running = undefined;
-      for (const r of ready) r.reject(error);
-      for (const thread of threads) void thread.terminate();
-      this.failPending(error);
+    const running: Running = {
+      threads,
+      ready: Promise.all(ready.map((r) => r.promise)).then(() => undefined),
+      stop: async (error) => {
+        if (this.running !== running) return; // stopped already
+        this.running = undefined;
+        for (const r of ready) r.reject(error);
+        this.failPending(error);
+        await Promise.allSettled(threads.map((thread) => thread.terminate()));
+      },
     };
     threads.forEach((thread, k) => {
       thread.on('message', (reply: DecodeReply) => {
         if (reply.kind !== 'ready') return this.onReply(reply);
         if (reply.decoder === expected) return ready[k]!.resolve();
-        fail(new Error(`a decode thread decodes JPEGs with ${reply.decoder}, this process with ${expected}: its pixels would not be the ones the extraction key names`));
+        void running.stop(new Error(`a decode thread decodes JPEGs with ${reply.decoder}, this process with ${expected}: its pixels would not be the ones the extraction key names`));
       });
-      thread.on('error', fail);
-      thread.on('exit', (code) => fail(new Error(`decode thread exited with code ${code}`)));
+      thread.on('error', (error) => void running.stop(error));
+      thread.on('exit', (code) => void running.stop(new Error(`decode thread exited with code ${code}`)));
     });
     running.ready.catch(() => undefined);
     this.running = running;

@@ -34,7 +34,7 @@ export class ImageFiles {
       handle = await fs.open(path.join(await folder, path.basename(file)), OPEN_FLAGS);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
-        const real = this.inside(await fs.realpath(file));
+        const real = this.inside(await fs.realpath(file), 'file');
         onResolved(real);
         return fs.readFile(real);
       }
@@ -58,7 +58,7 @@ export class ImageFiles {
       fd = openSync(path.join(folder, path.basename(file)), OPEN_FLAGS);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
-        const real = this.inside(realpathSync.native(file));
+        const real = this.inside(realpathSync.native(file), 'file');
         onResolved(real);
         return readFileSync(real);
       }
@@ -71,9 +71,9 @@ export class ImageFiles {
     }
   }
 
-  /** `real` when it lies inside the image folder; an InputError otherwise. */
-  private inside(real: string): string {
-    if (real !== this.root && !real.startsWith(this.root + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
+  /** `real` when it lies inside the image folder (a folder may be the image folder itself); an InputError otherwise. */
+  private inside(real: string, kind: 'folder' | 'file' = 'folder'): string {
+    if ((kind === 'file' || real !== this.root) && !real.startsWith(this.root + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
     return real;
   }
 }

@@ -127,10 +127,15 @@ function loadJpegTurbo(): JpegTurbo | null {
       // On a libuv thread: decoding takes every core there is, as sharp's did.
       const decoding = whenPlain(bytes, size, target, offset, (handle, rgb) =>
         new Promise<boolean>((resolve) => {
-          decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags, (error: unknown, result: number) => {
-            destroy(handle);
-            resolve(!error && result === 0);
-          });
+          try {
+            decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags, (error: unknown, result: number) => {
+              destroy(handle);
+              resolve(!error && result === 0);
+            });
+          } catch {
+            destroy(handle); // the call never started: no callback will
+            resolve(false);
+          }
         }),
       );
       return decoding === false ? false : decoding;

@@ -109,7 +109,7 @@ test('bad files become errors naming what is wrong; the good ones close the gaps
   assert.equal(hashes['truncated.jpg'], createHash('sha256').update(fs.readFileSync(path.join(root, 'truncated.jpg'))).digest('hex'), 'read, then refused: its bytes are recorded');
 });
 
-test('batches in flight at once, batches smaller than the pool, and a restart after close all decode whole', async () => {
+test('batches in flight at once and batches smaller than the pool all decode whole; after close, none is taken', { timeout: 60_000 }, async () => {
   const { root, good } = await imageFolder();
   const batches = [good.slice(0, 1), good.slice(1, 9), good.slice(9), []];
   const results = await Promise.all(batches.map((ids) => decodeBatch(asShardImages(ids), config, 'val', { decoders, root }, sharedPixels(Math.max(1, ids.length) * PER_IMAGE))));
@@ -119,9 +119,15 @@ test('batches in flight at once, batches smaller than the pool, and a restart af
       assert.ok(Buffer.from(results[k]!.pixels.subarray(slot * PER_IMAGE, (slot + 1) * PER_IMAGE)).equals(await expectedPixels(root, id, 'val')), id);
     }
   }
-  await decoders.close();
-  const again = await decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders, root }, sharedPixels(2 * PER_IMAGE));
-  assert.equal(again.images.length, 2);
+  const closing = new DecodeThreads(2);
+  const waiting = assert.rejects(
+    decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: closing, root }, sharedPixels(2 * PER_IMAGE)),
+    /decode threads (closed|stopped)/,
+    'a batch waiting for the threads to start fails, it does not hang',
+  );
+  await closing.close();
+  await waiting;
+  await assert.rejects(decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: closing, root }, sharedPixels(2 * PER_IMAGE)), /decode threads are closed/);
 });
 
 test('pixels the threads cannot share are refused', async () => {
@@ -130,7 +136,7 @@ test('pixels the threads cannot share are refused', async () => {
   await assert.rejects(decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 2) }, sharedPixels(PER_IMAGE)), /no room for 2 images/);
 });
 
-test('threads that would decode JPEGs with another decoder than the extraction key names are refused', { skip: !jpegTurbo() }, async () => {
+test('threads that would decode JPEGs with another decoder than the extraction key names are refused; the next batch starts afresh', { skip: !jpegTurbo() }, async () => {
   const { root, good } = await imageFolder();
   // This process loaded libjpeg-turbo; threads started now see the variable and would use sharp.
   process.env.TESSERA_JPEG_DECODER = 'sharp';
@@ -140,6 +146,9 @@ test('threads that would decode JPEGs with another decoder than the extraction k
       decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: others, root }, sharedPixels(2 * PER_IMAGE)),
       /a decode thread decodes JPEGs with libvips, this process with libjpeg-turbo/,
     );
+    delete process.env.TESSERA_JPEG_DECODER;
+    const again = await decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: others, root }, sharedPixels(2 * PER_IMAGE));
+    assert.deepEqual(again.images.map((image) => image.imageId), good.slice(0, 2));
   } finally {
     delete process.env.TESSERA_JPEG_DECODER;
     await others.close();
