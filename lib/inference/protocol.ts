@@ -3,7 +3,10 @@ import type { Normalize } from '../image/model-input.ts';
 
 export interface SessionSpec {
   modelPath: string;
-  /** sha256 of the model file when the session was asked for: a replaced file gets a new session. */
+  /**
+   * sha256 of the model file when the session was asked for: a replaced file gets a new session,
+   * and a session whose file no longer has these bytes when it loads is refused.
+   */
   modelSha256?: string;
   executionProvider: 'cpu' | 'cuda';
   /** Output index or name, as in the run config. */

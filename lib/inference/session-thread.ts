@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { sha256Bytes } from '../core/hashing.ts';
 import { describeOutputs, resolveOutputName } from './output-name.ts';
 import { FUSED_INPUT, fusePixelGraph } from './fused-model.ts';
 import { pixelTransfer, type ModelDescription, type PixelBatch, type SessionSpec, type ThreadReply, type ThreadRequest } from './protocol.ts';
@@ -39,7 +40,15 @@ function sessionOptions(sessionConfig: Record<string, string> = {}): ort.Inferen
  * are found beside the model file, as when onnxruntime loads the file itself.
  */
 async function load(): Promise<{ session: ort.InferenceSession; model: ModelDescription }> {
-  const fused = fusePixelGraph(await fs.readFile(spec.modelPath), spec.normalize, spec.imgSize);
+  const bytes = await fs.readFile(spec.modelPath);
+  // The engine is keyed by this sha256 and every shard it serves names it: the bytes loaded must
+  // be those bytes, not a file replaced after it was hashed (a later run could find it again).
+  const expected = spec.modelSha256;
+  const loaded = expected === undefined ? undefined : sha256Bytes(bytes);
+  if (expected !== undefined && loaded !== expected) {
+    throw new Error(`the file changed after it was hashed (sha256 ${expected.slice(0, 12)}… expected, ${loaded!.slice(0, 12)}… read)`);
+  }
+  const fused = fusePixelGraph(bytes, spec.normalize, spec.imgSize);
   const options = sessionOptions({ model_external_initializers_file_folder_path: path.dirname(path.resolve(spec.modelPath)) });
   const session = await ort.InferenceSession.create(fused.bytes, options);
   const outputName = resolveOutputName(session.outputNames, spec.output);

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, test } from 'node:test';
+import { sha256File } from '../../lib/core/hashing.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
-import { InferenceEngines } from '../../lib/inference/engine.ts';
+import { InferenceEngines, ModelLoadError } from '../../lib/inference/engine.ts';
 import { requireSetup } from '../support/environment.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const engines = new InferenceEngines();
 after(() => engines.closeAll());
@@ -26,4 +30,24 @@ test('batches sent to the session thread at once (as extraction pipelines them) 
     together.forEach((result, k) => assert.ok(Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength).equals(Buffer.from(alone[k]!.buffer, alone[k]!.byteOffset, alone[k]!.byteLength)), `${normalize} batch ${k}`));
     assert.equal(together[0]!.pixels.length, 4 * 3 * size * size, 'the pixel buffer comes back for reuse');
   }
+});
+
+test('a session loads only the model bytes it is keyed by: a file replaced after it was hashed is refused', async () => {
+  const model = path.join(tempDir('engine-sha'), 'model.onnx');
+  fs.copyFileSync(DEFAULT_MODEL, model);
+  const hashed = await sha256File(model);
+  const spec = { modelPath: model, executionProvider: 'cpu', output: 4, imgSize: 64, normalize: 'none', microBatch: 2 } as const;
+  // Another file under the same name between the hash and the load (a re-export, a swapped copy).
+  const other = Buffer.from(fs.readFileSync(model));
+  other.writeUInt8(other.readUInt8(other.length - 1) ^ 1, other.length - 1);
+  fs.writeFileSync(model, other);
+  await assert.rejects(engines.get({ ...spec, modelSha256: hashed }), (error: Error) => {
+    assert.ok(error instanceof ModelLoadError, String(error));
+    assert.match(error.message, new RegExp(`cannot load model ${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*changed after it was hashed \\(sha256 ${hashed.slice(0, 12)}… expected`));
+    return true;
+  });
+  // The same bytes back: the session loads under that key (a failed load is not cached).
+  fs.copyFileSync(DEFAULT_MODEL, model);
+  const engine = await engines.get({ ...spec, modelSha256: hashed });
+  assert.equal((await engine.run({ pixels: pixels(1, 64, 1), images: 1 })).dims.length, 4);
 });
