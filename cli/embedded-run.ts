@@ -190,7 +190,7 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     // The folders this command names: its data, its output, and the earlier outputs it reuses.
     const allowRoots = [config.data, out, ...config.reuse];
     const runtime = { ...options.runtime, logFile: layout.log, echo: options.verbose };
-    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime, decodeThreads: options.decodeThreads });
+    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime, decodeThreads: options.decodeThreads, warmFor: config });
     const running = (parts.running = parts.workers.run());
     const result = await Promise.race([
       submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),

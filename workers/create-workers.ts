@@ -1,5 +1,5 @@
 import type { Duration } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities, sessionSpecFor } from '../activities/inference-activities.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
@@ -7,6 +7,8 @@ import { resolveWorkerRoots } from '../lib/run-folder/confinement.ts';
 import { connectionOptions, type TemporalTarget } from '../lib/temporal/connection.ts';
 import { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
+import { sha256File } from '../lib/core/hashing.ts';
+import { runLayout } from '../lib/run-folder/layout.ts';
 import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
@@ -42,6 +44,11 @@ export interface TesseraWorkersOptions {
   shutdownGraceTime?: string;
   /** Log format and level, metrics endpoint (process-wide; the first worker of a process sets them). */
   runtime?: RuntimeOptions;
+  /**
+   * The run this process is started for (the embedded run): its model's session loads while the
+   * workers are set up, before the workflow starts, rather than beside preflight.
+   */
+  warmFor?: RunConfig;
 }
 
 export interface TesseraWorkers {
@@ -63,9 +70,24 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   sharp.cache(false);
   const connection = await NativeConnection.connect(connectionOptions(options.target));
   const namespace = options.target.namespace;
-  const engines = new InferenceEngines();
+  // One line per session loaded: a run should load its model once per worker process.
+  const engines = new InferenceEngines((spec, seconds) =>
+    Runtime.instance().logger.info('inference session loaded', { model: spec.modelPath, sha256: spec.modelSha256, imgSize: spec.imgSize, normalize: spec.normalize, output: spec.output, seconds }),
+  );
   const decoders = new DecodeThreads(options.decodeThreads);
   const inferenceOptions = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
+  // What a shard of `config` will ask for, loading now: a failure is the first shard's to report.
+  const warmInference = (config: RunConfig, modelSha256: string) => {
+    void engines.get({ ...sessionSpecFor(config, inferenceOptions), modelSha256 }).catch(() => undefined);
+    void decoders.start().catch(() => undefined);
+  };
+  if (options.queues.includes('inference')) {
+    // Every shard needs the decode threads: they start with the worker (while the workflow code
+    // bundles), not in its first shard. The embedded run's session loads meanwhile too.
+    void decoders.start().catch(() => undefined);
+    const config = options.warmFor;
+    if (config) void sha256File(runLayout(config).model).then((sha256) => warmInference(config, sha256), () => undefined);
+  }
   const workers: Worker[] = [];
   // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends
   // them as rarely as 0.8 × heartbeatSeconds: one per second makes `tessera cancel` prompt.
@@ -78,16 +100,9 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   try {
     if (options.queues.includes('cpu')) {
       bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
-      // One process with both queues (the embedded run): the model's session and the decode threads
-      // load beside preflight, split and plan (EfficientNet-B0 here: ~0.4 s that the first shard no
-      // longer waits for).
-      const warmInference = options.queues.includes('inference')
-        ? (config: RunConfig, modelSha256: string) => {
-            void engines.get({ ...sessionSpecFor(config, inferenceOptions), modelSha256 }).catch(() => undefined);
-            void decoders.start().catch(() => undefined);
-          }
-        : undefined;
-      const cpuActivities = createCpuActivities(roots, { warmInference });
+      // One process with both queues: preflight has recorded the run's model, and its session (unless
+      // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
+      const cpuActivities = createCpuActivities(roots, { warmInference: options.queues.includes('inference') ? warmInference : undefined });
       workers.push(
         await Worker.create({
           connection,
@@ -123,6 +138,8 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       );
     }
   } catch (error) {
+    await engines.closeAll();
+    await decoders.close();
     await connection.close();
     throw error;
   }

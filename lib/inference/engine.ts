@@ -88,11 +88,16 @@ export class InferenceEngine {
 export class InferenceEngines {
   private readonly engines = new Map<string, Promise<InferenceEngine>>();
 
+  /** `onLoaded`: told of each session this process loads (a worker logs it), with its load time. */
+  constructor(private readonly onLoaded?: (spec: SessionSpec, seconds: number) => void) {}
+
   get(spec: SessionSpec): Promise<InferenceEngine> {
     const key = JSON.stringify([spec.modelPath, spec.modelSha256 ?? null, spec.executionProvider, spec.output, spec.imgSize, spec.normalize, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
     let engine = this.engines.get(key);
     if (!engine) {
+      const started = performance.now();
       engine = InferenceEngine.open(spec);
+      void engine.then((opened) => this.onLoaded?.(opened.spec, (performance.now() - started) / 1000), () => undefined);
       // A failed load is not cached: a fixed model file can be retried without a restart.
       engine.catch(() => this.engines.delete(key));
       this.engines.set(key, engine);

@@ -37,6 +37,10 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.match(first.stdout, /images\/s/);
   assert.ok(fs.existsSync(path.join(dir, 'out', 'vectors.parquet')));
   assert.ok(fs.existsSync(path.join(dir, 'out', '.tessera', 'temporal', 'state.db')), 'server state lives under --out');
+  // The session loaded while the worker started is the one every shard used: loaded once, this model.
+  const loads = fs.readFileSync(path.join(dir, 'out', '.tessera', 'tessera.log'), 'utf8').match(/inference session loaded.*/g) ?? [];
+  assert.equal(loads.length, 1, loads.join('\n'));
+  assert.match(loads[0]!, new RegExp(`sha256: '${JSON.parse(fs.readFileSync(path.join(dir, 'out', 'manifest.json'), 'utf8')).model.sha256}'`));
 
   // The run and its server are gone: status answers from the folder, with no server and no --address.
   const status = await runTessera(['status', '--out', 'out', '--json'], dir);
