@@ -2,7 +2,8 @@
  * Upgrading workers must not break runs that are open: Temporal replays a run's history through
  * the new workflow code whenever a worker picks it up again (restart, crash, new deployment). These
  * histories were recorded from real runs: one by the code before shard-range child workflows
- * (commit c4a2c63, every shard an activity of the run's workflow), one by the current layout.
+ * (commit c4a2c63, every shard an activity of the run's workflow), one by the current layout; and
+ * two shard-range children, from before and after the first shard was handed out alone.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -23,6 +24,17 @@ function history(name: string): History {
   return History.decode(fs.readFileSync(path.join(HISTORIES, name)));
 }
 
+/**
+ * A history with its patch markers removed, renumbered so that only the missing patch, not a gap
+ * in event ids, tells it from the recorded run: it reads as a run that never took the new path.
+ */
+function removePatchMarkers(recorded: History) {
+  const patchEvents = new Set([EventType.EVENT_TYPE_MARKER_RECORDED, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]);
+  const plain = History.toObject(History.create({ events: (recorded.events ?? []).filter((e) => !patchEvents.has(e.eventType!)) }), { longs: Number }) as { events: { eventId: number }[] };
+  plain.events.forEach((event, k) => (event.eventId = k + 1));
+  return History.fromObject(plain);
+}
+
 const types = (h: History) => new Set((h.events ?? []).map((e) => e.eventType));
 
 test('a run recorded before shard-range children replays on the current workflow code', async () => {
@@ -39,14 +51,21 @@ test('a run with shard-range children replays on the current workflow code', asy
 });
 
 test('the replay check can fail: a run with children, stripped of its patch marker, clashes with the inline path', async () => {
-  // The current history, with its patch marker removed, reads as a run that never took the new
-  // path, so the workflow code must take the inline path and clash with the recorded children.
-  const recorded = history('extract-vectors-shard-range-children.binpb');
-  const patchEvents = new Set([EventType.EVENT_TYPE_MARKER_RECORDED, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]);
-  const kept = (recorded.events ?? []).filter((e) => !patchEvents.has(e.eventType!));
-  // Renumbered, so that only the missing patch, not a gap in event ids, tells the runs apart.
-  const plain = History.toObject(History.create({ events: kept }), { longs: Number }) as { events: { eventId: number }[] };
-  plain.events.forEach((event, k) => (event.eventId = k + 1));
-  const withoutMarker = History.fromObject(plain);
+  // Without its patch marker the workflow code must take the inline path and clash with the recorded children.
+  const withoutMarker = removePatchMarkers(history('extract-vectors-shard-range-children.binpb'));
   await assert.rejects(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, withoutMarker, 'run-with-children'), /Nondeterminism error: .*(StartChildWorkflowExecution|ChildWorkflow)/);
+});
+
+// Shard-range children's histories, recorded from two-shard runs (1,360 photos).
+test('shard-range children recorded before and after the first shard was handed out alone replay on the current code; stripped of the patch, the new one clashes', async () => {
+  const before = history('extract-shard-range-d31b02e.binpb');
+  assert.ok(!types(before).has(EventType.EVENT_TYPE_TIMER_STARTED), 'both shards were scheduled at once');
+  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, before, 'range-before-first-alone');
+
+  const after = history('extract-shard-range-first-shard-alone.binpb');
+  const order = (after.events ?? []).map((e) => e.eventType).filter((t) => t === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || t === EventType.EVENT_TYPE_TIMER_FIRED);
+  assert.deepEqual(order, [EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_FIRED, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED], 'shard 0 alone, the other after the timer');
+  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, after, 'range-first-alone');
+
+  await assert.rejects(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, removePatchMarkers(after), 'range-first-alone'), /Nondeterminism error/);
 });
