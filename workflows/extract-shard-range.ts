@@ -1,4 +1,4 @@
-import { patched, setCurrentDetails, setHandler, sleep } from '@temporalio/workflow';
+import { condition, patched, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ShardSummary } from '../activities/inference-activities.ts';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { activitiesFor } from './activity-options.ts';
@@ -58,6 +58,7 @@ export async function extractShardRange(config: RunConfig, range: ShardRange): P
   const last = range.firstShard + range.shardCount;
   let next = range.firstShard;
   let failed = false;
+  let settled = 0; // shards whose activity has returned or failed
   const lane = async () => {
     while (next < last && !failed) {
       const shard = next++;
@@ -66,14 +67,20 @@ export async function extractShardRange(config: RunConfig, range: ShardRange): P
       } catch (error) {
         failed = true; // no lane takes another shard
         throw error;
+      } finally {
+        settled++;
       }
     }
   };
-  // The first shard is handed out alone: scheduled together, the task queue gave a worker shard 1
-  // before shard 0 in 5 runs of 8, and compaction, which follows the shards in order, then had
-  // all of shard 0 to copy after the last shard. One short timer later the other lanes start.
-  const firstAlone = patched('first-shard-dispatched-alone');
-  const startLane = (k: number) => (k > 0 && firstAlone ? sleep(1).then(lane) : lane());
+  // A split's first shard is handed out alone. Scheduled together, the task queue gave a worker
+  // shard 1 before shard 0 in 5 runs of 8, and compaction, which follows the shards in order, then
+  // had all of shard 0 to copy after the last shard. The other lanes start after a 1 ms timer
+  // (the dev server fires it after ~1 s) or when shard 0 is done, whichever comes first.
+  const firstAlone = range.firstShard === 0 && patched('first-shard-dispatched-alone');
+  const startLane = async (k: number) => {
+    if (k > 0 && firstAlone) await condition(() => settled > 0, 1);
+    return lane();
+  };
   // allSettled, not all: on cancellation or a failure this workflow ends only after every lane's
   // running activity has stopped and removed its temporary file.
   const lanes = await Promise.allSettled(Array.from({ length: Math.min(config.parallelShards, range.shardCount) }, (_, k) => startLane(k)));

@@ -56,16 +56,24 @@ test('the replay check can fail: a run with children, stripped of its patch mark
   await assert.rejects(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, withoutMarker, 'run-with-children'), /Nondeterminism error: .*(StartChildWorkflowExecution|ChildWorkflow)/);
 });
 
-// Shard-range children's histories, recorded from two-shard runs (1,360 photos).
-test('shard-range children recorded before and after the first shard was handed out alone replay on the current code; stripped of the patch, the new one clashes', async () => {
+// Shard-range children's histories, recorded from two-shard runs: 1,360 photos, and 8 images in shards of 4.
+test('shard-range children recorded before and after the first shard was handed out alone replay on the current code; stripped of the patch, the new ones clash', async () => {
   const before = history('extract-shard-range-d31b02e.binpb');
   assert.ok(!types(before).has(EventType.EVENT_TYPE_TIMER_STARTED), 'both shards were scheduled at once');
   await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, before, 'range-before-first-alone');
 
-  const after = history('extract-shard-range-first-shard-alone.binpb');
-  const order = (after.events ?? []).map((e) => e.eventType).filter((t) => t === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || t === EventType.EVENT_TYPE_TIMER_FIRED);
-  assert.deepEqual(order, [EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_FIRED, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED], 'shard 0 alone, the other after the timer');
-  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, after, 'range-first-alone');
-
-  await assert.rejects(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, removePatchMarkers(after), 'range-first-alone'), /Nondeterminism error/);
+  const { EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: scheduled, EVENT_TYPE_ACTIVITY_TASK_COMPLETED: completed, EVENT_TYPE_TIMER_FIRED: fired, EVENT_TYPE_TIMER_CANCELED: cancelled } = EventType;
+  const steps = (h: History) => (h.events ?? []).map((e) => e.eventType).filter((t) => t === scheduled || t === completed || t === fired || t === cancelled);
+  const recorded = {
+    // Shard 0 still running when the timer fired: shard 1 was scheduled then.
+    'extract-shard-range-first-shard-alone.binpb': [scheduled, fired, scheduled, completed, completed],
+    // Shard 0 done before the timer fired: shard 1 scheduled then, the timer cancelled.
+    'extract-shard-range-first-shard-done-first.binpb': [scheduled, completed, scheduled, cancelled, completed],
+  };
+  for (const [name, expected] of Object.entries(recorded)) {
+    const after = history(name);
+    assert.deepEqual(steps(after), expected, name);
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, after, name);
+    await assert.rejects(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, removePatchMarkers(after), name), /Nondeterminism error/, `${name} without its marker`);
+  }
 });
