@@ -87,17 +87,20 @@ export class InferenceEngine {
 /** Engines by session spec: one per worker process for each model/provider/output/image size in use. */
 export class InferenceEngines {
   private readonly engines = new Map<string, Promise<InferenceEngine>>();
+  private closed = false;
 
   /** `onLoaded`: told of each session this process loads (a worker logs it), with its load time. */
   constructor(private readonly onLoaded?: (spec: SessionSpec, seconds: number) => void) {}
 
+  /** A session; refused once closeAll() ran (a late warm-up must not leave a thread that keeps the process alive). */
   get(spec: SessionSpec): Promise<InferenceEngine> {
+    if (this.closed) return Promise.reject(new Error('inference engines are closed: the worker is stopping'));
     const key = JSON.stringify([spec.modelPath, spec.modelSha256 ?? null, spec.executionProvider, spec.output, spec.imgSize, spec.normalize, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
     let engine = this.engines.get(key);
     if (!engine) {
       const started = performance.now();
       engine = InferenceEngine.open(spec);
-      void engine.then((opened) => this.onLoaded?.(opened.spec, (performance.now() - started) / 1000), () => undefined);
+      void engine.then((opened) => this.tellLoaded(opened.spec, (performance.now() - started) / 1000), () => undefined);
       // A failed load is not cached: a fixed model file can be retried without a restart.
       engine.catch(() => this.engines.delete(key));
       this.engines.set(key, engine);
@@ -106,8 +109,17 @@ export class InferenceEngines {
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
     const engines = [...this.engines.values()];
     this.engines.clear();
     await Promise.allSettled(engines.map(async (engine) => (await engine).close()));
+  }
+
+  private tellLoaded(spec: SessionSpec, seconds: number): void {
+    try {
+      this.onLoaded?.(spec, seconds);
+    } catch {
+      // A log line that cannot be written is no reason to stop a worker.
+    }
   }
 }

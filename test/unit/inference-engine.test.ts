@@ -51,3 +51,9 @@ test('a session loads only the model bytes it is keyed by: a file replaced after
   const engine = await engines.get({ ...spec, modelSha256: hashed });
   assert.equal((await engine.run({ pixels: pixels(1, 64, 1), images: 1 })).dims.length, 4);
 });
+
+test('closed engines refuse a session asked for afterwards: a late warm-up leaves no thread running', async () => {
+  const closing = new InferenceEngines();
+  await closing.closeAll();
+  await assert.rejects(closing.get({ modelPath: DEFAULT_MODEL, executionProvider: 'cpu', output: 4, imgSize: 64, normalize: 'none' }), /inference engines are closed/);
+});
