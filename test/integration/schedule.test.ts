@@ -1,7 +1,9 @@
 /**
  * `tessera schedule` on a real dev server: create (every 24 h, overlap skip, 1 h catch-up window),
  * trigger now, a second trigger skipped while the first run is running, the run's own output
- * folder named by its scheduled time, then pause and delete.
+ * folder named by its scheduled time, then pause and delete. The workers start held, so the first
+ * run is certainly still open at the second trigger (a small run can finish within the second a
+ * CLI process needs to start).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -40,7 +42,7 @@ before(async () => {
   dir = tempDir('schedule');
   data = path.join(dir, 'data');
   await generateSampleData({ dir: data, images: 44, classes: 4, seed: 9 });
-  temporal = await startTemporal(dir);
+  temporal = await startTemporal(dir, undefined, { holdWorkers: true });
 });
 
 after(async () => {
@@ -63,8 +65,9 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   const [action] = description.info.recentActions;
   assert.ok(action, 'the trigger started a run');
   assert.match(action.action.workflow.workflowId, /^tessera-schedule-nightly-/);
-  // The first run is still running (it loads the model, splits, extracts): a second one is skipped.
+  // The first run is open (started, no worker has taken it yet): a second trigger is skipped.
   assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
+  temporal.releaseWorkers();
 
   const result = (await temporal.client.workflow.getHandle<ExtractVectorsWorkflow>(action.action.workflow.workflowId).result());
   const expectedOut = path.join(dir, 'runs', `nightly-${compactUtcTime(action.scheduledAt)}`);
@@ -119,6 +122,7 @@ test('schedule create refuses a schedule without a spec, and run refuses the sch
 });
 
 test('a schedule runs incrementally: a later run copies the vectors of unchanged images from the newest finished run, describe shows what each run reused, and --keep-runs removes older outputs', async () => {
+  temporal.releaseWorkers(); // released by the first test, unless it failed before
   const grown = path.join(dir, 'grown');
   await generateSampleData({ dir: grown, images: 48, classes: 4, seed: 9 });
   const lines = fs.readFileSync(path.join(grown, 'train.csv'), 'utf8').trim().split('\n');

@@ -21,17 +21,29 @@ export interface TemporalHarness {
   client: Client;
   connection: Connection;
   workers: TesseraWorkers;
+  /** Starts polling when the harness was created with `holdWorkers` (a no-op otherwise). */
+  releaseWorkers(): void;
   stop(): Promise<void>;
 }
 
 /**
  * A real dev server (state in a temp folder) with tessera's workers on both queues. The workers
  * serve `allowRoots`: by default the test's own folder and the flowers dataset some tests read.
+ * `holdWorkers` leaves them idle until `releaseWorkers()`, so a test can hold a run open (started,
+ * not yet picked up) for as long as it needs, rather than racing a run that may already be done.
  */
-export async function startTemporal(dir: string, allowRoots: readonly string[] = [dir, FLOWERS_DIR]): Promise<TemporalHarness> {
+export async function startTemporal(
+  dir: string,
+  allowRoots: readonly string[] = [dir, FLOWERS_DIR],
+  options: { holdWorkers?: boolean } = {},
+): Promise<TemporalHarness> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
   const workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots });
-  const running = workers.run();
+  let running: Promise<void> | undefined;
+  const releaseWorkers = () => {
+    running ??= workers.run();
+  };
+  if (!options.holdWorkers) releaseWorkers();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   return {
@@ -39,8 +51,10 @@ export async function startTemporal(dir: string, allowRoots: readonly string[] =
     client,
     connection,
     workers,
+    releaseWorkers,
     async stop() {
       await connection.close();
+      releaseWorkers(); // a held worker still has to run to be shut down and release its threads
       workers.shutdown();
       await running;
       await server.stop();
