@@ -81,6 +81,10 @@ async function runInSlices(session: ort.InferenceSession, model: ModelDescriptio
   return { output: output!, dims: outDims };
 }
 
+function earlier(a: ThreadRequest, b: ThreadRequest): boolean {
+  return a.turn !== b.turn ? a.turn < b.turn : a.id < b.id;
+}
+
 async function main(): Promise<void> {
   let loaded: Awaited<ReturnType<typeof load>>;
   try {
@@ -114,10 +118,21 @@ async function main(): Promise<void> {
       send({ kind: 'run-failed', id, message, pixels: batch.pixels }, pixelTransfer(batch.pixels));
     }
   };
-  // One request at a time, in order: a batch runs in slices with awaits between them.
-  let queue = Promise.resolve();
+  // One request at a time (a batch runs in slices with awaits between them): of those waiting, the
+  // earliest shard's first, so a shard started at another's tail waits until that one has no batch ready.
+  const waiting: ThreadRequest[] = [];
+  let running = false;
+  const runNext = async () => {
+    running = true;
+    while (waiting.length > 0) {
+      const next = waiting.reduce((best, request, at) => (earlier(request, waiting[best]!) ? at : best), 0);
+      await answer(waiting.splice(next, 1)[0]!);
+    }
+    running = false;
+  };
   port!.on('message', (request: ThreadRequest) => {
-    queue = queue.then(() => answer(request));
+    waiting.push(request);
+    if (!running) void runNext();
   });
 }
 

@@ -32,6 +32,20 @@ test('batches sent to the session thread at once (as extraction pipelines them) 
   }
 });
 
+test('the session runs a waiting batch of an earlier turn first: a shard started in another one\'s tail waits until that one has none ready', async () => {
+  requireSetup();
+  const size = 128;
+  const engine = await engines.get({ modelPath: DEFAULT_MODEL, executionProvider: 'cpu', output: 4, imgSize: size, normalize: 'none', microBatch: 2 });
+  const [first, second] = [engine.takeTurn(), engine.takeTurn()];
+  assert.ok(first < second, 'turns are handed out in the order asked');
+  const order: string[] = [];
+  const run = (name: string, turn: number) => engine.run({ pixels: pixels(4, size, name.length), images: 4 }, turn).then(() => order.push(name));
+  // The session is busy with the first request while the rest wait: the later shard's batches,
+  // though sent first, run after every batch of the earlier one that is waiting.
+  await Promise.all([run('running', second), run('later a', second), run('later b', second), run('earlier a', first), run('earlier b', first)]);
+  assert.deepEqual(order, ['running', 'earlier a', 'earlier b', 'later a', 'later b']);
+});
+
 test('a session loads only the model bytes it is keyed by: a file replaced after it was hashed is refused', async () => {
   const model = path.join(tempDir('engine-sha'), 'model.onnx');
   fs.copyFileSync(DEFAULT_MODEL, model);
