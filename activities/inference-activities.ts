@@ -36,11 +36,24 @@ export function sessionSpecFor(config: RunConfig, options: InferenceActivityOpti
   };
 }
 
-/**
- * Activities of the inference task queue, confined to the worker's roots. `engines` holds this
- * process's one session per model, `decoders` its decode threads.
- */
-export function createInferenceActivities({ engines, decoders }: { engines: InferenceEngines; decoders: DecodeThreads }, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
+/** A shard's hold on the inference queue's slots: it says when only its tail is left, and when it ends. */
+export interface ShardTurn {
+  /** What is left of the shard is its tail (last batches, fsync, report): the next shard may start. Idempotent. */
+  tail(): void;
+  /** The shard is over (done, failed or stopped). Idempotent. */
+  leave(): void;
+}
+
+/** This process's parts that every shard uses: one session per model, the decode threads, the queue's slots. */
+export interface InferenceWorkerParts {
+  engines: InferenceEngines;
+  decoders: DecodeThreads;
+  /** Where a shard says that its tail has come (the next shard may start) and that it is over. */
+  shardTurns: { enter(): ShardTurn };
+}
+
+/** Activities of the inference task queue, confined to the worker's roots. */
+export function createInferenceActivities({ engines, decoders, shardTurns }: InferenceWorkerParts, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
   const reuseIndexes = new ReuseIndexes();
   return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
@@ -49,6 +62,7 @@ export function createInferenceActivities({ engines, decoders }: { engines: Infe
       // A model that does not load is a ModelLoadError, an InputError: the run ends at once.
       const engine = (modelSha256: string) => engines.get({ ...sessionSpecFor(config, options), modelSha256 });
       context.log.info('shard started', { split, shard });
+      const turn = shardTurns.enter();
       const full = await failFastOnInputErrors(() =>
         whileHeartbeating(
           () =>
@@ -63,10 +77,11 @@ export function createInferenceActivities({ engines, decoders }: { engines: Infe
               attempt: context.info.attempt,
               reuseIndexes,
               decoders,
+              tail: turn.tail,
             }),
           () => progress,
         ),
-      );
+      ).finally(turn.leave);
       const { images, extracted, rows, channels, grid, parquet, seconds, reused, redone, errors, reusedFrom } = full;
       const reusedImages = reusedFrom.reduce((sum, source) => sum + source.images, 0);
       if (redone) context.log.warn('shard on disk not reused: extracting it again', { split, shard, reason: redone });

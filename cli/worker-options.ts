@@ -42,7 +42,7 @@ type Flags = ConnectionFlagValues & Partial<Record<Exclude<keyof typeof workerFl
 
 const FLAG_OF: Record<string, string> = {
   queues: '--queues',
-  inferenceConcurrency: '--inference-concurrency',
+  inferenceConcurrency: '--inference-concurrency or TESSERA_INFERENCE_CONCURRENCY',
   intraOpThreads: '--intra-op-threads',
   microBatch: '--micro-batch',
   decodeThreads: '--decode-threads or TESSERA_DECODE_THREADS',
@@ -80,7 +80,7 @@ export function decodeThreadsFromEnvironment(env: NodeJS.ProcessEnv = process.en
 export function parseWorkerOptions(flags: Flags, env: NodeJS.ProcessEnv = process.env) {
   const parsed = WorkerOptionsSchema.safeParse({
     queues: (flags.queues ?? 'cpu,inference').split(',').map((queue) => queue.trim()),
-    inferenceConcurrency: flags['inference-concurrency'],
+    inferenceConcurrency: flags['inference-concurrency'] ?? (env.TESSERA_INFERENCE_CONCURRENCY || undefined),
     intraOpThreads: flags['intra-op-threads'],
     microBatch: flags['micro-batch'],
     decodeThreads: flags['decode-threads'] ?? (env.TESSERA_DECODE_THREADS || undefined),

@@ -11,6 +11,7 @@ import { sha256File } from '../lib/core/hashing.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
+import { NextShardSlots, tunerWithActivitySlots } from './next-shard-slots.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
 import sharp from 'sharp';
 
@@ -27,8 +28,11 @@ export interface TesseraWorkersOptions {
   allowRoots: readonly string[];
   /** Model files this worker may open besides those under its roots (the embedded run's model). */
   allowModelFiles?: readonly string[];
-  /** Shards one inference worker runs at once. One is enough to keep its session busy, because
-   * each shard already overlaps decoding with inference; more only adds memory. */
+  /**
+   * Shards one inference worker runs at once. Undefined: one, and the next taken in its tail
+   * (next-shard-slots.ts); one is enough to keep the session busy, because each shard overlaps
+   * decoding with inference. A number N: exactly N at once, none taken early.
+   */
   inferenceConcurrency?: number;
   /** Threads that read and decode images (lib/extract/decode-threads.ts); half the cores when undefined. */
   decodeThreads?: number;
@@ -126,13 +130,15 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       );
     }
     if (options.queues.includes('inference')) {
+      const shardSlots = options.inferenceConcurrency === undefined ? new NextShardSlots() : undefined;
+      const shardTurns = shardSlots ?? { enter: () => ({ tail: () => {}, leave: () => {} }) };
       workers.push(
         await Worker.create({
           connection,
           namespace,
           taskQueue: TASK_QUEUES.inference,
-          activities: createInferenceActivities({ engines, decoders }, roots, inferenceOptions),
-          maxConcurrentActivityTaskExecutions: options.inferenceConcurrency ?? 1,
+          activities: createInferenceActivities({ engines, decoders, shardTurns }, roots, inferenceOptions),
+          ...(shardSlots ? { tuner: tunerWithActivitySlots(shardSlots) } : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),
           ...common,
         }),
       );

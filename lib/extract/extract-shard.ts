@@ -54,7 +54,15 @@ export interface ExtractDeps {
   reuseIndexes: ReuseIndexes;
   /** This worker's decode threads. */
   decoders: DecodeThreads;
+  /**
+   * Told once when what is left of the shard is its tail (about TAIL_SECONDS of batches, then the
+   * file's close and report): the worker may start its next shard now (workers/next-shard-slots.ts).
+   */
+  tail: () => void;
 }
+
+/** How long before a shard's end the next one may start: its set-up and first decodes take 0.2–0.4 s here. */
+const TAIL_SECONDS = 1;
 
 /**
  * The shard on disk when it can stand for this plan now (its report, extraction key, images'
@@ -148,6 +156,7 @@ async function extractFreshShard(
   const reused = sources.length > 0 ? await findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images) : undefined;
   const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
   const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
+  const turn = engine?.takeTurn() ?? 0;
   await loadZstd();
   const size = config.imgSize;
   const batchBytes = config.batchSize * 3 * size * size;
@@ -189,7 +198,7 @@ async function extractFreshShard(
       spare.push(batch.pixels);
       return { batch, index, result: undefined };
     }
-    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length });
+    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length }, turn);
     spare.push(result.pixels);
     return { batch, index, result };
   };
@@ -213,6 +222,9 @@ async function extractFreshShard(
     }
     imagesDone += batches[index]!.length;
     deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+    // The batches left, at the pace of those done so far.
+    const secondsPerBatch = (performance.now() - extractionStarted) / 1000 / (index + 1);
+    if ((batches.length - index - 1) * secondsPerBatch <= TAIL_SECONDS) deps.tail();
   };
 
   // Three stages in flight: batch b+1 decodes (libuv threads) and batch b runs in the model (its
@@ -222,6 +234,7 @@ async function extractFreshShard(
     promise.catch(() => undefined);
     return promise;
   };
+  const extractionStarted = performance.now();
   let decoding = batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, decodeFrom, takeBuffer())) : undefined;
   let inferring: ReturnType<typeof infer> | undefined;
   try {
@@ -237,6 +250,7 @@ async function extractFreshShard(
     }
     if (inferring) await write(await inferring);
     inferring = undefined;
+    deps.tail();
     grid ??= reused ? reusedGrid(reused) : null;
     if (reusedWritten < pendingReused.length) await appendRows(allocateTileRows(0), channels!, grid![0] * grid![1], Number.POSITIVE_INFINITY);
     if (writer) {

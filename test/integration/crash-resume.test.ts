@@ -122,9 +122,12 @@ for (const { failpoint, when } of workerKills) {
     if (failpoint === 'compact-mid') {
       assert.equal(interrupted.length, 0, 'no shard is redone when compaction is interrupted');
     } else {
-      assert.equal(interrupted.length, 1, 'exactly the shard in flight was interrupted');
-      assert.deepEqual(outcomes(interrupted[0]!), ['interrupted', 'extracted']);
-      assert.ok(interrupted[0]!.shard >= 1);
+      // The shard at the failpoint, and the one beside it when one of the two was in its tail (a
+      // worker takes its next shard then: workers/next-shard-slots.ts); never more.
+      const which = interrupted.map((s) => s.shard).join(', ');
+      assert.ok(interrupted.length >= 1 && interrupted.length <= 2, `the shards in flight were interrupted: ${which}`);
+      for (const shard of interrupted) assert.deepEqual(outcomes(shard), ['interrupted', 'extracted'], `shard ${shard.shard}`);
+      assert.ok(interrupted.some((s) => s.shard >= 1), `the failpoint's shard (1 or later) is among them: ${which}`);
     }
   });
 }
@@ -150,9 +153,12 @@ test('the whole embedded `tessera run` SIGKILLed mid-run: the same command resum
     assert.deepEqual(outcomes(shards[shard]!), ['extracted'], `shard ${shard}, finished before the kill, ran once`);
   }
   const interrupted = shards.filter((s) => outcomes(s).includes('interrupted'));
-  assert.deepEqual(interrupted.map((s) => s.shard), [4]);
-  assert.deepEqual(outcomes(interrupted[0]!), ['interrupted', 'extracted']);
-  assert.equal(new Set(interrupted[0]!.attempts.map((a) => a.worker)).size, 2, 'the second attempt ran in the new process');
+  const atFailpoint = interrupted.find((s) => s.shard === 4);
+  assert.ok(atFailpoint, `shard 4, held at the failpoint, was interrupted (${interrupted.map((s) => s.shard).join(', ')})`);
+  // Beside it, at most the shard taken in its tail (or the one whose tail it started in).
+  assert.ok(interrupted.length <= 2, `at most two shards in flight: ${interrupted.map((s) => s.shard).join(', ')}`);
+  for (const shard of interrupted) assert.deepEqual(outcomes(shard), ['interrupted', 'extracted'], `shard ${shard.shard}`);
+  assert.equal(new Set(atFailpoint.attempts.map((a) => a.worker)).size, 2, 'the second attempt ran in the new process');
 });
 
 test('the dev server SIGKILLed mid-run and restarted on its state file: the worker reconnects and the run completes', async () => {

@@ -104,7 +104,9 @@ test('one CPU worker and N GPU inference workers poll their queues on temporal:7
   assert.equal(flag(cpu, '--queues'), 'cpu', 'extraction stays on the GPU workers');
   assert.equal(cpu.deploy?.replicas ?? 1, 1, 'one worker runs workflows and CPU activities');
   assert.equal(flag(inference, '--queues'), 'inference');
-  assert.equal(flag(inference, '--inference-concurrency'), '1', 'a shard already overlaps decoding with inference');
+  // No number by default: one shard at a time, the next taken in its tail (workers/next-shard-slots.ts).
+  assert.equal(flag(inference, '--inference-concurrency'), undefined, 'the worker chooses its slots unless TESSERA_INFERENCE_CONCURRENCY says');
+  assert.equal(inference.environment?.TESSERA_INFERENCE_CONCURRENCY, '', 'empty unless the host sets it');
   assert.match(String(raw.services['tessera-inference-worker']?.deploy?.replicas), /^\$\{\w+:-\d+\}$/, 'replicas come from an env var');
   const devices = inference.deploy?.resources?.reservations?.devices ?? [];
   assert.ok(devices.some((device) => device.driver === 'nvidia' && device.capabilities?.includes('gpu')), 'reserves an NVIDIA GPU');

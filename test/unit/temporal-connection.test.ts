@@ -54,6 +54,7 @@ test('worker options are checked before connecting, each error naming its flag o
     assert.throws(() => parseWorkerOptions({ 'allow-root': [dir], ...flags }, env), (error: Error) => error instanceof UsageError && pattern.test(error.message));
   refused({ queues: 'cpu,gpu' }, {}, /--queues/);
   refused({ 'inference-concurrency': '0' }, {}, /--inference-concurrency/);
+  refused({}, { TESSERA_INFERENCE_CONCURRENCY: 'two' }, /--inference-concurrency or TESSERA_INFERENCE_CONCURRENCY/);
   refused({}, { TESSERA_LOG_FORMAT: 'xml' }, /--log-format or TESSERA_LOG_FORMAT/);
   refused({ 'metrics-address': '9464' }, {}, /--metrics-address or TESSERA_METRICS_ADDRESS: must be HOST:PORT/);
   refused({ address: 'nohost' }, {}, /address must be HOST:PORT/);
@@ -62,6 +63,8 @@ test('worker options are checked before connecting, each error naming its flag o
   assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, { TESSERA_DECODE_THREADS: '3' }).decodeThreads, 3);
   assert.equal(parseWorkerOptions({ 'allow-root': [dir], 'decode-threads': '5' }, { TESSERA_DECODE_THREADS: '3' }).decodeThreads, 5, 'the flag wins');
   assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, {}).decodeThreads, undefined, 'the default: half the cores');
+  assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, { TESSERA_INFERENCE_CONCURRENCY: '2' }).inferenceConcurrency, 2);
+  assert.equal(parseWorkerOptions({ 'allow-root': [dir] }, { TESSERA_INFERENCE_CONCURRENCY: '' }).inferenceConcurrency, undefined, 'empty (compose\'s default): the next shard in the tail');
 });
 
 test('the embedded run takes its decode threads from TESSERA_DECODE_THREADS, naming it when wrong', () => {
