@@ -148,9 +148,7 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
   progress.imagesAtExtractStart = progress.imagesDone;
   stage('extract');
 
-  let extractSeconds = 0;
   const finished = (done: { shards: number; images: number; rows: number; errors: number; seconds: number }) => {
-    extractSeconds += done.seconds;
     progress.shardsDone += done.shards;
     progress.imagesDone += done.images;
     progress.rows += done.rows;
@@ -234,7 +232,9 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
   const timings = {
     split: split.seconds,
     plan: planSeconds,
-    extract: extractSeconds,
+    // From the first shard handed out to the last one done: the shards' own seconds overlap (a worker
+    // takes its next shard in the last one's tail; several workers run at once), so their sum would not.
+    extract: (progress.extractEndedAt - progress.extractStartedAt!) / 1000,
     // After the last shard: what compaction added to the run's time.
     compact: (compactedAt - progress.extractEndedAt) / 1000 - errorsSeconds,
     total: (Date.now() - started) / 1000,
