@@ -28,7 +28,8 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       run command later resumes from the finished shards.
   tessera schedule create|list|describe|trigger|pause|unpause|delete ...   (tessera schedule for help)
       Runs on a Temporal Schedule (--cron EXPR | --every DURATION), each into its own folder.
-  tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference] [--inference-concurrency N]
+  tessera worker --allow-root DIR [--address HOST:PORT] [--queues cpu,inference]
+      [--inference-concurrency N]  shards at once (or TESSERA_INFERENCE_CONCURRENCY; default one, the next taken in its tail)
       [--intra-op-threads N] [--micro-batch N]   (onnxruntime threads; images per run on the CPU, default 8)
       [--decode-threads N]  threads that read and decode images (or TESSERA_DECODE_THREADS; default half the cores)
       [--log-format text|json] [--log-level LEVEL] [--metrics-address HOST:PORT]   (Prometheus /metrics of the SDK)

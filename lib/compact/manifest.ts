@@ -17,7 +17,7 @@ export interface RunStats {
   workflowId: string;
   runId: string;
   counts: RunCounts;
-  /** Seconds spent in each stage (shard times summed). */
+  /** Seconds spent in each stage (RunTimingsSchema). */
   timings: RunTimings;
   shardCounts: Partial<Record<Split, number>>;
 }

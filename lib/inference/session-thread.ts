@@ -124,11 +124,14 @@ async function main(): Promise<void> {
   let running = false;
   const runNext = async () => {
     running = true;
-    while (waiting.length > 0) {
-      const next = waiting.reduce((best, request, at) => (earlier(request, waiting[best]!) ? at : best), 0);
-      await answer(waiting.splice(next, 1)[0]!);
+    try {
+      while (waiting.length > 0) {
+        const next = waiting.reduce((best, request, at) => (earlier(request, waiting[best]!) ? at : best), 0);
+        await answer(waiting.splice(next, 1)[0]!);
+      }
+    } finally {
+      running = false;
     }
-    running = false;
   };
   port!.on('message', (request: ThreadRequest) => {
     waiting.push(request);

@@ -236,7 +236,11 @@ export const RunCountsSchema = z.object({
 });
 export type RunCounts = z.infer<typeof RunCountsSchema>;
 
-/** Seconds per stage; `extract` sums shard times, `total` is the workflow's own wall time. */
+/**
+ * Seconds per stage; `extract` is wall time from the first shard handed out to the last one done
+ * (shards overlap: a worker takes its next shard in the last one's tail, several workers run at
+ * once; manifests written before this summed the shards' own times), `total` the workflow's own wall time.
+ */
 export const RunTimingsSchema = z.object({
   split: z.number(),
   plan: z.number(),

@@ -64,3 +64,11 @@ test('with N shards at once, the (N+1)th opens in the tail of one of them', asyn
   slots.enter().tail();
   assert.ok(await granted(third));
 });
+
+test('a reservation whose request was already dropped (aborted before it ran) takes no slot', async () => {
+  const slots = new NextShardSlots();
+  const dropped = new AbortController();
+  dropped.abort(new Error('shutting down'));
+  await assert.rejects(slots.reserveSlot({}, dropped.signal), /shutting down/);
+  assert.notEqual(slots.tryReserveSlot(), null, 'the slot is still free');
+});
