@@ -38,6 +38,8 @@ export function sessionSpecFor(config: RunConfig, options: InferenceActivityOpti
 
 /** A shard's hold on the inference queue's slots: it says when only its tail is left, and when it ends. */
 export interface ShardTurn {
+  /** Its place in line on this worker, in the order shards entered: earlier places are served first. */
+  readonly place: number;
   /** What is left of the shard is its tail (last batches, fsync, report): the next shard may start. Idempotent. */
   tail(): void;
   /** The shard is over (done, failed or stopped). Idempotent. */
@@ -77,7 +79,7 @@ export function createInferenceActivities({ engines, decoders, shardTurns }: Inf
               attempt: context.info.attempt,
               reuseIndexes,
               decoders,
-              tail: turn.tail,
+              turn,
             }),
           () => progress,
         ),

@@ -117,7 +117,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         attempt: 1,
         reuseIndexes: new ReuseIndexes(),
         decoders,
-        tail: () => {},
+        turn: { place: shard, tail: () => {} },
       });
     }
     const shardsDir = runLayout(config).split('train').shards;

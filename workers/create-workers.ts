@@ -130,8 +130,9 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       );
     }
     if (options.queues.includes('inference')) {
-      const shardSlots = options.inferenceConcurrency === undefined ? new NextShardSlots() : undefined;
-      const shardTurns = shardSlots ?? { enter: () => ({ tail: () => {}, leave: () => {} }) };
+      // Shards take their places in line here either way; its slots are the queue's only by default.
+      const shardTurns = new NextShardSlots();
+      const shardSlots = options.inferenceConcurrency === undefined ? shardTurns : undefined;
       workers.push(
         await Worker.create({
           connection,

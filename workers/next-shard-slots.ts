@@ -6,9 +6,9 @@ import type { ShardTurn } from '../activities/inference-activities.ts';
  * Slots of the inference queue: one shard at a time, and the next one taken while the current one
  * is in its tail. The shard boundary (the last batches' rows and fsync, the activity's round trip
  * through the server, the next shard's plan, model hash and first decodes: 0.3–0.5 s here) then
- * overlaps the model's last batches instead of leaving the session idle; the session thread runs
- * the earlier shard's batches first (InferenceEngine.takeTurn), so shards usually finish in the
- * order they started (a small or wholly reused one taken in the tail may finish first).
+ * overlaps the model's last batches instead of leaving the session idle. The decode threads and
+ * the session serve the earlier shard's batches first (each shard has a place in line), so shards
+ * usually finish in the order they started (a small or wholly reused one may finish first).
  *
  * Taking the next shard only at the tail, rather than holding two from the start, leaves shards on
  * the server for other workers while a shard takes longer than its tail (about a second). A shard
@@ -22,6 +22,7 @@ export class NextShardSlots implements CustomSlotSupplier<ActivitySlotInfo> {
   /** Shards that have entered and are in their tail. */
   private tails = 0;
   private readonly waiting: { grant: (permit: SlotPermit) => void }[] = [];
+  private entered = 0;
 
   /** `shards`: shards run at once before the tail of one of them lets another start. */
   constructor(private readonly shards = 1) {}
@@ -31,6 +32,7 @@ export class NextShardSlots implements CustomSlotSupplier<ActivitySlotInfo> {
     let inTail = false;
     let left = false;
     return {
+      place: this.entered++,
       tail: () => {
         if (inTail || left) return;
         inTail = true;

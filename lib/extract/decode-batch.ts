@@ -20,13 +20,14 @@ export async function decodeBatch(
   images: ShardImage[],
   config: RunConfig,
   split: Split,
-  { decoders, root }: { decoders: DecodeThreads; root: string },
+  { decoders, root, place }: { decoders: DecodeThreads; root: string; place?: number },
   pixels: Uint8Array,
 ): Promise<DecodedBatch> {
   const perImage = 3 * config.imgSize * config.imgSize;
   const outcomes = await decoders.decode(
     { root, size: config.imgSize, occlusionSeed: split === 'val' ? config.seed : null, imageIds: images.map((image) => image.imageId) },
     pixels,
+    place,
   );
   const lineage = images.map((image, slot): ImageLineage => [image.ordinal, image.imageId, image.target, outcomes[slot]!.sha256]);
   const decoded: ShardImage[] = [];

@@ -14,6 +14,10 @@ export function sharedPixels(bytes: number): Uint8Array {
 }
 
 interface Pending {
+  /** The shard's place in line (DecodeThreads.decode). */
+  place: number;
+  /** Held back (not yet sent) while a shard of an earlier place has a batch in the threads. */
+  held?: { message: DecodeRequest; running: Running };
   images: (DecodedImage | undefined)[];
   /** Threads yet to reply. */
   replies: number;
@@ -52,8 +56,12 @@ export class DecodeThreads {
     await this.threads().ready;
   }
 
-  /** The batch's images decoded into `pixels` (from sharedPixels()), outcomes in slot order. */
-  async decode(request: DecodeBatchRequest, pixels: Uint8Array): Promise<DecodedImage[]> {
+  /**
+   * The batch's images decoded into `pixels` (from sharedPixels()), outcomes in slot order.
+   * `place`: the shard's place in line. A batch is held back while a shard of an earlier place has
+   * one in the threads, so a shard started in another's tail decodes on what that one leaves idle.
+   */
+  async decode(request: DecodeBatchRequest, pixels: Uint8Array, place = 0): Promise<DecodedImage[]> {
     if (!(pixels.buffer instanceof SharedArrayBuffer)) throw new TypeError('decode threads write into shared memory: allocate the pixels with sharedPixels()');
     if (pixels.length < request.imageIds.length * 3 * request.size * request.size) throw new RangeError(`no room for ${request.imageIds.length} images of ${request.size}² in ${pixels.length} bytes`);
     if (request.imageIds.length === 0) return [];
@@ -64,9 +72,36 @@ export class DecodeThreads {
     const id = this.nextId++;
     const message: DecodeRequest = { ...request, id, pixels, next: new Int32Array(new SharedArrayBuffer(4)) };
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { images: new Array(request.imageIds.length), replies: running.threads.length, resolve, reject });
-      for (const thread of running.threads) thread.postMessage(message);
+      const pending: Pending = { place, images: new Array(request.imageIds.length), replies: running.threads.length, resolve, reject };
+      this.pending.set(id, pending);
+      if (this.earlierInThreads(place)) pending.held = { message, running };
+      else this.send(message, running);
     });
+  }
+
+  private send(message: DecodeRequest, running: Running): void {
+    for (const thread of running.threads) thread.postMessage(message);
+  }
+
+  /** Whether a batch of an earlier place than `place` is in the threads (sent, not yet done). */
+  private earlierInThreads(place: number): boolean {
+    for (const pending of this.pending.values()) if (!pending.held && pending.place < place) return true;
+    return false;
+  }
+
+  /**
+   * Sends held batches that nothing earlier holds back any more. Called a turn of the event loop
+   * after a batch is done, so that the shard it belonged to has asked for its next batch first.
+   */
+  private sendHeld(): void {
+    const held = [...this.pending.entries()].filter(([, pending]) => pending.held).sort(([a, p], [b, q]) => p.place - q.place || a - b);
+    for (const [, pending] of held) {
+      if (this.earlierInThreads(pending.place)) continue;
+      const { message, running } = pending.held!;
+      pending.held = undefined;
+      if (this.running === running) this.send(message, running);
+      else pending.reject(new Error('decode threads stopped before the batch was sent; the shard is retried'));
+    }
   }
 
   /** Stops the threads; every request still waiting fails, and none is taken after. */
@@ -117,11 +152,13 @@ export class DecodeThreads {
     if (reply.kind === 'failed') {
       this.pending.delete(reply.id);
       pending.reject(new Error(`decode thread failed: ${reply.message}`));
+      setImmediate(() => this.sendHeld());
       return;
     }
     for (const image of reply.images) pending.images[image.slot] = image;
     if (--pending.replies > 0) return;
     this.pending.delete(reply.id);
+    if (this.pending.size > 0) setImmediate(() => this.sendHeld());
     const missing = pending.images.findIndex((image) => image === undefined);
     if (missing >= 0) pending.reject(new Error(`decode threads returned no outcome for image ${missing} of the batch`));
     else pending.resolve(pending.images as DecodedImage[]);

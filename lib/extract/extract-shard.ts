@@ -54,11 +54,16 @@ export interface ExtractDeps {
   reuseIndexes: ReuseIndexes;
   /** This worker's decode threads. */
   decoders: DecodeThreads;
-  /**
-   * Told once when what is left of the shard is its tail (about TAIL_SECONDS of batches, then the
-   * file's close and report): the worker may start its next shard now (workers/next-shard-slots.ts).
-   */
-  tail: () => void;
+  /** The shard's turn on this worker (activities/inference-activities.ts ShardTurn). */
+  turn: {
+    /** Its place in line: the decode threads and the session serve an earlier place first. */
+    place: number;
+    /**
+     * Told when what is left of the shard is its tail (about TAIL_SECONDS of batches, then the
+     * file's close and report): the worker may start its next shard now (workers/next-shard-slots.ts).
+     */
+    tail: () => void;
+  };
 }
 
 /** How long before a shard's end the next one may start: its set-up and first decodes take 0.2–0.4 s here. */
@@ -156,7 +161,6 @@ async function extractFreshShard(
   const reused = sources.length > 0 ? await findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images) : undefined;
   const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
   const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
-  const turn = engine?.takeTurn() ?? 0;
   await loadZstd();
   const size = config.imgSize;
   const batchBytes = config.batchSize * 3 * size * size;
@@ -190,7 +194,7 @@ async function extractFreshShard(
   const spare: Uint8Array[] = [];
   let tileVectors = new Float32Array(0);
   const takeBuffer = () => spare.pop() ?? sharedPixels(batchBytes);
-  const decodeFrom = { decoders: deps.decoders, root };
+  const decodeFrom = { decoders: deps.decoders, root, place: deps.turn.place };
 
   /** A batch through the model (on its thread); a batch in which no image decoded skips it. */
   const infer = async (batch: DecodedBatch, index: number) => {
@@ -198,7 +202,7 @@ async function extractFreshShard(
       spare.push(batch.pixels);
       return { batch, index, result: undefined };
     }
-    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length }, turn);
+    const result = await engine!.run({ pixels: batch.pixels, images: batch.images.length }, deps.turn.place);
     spare.push(result.pixels);
     return { batch, index, result };
   };
@@ -224,7 +228,7 @@ async function extractFreshShard(
     deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
     // The batches left, at the pace of those done so far.
     const secondsPerBatch = (performance.now() - extractionStarted) / 1000 / (index + 1);
-    if ((batches.length - index - 1) * secondsPerBatch <= TAIL_SECONDS) deps.tail();
+    if ((batches.length - index - 1) * secondsPerBatch <= TAIL_SECONDS) deps.turn.tail();
   };
 
   // Three stages in flight: batch b+1 decodes (libuv threads) and batch b runs in the model (its
@@ -250,7 +254,7 @@ async function extractFreshShard(
     }
     if (inferring) await write(await inferring);
     inferring = undefined;
-    deps.tail();
+    deps.turn.tail();
     grid ??= reused ? reusedGrid(reused) : null;
     if (reusedWritten < pendingReused.length) await appendRows(allocateTileRows(0), channels!, grid![0] * grid![1], Number.POSITIVE_INFINITY);
     if (writer) {

@@ -25,7 +25,6 @@ const threadUrl = new URL('./session-thread.ts', import.meta.url);
 export class InferenceEngine {
   private readonly pending = new Map<number, { resolve: (o: InferenceOutput) => void; reject: (e: Error) => void }>();
   private nextId = 0;
-  private nextTurn = 0;
   private closed = false;
 
   private constructor(
@@ -52,24 +51,20 @@ export class InferenceEngine {
   }
 
   /**
-   * A shard's place in line, in the order shards ask: the session runs a waiting batch of an earlier
-   * turn before any of a later one, so a shard that starts while another is in its tail (the next
-   * slot, workers/next-shard-slots.ts) takes the session only when that one has no batch ready.
-   */
-  takeTurn(): number {
-    return this.nextTurn++;
-  }
-
-  /**
    * Runs the model on a batch of decoded images, transferring or sharing the pixel buffer with the
    * thread (no copy) and handing it back; the session does the float conversion, off this thread's event loop.
    */
-  run(batch: PixelBatch, turn = 0): Promise<InferenceOutput> {
+  /**
+   * `place`: the shard's place in line (ShardTurn). The session runs a waiting batch of an earlier
+   * place before any of a later one, so a shard that starts while another is in its tail (the next
+   * slot, workers/next-shard-slots.ts) takes the session only when that one has no batch ready.
+   */
+  run(batch: PixelBatch, place = 0): Promise<InferenceOutput> {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: ThreadRequest = { kind: 'run', id, turn, batch };
+      const request: ThreadRequest = { kind: 'run', id, place, batch };
       this.thread.postMessage(request, pixelTransfer(batch.pixels));
     });
   }

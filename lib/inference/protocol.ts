@@ -47,8 +47,8 @@ export function pixelTransfer(pixels: Uint8Array): ArrayBuffer[] {
   return pixels.buffer instanceof SharedArrayBuffer ? [] : [pixels.buffer as ArrayBuffer];
 }
 
-/** `turn`: the shard's place in line (InferenceEngine.takeTurn); waiting batches of a lower turn run first. */
-export type ThreadRequest = { kind: 'run'; id: number; turn: number; batch: PixelBatch };
+/** `place`: the shard's place in line (InferenceEngine.run); waiting batches of an earlier place run first. */
+export type ThreadRequest = { kind: 'run'; id: number; place: number; batch: PixelBatch };
 
 export type ThreadReply =
   | { kind: 'ready'; model: ModelDescription }

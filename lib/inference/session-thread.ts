@@ -82,7 +82,7 @@ async function runInSlices(session: ort.InferenceSession, model: ModelDescriptio
 }
 
 function earlier(a: ThreadRequest, b: ThreadRequest): boolean {
-  return a.turn !== b.turn ? a.turn < b.turn : a.id < b.id;
+  return a.place !== b.place ? a.place < b.place : a.id < b.id;
 }
 
 async function main(): Promise<void> {

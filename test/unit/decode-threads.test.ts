@@ -130,6 +130,25 @@ test('batches in flight at once and batches smaller than the pool all decode who
   await assert.rejects(decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: closing, root }, sharedPixels(2 * PER_IMAGE)), /decode threads are closed/);
 });
 
+test('a batch of a later place waits while one of an earlier place is in the threads; the earlier shard\'s next batch goes first', async () => {
+  const { root, good } = await imageFolder();
+  const order: string[] = [];
+  const decode = (name: string, place: number) =>
+    decodeBatch(asShardImages(good.slice(0, 6)), config, 'train', { decoders, root, place }, sharedPixels(6 * PER_IMAGE)).then((batch) => {
+      order.push(name);
+      return batch;
+    });
+  // Shard 0 pipelines (its next batch asked for as the last one is done); shard 1, started in its
+  // tail, asks at once. Sent in arrival order, shard 1's batch would land between shard 0's two.
+  const first = decode('shard 0 batch 0', 0);
+  const later = decode('shard 1 batch 0', 1);
+  await first;
+  const next = decode('shard 0 batch 1', 0);
+  const [a, b] = await Promise.all([later, next]);
+  assert.deepEqual(order, ['shard 0 batch 0', 'shard 0 batch 1', 'shard 1 batch 0']);
+  assert.deepEqual(a.lineage.map((entry) => entry[3]), b.lineage.map((entry) => entry[3]), 'the held batch decodes the same images');
+});
+
 test('pixels the threads cannot share are refused', async () => {
   const { root, good } = await imageFolder();
   await assert.rejects(decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 1) }, new Uint8Array(PER_IMAGE)), /shared memory/);

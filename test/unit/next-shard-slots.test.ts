@@ -15,9 +15,11 @@ test('one shard at a time; the next slot opens in its tail, and no third while b
   const next = slots.reserveSlot({}, never);
   assert.equal(await granted(next), false, 'a second waits while the first shard runs');
   const a = slots.enter();
+  assert.equal(a.place, 0);
   a.tail();
   assert.ok(await granted(next), 'the first shard in its tail: the next one may start');
   const b = slots.enter();
+  assert.equal(b.place, 1, 'places in the order shards enter');
   const third = slots.reserveSlot({}, never);
   assert.equal(slots.tryReserveSlot(), null);
   a.leave();
