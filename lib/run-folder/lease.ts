@@ -21,7 +21,8 @@ export const LEASE_TTL_MS = 30_000;
 export const LEASE_RENEW_MS = 5_000;
 /** A lease file that cannot be parsed is being written (non-atomic fallback) or was torn by a crash. */
 const UNREADABLE_GRACE_MS = 5_000;
-const ACQUIRE_ATTEMPTS = 8;
+/** Attempts to place the lease; waiting on another process that breaks a stale one takes some. */
+const ACQUIRE_ATTEMPTS = 100;
 
 export function leaseFile(out: string): string {
   return outputLayout(out).lease;
@@ -149,28 +150,40 @@ function placeExclusive(tmp: string, file: string, text: string): boolean {
   }
 }
 
+/** A breaking file this old was left by a process that crashed while breaking a stale lease. */
+const BREAKING_ABANDONED_MS = 10_000;
+/** How long a process waits for another that is breaking the stale lease, between attempts. */
+const BREAKING_WAIT_MS = 5;
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
- * Removes the stale lease judged from `judgedText`, unless it changed meanwhile. The rename is
- * atomic, so of two processes breaking the same stale lease only one moves it; the other moves
- * whatever is there now (the first one's fresh lease), sees that it is not the stale one and puts
- * it back.
+ * Removes the stale lease judged from `judgedText`, unless it changed meanwhile. One process at a
+ * time breaks it (`lease.json.breaking`, created exclusively), and only by removing the very file it
+ * judged: a breaker never moves a file it has not judged, so a fresh lease another process placed
+ * meanwhile stays where it is (moving it aside to check it, as before, let a third process take
+ * the empty place, and two runs then both held the folder). The others wait and try again.
  */
-function breakStale(file: string, judgedText: string, token: string): void {
-  const aside = `${file}.stale-${token}`;
+function breakStale(file: string, judgedText: string): void {
+  const breaking = `${file}.breaking`;
   try {
-    fs.renameSync(file, aside);
+    fs.writeFileSync(breaking, `${process.pid}\n`, { flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another process broke it first
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const since = fs.statSync(breaking, { throwIfNoEntry: false })?.mtimeMs;
+    if (since !== undefined && Date.now() - since > BREAKING_ABANDONED_MS) fs.rmSync(breaking, { force: true });
+    else pause(BREAKING_WAIT_MS);
+    return;
   }
   try {
-    const moved = fs.readFileSync(aside, 'utf8');
-    if (moved === judgedText) return;
-    // If a third process took the place in between, this fails; the holder we moved then learns
-    // at its next renewal that it lost the lease, and stops.
-    placeExclusive(aside, file, moved);
+    // No one else breaks it now, and no one places a lease over a file that is there: if it is
+    // still the stale one it goes, and the racers then place theirs exclusively, one winning.
+    // (Two breakers at once happen only if one crashed mid-break and two removed its file.)
+    if (readLeaseFile(file)?.text === judgedText) fs.rmSync(file, { force: true });
   } finally {
-    fs.rmSync(aside, { force: true });
+    fs.rmSync(breaking, { force: true });
   }
 }
 
@@ -224,7 +237,7 @@ export function acquireRunLease(out: string, options: AcquireOptions): RunLease 
       // Kept even when a racing process removes it first: what the dead run left (its server) is on it.
       // (A winner that never saw it relies on killLeftoverServers finding that server by its command line.)
       previous = current.record ?? previous;
-      breakStale(file, current.text, token);
+      breakStale(file, current.text);
     }
     throw new LeaseHeldError(folder, null, `output folder ${folder}: other processes keep taking its lease ${file}; retry`);
   } catch (error) {
