@@ -74,13 +74,19 @@ export class DecodeThreads {
     return new Promise((resolve, reject) => {
       const pending: Pending = { place, images: new Array(request.imageIds.length), replies: running.threads.length, resolve, reject };
       this.pending.set(id, pending);
-      if (this.earlierInThreads(place)) pending.held = { message, running };
+      // Behind any earlier place, sent or held: a later shard does not jump a held earlier one.
+      if (this.earlierPending(place)) pending.held = { message, running };
       else this.send(message, running);
     });
   }
 
   private send(message: DecodeRequest, running: Running): void {
     for (const thread of running.threads) thread.postMessage(message);
+  }
+
+  private earlierPending(place: number): boolean {
+    for (const pending of this.pending.values()) if (pending.place < place) return true;
+    return false;
   }
 
   /** Whether a batch of an earlier place than `place` is in the threads (sent, not yet done). */
@@ -95,12 +101,16 @@ export class DecodeThreads {
    */
   private sendHeld(): void {
     const held = [...this.pending.entries()].filter(([, pending]) => pending.held).sort(([a, p], [b, q]) => p.place - q.place || a - b);
-    for (const [, pending] of held) {
+    for (const [id, pending] of held) {
       if (this.earlierInThreads(pending.place)) continue;
       const { message, running } = pending.held!;
       pending.held = undefined;
-      if (this.running === running) this.send(message, running);
-      else pending.reject(new Error('decode threads stopped before the batch was sent; the shard is retried'));
+      if (this.running === running) {
+        this.send(message, running);
+      } else {
+        this.pending.delete(id);
+        pending.reject(new Error('decode threads stopped before the batch was sent; the shard is retried'));
+      }
     }
   }
 

@@ -53,8 +53,6 @@ export class InferenceEngine {
   /**
    * Runs the model on a batch of decoded images, transferring or sharing the pixel buffer with the
    * thread (no copy) and handing it back; the session does the float conversion, off this thread's event loop.
-   */
-  /**
    * `place`: the shard's place in line (ShardTurn). The session runs a waiting batch of an earlier
    * place before any of a later one, so a shard that starts while another is in its tail (the next
    * slot, workers/next-shard-slots.ts) takes the session only when that one has no batch ready.

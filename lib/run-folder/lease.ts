@@ -21,8 +21,8 @@ export const LEASE_TTL_MS = 30_000;
 export const LEASE_RENEW_MS = 5_000;
 /** A lease file that cannot be parsed is being written (non-atomic fallback) or was torn by a crash. */
 const UNREADABLE_GRACE_MS = 5_000;
-/** Attempts to place the lease; waiting on another process that breaks a stale one takes some. */
-const ACQUIRE_ATTEMPTS = 100;
+/** Attempts to place the lease (waiting on another process that breaks a stale one is not one). */
+const ACQUIRE_ATTEMPTS = 8;
 
 export function leaseFile(out: string): string {
   return outputLayout(out).lease;
@@ -150,7 +150,10 @@ function placeExclusive(tmp: string, file: string, text: string): boolean {
   }
 }
 
-/** A breaking file this old was left by a process that crashed while breaking a stale lease. */
+/**
+ * A breaking file of a process gone from this machine, or (written elsewhere) this old, was left by
+ * a process that crashed while breaking a stale lease.
+ */
 const BREAKING_ABANDONED_MS = 10_000;
 /** How long a process waits for another that is breaking the stale lease, between attempts. */
 const BREAKING_WAIT_MS = 5;
@@ -166,16 +169,15 @@ function pause(ms: number): void {
  * meanwhile stays where it is (moving it aside to check it, as before, let a third process take
  * the empty place, and two runs then both held the folder). The others wait and try again.
  */
-function breakStale(file: string, judgedText: string): void {
+function breakStale(file: string, judgedText: string): 'broken' | 'waited' {
   const breaking = `${file}.breaking`;
   try {
-    fs.writeFileSync(breaking, `${process.pid}\n`, { flag: 'wx' });
+    fs.writeFileSync(breaking, JSON.stringify({ host: os.hostname(), pid: process.pid, pidStart: processStartTime(process.pid) }) + '\n', { flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const since = fs.statSync(breaking, { throwIfNoEntry: false })?.mtimeMs;
-    if (since !== undefined && Date.now() - since > BREAKING_ABANDONED_MS) fs.rmSync(breaking, { force: true });
+    if (breakerAbandoned(breaking)) fs.rmSync(breaking, { force: true });
     else pause(BREAKING_WAIT_MS);
-    return;
+    return 'waited';
   }
   try {
     // No one else breaks it now, and no one places a lease over a file that is there: if it is
@@ -185,6 +187,26 @@ function breakStale(file: string, judgedText: string): void {
   } finally {
     fs.rmSync(breaking, { force: true });
   }
+  return 'broken';
+}
+
+/** Whether the process that wrote `breaking` crashed before it removed it (see BREAKING_ABANDONED_MS). */
+function breakerAbandoned(breaking: string): boolean {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = fs.readFileSync(breaking, 'utf8');
+    mtimeMs = fs.statSync(breaking).mtimeMs;
+  } catch {
+    return false; // gone meanwhile: the next attempt sees
+  }
+  try {
+    const { host, pid, pidStart } = JSON.parse(text) as { host?: string; pid?: number; pidStart?: string | null };
+    if (host === os.hostname() && typeof pid === 'number') return !processAlive(pid, pidStart);
+  } catch {
+    // being written, or torn: judged by its age
+  }
+  return Date.now() - mtimeMs > BREAKING_ABANDONED_MS;
 }
 
 export interface AcquireOptions {
@@ -224,6 +246,8 @@ export function acquireRunLease(out: string, options: AcquireOptions): RunLease 
   try {
     fs.writeFileSync(tmp, text, { flag: 'wx' });
     let previous: LeaseRecord | null = null;
+    // Waiting on another process that breaks a stale lease is not an attempt, up to a deadline.
+    const waitUntil = Date.now() + BREAKING_ABANDONED_MS + 5_000;
     for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
       if (placeExclusive(tmp, file, text)) return new RunLease(folder, record, previous, options);
       const current = readLeaseFile(file);
@@ -237,7 +261,10 @@ export function acquireRunLease(out: string, options: AcquireOptions): RunLease 
       // Kept even when a racing process removes it first: what the dead run left (its server) is on it.
       // (A winner that never saw it relies on killLeftoverServers finding that server by its command line.)
       previous = current.record ?? previous;
-      breakStale(file, current.text);
+      if (breakStale(file, current.text) === 'waited') {
+        if (Date.now() > waitUntil) throw new LeaseHeldError(folder, null, `output folder ${folder}: another process has been breaking its stale lease for ${Math.round((BREAKING_ABANDONED_MS + 5_000) / 1000)} s (${file}.breaking); retry`);
+        attempt--;
+      }
     }
     throw new LeaseHeldError(folder, null, `output folder ${folder}: other processes keep taking its lease ${file}; retry`);
   } catch (error) {

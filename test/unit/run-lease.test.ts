@@ -177,6 +177,24 @@ test('write errors become messages naming the folder and the cause; others pass 
   assert.equal(outputFolderError('/o', other), other);
 });
 
+test('a breaking file left by a process that died mid-break does not hold the folder: this machine\'s is judged by its pid, another\'s by its age', () => {
+  for (const [host, ageMs] of [[os.hostname(), 0], ['elsewhere', 20_000]] as const) {
+    const out = tempDir('lease-breaking');
+    const stale = writeLease(out, {});
+    const breaking = `${leaseFile(out)}.breaking`;
+    fs.writeFileSync(breaking, JSON.stringify({ host, pid: deadPid(), pidStart: null }));
+    const mtime = new Date(Date.now() - ageMs);
+    fs.utimesSync(breaking, mtime, mtime);
+    const lease = acquireRunLease(out, { owner });
+    try {
+      assert.equal(lease.previous?.token, stale.token, host);
+      assert.deepEqual(fs.readdirSync(path.join(out, '.tessera')), ['lease.json'], `${host}: the breaking file is gone`);
+    } finally {
+      lease.release();
+    }
+  }
+});
+
 test('processes racing to break one stale lease: exactly one holds it, the others are refused naming it', async () => {
   for (let round = 0; round < 3; round++) {
     const out = tempDir('lease-race');
