@@ -1,11 +1,41 @@
 import js from '@eslint/js';
 import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 /** What workflow code may not import: it is replayed, so it touches no file, clock, network or process. */
 const NOT_IN_WORKFLOWS = [
-  { group: ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'child_process', 'worker_threads', 'net', 'http', 'https', 'stream', 'url', 'util'], message: 'workflow code is replayed deterministically: no Node built-ins (use activities)' },
-  { group: ['sharp', 'onnxruntime-node', '@duckdb/*', 'hyparquet*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflow code orders activities; it never loads models, images, files or clients' },
+  {
+    group: [
+      'node:*',
+      'fs',
+      'fs/*',
+      'path',
+      'os',
+      'crypto',
+      'child_process',
+      'worker_threads',
+      'net',
+      'http',
+      'https',
+      'stream',
+      'url',
+      'util',
+    ],
+    message: 'workflow code is replayed deterministically: no Node built-ins (use activities)',
+  },
+  {
+    group: [
+      'sharp',
+      'onnxruntime-node',
+      '@duckdb/*',
+      'hyparquet*',
+      '@temporalio/client',
+      '@temporalio/worker',
+      '@temporalio/activity',
+    ],
+    message: 'workflow code orders activities; it never loads models, images, files or clients',
+  },
 ];
 
 /**
@@ -37,19 +67,54 @@ const LAYER_ZONES = [
     except: [folder, ...allowed].map((name) => `./${name}`),
     message: `lib/${folder}/ may import only lib/{${[folder, ...allowed].join(', ')}}/`,
   })),
-  { target: './lib', from: ['./cli', './activities', './workflows', './workers', './bench', './test'], message: 'lib/ holds plain modules: the app layers import it, never the reverse' },
-  { target: './activities', from: ['./cli', './workflows', './workers'], message: 'activities adapt lib/ for workers; they import no workflow, worker or CLI code' },
+  {
+    target: './lib',
+    from: ['./cli', './activities', './workflows', './workers', './bench', './test'],
+    message: 'lib/ holds plain modules: the app layers import it, never the reverse',
+  },
+  {
+    target: './activities',
+    from: ['./cli', './workflows', './workers'],
+    message: 'activities adapt lib/ for workers; they import no workflow, worker or CLI code',
+  },
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.venv-py/', 'models/', 'scratch/', 'runs/', 'sample-data/', '.test-artifacts/', 'bench/results/', 'bench/.gpu/', 'bench/.data/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.tools/',
+      '.venv-py/',
+      'models/',
+      'scratch/',
+      'runs/',
+      'sample-data/',
+      '.test-artifacts/',
+      'bench/results/',
+      'bench/.gpu/',
+      'bench/.data/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     plugins: { 'import-x': importX },
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly' },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        performance: 'readonly',
+      },
     },
     settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
     rules: {
@@ -58,7 +123,15 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's test()/describe() return promises the runner itself awaits.
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       'import-x/no-cycle': 'error',
@@ -70,4 +143,5 @@ export default tseslint.config(
     files: ['workflows/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: NOT_IN_WORKFLOWS }] },
   },
+  prettier,
 );

@@ -2,14 +2,23 @@ import { Context } from '@temporalio/activity';
 import { checkAttach as checkAttachFiles, type AttachResult } from '../lib/run/attach-check.ts';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { compact as compactShards, type CompactSummary } from '../lib/compact/compact.ts';
-import { followExtraction as followShards, FollowedCompactionSchema, publishFollowed as publishFollowedFile, type FollowedCompaction } from '../lib/compact/follow-extraction.ts';
+import {
+  followExtraction as followShards,
+  FollowedCompactionSchema,
+  publishFollowed as publishFollowedFile,
+  type FollowedCompaction,
+} from '../lib/compact/follow-extraction.ts';
 import { writeManifest as writeManifestFile, type RunStats } from '../lib/compact/manifest.ts';
 import { planShards as planShardFiles, type PlanSummary } from '../lib/plan/plan-shards.ts';
 import { preflight as runPreflight, type PreflightSummary } from '../lib/run/preflight.ts';
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/split/prepare-split.ts';
 import { writeRunErrors } from '../lib/compact/errors-csv.ts';
 import { checkRunConfigPaths, type WorkerRoots } from '../lib/run-folder/confinement.ts';
-import { planReuse as planReuseSources, removeOldRuns as removeOldRunFolders, type ReusePlan } from '../lib/run/earlier-runs.ts';
+import {
+  planReuse as planReuseSources,
+  removeOldRuns as removeOldRunFolders,
+  type ReusePlan,
+} from '../lib/run/earlier-runs.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
@@ -32,7 +41,9 @@ export function createCpuActivities(roots: WorkerRoots, options: CpuActivityOpti
     preflight(config: RunConfig): Promise<PreflightSummary> {
       const execution = Context.current().info.workflowExecution;
       const hooks = { modelRecorded: (modelSha256: string) => options.warmInference?.(config, modelSha256) };
-      return cpuActivity(() => runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }, hooks));
+      return cpuActivity(() =>
+        runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }, hooks),
+      );
     },
     /** Whether a `tessera run` that found this run open may attach to it, or restarts it. */
     checkAttach(config: RunConfig, requested: RunConfig): Promise<AttachResult> {
@@ -57,12 +68,16 @@ export function createCpuActivities(roots: WorkerRoots, options: CpuActivityOpti
     },
     compact(config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
       // Stops between chunks when the run is cancelled; the half-written file is removed.
-      return cpuActivity(() => compactShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()));
+      return cpuActivity(() =>
+        compactShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()),
+      );
     },
     /** Started beside the split's extraction: copies each shard as its report appears (lib/compact/compact.ts). */
     followExtraction(config: RunConfig, split: Split, shardCount: number): Promise<FollowedCompaction> {
       // Stops between chunks, and while it waits for a shard, when the run is cancelled.
-      return cpuActivity(() => followShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()));
+      return cpuActivity(() =>
+        followShards(config, split, shardCount, () => Context.current().cancellationSignal.throwIfAborted()),
+      );
     },
     /** Once extraction is done: the followed file published, or null when a shard changed after it was copied. */
     publishFollowed(config: RunConfig, followed: FollowedCompaction): Promise<CompactSummary | null> {

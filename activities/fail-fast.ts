@@ -12,7 +12,12 @@ export async function failFastOnInputErrors<T>(work: () => Promise<T>): Promise<
     if (error instanceof InputError) throw ApplicationFailure.nonRetryable(error.message, FAILURE_TYPES.input);
     if (error instanceof DamagedShardsError) {
       const details: DamagedShardsDetails = { split: error.split, shards: error.shards };
-      throw ApplicationFailure.create({ message: error.message, type: FAILURE_TYPES.damagedShards, nonRetryable: true, details: [details] });
+      throw ApplicationFailure.create({
+        message: error.message,
+        type: FAILURE_TYPES.damagedShards,
+        nonRetryable: true,
+        details: [details],
+      });
     }
     throw error;
   }

@@ -12,7 +12,10 @@ import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
 
 /** What crosses into the workflow's history: counts, never the shard's per-image lineage. */
-export type ShardSummary = Omit<ShardReport, 'errors' | 'lineage' | 'format' | 'parquetSha256' | 'reusedFrom'> & { errorCount: number; reusedImages?: number };
+export type ShardSummary = Omit<ShardReport, 'errors' | 'lineage' | 'format' | 'parquetSha256' | 'reusedFrom'> & {
+  errorCount: number;
+  reusedImages?: number;
+};
 
 export interface InferenceActivityOptions {
   /** Threads for onnxruntime's intra-op pool; undefined lets onnxruntime pick (all cores). */
@@ -55,7 +58,11 @@ export interface InferenceWorkerParts {
 }
 
 /** Activities of the inference task queue, confined to the worker's roots. */
-export function createInferenceActivities({ engines, decoders, shardTurns }: InferenceWorkerParts, roots: WorkerRoots, options: InferenceActivityOptions = {}) {
+export function createInferenceActivities(
+  { engines, decoders, shardTurns }: InferenceWorkerParts,
+  roots: WorkerRoots,
+  options: InferenceActivityOptions = {},
+) {
   const reuseIndexes = new ReuseIndexes();
   return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
@@ -75,7 +82,12 @@ export function createInferenceActivities({ engines, decoders, shardTurns }: Inf
                 context.heartbeat(latest);
               },
               checkCancelled: () => context.cancellationSignal.throwIfAborted(),
-              stoppedAs: () => (!context.cancellationSignal.aborted ? undefined : context.cancellationDetails?.cancelRequested ? 'cancelled' : 'interrupted'),
+              stoppedAs: () =>
+                !context.cancellationSignal.aborted
+                  ? undefined
+                  : context.cancellationDetails?.cancelRequested
+                    ? 'cancelled'
+                    : 'interrupted',
               attempt: context.info.attempt,
               reuseIndexes,
               decoders,
@@ -87,8 +99,32 @@ export function createInferenceActivities({ engines, decoders, shardTurns }: Inf
       const { images, extracted, rows, channels, grid, parquet, seconds, reused, redone, errors, reusedFrom } = full;
       const reusedImages = reusedFrom.reduce((sum, source) => sum + source.images, 0);
       if (redone) context.log.warn('shard on disk not reused: extracting it again', { split, shard, reason: redone });
-      context.log.info('shard extracted', { split, shard, outcome: reused ? 'reused' : 'extracted', images, extracted, reusedImages, rows, errors: errors.length, seconds });
-      return { split, shard, images, extracted, rows, channels, grid, parquet, seconds, errorCount: errors.length, reusedImages, ...(reused ? { reused } : {}), ...(redone ? { redone } : {}) };
+      context.log.info('shard extracted', {
+        split,
+        shard,
+        outcome: reused ? 'reused' : 'extracted',
+        images,
+        extracted,
+        reusedImages,
+        rows,
+        errors: errors.length,
+        seconds,
+      });
+      return {
+        split,
+        shard,
+        images,
+        extracted,
+        rows,
+        channels,
+        grid,
+        parquet,
+        seconds,
+        errorCount: errors.length,
+        reusedImages,
+        ...(reused ? { reused } : {}),
+        ...(redone ? { redone } : {}),
+      };
     },
   });
 }

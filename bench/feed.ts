@@ -25,7 +25,16 @@ import { decodeRgbInto } from '../lib/image/decode.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { median, runMeasured } from './measure.ts';
-import { measureDecode, measureDecodeAndPreprocess, measureDecodeRgb, measureInference, measureRead, measureShardWrite, measureTiles, type StageFigure } from './feed/stages.ts';
+import {
+  measureDecode,
+  measureDecodeAndPreprocess,
+  measureDecodeRgb,
+  measureInference,
+  measureRead,
+  measureShardWrite,
+  measureTiles,
+  type StageFigure,
+} from './feed/stages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +64,12 @@ function recordStage(name: string, figure: StageFigure): void {
 async function main(): Promise<void> {
   const model = path.join(work, 'null-level4.onnx');
   await runMeasured(python, [path.join(PROJECT_ROOT, 'bench', 'feed', 'null_model.py'), model, '256']);
-  const ids = fs.readFileSync(path.join(data, 'train.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[0]!);
+  const ids = fs
+    .readFileSync(path.join(data, 'train.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.split(',')[0]!);
   const files = ids.map((id) => path.join(data, 'images', id));
   const bytes = files.map((file) => fs.readFileSync(file));
 
@@ -81,24 +95,41 @@ async function main(): Promise<void> {
       // The one JavaScript thread every image passes through: its busy time per image caps a worker
       // process's feed rate however many cores decode (a GPU host's limit).
       record('tessera run main thread busy ms/image', mainThread.active / images);
-      record('tessera run CPU ms/image (Temporal server)', ((processCpuSeconds(server.pid) - serverCpu) * 1000) / images);
+      record(
+        'tessera run CPU ms/image (Temporal server)',
+        ((processCpuSeconds(server.pid) - serverCpu) * 1000) / images,
+      );
       record('tessera run compaction % of workflow', (100 * summary!.timings.compact) / workflowSeconds);
       fs.rmSync(path.join(work, `out-${run}`), { recursive: true, force: true });
 
-      const pythonLoop = await runMeasured(python, [path.join(PROJECT_ROOT, 'bench', 'feed', 'python_loop.py'), data, model, path.join(work, 'python.parquet')]);
-      const result = z.object({ images: z.number(), seconds: z.number(), cpu_seconds: z.number() }).parse(JSON.parse(pythonLoop.output.trim().split('\n').pop()!));
+      const pythonLoop = await runMeasured(python, [
+        path.join(PROJECT_ROOT, 'bench', 'feed', 'python_loop.py'),
+        data,
+        model,
+        path.join(work, 'python.parquet'),
+      ]);
+      const result = z
+        .object({ images: z.number(), seconds: z.number(), cpu_seconds: z.number() })
+        .parse(JSON.parse(pythonLoop.output.trim().split('\n').pop()!));
       record('python loop images/s', result.images / result.seconds);
       record('python loop CPU ms/image', (result.cpu_seconds * 1000) / result.images);
 
       recordStage('file read', await measureRead(files, cores));
       recordStage(`decode, libjpeg-turbo (${cores} threads)`, await measureDecode(bytes, 256, cores, 'libjpeg-turbo'));
       recordStage(`decode, sharp (${cores} threads)`, await measureDecode(bytes, 256, cores, 'sharp'));
-      recordStage(`decode into the batch (${cores} at a time, extraction's decodeRgbInto)`, await measureDecodeRgb(bytes, 256, cores));
-      recordStage(`decode + float conversion on one thread (${cores} at a time)`, await measureDecodeAndPreprocess(bytes, 256, cores));
+      recordStage(
+        `decode into the batch (${cores} at a time, extraction's decodeRgbInto)`,
+        await measureDecodeRgb(bytes, 256, cores),
+      );
+      recordStage(
+        `decode + float conversion on one thread (${cores} at a time)`,
+        await measureDecodeAndPreprocess(bytes, 256, cores),
+      );
       const batchSize = 32;
       const batches = Array.from({ length: 8 }, () => new Uint8Array(batchSize * 3 * 256 * 256));
       for (const [b, batch] of batches.entries()) {
-        for (let k = 0; k < batchSize; k++) await decodeRgbInto(bytes[(b * batchSize + k) % bytes.length]!, 256, batch, k * 3 * 256 * 256);
+        for (let k = 0; k < batchSize; k++)
+          await decodeRgbInto(bytes[(b * batchSize + k) % bytes.length]!, 256, batch, k * 3 * 256 * 256);
       }
       const inference = await measureInference(model, batches, batchSize, 256);
       recordStage('inference alone (null model)', inference.direct);
@@ -108,7 +139,11 @@ async function main(): Promise<void> {
     }
     for (let threads = 1; threads <= Math.max(cores, 2); threads++) {
       for (let run = 1; run <= runs; run++) {
-        for (const decoder of ['libjpeg-turbo', 'sharp'] as const) record(`decode scaling, ${decoder}: ${threads} thread(s) images/s`, (await measureDecode(bytes, 256, threads, decoder)).imagesPerSecond);
+        for (const decoder of ['libjpeg-turbo', 'sharp'] as const)
+          record(
+            `decode scaling, ${decoder}: ${threads} thread(s) images/s`,
+            (await measureDecode(bytes, 256, threads, decoder)).imagesPerSecond,
+          );
       }
     }
   } finally {
@@ -119,13 +154,21 @@ async function main(): Promise<void> {
 
   const m = (name: string) => median(figures[name] ?? [Number.NaN]);
   const ratios = {
-    'tessera / python loop (images/s)': m('tessera run images/s (workflow, split excluded)') / m('python loop images/s'),
-    'tessera non-inference CPU ms/image': m('tessera run CPU ms/image (workers, all threads)') - m('inference alone (null model) CPU ms/image'),
+    'tessera / python loop (images/s)':
+      m('tessera run images/s (workflow, split excluded)') / m('python loop images/s'),
+    'tessera non-inference CPU ms/image':
+      m('tessera run CPU ms/image (workers, all threads)') - m('inference alone (null model) CPU ms/image'),
   };
-  const rows = Object.entries(figures).map(([name, list]) => [name, median(list).toFixed(2), list.map((v) => v.toFixed(2)).join(' ')]);
+  const rows = Object.entries(figures).map(([name, list]) => [
+    name,
+    median(list).toFixed(2),
+    list.map((v) => v.toFixed(2)).join(' '),
+  ]);
   rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(from medians)']));
   const width = Math.max(...rows.map((r) => r[0]!.length));
-  process.stdout.write(`\ntessera feed bench: ${ids.length} images (${data}), null model [N, 320, 8, 8], ${runs} runs, ${cores} cores\n\n`);
+  process.stdout.write(
+    `\ntessera feed bench: ${ids.length} images (${data}), null model [N, 320, 8, 8], ${runs} runs, ${cores} cores\n\n`,
+  );
   process.stdout.write(`${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
   for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
   const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');

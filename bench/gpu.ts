@@ -46,7 +46,10 @@ const { values } = parseArgs({
 const NULL_MODEL = path.join(PROJECT_ROOT, 'bench', '.data', 'null-level4-256.onnx');
 
 async function defaultData(): Promise<string> {
-  for (const dir of [path.join(PROJECT_ROOT, 'bench', '.data', 'flowers17-256'), path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'flowers17-256')]) {
+  for (const dir of [
+    path.join(PROJECT_ROOT, 'bench', '.data', 'flowers17-256'),
+    path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'flowers17-256'),
+  ]) {
     if (fs.existsSync(path.join(dir, 'train.csv'))) return dir;
   }
   return benchDataset(Number(values.images));
@@ -70,7 +73,10 @@ await ensureNullModel(values.python);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-gpu-'));
 const cores = os.availableParallelism();
 const gpu = z.enum(['cpu', 'cuda']).parse(values.provider);
-const images = fs.readdirSync(path.join(data, 'images')).map((f) => path.join(data, 'images', f)).sort();
+const images = fs
+  .readdirSync(path.join(data, 'images'))
+  .map((f) => path.join(data, 'images', f))
+  .sort();
 const models = { null: NULL_MODEL, lite0: DEFAULT_MODEL, b0: TIMM_B0_MODEL } as const;
 const config = (model: string, batchSize: number): RunConfig => {
   const parsed = parseRunConfig({ data, out: work, model, executionProvider: gpu, batchSize });
@@ -89,9 +95,18 @@ function fixedInput(batch: number, size: number): Float32Array {
   return input;
 }
 
-async function levelFour(model: string, provider: 'cpu' | 'cuda', input: Float32Array, batch: number, size: number): Promise<Float32Array> {
+async function levelFour(
+  model: string,
+  provider: 'cpu' | 'cuda',
+  input: Float32Array,
+  batch: number,
+  size: number,
+): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(model, { executionProviders: [provider] });
-  const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, [batch, 3, size, size]) }, ['level_4']);
+  const result = await session.run(
+    { [session.inputNames[0]!]: new ort.Tensor('float32', input, [batch, 3, size, size]) },
+    ['level_4'],
+  );
   await session.release();
   return result.level_4!.data as Float32Array;
 }
@@ -115,7 +130,13 @@ async function gpuAgainstCpu(model: string, batch = 8, size = 256) {
     maxAbsolute = Math.max(maxAbsolute, Math.abs(cpu[k]! - gpuOutput[k]!));
     if (!Object.is(gpuOutput[k], gpuAgain[k])) repeatDiffers++;
   }
-  return { maxRelativeToScale: maxAbsolute / scale, maxAbsolute, scale, gpuRepeatIdentical: repeatDiffers === 0, gpuRepeatDifferingValues: repeatDiffers };
+  return {
+    maxRelativeToScale: maxAbsolute / scale,
+    maxAbsolute,
+    scale,
+    gpuRepeatIdentical: repeatDiffers === 0,
+    gpuRepeatDifferingValues: repeatDiffers,
+  };
 }
 
 const figures: Record<string, number[]> = {};
@@ -125,36 +146,71 @@ async function tesseraRun(label: string, model: string, provider: 'cpu' | 'cuda'
   const out = path.join(work, `e2e-${label}-${run}`.replace(/ /g, '-'));
   // The null model's one output is its feature map; the real models' level 4 is the default.
   const output = model === NULL_MODEL ? ['--output', '0'] : [];
-  const measured = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', out, '--model', model, ...output, '--execution-provider', provider]);
+  const measured = await runMeasured(process.execPath, [
+    path.join(PROJECT_ROOT, 'bin', 'tessera.js'),
+    'run',
+    '--quiet',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--model',
+    model,
+    ...output,
+    '--execution-provider',
+    provider,
+  ]);
   const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(out).manifest, 'utf8')));
   const workflow = manifest.timings.total - manifest.timings.split;
-  record(`tessera run, ${label} (${provider}): images/s, workflow (split excluded)`, manifest.counts.extractedImages / workflow);
+  record(
+    `tessera run, ${label} (${provider}): images/s, workflow (split excluded)`,
+    manifest.counts.extractedImages / workflow,
+  );
   record(`tessera run, ${label} (${provider}): compaction % of workflow`, (100 * manifest.timings.compact) / workflow);
   record(`tessera run, ${label} (${provider}): peak RSS MB`, measured.peakRss / 1e6);
   fs.rmSync(out, { recursive: true, force: true });
 }
 
 async function pythonLoop(): Promise<void> {
-  const loop = await runMeasured(values.python, [path.join(PROJECT_ROOT, 'bench', 'feed', 'python_loop.py'), data, NULL_MODEL, path.join(work, 'python.parquet')]);
-  const result = z.object({ images: z.number(), seconds: z.number() }).parse(JSON.parse(loop.output.trim().split('\n').pop()!));
+  const loop = await runMeasured(values.python, [
+    path.join(PROJECT_ROOT, 'bench', 'feed', 'python_loop.py'),
+    data,
+    NULL_MODEL,
+    path.join(work, 'python.parquet'),
+  ]);
+  const result = z
+    .object({ images: z.number(), seconds: z.number() })
+    .parse(JSON.parse(loop.output.trim().split('\n').pop()!));
   record('python loop, null model (1 CPU thread): images/s', result.images / result.seconds);
 }
 
 const numerics = {
-  tf32: process.env.NVIDIA_TF32_OVERRIDE === '0' ? 'off (NVIDIA_TF32_OVERRIDE=0)' : 'library default (on for Ampere and later)',
+  tf32:
+    process.env.NVIDIA_TF32_OVERRIDE === '0'
+      ? 'off (NVIDIA_TF32_OVERRIDE=0)'
+      : 'library default (on for Ampere and later)',
   cudnnConvAlgorithm: "onnxruntime's default (exhaustive search); onnxruntime-node 1.30 cannot set another",
   b0: await gpuAgainstCpu(models.b0),
   lite0: await gpuAgainstCpu(models.lite0),
 };
 for (const name of ['b0', 'lite0'] as const) {
   const n = numerics[name];
-  process.stderr.write(`${name}: GPU against CPU, level 4: max |difference| ${n.maxAbsolute.toExponential(2)} = ${n.maxRelativeToScale.toExponential(2)} of the output's scale; a second GPU session ${n.gpuRepeatIdentical ? 'repeats it bit for bit' : `differs in ${n.gpuRepeatDifferingValues} values`}\n`);
+  process.stderr.write(
+    `${name}: GPU against CPU, level 4: max |difference| ${n.maxAbsolute.toExponential(2)} = ${n.maxRelativeToScale.toExponential(2)} of the output's scale; a second GPU session ${n.gpuRepeatIdentical ? 'repeats it bit for bit' : `differs in ${n.gpuRepeatDifferingValues} values`}\n`,
+  );
 }
 
 for (let run = 1; run <= Number(values.runs); run++) {
   process.stderr.write(`run ${run}/${values.runs}\n`);
-  for (const batch of [32, 128]) record(`ceiling, b0 (${gpu}, batch ${batch}): images/s`, await measureCeiling(config(models.b0, batch), images.slice(0, 1024), undefined));
-  record(`ceiling, lite0 (${gpu}, batch 128): images/s`, await measureCeiling(config(models.lite0, 128), images.slice(0, 1024), undefined));
+  for (const batch of [32, 128])
+    record(
+      `ceiling, b0 (${gpu}, batch ${batch}): images/s`,
+      await measureCeiling(config(models.b0, batch), images.slice(0, 1024), undefined),
+    );
+  record(
+    `ceiling, lite0 (${gpu}, batch 128): images/s`,
+    await measureCeiling(config(models.lite0, 128), images.slice(0, 1024), undefined),
+  );
   record('decode, 1 core: images/s', await measureDecode(config(models.b0, 32), images.slice(0, 500), 1));
   record(`decode, ${cores} at a time: images/s`, await measureDecode(config(models.b0, 32), images));
   await tesseraRun('null model', models.null, gpu, run);
@@ -166,16 +222,40 @@ for (let run = 1; run <= Number(values.runs); run++) {
 
 const m = (name: string) => median(figures[name]!);
 const target = 0.8 * cores * m('decode, 1 core: images/s');
-const rows = Object.entries(figures).map(([name, list]) => [name, median(list).toFixed(1), list.map((v) => v.toFixed(1)).join(' ')]);
+const rows = Object.entries(figures).map(([name, list]) => [
+  name,
+  median(list).toFixed(1),
+  list.map((v) => v.toFixed(1)).join(' '),
+]);
 const ratio = (name: string, value: number) => rows.push([name, value.toFixed(2), '(from medians)']);
-ratio(`null model (${gpu}) / python loop`, m(`tessera run, null model (${gpu}): images/s, workflow (split excluded)`) / m('python loop, null model (1 CPU thread): images/s'));
-ratio('b0 end to end / b0 ceiling (batch 128)', m(`tessera run, b0 (${gpu}): images/s, workflow (split excluded)`) / m(`ceiling, b0 (${gpu}, batch 128): images/s`));
-ratio('lite0 end to end / lite0 ceiling (batch 128)', m(`tessera run, lite0 (${gpu}): images/s, workflow (split excluded)`) / m(`ceiling, lite0 (${gpu}, batch 128): images/s`));
-rows.push(['target: 0.8 × cores × 1-core decode', target.toFixed(1), m(`tessera run, b0 (${gpu}): images/s, workflow (split excluded)`) >= target ? 'met by b0' : 'not met by b0']);
+ratio(
+  `null model (${gpu}) / python loop`,
+  m(`tessera run, null model (${gpu}): images/s, workflow (split excluded)`) /
+    m('python loop, null model (1 CPU thread): images/s'),
+);
+ratio(
+  'b0 end to end / b0 ceiling (batch 128)',
+  m(`tessera run, b0 (${gpu}): images/s, workflow (split excluded)`) / m(`ceiling, b0 (${gpu}, batch 128): images/s`),
+);
+ratio(
+  'lite0 end to end / lite0 ceiling (batch 128)',
+  m(`tessera run, lite0 (${gpu}): images/s, workflow (split excluded)`) /
+    m(`ceiling, lite0 (${gpu}, batch 128): images/s`),
+);
+rows.push([
+  'target: 0.8 × cores × 1-core decode',
+  target.toFixed(1),
+  m(`tessera run, b0 (${gpu}): images/s, workflow (split excluded)`) >= target ? 'met by b0' : 'not met by b0',
+]);
 const width = Math.max(...rows.map((r) => r[0]!.length));
-process.stdout.write(`\ntessera GPU bench: ${images.length} images (${data}), ${cores} cores, level 4 at 256×256, ${values.runs} runs\n`);
+process.stdout.write(
+  `\ntessera GPU bench: ${images.length} images (${data}), ${cores} cores, level 4 at 256×256, ${values.runs} runs\n`,
+);
 process.stdout.write(`numerics: TF32 ${numerics.tf32}; cuDNN convolution algorithm: ${numerics.cudnnConvAlgorithm}\n`);
-for (const name of ['b0', 'lite0'] as const) process.stdout.write(`  ${name}: GPU vs CPU max difference ${numerics[name].maxRelativeToScale.toExponential(2)} of the output scale; GPU repeat bit-identical: ${numerics[name].gpuRepeatIdentical}\n`);
+for (const name of ['b0', 'lite0'] as const)
+  process.stdout.write(
+    `  ${name}: GPU vs CPU max difference ${numerics[name].maxRelativeToScale.toExponential(2)} of the output scale; GPU repeat bit-identical: ${numerics[name].gpuRepeatIdentical}\n`,
+  );
 process.stdout.write('\n');
 for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(9)}  ${list}\n`);
 const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');

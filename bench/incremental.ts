@@ -48,11 +48,17 @@ interface Row {
 /** The photos and their mirror images (made once, kept in bench/.data), with their classes. */
 async function photoPool(): Promise<{ folder: string; rows: Row[] }> {
   const csv = path.join(values.photos, 'train.csv');
-  if (!fs.existsSync(csv)) throw new Error(`no photos at ${values.photos} (--photos DIR: a folder with train.csv and images/)`);
-  const originals = fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((line) => {
-    const [id, cls] = line.split(',') as [string, string];
-    return { id, cls };
-  });
+  if (!fs.existsSync(csv))
+    throw new Error(`no photos at ${values.photos} (--photos DIR: a folder with train.csv and images/)`);
+  const originals = fs
+    .readFileSync(csv, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [id, cls] = line.split(',') as [string, string];
+      return { id, cls };
+    });
   const folder = path.join(work, 'pool');
   fs.mkdirSync(folder, { recursive: true });
   const rows: Row[] = [];
@@ -88,7 +94,10 @@ function writeDataset(folder: string, rows: Row[], pool: string, changed: Readon
     if (bytes) fs.writeFileSync(target, bytes);
     else fs.linkSync(path.join(pool, id), target);
   }
-  fs.writeFileSync(path.join(folder, 'train.csv'), 'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''));
+  fs.writeFileSync(
+    path.join(folder, 'train.csv'),
+    'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''),
+  );
 }
 
 /** The first dataset and the grown one: +5 % new, 1 % changed bytes, 1 % deleted, 1 % relabelled. */
@@ -96,23 +105,37 @@ async function datasets(): Promise<{ first: string; second: string; changes: Rec
   const pool = await photoPool();
   const order = shuffled(pool.rows);
   const added = Math.round(images * 0.05);
-  if (images + added > order.length) throw new Error(`--images ${images}: at most ${Math.floor(order.length / 1.05)} (the pool holds ${order.length} photos)`);
+  if (images + added > order.length)
+    throw new Error(
+      `--images ${images}: at most ${Math.floor(order.length / 1.05)} (the pool holds ${order.length} photos)`,
+    );
   const base = order.slice(0, images);
   const percent = Math.max(1, Math.round(images * 0.01));
   // Disjoint picks, spread over the dataset: changed, deleted, relabelled.
   const picks = shuffled(base.map((_, k) => k)).slice(0, 3 * percent);
-  const [changedAt, deletedAt, relabelledAt] = [picks.slice(0, percent), new Set(picks.slice(percent, 2 * percent)), new Set(picks.slice(2 * percent))];
+  const [changedAt, deletedAt, relabelledAt] = [
+    picks.slice(0, percent),
+    new Set(picks.slice(percent, 2 * percent)),
+    new Set(picks.slice(2 * percent)),
+  ];
   const changed = new Map<string, Buffer>();
-  for (const k of changedAt) changed.set(base[k]!.id, await sharp(path.join(pool.folder, base[k]!.id)).jpeg({ quality: 80 }).toBuffer());
+  for (const k of changedAt)
+    changed.set(base[k]!.id, await sharp(path.join(pool.folder, base[k]!.id)).jpeg({ quality: 80 }).toBuffer());
   const grown = [
-    ...base.flatMap((row, k) => (deletedAt.has(k) ? [] : [relabelledAt.has(k) ? { ...row, cls: String((Number(row.cls) % 17) + 1) } : row])),
+    ...base.flatMap((row, k) =>
+      deletedAt.has(k) ? [] : [relabelledAt.has(k) ? { ...row, cls: String((Number(row.cls) % 17) + 1) } : row],
+    ),
     ...order.slice(images, images + added),
   ];
   const first = path.join(work, 'data-1');
   const second = path.join(work, 'data-2');
   writeDataset(first, base, pool.folder, new Map());
   writeDataset(second, grown, pool.folder, changed);
-  return { first, second, changes: { images, added, changed: changed.size, deleted: deletedAt.size, relabelled: relabelledAt.size } };
+  return {
+    first,
+    second,
+    changes: { images, added, changed: changed.size, deleted: deletedAt.size, relabelled: relabelledAt.size },
+  };
 }
 
 interface Measured {
@@ -129,19 +152,41 @@ async function tesseraRun(data: string, out: string, extra: string[] = []): Prom
   const { seconds } = await runMeasured(process.execPath, args);
   const m = ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')));
   const c = m.counts;
-  return { wall: seconds, workflow: m.timings.total, extract: m.timings.extract, compact: m.timings.compact, images: c.extractedImages + c.validationExtractedImages, reused: c.reusedImages + c.validationReusedImages };
+  return {
+    wall: seconds,
+    workflow: m.timings.total,
+    extract: m.timings.extract,
+    compact: m.timings.compact,
+    images: c.extractedImages + c.validationExtractedImages,
+    reused: c.reusedImages + c.validationReusedImages,
+  };
 }
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 function sameVectors(a: string, b: string): boolean {
-  return ['vectors.parquet', 'validation-vectors.parquet'].every((name) => sha256(path.join(a, name)) === sha256(path.join(b, name)));
+  return ['vectors.parquet', 'validation-vectors.parquet'].every(
+    (name) => sha256(path.join(a, name)) === sha256(path.join(b, name)),
+  );
 }
 
 /** Images of the grown dataset that were in the first one but changed split (one shared random state). */
 function movedBetweenSplits(first: string, second: string): number {
-  const ids = (out: string, file: string) => new Set(fs.readFileSync(path.join(out, file), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[1]!));
-  const [train1, val1, train2, val2] = [ids(first, 'training.csv'), ids(first, 'validation.csv'), ids(second, 'training.csv'), ids(second, 'validation.csv')];
+  const ids = (out: string, file: string) =>
+    new Set(
+      fs
+        .readFileSync(path.join(out, file), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(',')[1]!),
+    );
+  const [train1, val1, train2, val2] = [
+    ids(first, 'training.csv'),
+    ids(first, 'validation.csv'),
+    ids(second, 'training.csv'),
+    ids(second, 'validation.csv'),
+  ];
   return [...train2].filter((id) => val1.has(id)).length + [...val2].filter((id) => train1.has(id)).length;
 }
 
@@ -160,9 +205,21 @@ async function main(): Promise<void> {
     process.stderr.write(`repetition ${r}/${repeat}: fresh full run of the grown dataset\n`);
     runs.fresh!.push(await tesseraRun(second, out('fresh')));
     moved = movedBetweenSplits(out('full'), out('fresh'));
-    process.stderr.write(`repetition ${r}/${repeat}: the grown dataset into the first run's folder, then again (no-op)\n`);
+    process.stderr.write(
+      `repetition ${r}/${repeat}: the grown dataset into the first run's folder, then again (no-op)\n`,
+    );
     runs['in place']!.push(await tesseraRun(second, out('full')));
-    const noop = await runMeasured(process.execPath, [TESSERA, 'run', '--quiet', '--data', second, '--out', out('full'), '--splits', 'train,val']);
+    const noop = await runMeasured(process.execPath, [
+      TESSERA,
+      'run',
+      '--quiet',
+      '--data',
+      second,
+      '--out',
+      out('full'),
+      '--splits',
+      'train,val',
+    ]);
     if (!/already complete/.test(noop.output)) throw new Error(`the repeated command was not a no-op:\n${noop.output}`);
     runs['no-op']!.push({ ...runs['in place']!.at(-1)!, wall: noop.seconds, workflow: 0, extract: 0, compact: 0 });
     identical.push(sameVectors(out('incremental'), out('fresh')) && sameVectors(out('full'), out('fresh')));
@@ -173,18 +230,41 @@ async function main(): Promise<void> {
     `\ntessera incremental bench: ${changes.images} photos in 17 classes, then +${changes.added} new, ${changes.changed} changed, ${changes.deleted} deleted, ` +
       `${changes.relabelled} relabelled (${moved} images changed split); default model, train+val; ${repeat} repetitions, ${os.availableParallelism()} cores\n\n`,
   );
-  const header = ['run', 'wall s', 'workflow s', 'extract s', 'compact s', 'images', 'reused', 'via model', 'workflow / full'];
+  const header = [
+    'run',
+    'wall s',
+    'workflow s',
+    'extract s',
+    'compact s',
+    'images',
+    'reused',
+    'via model',
+    'workflow / full',
+  ];
   const widths = [12, 8, 11, 10, 10, 7, 7, 10, 16];
-  const line = (cells: string[]) => cells.map((cell, k) => (k === 0 ? cell.padEnd(widths[k]!) : cell.padStart(widths[k]!))).join('  ') + '\n';
+  const line = (cells: string[]) =>
+    cells.map((cell, k) => (k === 0 ? cell.padEnd(widths[k]!) : cell.padStart(widths[k]!))).join('  ') + '\n';
   process.stdout.write(line(header));
   for (const [name, list] of Object.entries(runs)) {
     const med = (pick: (m: Measured) => number) => median(list.map(pick));
     const ratio = name === 'no-op' ? '-' : `${((med((m) => m.workflow) / full) * 100).toFixed(1)} %`;
     process.stdout.write(
-      line([name, med((m) => m.wall).toFixed(2), med((m) => m.workflow).toFixed(2), med((m) => m.extract).toFixed(2), med((m) => m.compact).toFixed(2), String(med((m) => m.images)), String(med((m) => m.reused)), String(med((m) => m.images - m.reused)), ratio]),
+      line([
+        name,
+        med((m) => m.wall).toFixed(2),
+        med((m) => m.workflow).toFixed(2),
+        med((m) => m.extract).toFixed(2),
+        med((m) => m.compact).toFixed(2),
+        String(med((m) => m.images)),
+        String(med((m) => m.reused)),
+        String(med((m) => m.images - m.reused)),
+        ratio,
+      ]),
     );
   }
-  process.stdout.write(`\nvectors files of the incremental and in-place runs byte-identical to the fresh run's: ${identical.map((same) => (same ? 'yes' : 'NO')).join(', ')}\n`);
+  process.stdout.write(
+    `\nvectors files of the incremental and in-place runs byte-identical to the fresh run's: ${identical.map((same) => (same ? 'yes' : 'NO')).join(', ')}\n`,
+  );
   const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `incremental-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -44,7 +44,17 @@ for (const images of sizes) {
   for (let run = 1; run <= runs; run++) {
     process.stderr.write(`${images} images, run ${run}/${runs}\n`);
     const out = path.join(work, `run-${images}-${run}`);
-    const result = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL]);
+    const result = await runMeasured(process.execPath, [
+      path.join(PROJECT_ROOT, 'bin', 'tessera.js'),
+      'run',
+      '--quiet',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--model',
+      DEFAULT_MODEL,
+    ]);
     const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(out).manifest, 'utf8')));
     measurement.peakRssMb.push(result.peakRss / 1e6);
     measurement.imagesPerSecond.push(manifest.counts.trainingImages / manifest.timings.total);
@@ -58,24 +68,44 @@ const csvResults: { rows: number; csvMb: number; peakRssMb: number; seconds: num
 for (const rows of csvRows) {
   process.stderr.write(`CSV of ${rows} rows\n`);
   const dir = path.join(work, `csv-${rows}`);
-  const result = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'plan-large-csv.ts'), String(rows), dir]);
-  const figures = z.object({ csvBytes: z.number(), seconds: z.number() }).parse(JSON.parse(result.output.trim().split('\n').pop()!));
+  const result = await runMeasured(process.execPath, [
+    '--import',
+    'tsx',
+    path.join(PROJECT_ROOT, 'bench', 'plan-large-csv.ts'),
+    String(rows),
+    dir,
+  ]);
+  const figures = z
+    .object({ csvBytes: z.number(), seconds: z.number() })
+    .parse(JSON.parse(result.output.trim().split('\n').pop()!));
   csvResults.push({ rows, csvMb: figures.csvBytes / 1e6, peakRssMb: result.peakRss / 1e6, seconds: figures.seconds });
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-process.stdout.write(`\ntessera memory bench: ${os.cpus().length} cores, medians of ${runs}\n\nembedded run, default model\n`);
-process.stdout.write(`${'images'.padStart(8)}  ${'peak RSS MB'.padStart(12)}  ${'images/s'.padStart(9)}  ${'wall s'.padStart(8)}\n`);
+process.stdout.write(
+  `\ntessera memory bench: ${os.cpus().length} cores, medians of ${runs}\n\nembedded run, default model\n`,
+);
+process.stdout.write(
+  `${'images'.padStart(8)}  ${'peak RSS MB'.padStart(12)}  ${'images/s'.padStart(9)}  ${'wall s'.padStart(8)}\n`,
+);
 for (const r of results) {
   process.stdout.write(
     `${String(r.images).padStart(8)}  ${median(r.peakRssMb).toFixed(0).padStart(12)}  ${median(r.imagesPerSecond).toFixed(1).padStart(9)}  ${median(r.wallSeconds).toFixed(1).padStart(8)}\n`,
   );
 }
-const growth = results.length > 1 ? median(results[results.length - 1]!.peakRssMb) / median(results[0]!.peakRssMb) : Number.NaN;
-if (results.length > 1) process.stdout.write(`peak RSS ratio ${results[results.length - 1]!.images} / ${results[0]!.images} images: ${growth.toFixed(3)}\n`);
-process.stdout.write(`\nCSV stages alone (prepareSplit + planShards, one process each)\n${'rows'.padStart(9)}  ${'CSV MB'.padStart(7)}  ${'peak RSS MB'.padStart(12)}  ${'seconds'.padStart(8)}\n`);
+const growth =
+  results.length > 1 ? median(results[results.length - 1]!.peakRssMb) / median(results[0]!.peakRssMb) : Number.NaN;
+if (results.length > 1)
+  process.stdout.write(
+    `peak RSS ratio ${results[results.length - 1]!.images} / ${results[0]!.images} images: ${growth.toFixed(3)}\n`,
+  );
+process.stdout.write(
+  `\nCSV stages alone (prepareSplit + planShards, one process each)\n${'rows'.padStart(9)}  ${'CSV MB'.padStart(7)}  ${'peak RSS MB'.padStart(12)}  ${'seconds'.padStart(8)}\n`,
+);
 for (const r of csvResults) {
-  process.stdout.write(`${String(r.rows).padStart(9)}  ${r.csvMb.toFixed(0).padStart(7)}  ${r.peakRssMb.toFixed(0).padStart(12)}  ${r.seconds.toFixed(1).padStart(8)}\n`);
+  process.stdout.write(
+    `${String(r.rows).padStart(9)}  ${r.csvMb.toFixed(0).padStart(7)}  ${r.peakRssMb.toFixed(0).padStart(12)}  ${r.seconds.toFixed(1).padStart(8)}\n`,
+  );
 }
 const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
 fs.mkdirSync(resultsDir, { recursive: true });

@@ -33,4 +33,6 @@ if (!parsed.ok) throw new Error(parsed.message);
 const started = performance.now();
 const split = await prepareSplit(parsed.config);
 const plan = await planShards(parsed.config, 'train');
-process.stdout.write(`${JSON.stringify({ rows, csvBytes: fs.statSync(csv).size, trainingRows: split.trainingRows, shards: plan.shardCount, seconds: (performance.now() - started) / 1000 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ rows, csvBytes: fs.statSync(csv).size, trainingRows: split.trainingRows, shards: plan.shardCount, seconds: (performance.now() - started) / 1000 })}\n`,
+);

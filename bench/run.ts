@@ -33,7 +33,9 @@ const { values } = parseArgs({
 });
 const model = path.resolve(values.model);
 /** The backbone the model was exported from, as its `.onnx.json` names it (the notebook's method builds it). */
-const backbone = fs.existsSync(`${model}.json`) ? z.object({ backbone: z.string() }).parse(JSON.parse(fs.readFileSync(`${model}.json`, 'utf8'))).backbone : path.basename(model);
+const backbone = fs.existsSync(`${model}.json`)
+  ? z.object({ backbone: z.string() }).parse(JSON.parse(fs.readFileSync(`${model}.json`, 'utf8'))).backbone
+  : path.basename(model);
 const runs = Number(values.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
 
@@ -53,7 +55,10 @@ const record = (name: string, value: number) => (figures[name] ??= []).push(valu
 
 async function main() {
   const data = await dataset();
-  const images = fs.readdirSync(path.join(data, 'images')).map((f) => path.join(data, 'images', f)).sort();
+  const images = fs
+    .readdirSync(path.join(data, 'images'))
+    .map((f) => path.join(data, 'images', f))
+    .sort();
   const engines = new InferenceEngines();
   for (let run = 1; run <= runs; run++) {
     process.stderr.write(`run ${run}/${runs}\n`);
@@ -66,7 +71,17 @@ async function main() {
     record('write MB/s', write.mbPerSecond);
 
     const e2eOut = path.join(work, `e2e-${run}`);
-    const e2e = await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), 'run', '--quiet', '--data', data, '--out', e2eOut, '--model', model]);
+    const e2e = await runMeasured(process.execPath, [
+      path.join(PROJECT_ROOT, 'bin', 'tessera.js'),
+      'run',
+      '--quiet',
+      '--data',
+      data,
+      '--out',
+      e2eOut,
+      '--model',
+      model,
+    ]);
     const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(outputLayout(e2eOut).manifest, 'utf8')));
     const trained = manifest.counts.trainingImages;
     record('tessera images/s (workflow)', trained / manifest.timings.total);
@@ -75,8 +90,17 @@ async function main() {
     record('tessera peak RSS MB', e2e.peakRss / 1e6);
     record('compaction % of workflow', (100 * manifest.timings.compact) / manifest.timings.total);
 
-    const directRun = await runMeasured(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'direct-run.ts'), data, path.join(work, `direct-${run}`), model]);
-    const direct = z.object({ seconds: z.number(), images: z.number(), compactMbPerSecond: z.number() }).parse(JSON.parse(directRun.output.trim().split('\n').pop()!));
+    const directRun = await runMeasured(process.execPath, [
+      '--import',
+      'tsx',
+      path.join(PROJECT_ROOT, 'bench', 'direct-run.ts'),
+      data,
+      path.join(work, `direct-${run}`),
+      model,
+    ]);
+    const direct = z
+      .object({ seconds: z.number(), images: z.number(), compactMbPerSecond: z.number() })
+      .parse(JSON.parse(directRun.output.trim().split('\n').pop()!));
     record('without Temporal images/s', direct.images / direct.seconds);
     record('without Temporal peak RSS MB', directRun.peakRss / 1e6);
     record('compact MB/s', direct.compactMbPerSecond);
@@ -85,7 +109,18 @@ async function main() {
     if (!values['skip-notebook']) {
       const python = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
       const script = path.join(PROJECT_ROOT, 'bench', 'reference', 'notebook_vectors.py');
-      const notebook = await runMeasured(python, ['-W', 'ignore', script, '--data', data, '--out', path.join(work, `notebook-${run}.parquet`), '--backbone', backbone, '--notebook-loader']);
+      const notebook = await runMeasured(python, [
+        '-W',
+        'ignore',
+        script,
+        '--data',
+        data,
+        '--out',
+        path.join(work, `notebook-${run}.parquet`),
+        '--backbone',
+        backbone,
+        '--notebook-loader',
+      ]);
       const processed = Number(/from (\d+) images/.exec(notebook.output)?.[1] ?? trained);
       record('notebook images/s (command)', processed / notebook.seconds);
     }
@@ -99,16 +134,25 @@ async function main() {
     'tessera / ceiling': m('tessera images/s (workflow)') / m('ceiling images/s'),
     'tessera / notebook (command)': m('tessera images/s (command)') / m('notebook images/s (command)'),
   };
-  const rows = Object.entries(figures).map(([name, list]) => [name, median(list).toFixed(2), list.map((v) => v.toFixed(2)).join(' ')]);
+  const rows = Object.entries(figures).map(([name, list]) => [
+    name,
+    median(list).toFixed(2),
+    list.map((v) => v.toFixed(2)).join(' '),
+  ]);
   rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(ratio of medians)']));
   const width = Math.max(...rows.map((r) => r[0]!.length));
-  process.stdout.write(`\ntessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model ${path.basename(model)} (${backbone}) level 4 at 256×256\n\n`);
+  process.stdout.write(
+    `\ntessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model ${path.basename(model)} (${backbone}) level 4 at 256×256\n\n`,
+  );
   process.stdout.write(`${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
   for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
   const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ data, model, images: images.length, runs, cores: os.cpus().length, figures, ratios }, null, 2));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ data, model, images: images.length, runs, cores: os.cpus().length, figures, ratios }, null, 2),
+  );
   process.stdout.write(`\nraw figures: ${file}\n`);
   fs.rmSync(work, { recursive: true, force: true });
 }

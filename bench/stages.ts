@@ -22,10 +22,18 @@ import { preflight } from '../lib/run/preflight.ts';
  * onnxruntime alone: float32 tensors decoded and converted beforehand, run on this thread with
  * the session options and the slices of `microBatch` images the session thread uses.
  */
-export async function measureCeiling(config: RunConfig, images: string[], microBatch: number | undefined): Promise<number> {
+export async function measureCeiling(
+  config: RunConfig,
+  images: string[],
+  microBatch: number | undefined,
+): Promise<number> {
   const size = config.imgSize;
   const perImage = 3 * size * size;
-  const session = await ort.InferenceSession.create(runLayout(config).model, { executionProviders: [config.executionProvider], graphOptimizationLevel: 'all', enableMemPattern: false });
+  const session = await ort.InferenceSession.create(runLayout(config).model, {
+    executionProviders: [config.executionProvider],
+    graphOptimizationLevel: 'all',
+    enableMemPattern: false,
+  });
   const inputName = session.inputNames[0]!;
   const slice = Math.min(microBatch ?? config.batchSize, config.batchSize);
   const batches: Float32Array[] = [];
@@ -37,7 +45,14 @@ export async function measureCeiling(config: RunConfig, images: string[], microB
   const runBatch = async (batch: Float32Array) => {
     for (let first = 0; first < config.batchSize; first += slice) {
       const count = Math.min(slice, config.batchSize - first);
-      await session.run({ [inputName]: new ort.Tensor('float32', batch.subarray(first * perImage, (first + count) * perImage), [count, 3, size, size]) });
+      await session.run({
+        [inputName]: new ort.Tensor('float32', batch.subarray(first * perImage, (first + count) * perImage), [
+          count,
+          3,
+          size,
+          size,
+        ]),
+      });
     }
   };
   await runBatch(batches[0]!); // warm-up
@@ -52,14 +67,19 @@ export async function measureCeiling(config: RunConfig, images: string[], microB
  * File read, decode and preprocessing alone as extraction does them (libjpeg-turbo for a plain JPEG
  * at the model's size, else sharp), with the concurrency extraction uses unless `limit` is given.
  */
-export async function measureDecode(config: RunConfig, images: string[], limit = Math.max(2, os.availableParallelism())): Promise<number> {
+export async function measureDecode(
+  config: RunConfig,
+  images: string[],
+  limit = Math.max(2, os.availableParallelism()),
+): Promise<number> {
   const perImage = 3 * config.imgSize * config.imgSize;
   let next = 0;
   const { seconds: s } = await seconds(() =>
     Promise.all(
       Array.from({ length: limit }, async () => {
         const target = new Float32Array(perImage);
-        while (next < images.length) await decodeImageInto(await fs.readFile(images[next++]!), config.imgSize, 'none', target, 0);
+        while (next < images.length)
+          await decodeImageInto(await fs.readFile(images[next++]!), config.imgSize, 'none', target, 0);
       }),
     ),
   );
@@ -70,7 +90,11 @@ export async function measureDecode(config: RunConfig, images: string[], limit =
  * The shard writer alone: `rows` rows of `channels` float32 feature-like values (non-negative,
  * mostly small, as after an activation), 64 rows per image; MB/s counts the rows' bytes.
  */
-export async function measureWrite(dir: string, rows: number, channels: number): Promise<{ rowsPerSecond: number; mbPerSecond: number }> {
+export async function measureWrite(
+  dir: string,
+  rows: number,
+  channels: number,
+): Promise<{ rowsPerSecond: number; mbPerSecond: number }> {
   const file = path.join(dir, 'write-bench.parquet');
   const columns = allocateTileRows(rows);
   const floats = new Float32Array(rows * channels);
@@ -124,7 +148,11 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
     let shardBytes = 0;
     for (const name of await fs.readdir(shardsDir)) shardBytes += (await fs.stat(path.join(shardsDir, name))).size;
     const compacted = await compact(config, 'train', plan.shardCount);
-    return { images: plan.images, compactMbPerSecond: shardBytes / 1e6 / compacted.seconds, compactSeconds: compacted.seconds };
+    return {
+      images: plan.images,
+      compactMbPerSecond: shardBytes / 1e6 / compacted.seconds,
+      compactSeconds: compacted.seconds,
+    };
   }).finally(() => decoders.close());
   return { seconds: total, ...value };
 }

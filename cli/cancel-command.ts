@@ -16,7 +16,9 @@ export async function cancelCommand(args: string[]): Promise<number> {
   if (values.out !== undefined && values.address === undefined && readLiveLease(values.out) === null) {
     const folder = await readFolderStatus(values.out).catch(() => undefined);
     if (folder?.embedded) {
-      process.stdout.write(`${workflowId}: no tessera run works on ${folder.report.out} now (${folder.report.state}); nothing to cancel\n`);
+      process.stdout.write(
+        `${workflowId}: no tessera run works on ${folder.report.out} now (${folder.report.state}); nothing to cancel\n`,
+      );
       return 0;
     }
   }
@@ -33,7 +35,9 @@ export async function cancelCommand(args: string[]): Promise<number> {
     if (values['no-wait']) return 0;
     await handle.result().catch(() => undefined);
     const closed = await handle.describe();
-    process.stdout.write(`${workflowId}: ${closed.status.name}; finished shards are kept, the same run command resumes\n`);
+    process.stdout.write(
+      `${workflowId}: ${closed.status.name}; finished shards are kept, the same run command resumes\n`,
+    );
     return closed.status.name === 'CANCELLED' ? 0 : 1;
   });
 }

@@ -8,7 +8,12 @@ import { acquireRunLease, onThisMachine, type RunLease } from '../lib/run-folder
 import { RunOutcomeSchema, type LeaseRecord, type RunOutcome } from '../lib/run-folder/records.ts';
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
 import type { RuntimeOptions } from '../workers/runtime.ts';
-import { assertOutputApartFromInputs, makeFolders, outputFolderError, outputFolderRefusal } from '../lib/run-folder/output-folder.ts';
+import {
+  assertOutputApartFromInputs,
+  makeFolders,
+  outputFolderError,
+  outputFolderRefusal,
+} from '../lib/run-folder/output-folder.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
@@ -68,7 +73,9 @@ function onStopSignals(actions: { graceful: (code: number) => void; immediate: (
       process.exit(code);
     }
     interrupted = true;
-    process.stderr.write(`\ntessera: ${signal}: stopping (a second signal stops at once). Run the same command again to resume.\n`);
+    process.stderr.write(
+      `\ntessera: ${signal}: stopping (a second signal stops at once). Run the same command again to resume.\n`,
+    );
     actions.graceful(code);
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
@@ -94,7 +101,10 @@ function describeHolder(holder: LeaseRecord | null): string {
  * taken before anything else, so a second run on the same folder is refused instead of starting
  * a second server on the same state file.
  */
-export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions): Promise<{ summary?: RunSummary; workflowId: string; seconds: number; finishedAt?: string }> {
+export async function embeddedRun(
+  config: RunConfig,
+  options: EmbeddedRunOptions,
+): Promise<{ summary?: RunSummary; workflowId: string; seconds: number; finishedAt?: string }> {
   const layout = runLayout(config);
   const { out, temporalState: dbFile } = layout;
   const parts: Parts = {};
@@ -107,7 +117,14 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
   const recordOutcome = (ended: Pick<RunOutcome, 'outcome' | 'message'>) => {
     if (outcomeWritten) return;
     outcomeWritten = true;
-    const record = { ...ended, command, workflowId: workflowIdForOutput(config.out), startedAt, endedAt: new Date().toISOString(), log: layout.log };
+    const record = {
+      ...ended,
+      command,
+      workflowId: workflowIdForOutput(config.out),
+      startedAt,
+      endedAt: new Date().toISOString(),
+      log: layout.log,
+    };
     try {
       writeRecordSync(layout.outcome, RunOutcomeSchema, record);
     } catch (error) {
@@ -148,9 +165,16 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
   });
 
   const removeSignalHandlers = onStopSignals({
-    graceful: (code) => exitAfterStop(code, { outcome: 'interrupted', message: `stopped by a signal; the same command resumes it: ${command}` }),
+    graceful: (code) =>
+      exitAfterStop(code, {
+        outcome: 'interrupted',
+        message: `stopped by a signal; the same command resumes it: ${command}`,
+      }),
     immediate: () => {
-      recordOutcome({ outcome: 'interrupted', message: `stopped at once by a second signal; the same command resumes it: ${command}` });
+      recordOutcome({
+        outcome: 'interrupted',
+        message: `stopped at once by a second signal; the same command resumes it: ${command}`,
+      });
       parts.server?.kill();
       lease.release();
     },
@@ -167,9 +191,15 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
       const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
       if (finished.finished) {
         outcomeWritten = true; // nothing ran: the finished run's own outcome stays
-        return { summary: summaryOfFinishedRun(finished.manifest, layout), workflowId: finished.manifest.workflow.id, seconds: 0, finishedAt: finished.manifest.createdAt };
+        return {
+          summary: summaryOfFinishedRun(finished.manifest, layout),
+          workflowId: finished.manifest.workflow.id,
+          seconds: 0,
+          finishedAt: finished.manifest.createdAt,
+        };
       }
-      if (finished.changed && !options.quiet) say(`${finished.changed}: running again (the vectors of unchanged images are reused)`);
+      if (finished.changed && !options.quiet)
+        say(`${finished.changed}: running again (the vectors of unchanged images are reused)`);
     }
     makeFolders(path.dirname(dbFile), out);
     fs.appendFileSync(layout.log, `${startedAt} ---- ${command} (pid ${process.pid})\n`);
@@ -190,7 +220,15 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     // The folders this command names: its data, its output, and the earlier outputs it reuses.
     const allowRoots = [config.data, out, ...config.reuse];
     const runtime = { ...options.runtime, logFile: layout.log, echo: options.verbose };
-    parts.workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots, allowModelFiles: [layout.model], runtime, decodeThreads: options.decodeThreads, warmFor: config });
+    parts.workers = await createWorkers({
+      target: localTarget(server.address),
+      queues: ['cpu', 'inference'],
+      allowRoots,
+      allowModelFiles: [layout.model],
+      runtime,
+      decodeThreads: options.decodeThreads,
+      warmFor: config,
+    });
     const running = (parts.running = parts.workers.run());
     const result = await Promise.race([
       submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),

@@ -9,7 +9,12 @@ import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
-import { decodeThreadsFromEnvironment, parseWorkerOptions, runtimeOptionsFromEnvironment, workerFlags } from './worker-options.ts';
+import {
+  decodeThreadsFromEnvironment,
+  parseWorkerOptions,
+  runtimeOptionsFromEnvironment,
+  workerFlags,
+} from './worker-options.ts';
 import { connectionFlags, describeTarget } from '../lib/temporal/connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { cancelCommand } from './cancel-command.ts';
@@ -17,7 +22,6 @@ import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
 import { reportCommand } from './report-command.ts';
 import { hasOutputTemplate } from '../lib/run/output-template.ts';
-
 
 function printSummary(summary: RunSummary, seconds: number, finishedAt?: string): void {
   const extract = summary.timings.extract ?? 0;
@@ -28,13 +32,19 @@ function printSummary(summary: RunSummary, seconds: number, finishedAt?: string)
       : `tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished ${finishedAt} (${summary.manifest})`,
     `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages})`,
     ...(c.reusedImages + c.validationReusedImages > 0
-      ? [`  reused     ${c.reusedImages + c.validationReusedImages} images' vectors copied from earlier outputs; ${c.extractedImages + c.validationExtractedImages - c.reusedImages - c.validationReusedImages} through the model`]
+      ? [
+          `  reused     ${c.reusedImages + c.validationReusedImages} images' vectors copied from earlier outputs; ${c.extractedImages + c.validationExtractedImages - c.reusedImages - c.validationReusedImages} through the model`,
+        ]
       : []),
     `  rows       ${c.rows} (${c.tilesPerImage} tiles × ${c.channels} channels per image)`,
-    ...(summary.validationVectors ? [`  validation ${c.validationExtractedImages} images extracted with occlusion, ${c.validationRows} rows`] : []),
+    ...(summary.validationVectors
+      ? [`  validation ${c.validationExtractedImages} images extracted with occlusion, ${c.validationRows} rows`]
+      : []),
     `  errors     ${c.errors}${c.errors > 0 ? ` (see ${summary.out}/errors.csv)` : ''}`,
     `  speed      ${(c.extractedImages / seconds).toFixed(1)} images/s overall, ${(extract > 0 ? c.extractedImages / extract : 0).toFixed(1)} images/s in extraction`,
-    ...[summary.vectors, summary.validationVectors].filter((file) => file !== null).map((file) => `  output     ${file}`),
+    ...[summary.vectors, summary.validationVectors]
+      .filter((file) => file !== null)
+      .map((file) => `  output     ${file}`),
     ...(summary.reuse?.skipped ?? []).map((why) => `  warning    ${why}`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -50,9 +60,14 @@ async function runCommand(args: string[]): Promise<number> {
     verbose: { type: 'boolean' },
   });
   const config = buildRunConfig(values, values.config);
-  if (hasOutputTemplate(config.out)) throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
-  if (config.keepRuns !== undefined || config.reuseEarlierRuns) throw new UsageError('--keep-runs and --reuse-earlier-runs apply to the runs of a schedule (tessera schedule create); give earlier outputs with --reuse DIR');
-  if (values.detach && !values.address) throw new UsageError('--detach needs --address (the embedded server stops when tessera exits)');
+  if (hasOutputTemplate(config.out))
+    throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
+  if (config.keepRuns !== undefined || config.reuseEarlierRuns)
+    throw new UsageError(
+      '--keep-runs and --reuse-earlier-runs apply to the runs of a schedule (tessera schedule create); give earlier outputs with --reuse DIR',
+    );
+  if (values.detach && !values.address)
+    throw new UsageError('--detach needs --address (the embedded server stops when tessera exits)');
   // A folder an embedded run is working in (its own server) must not get a second workflow from a cluster.
   const embeddedHolder = values.address ? readLiveLease(config.out) : null;
   if (embeddedHolder) throw new LeaseHeldError(config.out, embeddedHolder);
@@ -63,7 +78,11 @@ async function runCommand(args: string[]): Promise<number> {
         verbose: values.verbose,
         runtime: runtimeOptionsFromEnvironment(),
         decodeThreads: decodeThreadsFromEnvironment(),
-        onServer: (ui, log) => values.quiet || process.stderr.write(`tessera: local Temporal dev server, Web UI at ${ui} (while this command runs); log: ${log}\n`),
+        onServer: (ui, log) =>
+          values.quiet ||
+          process.stderr.write(
+            `tessera: local Temporal dev server, Web UI at ${ui} (while this command runs); log: ${log}\n`,
+          ),
       });
   const { summary, finishedAt } = result;
   if (summary) printSummary(summary, finishedAt ? summary.timings.total : result.seconds, finishedAt);
@@ -89,19 +108,27 @@ async function workerCommand(args: string[]): Promise<number> {
   process.once('SIGINT', () => workers.shutdown());
   process.once('SIGTERM', () => workers.shutdown());
   const metrics = options.metricsAddress ? `, metrics on http://${options.metricsAddress}/metrics` : '';
-  process.stderr.write(`tessera worker: queues ${options.queues.join(', ')} on ${describeTarget(options.target)}${metrics}; serving ${options.allowRoots.join(', ')}\n`);
+  process.stderr.write(
+    `tessera worker: queues ${options.queues.join(', ')} on ${describeTarget(options.target)}${metrics}; serving ${options.allowRoots.join(', ')}\n`,
+  );
   await workers.run();
   return 0;
 }
 
 async function devCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs('dev', args, { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string', default: '.tessera-dev/state.db' } });
+  const { values } = parseCommandArgs('dev', args, {
+    port: { type: 'string' },
+    'ui-port': { type: 'string' },
+    db: { type: 'string', default: '.tessera-dev/state.db' },
+  });
   const server = await startDevServer({
     dbFile: values.db,
     port: values.port ? Number(values.port) : 7233,
     uiPort: values['ui-port'] ? Number(values['ui-port']) : 8233,
   });
-  process.stdout.write(`Temporal dev server: ${server.address}\nWeb UI: ${server.uiUrl}\nState: ${values.db}\nCtrl-C stops it.\n`);
+  process.stdout.write(
+    `Temporal dev server: ${server.address}\nWeb UI: ${server.uiUrl}\nState: ${values.db}\nCtrl-C stops it.\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -111,7 +138,12 @@ async function devCommand(args: string[]): Promise<number> {
 }
 
 async function sampleDataCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs('sample-data', args, { out: { type: 'string' }, images: { type: 'string' }, classes: { type: 'string' }, seed: { type: 'string' } });
+  const { values } = parseCommandArgs('sample-data', args, {
+    out: { type: 'string' },
+    images: { type: 'string' },
+    classes: { type: 'string' },
+    seed: { type: 'string' },
+  });
   if (!values.out) throw new UsageError('tessera sample-data needs --out DIR');
   const result = await generateSampleData({
     dir: values.out,
@@ -173,10 +205,14 @@ export async function main(argv: string[]): Promise<number> {
       return 3;
     }
     if (error instanceof RunFailedError) {
-      process.stderr.write(`tessera ${command}: run failed: ${error.message}\n${error.log ? `tessera ${command}: details in ${error.log}\n` : ''}`);
+      process.stderr.write(
+        `tessera ${command}: run failed: ${error.message}\n${error.log ? `tessera ${command}: details in ${error.log}\n` : ''}`,
+      );
       return 1;
     }
-    process.stderr.write(`tessera ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `tessera ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

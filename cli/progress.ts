@@ -25,7 +25,14 @@ async function runningShards(handle: WorkflowHandle): Promise<ProgressSnapshot['
   const running: ProgressSnapshot['running'] = [];
   for (const activity of description.raw.pendingActivities ?? []) {
     const payload = activity.heartbeatDetails?.payloads?.[0];
-    const details = payload ? defaultPayloadConverter.fromPayload<{ split?: string; shard?: number; imagesDone?: number; imagesTotal?: number }>(payload) : undefined;
+    const details = payload
+      ? defaultPayloadConverter.fromPayload<{
+          split?: string;
+          shard?: number;
+          imagesDone?: number;
+          imagesTotal?: number;
+        }>(payload)
+      : undefined;
     if (details?.shard !== undefined) running.push({ ...details, imagesDone: details.imagesDone ?? 0 });
   }
   return running;

@@ -9,11 +9,20 @@ import { parseCommandArgs, usageOf } from './usage.ts';
  * with no run: a usage error (exit 2) that names the folder and what is missing.
  */
 export async function reportCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('report', args, { out: { type: 'string' }, html: { type: 'string' }, sample: { type: 'string' } }, { allowPositionals: true });
+  const { values, positionals } = parseCommandArgs(
+    'report',
+    args,
+    { out: { type: 'string' }, html: { type: 'string' }, sample: { type: 'string' } },
+    { allowPositionals: true },
+  );
   const folders = [...positionals, ...(values.out === undefined ? [] : [values.out])];
-  if (folders.length !== 1) throw new UsageError(`${folders.length === 0 ? 'needs the output folder of a finished run' : `takes one output folder, got ${folders.join(', ')}`}\n\n${usageOf('report')}`);
+  if (folders.length !== 1)
+    throw new UsageError(
+      `${folders.length === 0 ? 'needs the output folder of a finished run' : `takes one output folder, got ${folders.join(', ')}`}\n\n${usageOf('report')}`,
+    );
   const sample = values.sample === undefined ? REPORT_SAMPLE_IMAGES : Number(values.sample);
-  if (!Number.isInteger(sample) || sample < 1) throw new UsageError(`--sample ${values.sample}: expected a whole number of images, at least 1`);
+  if (!Number.isInteger(sample) || sample < 1)
+    throw new UsageError(`--sample ${values.sample}: expected a whole number of images, at least 1`);
   try {
     const { file } = await writeRunReport(folders[0]!, { file: values.html, maxImages: sample });
     process.stdout.write(`${file}\n`);

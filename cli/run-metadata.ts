@@ -8,6 +8,8 @@ export function runStaticSummary(config: RunConfig): string {
 
 /** The run's options as a Markdown table on the run's page in the Temporal UI. */
 export function runStaticDetails(config: RunConfig): string {
-  const rows = Object.entries(config).map(([key, value]) => `| ${key} | \`${Array.isArray(value) ? value.join(',') : String(value)}\` |`);
+  const rows = Object.entries(config).map(
+    ([key, value]) => `| ${key} | \`${Array.isArray(value) ? value.join(',') : String(value)}\` |`,
+  );
   return ['| option | value |', '| --- | --- |', ...rows].join('\n');
 }

@@ -22,11 +22,20 @@ const PATH_OPTIONS = ['data', 'out', 'model', 'reuse'] as const;
 export function configFlagSpecs(): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
   const isBoolean = (key: (typeof configKeys)[number]) => RunConfigSchema.shape[key].safeParse(true).success;
   return Object.fromEntries(
-    configKeys.map((key) => [kebabCase(key), isBoolean(key) ? { type: 'boolean' } : takesArrays(RunConfigSchema.shape[key]) ? { type: 'string', multiple: true } : { type: 'string' }]),
+    configKeys.map((key) => [
+      kebabCase(key),
+      isBoolean(key)
+        ? { type: 'boolean' }
+        : takesArrays(RunConfigSchema.shape[key])
+          ? { type: 'string', multiple: true }
+          : { type: 'string' },
+    ]),
   );
 }
 
-function takesArrays(field: { safeParse(value: unknown): { success: boolean; error?: { issues: { code: string }[] } } }): boolean {
+function takesArrays(field: {
+  safeParse(value: unknown): { success: boolean; error?: { issues: { code: string }[] } };
+}): boolean {
   // An array field accepts [] or refuses it only for its length; any other field refuses its type.
   const result = field.safeParse([]);
   return result.success || result.error!.issues.every((i) => i.code === 'too_small');
@@ -38,11 +47,13 @@ function takesArrays(field: { safeParse(value: unknown): { success: boolean; err
  */
 function flagValue(key: (typeof configKeys)[number], text: string): unknown {
   const field = RunConfigSchema.shape[key];
-  if (takesArrays(field)) return (PATH_OPTIONS as readonly string[]).includes(key) ? [text] : text.split(',').map((item) => item.trim()); // --splits train,val
+  if (takesArrays(field))
+    return (PATH_OPTIONS as readonly string[]).includes(key) ? [text] : text.split(',').map((item) => item.trim()); // --splits train,val
   const asNumber = Number(text);
   if (text.trim() === '' || !Number.isFinite(asNumber)) return text;
   const result = field.safeParse(asNumber);
-  const takesNumbers = result.success || !result.error.issues.some((i) => i.code === 'invalid_type' || i.code === 'invalid_union');
+  const takesNumbers =
+    result.success || !result.error.issues.some((i) => i.code === 'invalid_type' || i.code === 'invalid_union');
   return takesNumbers ? asNumber : text;
 }
 
@@ -55,7 +66,10 @@ export class UsageError extends Error {
  * flags, validated by the one schema. Paths become absolute against the caller's directory,
  * because workers may run elsewhere; the default model is tessera's own exported model.
  */
-export function buildRunConfig(flags: Record<string, string | boolean | (string | boolean)[] | undefined>, configFile?: string): RunConfig {
+export function buildRunConfig(
+  flags: Record<string, string | boolean | (string | boolean)[] | undefined>,
+  configFile?: string,
+): RunConfig {
   let fromFile: Record<string, unknown> = {};
   if (configFile) {
     let text: string;
@@ -71,14 +85,18 @@ export function buildRunConfig(flags: Record<string, string | boolean | (string 
       throw new UsageError(`config file ${configFile} is not valid JSON: ${(error as Error).message}`);
     }
     const object = z.record(z.string(), z.unknown()).safeParse(parsed);
-    if (!object.success || Array.isArray(parsed)) throw new UsageError(`config file ${configFile} must hold a JSON object of run options`);
+    if (!object.success || Array.isArray(parsed))
+      throw new UsageError(`config file ${configFile} must hold a JSON object of run options`);
     fromFile = object.data;
   }
   const fromFlags: Record<string, unknown> = {};
   for (const key of configKeys) {
     const value = flags[kebabCase(key)];
     if (typeof value === 'string') fromFlags[key] = flagValue(key, value);
-    if (Array.isArray(value)) fromFlags[key] = value.flatMap((text) => (typeof text === 'string' ? (flagValue(key, text) as unknown[]) : [text]));
+    if (Array.isArray(value))
+      fromFlags[key] = value.flatMap((text) =>
+        typeof text === 'string' ? (flagValue(key, text) as unknown[]) : [text],
+      );
     if (typeof value === 'boolean') fromFlags[key] = value;
   }
   const merged: Record<string, unknown> = { model: DEFAULT_MODEL, ...fromFile, ...fromFlags };
@@ -87,12 +105,22 @@ export function buildRunConfig(flags: Record<string, string | boolean | (string 
     const value = merged[key];
     const from = key in fromFlags ? process.cwd() : base;
     if (typeof value === 'string' && value !== '') merged[key] = path.resolve(from, value);
-    if (Array.isArray(value)) merged[key] = value.map((item: unknown) => (typeof item === 'string' && item !== '' ? path.resolve(from, item) : item));
+    if (Array.isArray(value))
+      merged[key] = value.map((item: unknown) =>
+        typeof item === 'string' && item !== '' ? path.resolve(from, item) : item,
+      );
   }
-  const missing = configKeys.filter((key) => merged[key] === undefined && !RunConfigSchema.shape[key].safeParse(undefined).success);
-  if (missing.length > 0) throw new UsageError(missing.map((key) => `--${kebabCase(key)} is required`).join('; ') + ` (or ${missing.map((key) => JSON.stringify(key)).join(', ')} in --config)`);
+  const missing = configKeys.filter(
+    (key) => merged[key] === undefined && !RunConfigSchema.shape[key].safeParse(undefined).success,
+  );
+  if (missing.length > 0)
+    throw new UsageError(
+      missing.map((key) => `--${kebabCase(key)} is required`).join('; ') +
+        ` (or ${missing.map((key) => JSON.stringify(key)).join(', ')} in --config)`,
+    );
   const parsed = parseRunConfig(merged);
-  if (!parsed.ok) throw new UsageError(parsed.message.replace(/\b([a-z]+[A-Z]\w*)(?=:)/g, (m) => `${m} (--${kebabCase(m)})`));
+  if (!parsed.ok)
+    throw new UsageError(parsed.message.replace(/\b([a-z]+[A-Z]\w*)(?=:)/g, (m) => `${m} (--${kebabCase(m)})`));
   return parsed.config;
 }
 
@@ -111,7 +139,9 @@ export function durationFlag(name: string, text: string, options: { allowZero?: 
   } catch {
     // an empty string: reported below
   }
-  if (Number.isNaN(millis)) throw new UsageError(`--${name} must be a duration such as 30m, 24h or 7d, got ${JSON.stringify(text)}`);
-  if (!(millis > 0) && !(options.allowZero && millis === 0)) throw new UsageError(`--${name} must be longer than 0, got ${JSON.stringify(text)}`);
+  if (Number.isNaN(millis))
+    throw new UsageError(`--${name} must be a duration such as 30m, 24h or 7d, got ${JSON.stringify(text)}`);
+  if (!(millis > 0) && !(options.allowZero && millis === 0))
+    throw new UsageError(`--${name} must be longer than 0, got ${JSON.stringify(text)}`);
   return millis;
 }

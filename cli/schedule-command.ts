@@ -1,5 +1,10 @@
 import path from 'node:path';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+} from '@temporalio/client';
 import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/run/output-template.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
@@ -9,7 +14,6 @@ import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import { parseCommandArgs, SCHEDULE_USAGE } from './usage.ts';
 import { RunSummarySchema } from '../lib/compact/run-summary.ts';
-
 
 /** Every scheduled run starts as `tessera-schedule-NAME-<time>` (Temporal appends the time). */
 export const scheduledWorkflowIdPrefix = (id: string) => `tessera-schedule-${id}`;
@@ -33,7 +37,8 @@ function prepareCreate(values: Values) {
   const cron = values.cron as string | undefined;
   const every = values.every as string | undefined;
   if (!id) throw new UsageError('schedule create needs --id NAME');
-  if (Boolean(cron) === Boolean(every)) throw new UsageError('schedule create needs exactly one of --cron EXPR or --every DURATION');
+  if (Boolean(cron) === Boolean(every))
+    throw new UsageError('schedule create needs exactly one of --cron EXPR or --every DURATION');
   const everyMs = every ? durationFlag('every', every) : undefined;
   const catchupMs = durationFlag('catchup-window', values['catchup-window'] as string);
   const config = buildRunConfig(values, values.config as string | undefined);
@@ -64,7 +69,9 @@ async function create(client: Client, values: Values): Promise<void> {
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
     state: { paused, note: paused ? 'created paused' : undefined },
   });
-  process.stdout.write(`schedule ${id} created: ${spec}, outputs ${config.out}${config.reuseEarlierRuns ? ', incremental (each run reuses the newest finished run\'s vectors)' : ''}\n`);
+  process.stdout.write(
+    `schedule ${id} created: ${spec}, outputs ${config.out}${config.reuseEarlierRuns ? ", incremental (each run reuses the newest finished run's vectors)" : ''}\n`,
+  );
 }
 
 /** What a finished scheduled run did: images reused and extracted, from its result; its status otherwise. */
@@ -87,7 +94,8 @@ async function runOutcome(client: Client, workflowId: string): Promise<string> {
 
 function describeLines(d: ScheduleDescription, outcomes: readonly string[]): string[] {
   const action = d.action.type === 'startWorkflow' ? d.action : undefined;
-  const config = action?.args?.[0] as { out?: string; data?: string; reuseEarlierRuns?: boolean; keepRuns?: number } | undefined;
+  const config = action?.args?.[0] as
+    { out?: string; data?: string; reuseEarlierRuns?: boolean; keepRuns?: number } | undefined;
   const spec = typeof d.memo?.tesseraSpec === 'string' ? d.memo.tesseraSpec : JSON.stringify(d.spec);
   return [
     `schedule  ${d.scheduleId}${d.state.paused ? ' (paused' + (d.state.note ? `: ${d.state.note}` : '') + ')' : ''}`,
@@ -95,9 +103,16 @@ function describeLines(d: ScheduleDescription, outcomes: readonly string[]): str
     `policies  overlap ${d.policies.overlap}, catch-up window ${d.policies.catchupWindow / 1000} s`,
     `data      ${config?.data ?? '?'}`,
     `outputs   ${config?.out ?? '?'}${config?.reuseEarlierRuns ? ' (incremental)' : ' (full runs)'}${config?.keepRuns ? `, newest ${config.keepRuns} kept` : ''}`,
-    `next      ${d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()).join(', ') || '-'}`,
+    `next      ${
+      d.info.nextActionTimes
+        .slice(0, 3)
+        .map((t) => t.toISOString())
+        .join(', ') || '-'
+    }`,
     `actions   ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
-    ...d.info.recentActions.map((a, k) => `recent    ${a.scheduledAt.toISOString()} → ${a.action.workflow.workflowId}: ${outcomes[k]}`),
+    ...d.info.recentActions.map(
+      (a, k) => `recent    ${a.scheduledAt.toISOString()} → ${a.action.workflow.workflowId}: ${outcomes[k]}`,
+    ),
     ...d.info.runningActions.map((a) => `running   ${a.workflow.workflowId}`),
   ];
 }
@@ -110,7 +125,10 @@ interface Subcommand {
   run(client: Client, values: Values, id: string): Promise<void>;
 }
 
-const onSchedule = (run: (client: Client, id: string, values: Values) => Promise<string>, options: Subcommand['options'] = {}): Subcommand => ({
+const onSchedule = (
+  run: (client: Client, id: string, values: Values) => Promise<string>,
+  options: Subcommand['options'] = {},
+): Subcommand => ({
   options,
   needsId: true,
   async run(client, values, id) {
@@ -119,20 +137,29 @@ const onSchedule = (run: (client: Client, id: string, values: Values) => Promise
 });
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
-  create: { options: createOptions, needsId: true, check: prepareCreate, run: (client, values) => create(client, values) },
+  create: {
+    options: createOptions,
+    needsId: true,
+    check: prepareCreate,
+    run: (client, values) => create(client, values),
+  },
   list: {
     options: {},
     needsId: false,
     async run(client) {
       for await (const s of client.schedule.list()) {
         const next = s.info.nextActionTimes[0]?.toISOString() ?? '-';
-        process.stdout.write(`${s.scheduleId}\t${s.state.paused ? 'paused' : 'active'}\tnext ${next}\t${s.info.recentActions.length} recent runs\n`);
+        process.stdout.write(
+          `${s.scheduleId}\t${s.state.paused ? 'paused' : 'active'}\tnext ${next}\t${s.info.recentActions.length} recent runs\n`,
+        );
       }
     },
   },
   describe: onSchedule(async (client, id) => {
     const description = await client.schedule.getHandle(id).describe();
-    const outcomes = await Promise.all(description.info.recentActions.map((a) => runOutcome(client, a.action.workflow.workflowId)));
+    const outcomes = await Promise.all(
+      description.info.recentActions.map((a) => runOutcome(client, a.action.workflow.workflowId)),
+    );
     return describeLines(description, outcomes).join('\n') + '\n';
   }),
   trigger: onSchedule(async (client, id) => {
@@ -142,7 +169,9 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   }),
   pause: onSchedule(
     async (client, id, values) => {
-      await client.schedule.getHandle(id).pause((values.note as string | undefined) ?? 'paused with tessera schedule pause');
+      await client.schedule
+        .getHandle(id)
+        .pause((values.note as string | undefined) ?? 'paused with tessera schedule pause');
       return `schedule ${id} paused\n`;
     },
     { note: { type: 'string' } },
@@ -160,7 +189,8 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
 export async function scheduleCommand(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   const sub = name ? SUBCOMMANDS[name] : undefined;
-  if (!sub) throw new UsageError(`schedule: ${name ? `unknown subcommand ${name}` : 'which subcommand?'}\n${SCHEDULE_USAGE}`);
+  if (!sub)
+    throw new UsageError(`schedule: ${name ? `unknown subcommand ${name}` : 'which subcommand?'}\n${SCHEDULE_USAGE}`);
   const { values } = parseCommandArgs('schedule', rest, { ...connectionFlags, id: { type: 'string' }, ...sub.options });
   const id = values.id as string | undefined;
   if (sub.needsId && !id) throw new UsageError(`schedule ${name} needs --id NAME`);

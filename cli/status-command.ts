@@ -3,7 +3,13 @@ import { parseCommandArgs } from './usage.ts';
 import type { Client } from '@temporalio/client';
 import { errorMessage } from '../lib/core/errors.ts';
 import { readLiveLease } from '../lib/run-folder/lease.ts';
-import { NoRunFolderError, readFolderStatus, type RunState, type StatusProgress, type StatusReport } from '../lib/run/run-status.ts';
+import {
+  NoRunFolderError,
+  readFolderStatus,
+  type RunState,
+  type StatusProgress,
+  type StatusReport,
+} from '../lib/run/run-status.ts';
 import { formatDuration, readProgress, type ProgressSnapshot } from './progress.ts';
 import { noRunMessage, runTargetFlags, targetWorkflowId, withClient } from './temporal-target.ts';
 import { UsageError } from './run-options.ts';
@@ -32,7 +38,12 @@ function statusProgress(p: ProgressSnapshot): StatusProgress {
     errors: p.errors,
     imagesPerSecond: p.imagesPerSecond,
     etaSeconds: p.etaSeconds,
-    running: p.running.map((r) => ({ split: r.split ?? 'train', shard: r.shard ?? 0, imagesDone: r.imagesDone, imagesTotal: r.imagesTotal ?? null })),
+    running: p.running.map((r) => ({
+      split: r.split ?? 'train',
+      shard: r.shard ?? 0,
+      imagesDone: r.imagesDone,
+      imagesTotal: r.imagesTotal ?? null,
+    })),
   };
 }
 
@@ -62,10 +73,19 @@ export async function readRunStatus(client: Client, workflowId: string, out: str
     summary: (await description.staticSummary()) ?? null,
     progress: progress ? statusProgress(progress) : null,
     result: status === 'COMPLETED' ? await handle.result() : null,
-    failure: state === 'running' || status === 'COMPLETED' ? null : await handle.result().then(() => null, (error: unknown) => rootCauseMessage(error)),
+    failure:
+      state === 'running' || status === 'COMPLETED'
+        ? null
+        : await handle.result().then(
+            () => null,
+            (error: unknown) => rootCauseMessage(error),
+          ),
     resume: null,
     log: null,
-    note: state === 'running' && !progress ? 'progress not available: no worker has answered the progress query (are workers running?)' : null,
+    note:
+      state === 'running' && !progress
+        ? 'progress not available: no worker has answered the progress query (are workers running?)'
+        : null,
   };
 }
 
@@ -81,7 +101,9 @@ function withFolder(server: StatusReport, folder: StatusReport): StatusReport {
  * folder's files, as its server is gone with it; a run on a cluster is asked on the cluster, and
  * read from the files when the cluster cannot be reached or does not know it.
  */
-export async function runStatus(values: Parameters<typeof targetWorkflowId>[0] & { address?: string } & Record<string, unknown>): Promise<StatusReport> {
+export async function runStatus(
+  values: Parameters<typeof targetWorkflowId>[0] & { address?: string } & Record<string, unknown>,
+): Promise<StatusReport> {
   const workflowId = await targetWorkflowId(values);
   if (values.out === undefined) return withClient(values, (client) => readRunStatus(client, workflowId, null));
   const out = path.resolve(values.out);
@@ -95,10 +117,21 @@ export async function runStatus(values: Parameters<typeof targetWorkflowId>[0] &
   const server = values.address ?? readLiveLease(out)?.server?.address;
   if (server === undefined && folder.embedded) return folder.report;
   try {
-    return withFolder(await withClient({ ...values, address: server }, (client) => readRunStatus(client, workflowId, out)), folder.report);
+    return withFolder(
+      await withClient({ ...values, address: server }, (client) => readRunStatus(client, workflowId, out)),
+      folder.report,
+    );
   } catch (error) {
     const why = errorMessage(error);
-    return { ...folder.report, note: [`the Temporal server was not asked or did not answer (${why}): this is what the folder's files say`, folder.report.note].filter(Boolean).join('; ') };
+    return {
+      ...folder.report,
+      note: [
+        `the Temporal server was not asked or did not answer (${why}): this is what the folder's files say`,
+        folder.report.note,
+      ]
+        .filter(Boolean)
+        .join('; '),
+    };
   }
 }
 
@@ -116,7 +149,8 @@ const STATE_LINES: Record<RunState, string> = {
 export function formatRunStatus(s: StatusReport): string {
   const lines = [`state     ${STATE_LINES[s.state]}`];
   if (s.out) lines.push(`out       ${s.out}`);
-  if (s.workflowId) lines.push(`workflow  ${s.workflowId}${s.runId ? ` (run ${s.runId})` : ''}${s.status ? `, ${s.status}` : ''}`);
+  if (s.workflowId)
+    lines.push(`workflow  ${s.workflowId}${s.runId ? ` (run ${s.runId})` : ''}${s.status ? `, ${s.status}` : ''}`);
   if (s.startTime) lines.push(`started   ${s.startTime}${s.closeTime ? `, ended ${s.closeTime}` : ''}`);
   if (s.summary) lines.push(`summary   ${s.summary}`);
   const p = s.progress;
@@ -127,17 +161,26 @@ export function formatRunStatus(s: StatusReport): string {
       `images    ${p.imagesSeen}/${p.imagesTotal} (${p.imagesDone} in finished shards)`,
       `rows      ${p.rows} in finished shards`,
       `errors    ${p.errors}`,
-      ...(p.imagesPerSecond === null ? [] : [`speed     ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatDuration(p.etaSeconds)}`]),
+      ...(p.imagesPerSecond === null
+        ? []
+        : [`speed     ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatDuration(p.etaSeconds)}`]),
       ...p.running.map((r) => `running   ${r.split} shard ${r.shard}: ${r.imagesDone}/${r.imagesTotal ?? '?'} images`),
     );
   }
   if (s.result) {
     const c = s.result.counts;
-    lines.push(`images    ${c.extractedImages} extracted of ${c.trainingImages}`, `rows      ${c.rows}`, `errors    ${c.errors}${c.errors > 0 ? ` (${path.join(s.result.out, 'errors.csv')})` : ''}`);
+    lines.push(
+      `images    ${c.extractedImages} extracted of ${c.trainingImages}`,
+      `rows      ${c.rows}`,
+      `errors    ${c.errors}${c.errors > 0 ? ` (${path.join(s.result.out, 'errors.csv')})` : ''}`,
+    );
     for (const file of [s.result.vectors, s.result.validationVectors]) if (file) lines.push(`output    ${file}`);
   }
   if (s.failure) lines.push(`reason    ${s.failure}`);
-  if (s.resume) lines.push(s.state === 'failed' ? `again     once what the reason names is fixed: ${s.resume}` : `resume    ${s.resume}`);
+  if (s.resume)
+    lines.push(
+      s.state === 'failed' ? `again     once what the reason names is fixed: ${s.resume}` : `resume    ${s.resume}`,
+    );
   if (s.log) lines.push(`log       ${s.log}`);
   if (s.note) lines.push(`note      ${s.note}`);
   return lines.join('\n') + '\n';

@@ -1,4 +1,10 @@
-import { CancelledFailure, Client, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  CancelledFailure,
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { attachUpdate } from '../workflows/attach.ts';
 import type { TemporalTarget } from '../lib/temporal/connection.ts';
 import { connectClient } from './temporal-target.ts';
@@ -41,11 +47,19 @@ export function rootCauseMessage(error: unknown): string {
 /** When the run is closed: its failure as this command's (a run that completed is no failure). */
 async function throwIfEnded(client: Client, workflowId: string): Promise<void> {
   const handle = client.workflow.getHandle<ExtractVectorsWorkflow>(workflowId);
-  const status = await handle.describe().then((description) => description.status.name, () => 'UNKNOWN');
+  const status = await handle.describe().then(
+    (description) => description.status.name,
+    () => 'UNKNOWN',
+  );
   if (status !== 'FAILED' && status !== 'TERMINATED' && status !== 'TIMED_OUT' && status !== 'CANCELLED') return;
-  const failure = await handle.result().then(() => undefined, (error: unknown) => error);
+  const failure = await handle.result().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   if (failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure) {
-    throw new RunCancelledError(`workflow ${workflowId} was cancelled; the same command resumes it (finished shards are kept)`);
+    throw new RunCancelledError(
+      `workflow ${workflowId} was cancelled; the same command resumes it (finished shards are kept)`,
+    );
   }
   if (failure !== undefined) throw new RunFailedError(rootCauseMessage(failure));
 }
@@ -56,7 +70,10 @@ async function throwIfEnded(client: Client, workflowId: string): Promise<void> {
  * through the run's `attach` update, so the open run checks the command's options and data
  * first: changed options are refused, changed data restarts it on the data as it is now.
  */
-export async function submitRun(config: RunConfig, options: SubmitOptions): Promise<{ summary?: RunSummary; workflowId: string; seconds: number }> {
+export async function submitRun(
+  config: RunConfig,
+  options: SubmitOptions,
+): Promise<{ summary?: RunSummary; workflowId: string; seconds: number }> {
   const started = Date.now();
   const connection = await connectClient(options.target);
   try {
@@ -72,15 +89,21 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
     });
     let attached;
     try {
-      attached = await client.workflow.executeUpdateWithStart(attachUpdate, { args: [config], startWorkflowOperation: start });
+      attached = await client.workflow.executeUpdateWithStart(attachUpdate, {
+        args: [config],
+        startWorkflowOperation: start,
+      });
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError && error.cause instanceof CancelledFailure) {
-        throw new RunCancelledError(`workflow ${workflowId} is being cancelled; the same command resumes it once it has stopped`);
+        throw new RunCancelledError(
+          `workflow ${workflowId} is being cancelled; the same command resumes it once it has stopped`,
+        );
       }
       // The open run ended while the attach check waited (say, its next shard found the model
       // replaced): its own failure names the cause, where the update's says only that it ended.
       if (error instanceof WorkflowUpdateFailedError) await throwIfEnded(client, workflowId);
-      if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
+      if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowFailedError)
+        throw new RunFailedError(rootCauseMessage(error));
       throw error;
     }
     const handle = await start.workflowHandle();
@@ -103,7 +126,9 @@ export async function submitRun(config: RunConfig, options: SubmitOptions): Prom
       return { summary, workflowId, seconds: (Date.now() - started) / 1000 };
     } catch (error) {
       if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {
-        throw new RunCancelledError(`workflow ${workflowId} was cancelled; the same command resumes it (finished shards are kept)`);
+        throw new RunCancelledError(
+          `workflow ${workflowId} was cancelled; the same command resumes it (finished shards are kept)`,
+        );
       }
       if (error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
       throw error;

@@ -75,7 +75,9 @@ export async function targetWorkflowId(flags: { out?: string; 'workflow-id'?: st
   if (flags['workflow-id'] && flags.out) throw new UsageError('give --out or --workflow-id, not both');
   if (flags['workflow-id']) return flags['workflow-id'];
   if (flags.out) {
-    const recorded = await readRecord(outputLayout(flags.out).workflowRecord, WorkflowRecordSchema).catch(() => undefined);
+    const recorded = await readRecord(outputLayout(flags.out).workflowRecord, WorkflowRecordSchema).catch(
+      () => undefined,
+    );
     return recorded?.workflowId ?? workflowIdForOutput(flags.out);
   }
   throw new UsageError('which run? give --out DIR (its output folder) or --workflow-id ID');

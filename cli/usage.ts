@@ -65,15 +65,26 @@ export const SCHEDULE_USAGE = `tessera schedule create --id NAME (--cron EXPR | 
 
 /** What a run option's flag takes: `a|b` for a choice, `a[,b]` for a list, N for a number. */
 function flagValue(field: z.ZodType): string {
-  const inner = field.def.type === 'default' || field.def.type === 'optional' ? (field.def as unknown as { innerType: z.ZodType }).innerType : field;
-  const def = inner.def as { type: string; entries?: Record<string, string>; element?: z.ZodType; options?: z.ZodType[] };
+  const inner =
+    field.def.type === 'default' || field.def.type === 'optional'
+      ? (field.def as unknown as { innerType: z.ZodType }).innerType
+      : field;
+  const def = inner.def as {
+    type: string;
+    entries?: Record<string, string>;
+    element?: z.ZodType;
+    options?: z.ZodType[];
+  };
   if (def.type === 'boolean') return '';
   if (def.type === 'enum') return ` ${Object.values(def.entries!).join('|')}`;
   if (def.type === 'array' && def.element?.def.type === 'string') return ' DIR (repeatable)';
   if (def.type === 'array' && def.element) {
     // A list of choices, comma-separated: `train[,val]`.
     const choices = flagValue(def.element).trim().split('|');
-    return ` ${choices[0]}${choices.slice(1).map((choice) => `[,${choice}]`).join('')}`;
+    return ` ${choices[0]}${choices
+      .slice(1)
+      .map((choice) => `[,${choice}]`)
+      .join('')}`;
   }
   if (def.type === 'number') return ' N';
   if (def.type === 'union') return ' N|NAME';
@@ -85,10 +96,16 @@ export function runOptionsHelp(): string {
   const lines = configKeys.map((key) => {
     const field = RunConfigSchema.shape[key] as z.ZodType;
     const fallback = field.safeParse(undefined);
-    const shown = !fallback.success ? 'required' : fallback.data === undefined || (Array.isArray(fallback.data) && fallback.data.length === 0) ? 'default none' : `default ${Array.isArray(fallback.data) ? fallback.data.join(',') : String(fallback.data)}`;
+    const shown = !fallback.success
+      ? 'required'
+      : fallback.data === undefined || (Array.isArray(fallback.data) && fallback.data.length === 0)
+        ? 'default none'
+        : `default ${Array.isArray(fallback.data) ? fallback.data.join(',') : String(fallback.data)}`;
     return `      --${kebabCase(key)}${flagValue(field)}  (${shown})`;
   });
-  return ['      Every run option, with its default (the same names in camelCase in --config JSON):', ...lines].join('\n');
+  return ['      Every run option, with its default (the same names in camelCase in --config JSON):', ...lines].join(
+    '\n',
+  );
 }
 
 /** The usage lines of one command (`tessera run …` up to the next command). */
@@ -110,7 +127,8 @@ function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, k) => k);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     previous = current;
   }
   return previous[b.length]!;
@@ -119,7 +137,9 @@ function editDistance(a: string, b: string): number {
 /** The known flag nearest to a mistyped one, if one is near enough to be what was meant. */
 export function nearestFlag(given: string, known: readonly string[]): string | undefined {
   const name = given.replace(/^-+/, '').split('=')[0]!.toLowerCase();
-  const scored = known.map((flag) => ({ flag, distance: editDistance(name, flag) })).sort((x, y) => x.distance - y.distance);
+  const scored = known
+    .map((flag) => ({ flag, distance: editDistance(name, flag) }))
+    .sort((x, y) => x.distance - y.distance);
   const best = scored[0];
   return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.flag : undefined;
 }
@@ -128,7 +148,12 @@ export function nearestFlag(given: string, known: readonly string[]): string | u
  * parseArgs for one command, strict, with its mistakes told as a user needs them: an unknown flag
  * names the nearest known one and shows the command's usage; a flag missing its value says so.
  */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: T, { allowPositionals = false } = {}) {
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  command: string,
+  args: string[],
+  options: T,
+  { allowPositionals = false } = {},
+) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
@@ -139,7 +164,10 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
       const near = nearestFlag(given, Object.keys(options));
       throw new UsageError(`unknown flag ${given}${near ? `: did you mean --${near}?` : ''}\n\n${usageOf(command)}`);
     }
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${message.replace(/^Option '([^ ']+)[^']*' argument missing$/, '$1 needs a value')}\n\n${usageOf(command)}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      throw new UsageError(
+        `${message.replace(/^Option '([^ ']+)[^']*' argument missing$/, '$1 needs a value')}\n\n${usageOf(command)}`,
+      );
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`${message}\n\n${usageOf(command)}`);
     throw error;
   }

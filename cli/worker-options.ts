@@ -38,7 +38,10 @@ const WorkerOptionsSchema = z
   })
   .strict();
 
-type Flags = ConnectionFlagValues & Partial<Record<Exclude<keyof typeof workerFlags, keyof typeof connectionFlags | 'allow-root'>, string>> & { 'allow-root'?: string[] };
+type Flags = ConnectionFlagValues &
+  Partial<Record<Exclude<keyof typeof workerFlags, keyof typeof connectionFlags | 'allow-root'>, string>> & {
+    'allow-root'?: string[];
+  };
 
 const FLAG_OF: Record<string, string> = {
   queues: '--queues',
@@ -52,7 +55,9 @@ const FLAG_OF: Record<string, string> = {
 };
 
 function issuesText(error: z.ZodError): string {
-  return error.issues.map((issue) => `${FLAG_OF[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; ');
+  return error.issues
+    .map((issue) => `${FLAG_OF[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`)
+    .join('; ');
 }
 
 /** Logging and metrics of a process without worker flags (the embedded run), from the environment only. */
@@ -63,8 +68,16 @@ export function runtimeOptionsFromEnvironment(env: NodeJS.ProcessEnv = process.e
     metricsAddress: env.TESSERA_METRICS_ADDRESS || undefined,
   });
   if (!parsed.success) {
-    const names: Record<string, string> = { format: 'TESSERA_LOG_FORMAT', level: 'TESSERA_LOG_LEVEL', metricsAddress: 'TESSERA_METRICS_ADDRESS' };
-    throw new UsageError(parsed.error.issues.map((issue) => `${names[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; '));
+    const names: Record<string, string> = {
+      format: 'TESSERA_LOG_FORMAT',
+      level: 'TESSERA_LOG_LEVEL',
+      metricsAddress: 'TESSERA_METRICS_ADDRESS',
+    };
+    throw new UsageError(
+      parsed.error.issues
+        .map((issue) => `${names[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`)
+        .join('; '),
+    );
   }
   return parsed.data;
 }
@@ -72,7 +85,8 @@ export function runtimeOptionsFromEnvironment(env: NodeJS.ProcessEnv = process.e
 /** The embedded run's decode threads (TESSERA_DECODE_THREADS), undefined for half the cores. */
 export function decodeThreadsFromEnvironment(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const parsed = positiveInt.optional().safeParse(env.TESSERA_DECODE_THREADS || undefined);
-  if (!parsed.success) throw new UsageError(`TESSERA_DECODE_THREADS: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  if (!parsed.success)
+    throw new UsageError(`TESSERA_DECODE_THREADS: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
   return parsed.data;
 }
 
@@ -95,6 +109,7 @@ export function parseWorkerOptions(flags: Flags, env: NodeJS.ProcessEnv = proces
     ...parsed.data,
     target: resolveTarget(flags, env),
     allowRoots: workerRoots(flags['allow-root'] ?? [], env[ALLOW_ROOTS_ENV]),
-    shutdownGraceTime: `${durationFlag('shutdown-grace', flags['shutdown-grace'] ?? '5m', { allowZero: true })} ms` as Duration,
+    shutdownGraceTime:
+      `${durationFlag('shutdown-grace', flags['shutdown-grace'] ?? '5m', { allowZero: true })} ms` as Duration,
   };
 }

@@ -20,7 +20,9 @@ export function workerRoots(flags: readonly string[], env: string | undefined): 
   }
   for (const root of roots) {
     if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new UsageError(`allowed root ${root} (--allow-root or ${ALLOW_ROOTS_ENV}) does not exist or is not a folder`);
+      throw new UsageError(
+        `allowed root ${root} (--allow-root or ${ALLOW_ROOTS_ENV}) does not exist or is not a folder`,
+      );
     }
   }
   return roots;

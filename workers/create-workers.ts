@@ -1,5 +1,11 @@
 import type { Duration } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities, sessionSpecFor } from '../activities/inference-activities.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
@@ -76,7 +82,14 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   const namespace = options.target.namespace;
   // One line per session loaded: a run should load its model once per worker process.
   const engines = new InferenceEngines((spec, seconds) =>
-    Runtime.instance().logger.info('inference session loaded', { model: spec.modelPath, sha256: spec.modelSha256, imgSize: spec.imgSize, normalize: spec.normalize, output: spec.output, seconds }),
+    Runtime.instance().logger.info('inference session loaded', {
+      model: spec.modelPath,
+      sha256: spec.modelSha256,
+      imgSize: spec.imgSize,
+      normalize: spec.normalize,
+      output: spec.output,
+      seconds,
+    }),
   );
   const decoders = new DecodeThreads(options.decodeThreads);
   const inferenceOptions = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
@@ -90,7 +103,11 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
     // bundles), not in its first shard. The embedded run's session loads meanwhile too.
     void decoders.start().catch(() => undefined);
     const config = options.warmFor;
-    if (config) void sha256File(runLayout(config).model).then((sha256) => warmInference(config, sha256), () => undefined);
+    if (config)
+      void sha256File(runLayout(config).model).then(
+        (sha256) => warmInference(config, sha256),
+        () => undefined,
+      );
   }
   const workers: Worker[] = [];
   // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends
@@ -106,7 +123,9 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
       // One process with both queues: preflight has recorded the run's model, and its session (unless
       // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
-      const cpuActivities = createCpuActivities(roots, { warmInference: options.queues.includes('inference') ? warmInference : undefined });
+      const cpuActivities = createCpuActivities(roots, {
+        warmInference: options.queues.includes('inference') ? warmInference : undefined,
+      });
       workers.push(
         await Worker.create({
           connection,
@@ -139,7 +158,9 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
           namespace,
           taskQueue: TASK_QUEUES.inference,
           activities: createInferenceActivities({ engines, decoders, shardTurns }, roots, inferenceOptions),
-          ...(shardSlots ? { tuner: tunerWithActivitySlots(shardSlots) } : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),
+          ...(shardSlots
+            ? { tuner: tunerWithActivitySlots(shardSlots) }
+            : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),
           ...common,
         }),
       );

@@ -1,7 +1,6 @@
 import type { ActivitySlotInfo, CustomSlotSupplier, SlotPermit, TunerHolder } from '@temporalio/worker';
 import type { ShardTurn } from '../activities/inference-activities.ts';
 
-
 /**
  * Slots of the inference queue: one shard at a time, and the next one taken while the current one
  * is in its tail. The shard boundary (the last batches' rows and fsync, the activity's round trip

@@ -13,7 +13,10 @@ export const RuntimeOptionsSchema = z.object({
   /** Default: INFO for JSON logs and WARN for text (a progress bar's terminal). */
   level: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
   /** host:port for a Prometheus endpoint (`/metrics`) with the Temporal SDK's worker metrics. */
-  metricsAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be HOST:PORT').optional(),
+  metricsAddress: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be HOST:PORT')
+    .optional(),
   /**
    * The embedded run's log (OUT/.tessera/tessera.log): every entry goes there (default level INFO)
    * and none to the terminal, which shows the run's progress and one line per failure.
@@ -26,7 +29,10 @@ export type RuntimeOptions = z.infer<typeof RuntimeOptionsSchema>;
 
 function jsonLine(entry: LogEntry): string {
   const meta = Object.fromEntries(
-    Object.entries(entry.meta ?? {}).map(([key, value]) => [key, value instanceof Error ? { name: value.name, message: value.message } : value]),
+    Object.entries(entry.meta ?? {}).map(([key, value]) => [
+      key,
+      value instanceof Error ? { name: value.name, message: value.message } : value,
+    ]),
   );
   // LogEntry.timestampNanos is nanoseconds since the epoch.
   const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
@@ -35,7 +41,10 @@ function jsonLine(entry: LogEntry): string {
 
 function fileLine(entry: LogEntry): string {
   const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
-  const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${inspect(entry.meta, { depth: 4, breakLength: Infinity })}` : '';
+  const meta =
+    entry.meta && Object.keys(entry.meta).length > 0
+      ? ` ${inspect(entry.meta, { depth: 4, breakLength: Infinity })}`
+      : '';
   return `${time} [${entry.level}] ${entry.message}${meta}\n`;
 }
 
@@ -61,7 +70,10 @@ export function installRuntime(options: RuntimeOptions = {}): void {
     if (options.echo) toTerminal(entry);
   });
   try {
-    Runtime.install({ logger, telemetryOptions: metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : undefined });
+    Runtime.install({
+      logger,
+      telemetryOptions: metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : undefined,
+    });
   } catch {
     // already installed in this process
   }

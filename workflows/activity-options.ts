@@ -30,10 +30,22 @@ export function activitiesFor(config: RunConfig) {
   return {
     cpu: proxyActivities<CpuActivities>({ ...common, taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30 minutes' }),
     // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
-    compactOnCpu: proxyActivities<CpuActivities>({ ...common, taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '6 hours' }),
-    inference: proxyActivities<InferenceActivities>({ ...common, taskQueue: TASK_QUEUES.inference, startToCloseTimeout: '2 hours' }),
+    compactOnCpu: proxyActivities<CpuActivities>({
+      ...common,
+      taskQueue: TASK_QUEUES.cpu,
+      startToCloseTimeout: '6 hours',
+    }),
+    inference: proxyActivities<InferenceActivities>({
+      ...common,
+      taskQueue: TASK_QUEUES.inference,
+      startToCloseTimeout: '2 hours',
+    }),
     // A compaction that follows extraction lasts as long as the split's extraction, hours or days
     // on a CPU: heartbeats, not this limit, tell a dead worker.
-    followingCompaction: proxyActivities<CpuActivities>({ ...common, taskQueue: FOLLOWING_COMPACTION_QUEUE, startToCloseTimeout: '30 days' }),
+    followingCompaction: proxyActivities<CpuActivities>({
+      ...common,
+      taskQueue: FOLLOWING_COMPACTION_QUEUE,
+      startToCloseTimeout: '30 days',
+    }),
   };
 }

@@ -51,10 +51,12 @@ export class CompactionFollowers {
     const timer = new CancellationScope();
     const late = await Promise.race([
       all.then(() => false),
-      timer.run(() => sleep(graceMs)).then(
-        () => true,
-        () => false,
-      ),
+      timer
+        .run(() => sleep(graceMs))
+        .then(
+          () => true,
+          () => false,
+        ),
     ]);
     timer.cancel();
     if (late) {
@@ -65,8 +67,10 @@ export class CompactionFollowers {
     for (const [split, outcome] of this.outcomes) {
       const settled = await outcome;
       if ('followed' in settled) files.set(split, settled.followed);
-      else if (isCancellation(settled.error) && !late) throw settled.error; // the run itself was cancelled
-      else if (!late) log.warn('compaction beside extraction failed; compacting afresh', { split, reason: String(settled.error) });
+      else if (isCancellation(settled.error) && !late)
+        throw settled.error; // the run itself was cancelled
+      else if (!late)
+        log.warn('compaction beside extraction failed; compacting afresh', { split, reason: String(settled.error) });
     }
     return files;
   }

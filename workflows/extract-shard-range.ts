@@ -29,7 +29,8 @@ export interface ShardRangeSummary extends ShardRange {
 /** The split's shards cut into child-sized ranges, in shard order. */
 export function shardRanges(split: Split, shardCount: number, perChild = SHARDS_PER_CHILD): ShardRange[] {
   const ranges: ShardRange[] = [];
-  for (let first = 0; first < shardCount; first += perChild) ranges.push({ split, firstShard: first, shardCount: Math.min(perChild, shardCount - first) });
+  for (let first = 0; first < shardCount; first += perChild)
+    ranges.push({ split, firstShard: first, shardCount: Math.min(perChild, shardCount - first) });
   return ranges;
 }
 
@@ -38,7 +39,21 @@ export async function extractShardRange(config: RunConfig, range: ShardRange): P
   // Started only by extractVectors with the config it already parsed (and every activity checks it again).
   const { inference } = activitiesFor(config);
   const progress: RunProgress = withRate(
-    { stage: 'extract', shardsTotal: range.shardCount, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: Date.now(), imagesAtExtractStart: 0, extractEndedAt: null, updatedAt: Date.now(), imagesPerSecond: 0, etaSeconds: null },
+    {
+      stage: 'extract',
+      shardsTotal: range.shardCount,
+      shardsDone: 0,
+      imagesTotal: 0,
+      imagesDone: 0,
+      rows: 0,
+      errors: 0,
+      extractStartedAt: Date.now(),
+      imagesAtExtractStart: 0,
+      extractEndedAt: null,
+      updatedAt: Date.now(),
+      imagesPerSecond: 0,
+      etaSeconds: null,
+    },
     Date.now(),
   );
   setHandler(progressQuery, () => progress);
@@ -51,7 +66,19 @@ export async function extractShardRange(config: RunConfig, range: ShardRange): P
     summary.rows += shard.rows;
     summary.errors += shard.errorCount;
     summary.seconds += shard.seconds;
-    Object.assign(progress, withRate({ ...progress, shardsDone: progress.shardsDone + 1, imagesDone: summary.images, rows: summary.rows, errors: summary.errors }, Date.now()));
+    Object.assign(
+      progress,
+      withRate(
+        {
+          ...progress,
+          shardsDone: progress.shardsDone + 1,
+          imagesDone: summary.images,
+          rows: summary.rows,
+          errors: summary.errors,
+        },
+        Date.now(),
+      ),
+    );
     setCurrentDetails(describeProgress(progress));
   };
 
@@ -63,7 +90,13 @@ export async function extractShardRange(config: RunConfig, range: ShardRange): P
     while (next < last && !failed) {
       const shard = next++;
       try {
-        record(await inference.extractShard.executeWithOptions({ summary: `${range.split} shard ${shard}` }, [config, range.split, shard]));
+        record(
+          await inference.extractShard.executeWithOptions({ summary: `${range.split} shard ${shard}` }, [
+            config,
+            range.split,
+            shard,
+          ]),
+        );
       } catch (error) {
         failed = true; // no lane takes another shard
         throw error;
@@ -83,7 +116,9 @@ export async function extractShardRange(config: RunConfig, range: ShardRange): P
   };
   // allSettled, not all: on cancellation or a failure this workflow ends only after every lane's
   // running activity has stopped and removed its temporary file.
-  const lanes = await Promise.allSettled(Array.from({ length: Math.min(config.parallelShards, range.shardCount) }, (_, k) => startLane(k)));
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.min(config.parallelShards, range.shardCount) }, (_, k) => startLane(k)),
+  );
   const rejected = lanes.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
   if (rejected) throw rejected.reason;
   progress.stage = 'done';

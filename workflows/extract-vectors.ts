@@ -64,7 +64,21 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
   const { cpu } = activitiesFor(config);
   const started = Date.now();
   const progress: RunProgress = withRate(
-    { stage: 'preflight', shardsTotal: 0, shardsDone: 0, imagesTotal: 0, imagesDone: 0, rows: 0, errors: 0, extractStartedAt: null, imagesAtExtractStart: 0, extractEndedAt: null, updatedAt: started, imagesPerSecond: 0, etaSeconds: null },
+    {
+      stage: 'preflight',
+      shardsTotal: 0,
+      shardsDone: 0,
+      imagesTotal: 0,
+      imagesDone: 0,
+      rows: 0,
+      errors: 0,
+      extractStartedAt: null,
+      imagesAtExtractStart: 0,
+      extractEndedAt: null,
+      updatedAt: started,
+      imagesPerSecond: 0,
+      etaSeconds: null,
+    },
     started,
   );
   setHandler(progressQuery, () => progress);
@@ -75,10 +89,14 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
     const requested = parseRunConfig(requestedInput); // parsed here too: any client can send an update
     if (!requested.ok) throw ApplicationFailure.nonRetryable(requested.message, 'InvalidConfig');
     if (restartWith && JSON.stringify(restartWith) !== JSON.stringify(requested.config)) {
-      throw ApplicationFailure.nonRetryable('another tessera run command is restarting this run on its own inputs right now: run this command again in a moment', FAILURE_TYPES.input);
+      throw ApplicationFailure.nonRetryable(
+        'another tessera run command is restarting this run on its own inputs right now: run this command again in a moment',
+        FAILURE_TYPES.input,
+      );
     }
     // Nothing read yet: a run still in preflight works on whatever the files hold now.
-    if (progress.stage === 'preflight' && JSON.stringify(requested.config) === JSON.stringify(config)) return { action: 'attached' };
+    if (progress.stage === 'preflight' && JSON.stringify(requested.config) === JSON.stringify(config))
+      return { action: 'attached' };
     let verdict: AttachResult;
     try {
       verdict = await cpu.checkAttach(config, requested.config);
@@ -86,7 +104,10 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
       if (isCancellation(error)) throw error; // the run is being cancelled: so is the attach
       // The activity's message names what differs; the run itself goes on untouched.
       const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-      throw ApplicationFailure.nonRetryable(cause instanceof Error ? cause.message : String(cause), FAILURE_TYPES.input);
+      throw ApplicationFailure.nonRetryable(
+        cause instanceof Error ? cause.message : String(cause),
+        FAILURE_TYPES.input,
+      );
     }
     if (verdict.action === 'restarted') {
       log.info('run restarts on changed inputs', { reason: verdict.reason });
@@ -113,7 +134,12 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
  * so history stays bounded) → errors.csv → compact → manifest. Only paths and counts cross
  * activity boundaries; no file, model or clock is touched here.
  */
-async function runPipeline(options: RunConfig, progress: RunProgress, started: number, template: string | undefined): Promise<RunSummary> {
+async function runPipeline(
+  options: RunConfig,
+  progress: RunProgress,
+  started: number,
+  template: string | undefined,
+): Promise<RunSummary> {
   const { cpu, compactOnCpu, inference, followingCompaction } = activitiesFor(options);
   const { workflowId, runId } = workflowInfo();
   const stage = (name: RunProgress['stage']) => {
@@ -125,7 +151,10 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
   stage('preflight');
   await cpu.preflight(options);
   // Only for runs that ask for reuse: histories of runs without it see no new activity.
-  const reuse = options.reuse.length > 0 || (options.reuseEarlierRuns && template !== undefined) ? await cpu.planReuse(options, template) : undefined;
+  const reuse =
+    options.reuse.length > 0 || (options.reuseEarlierRuns && template !== undefined)
+      ? await cpu.planReuse(options, template)
+      : undefined;
   for (const skipped of reuse?.skipped ?? []) log.warn(skipped);
   const config: RunConfig = reuse ? { ...options, reuse: reuse.sources } : options;
   stage('split');
@@ -157,7 +186,9 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
   };
   let followers: CompactionFollowers | undefined;
   if (patched('shard-range-children')) {
-    followers = patched('compaction-follows-extraction') ? new CompactionFollowers(config, followingCompaction) : undefined;
+    followers = patched('compaction-follows-extraction')
+      ? new CompactionFollowers(config, followingCompaction)
+      : undefined;
     // Ranges run one after another; each keeps parallelShards activities in flight, so the only
     // idle time is a range's last shards finishing: under one shard's time per 256 shards.
     try {
@@ -185,7 +216,9 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
   stage('compact');
   // A follower should need about one shard's copy after the last shard; past the extraction's own
   // time (at least a minute) something is wrong, and compacting afresh is the known way out.
-  const followed = (await followers?.finish(Math.max(60_000, progress.extractEndedAt - progress.extractStartedAt!))) ?? new Map<Split, FollowedCompaction>();
+  const followed =
+    (await followers?.finish(Math.max(60_000, progress.extractEndedAt - progress.extractStartedAt!))) ??
+    new Map<Split, FollowedCompaction>();
   // A shard file found damaged, truncated or replaced (or a report missing) is extracted again
   // at once, then the step is repeated: never compacted as it is, never retried for minutes.
   let repaired = false;
@@ -196,11 +229,16 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
       } catch (error) {
         const damaged = damagedShards(error);
         if (!damaged || round > SHARD_REPAIR_ROUNDS) throw error;
-        log.warn('shards must be extracted again', { split: damaged.split, shards: damaged.shards, reason: (error as ActivityFailure).cause?.message });
+        log.warn('shards must be extracted again', {
+          split: damaged.split,
+          shards: damaged.shards,
+          reason: (error as ActivityFailure).cause?.message,
+        });
         repaired = true;
         let next = 0;
         const lane = async () => {
-          while (next < damaged.shards.length) await inference.extractShard(config, damaged.split, damaged.shards[next++]!);
+          while (next < damaged.shards.length)
+            await inference.extractShard(config, damaged.split, damaged.shards[next++]!);
         };
         await Promise.all(Array.from({ length: Math.min(config.parallelShards, damaged.shards.length) }, lane));
       }
@@ -218,11 +256,15 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
       return await compactOnCpu.publishFollowed(config, file);
     } catch (error) {
       if (isCancellation(error)) throw error;
-      log.warn('compaction beside extraction could not be published; compacting afresh', { split, reason: String(error) });
+      log.warn('compaction beside extraction could not be published; compacting afresh', {
+        split,
+        reason: String(error),
+      });
       return null;
     }
   };
-  const compacted = async (split: Split): Promise<CompactSummary> => (await publishFollowed(split)) ?? (await repairing(() => compactOnCpu.compact(config, split, shardCounts[split]!)));
+  const compacted = async (split: Split): Promise<CompactSummary> =>
+    (await publishFollowed(split)) ?? (await repairing(() => compactOnCpu.compact(config, split, shardCounts[split]!)));
   const train = config.splits.includes('train') ? await compacted('train') : undefined;
   const val = config.splits.includes('val') ? await compacted('val') : undefined;
   const compactedAt = Date.now();
@@ -255,7 +297,10 @@ async function runPipeline(options: RunConfig, progress: RunProgress, started: n
     channels: (train ?? val)!.channels,
   };
   const manifest = await cpu.writeManifest(config, { workflowId, runId, counts, timings, shardCounts });
-  const removed = config.keepRuns !== undefined && template !== undefined ? await cpu.removeOldRuns(config, template, config.keepRuns) : [];
+  const removed =
+    config.keepRuns !== undefined && template !== undefined
+      ? await cpu.removeOldRuns(config, template, config.keepRuns)
+      : [];
   if (removed.length > 0) log.info('removed earlier outputs beyond keepRuns', { keepRuns: config.keepRuns, removed });
   stage('done');
   return {

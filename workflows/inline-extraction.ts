@@ -14,7 +14,9 @@ export async function extractShardsInline(
   shardCounts: Partial<Record<Split, number>>,
   onShard: (summary: ShardSummary) => void,
 ): Promise<void> {
-  const work = config.splits.flatMap((split) => Array.from({ length: shardCounts[split] ?? 0 }, (_, shard) => ({ split, shard })));
+  const work = config.splits.flatMap((split) =>
+    Array.from({ length: shardCounts[split] ?? 0 }, (_, shard) => ({ split, shard })),
+  );
   let next = 0;
   const lane = async () => {
     while (next < work.length) {

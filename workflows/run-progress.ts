@@ -37,7 +37,12 @@ export function withRate(progress: RunProgress, now: number, imagesSeen = progre
   const seconds = progress.extractStartedAt === null ? 0 : (end - progress.extractStartedAt) / 1000;
   const imagesPerSecond = seconds > 0 ? Math.max(0, imagesSeen - progress.imagesAtExtractStart) / seconds : 0;
   const remaining = Math.max(0, progress.imagesTotal - imagesSeen);
-  return { ...progress, updatedAt: now, imagesPerSecond, etaSeconds: imagesPerSecond > 0 ? remaining / imagesPerSecond : null };
+  return {
+    ...progress,
+    updatedAt: now,
+    imagesPerSecond,
+    etaSeconds: imagesPerSecond > 0 ? remaining / imagesPerSecond : null,
+  };
 }
 
 /** One line for the Temporal UI's "current details" and logs. */

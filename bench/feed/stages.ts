@@ -26,14 +26,20 @@ export async function timed(images: number, work: () => Promise<void>): Promise<
   return { imagesPerSecond: images / seconds, cpuMs: (used.user + used.system) / 1000 / images };
 }
 
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T, k: number) => Promise<void>): Promise<void> {
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, k: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const k = next++;
-      await fn(items[k]!, k);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const k = next++;
+        await fn(items[k]!, k);
+      }
+    }),
+  );
 }
 
 /** Reading the files (bytes into memory), `limit` at a time. */
@@ -45,7 +51,9 @@ export function measureRead(files: readonly string[], limit: number): Promise<St
 export function measureDecodeRgb(bytes: readonly Buffer[], size: number, limit: number): Promise<StageFigure> {
   const pixels = new Uint8Array(limit * 3 * size * size);
   let slot = 0;
-  return timed(bytes.length, () => inParallel(bytes, limit, async (input) => decodeRgbInto(input, size, pixels, (slot++ % limit) * 3 * size * size)));
+  return timed(bytes.length, () =>
+    inParallel(bytes, limit, async (input) => decodeRgbInto(input, size, pixels, (slot++ % limit) * 3 * size * size)),
+  );
 }
 
 export type Decoder = 'libjpeg-turbo' | 'sharp';
@@ -55,7 +63,12 @@ export type Decoder = 'libjpeg-turbo' | 'sharp';
  * of decode threads. 'libjpeg-turbo' is extraction's decoder for plain JPEGs at the model's size
  * (lib/image/jpeg-turbo.ts); 'sharp' is its decoder for everything else, one libvips thread each.
  */
-export async function measureDecode(bytes: readonly Buffer[], size: number, limit: number, decoder: Decoder): Promise<StageFigure> {
+export async function measureDecode(
+  bytes: readonly Buffer[],
+  size: number,
+  limit: number,
+  decoder: Decoder,
+): Promise<StageFigure> {
   if (decoder === 'libjpeg-turbo') {
     const turbo = jpegTurbo();
     if (!turbo) throw new Error('libjpeg-turbo is not available on this platform (or TESSERA_JPEG_DECODER=sharp)');
@@ -63,25 +76,34 @@ export async function measureDecode(bytes: readonly Buffer[], size: number, limi
     let slot = 0;
     return timed(bytes.length, () =>
       inParallel(bytes, limit, async (input) => {
-        if (!(await turbo.decodeInto(input, size, pixels, (slot++ % limit) * 3 * size * size))) throw new Error('an image is not a plain JPEG at the model size');
+        if (!(await turbo.decodeInto(input, size, pixels, (slot++ % limit) * 3 * size * size)))
+          throw new Error('an image is not a plain JPEG at the model size');
       }),
     );
   }
   const previous = sharp.concurrency();
   sharp.concurrency(1);
   try {
-    return await timed(bytes.length, () => inParallel(bytes, limit, async (input) => void (await decodeRgbWithSharp(input, size))));
+    return await timed(bytes.length, () =>
+      inParallel(bytes, limit, async (input) => void (await decodeRgbWithSharp(input, size))),
+    );
   } finally {
     sharp.concurrency(previous);
   }
 }
 
 /** decode + preprocessing as extraction does them (decodeImageInto: RGB uint8 → float32 CHW). */
-export function measureDecodeAndPreprocess(bytes: readonly Buffer[], size: number, limit: number): Promise<StageFigure> {
+export function measureDecodeAndPreprocess(
+  bytes: readonly Buffer[],
+  size: number,
+  limit: number,
+): Promise<StageFigure> {
   const perImage = 3 * size * size;
   const targets = Array.from({ length: limit }, () => new Float32Array(perImage));
   let slot = 0;
-  return timed(bytes.length, () => inParallel(bytes, limit, async (input) => decodeImageInto(input, size, 'none', targets[slot++ % limit]!, 0)));
+  return timed(bytes.length, () =>
+    inParallel(bytes, limit, async (input) => decodeImageInto(input, size, 'none', targets[slot++ % limit]!, 0)),
+  );
 }
 
 /**
@@ -89,7 +111,12 @@ export function measureDecodeAndPreprocess(bytes: readonly Buffer[], size: numbe
  * tessera's session thread (the hand-over: posting the decoded pixels, their conversion to floats
  * by the pixel graph in front of the model, and the features coming back).
  */
-export async function measureInference(model: string, pixelBatches: readonly Uint8Array[], batchSize: number, size: number) {
+export async function measureInference(
+  model: string,
+  pixelBatches: readonly Uint8Array[],
+  batchSize: number,
+  size: number,
+) {
   const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
   const dims = [batchSize, 3, size, size];
   const floats = pixelBatches.map((pixels) => {
@@ -104,7 +131,13 @@ export async function measureInference(model: string, pixelBatches: readonly Uin
   });
   await session.release();
   const engines = new InferenceEngines();
-  const engine = await engines.get({ modelPath: model, executionProvider: 'cpu', output: 0, imgSize: size, normalize: 'none' });
+  const engine = await engines.get({
+    modelPath: model,
+    executionProvider: 'cpu',
+    output: 0,
+    imgSize: size,
+    normalize: 'none',
+  });
   const run = (pixels: Uint8Array) => engine.run({ pixels, images: batchSize });
   await run(pixelBatches[0]!.slice());
   const copies = pixelBatches.map((pixels) => pixels.slice());
@@ -141,8 +174,15 @@ function tileColumns(features: Float32Array, n: number, c: number, h: number, w:
 }
 
 /** The shard writer: `images` images' rows (64 tiles of 320 channels each) into one file, closed and fsynced. */
-export async function measureShardWrite(dir: string, features: Float32Array, batchSize: number, images: number): Promise<StageFigure> {
-  const batches = Array.from({ length: Math.ceil(images / batchSize) }, (_, b) => tileColumns(features, batchSize, 320, 8, 8, b * batchSize));
+export async function measureShardWrite(
+  dir: string,
+  features: Float32Array,
+  batchSize: number,
+  images: number,
+): Promise<StageFigure> {
+  const batches = Array.from({ length: Math.ceil(images / batchSize) }, (_, b) =>
+    tileColumns(features, batchSize, 320, 8, 8, b * batchSize),
+  );
   const file = path.join(dir, 'shard-write.parquet');
   const figure = await timed(batches.length * batchSize, async () => {
     const writer = new TileParquetWriter(file, 320, 64);

@@ -29,10 +29,22 @@ export interface CompactSummary {
 }
 
 /** The parts of an extraction key that the run's options decide (worker builds may differ). */
-const RUN_KEY_FIELDS = ['modelSha256', 'output', 'imgSize', 'normalize', 'preprocessing', 'occlusion', 'executionProvider'] as const;
+const RUN_KEY_FIELDS = [
+  'modelSha256',
+  'output',
+  'imgSize',
+  'normalize',
+  'preprocessing',
+  'occlusion',
+  'executionProvider',
+] as const;
 
 /** Whether a report was written for this run's plan of its shard (same images, rows, targets, run options); the run's key is read once. */
-export async function planCheck(config: RunConfig, layout: RunLayout, split: Split): Promise<(report: ShardReportRecord) => Promise<boolean>> {
+export async function planCheck(
+  config: RunConfig,
+  layout: RunLayout,
+  split: Split,
+): Promise<(report: ShardReportRecord) => Promise<boolean>> {
   const key = extractionKey(config, split, (await readRunOptions(layout)).modelSha256);
   return async (report) => {
     const plan = await readShardPlan(layout.split(split), report.shard);
@@ -53,14 +65,21 @@ export async function planCheck(config: RunConfig, layout: RunLayout, split: Spl
  * a second workflow on the folder, does not pass). That every shard file is the one its report
  * recorded (sha256) is checked by the merge, in the same pass that copies it.
  */
-async function assertShardsIntact(config: RunConfig, layout: RunLayout, split: Split, reports: ShardReportRecord[]): Promise<void> {
+async function assertShardsIntact(
+  config: RunConfig,
+  layout: RunLayout,
+  split: Split,
+  reports: ShardReportRecord[],
+): Promise<void> {
   const fitsPlan = await planCheck(config, layout, split);
   const damaged: number[] = [];
   const problems: string[] = [];
   for (const report of reports) {
     if (!(await fitsPlan(report))) {
       damaged.push(report.shard);
-      problems.push(`${split} shard ${report.shard}'s report was written for other images or options than this run's plan`);
+      problems.push(
+        `${split} shard ${report.shard}'s report was written for other images or options than this run's plan`,
+      );
     }
   }
   if (damaged.length > 0) throw new DamagedShardsError(split, damaged, problems);
@@ -77,7 +96,9 @@ export async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise
 }
 
 const noVectors = (csv: string, reports: ShardReportRecord[]) =>
-  new InputError(`no image of ${csv} produced vectors (${reports.reduce((sum, r) => sum + r.errors.length, 0)} errors, listed in errors.csv)`);
+  new InputError(
+    `no image of ${csv} produced vectors (${reports.reduce((sum, r) => sum + r.errors.length, 0)} errors, listed in errors.csv)`,
+  );
 
 /** The scratch folder of one split's compaction: the two splits' compactions may run at once. */
 export const scratchOf = (layout: RunLayout, split: Split) => path.join(layout.duckdbTemp, split);
@@ -104,7 +125,13 @@ export async function writeMerged(
       const report = await reportOf(shard);
       reports.push(report);
       if (report.parquet === null || report.grid === null) continue;
-      yield { shard, file: path.join(files.shards, report.parquet), sha256: report.parquetSha256, channels: report.channels!, tilesPerImage: report.grid[0] * report.grid[1] };
+      yield {
+        shard,
+        file: path.join(files.shards, report.parquet),
+        sha256: report.parquetSha256,
+        channels: report.channels!,
+        tilesPerImage: report.grid[0] * report.grid[1],
+      };
     }
     if (!reports.some((r) => r.parquet !== null && r.grid !== null)) throw noVectors(files.csv, reports);
   }
@@ -112,7 +139,18 @@ export async function writeMerged(
   await fs.mkdir(scratch, { recursive: true });
   try {
     // DuckDB only re-encodes shards of an earlier version's encoding.
-    const sha256 = await withDuckDB(scratch, (connection) => mergeShards(connection, split, shardFiles(), temp, scratch, checkCancelled, () => reports.length === shardCount, flushEveryBytes));
+    const sha256 = await withDuckDB(scratch, (connection) =>
+      mergeShards(
+        connection,
+        split,
+        shardFiles(),
+        temp,
+        scratch,
+        checkCancelled,
+        () => reports.length === shardCount,
+        flushEveryBytes,
+      ),
+    );
     return { sha256, reports };
   } catch (error) {
     await fs.rm(temp, { force: true });
@@ -122,7 +160,11 @@ export async function writeMerged(
 
 async function withDuckDB<T>(scratch: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
   // One thread keeps each file's rows in file order (and was as fast as two on two cores).
-  const instance = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB', temp_directory: scratch });
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: '1',
+    memory_limit: '512MB',
+    temp_directory: scratch,
+  });
   const connection = await instance.connect();
   try {
     return await work(connection);
@@ -136,7 +178,14 @@ async function withDuckDB<T>(scratch: string, work: (connection: DuckDBConnectio
  * The merged file checked with DuckDB (row count = extracted images × tiles, `i` unique, `vector`
  * of channels × 4 bytes), then published as the split's vectors file with its compaction record.
  */
-export async function publishMerged(config: RunConfig, split: Split, temp: string, sha256: string, reports: ShardReportRecord[], started: number): Promise<CompactSummary> {
+export async function publishMerged(
+  config: RunConfig,
+  split: Split,
+  temp: string,
+  sha256: string,
+  reports: ShardReportRecord[],
+  started: number,
+): Promise<CompactSummary> {
   const layout = runLayout(config);
   const files = layout.split(split);
   const shape = shapeOf(reports);
@@ -151,7 +200,12 @@ export async function publishMerged(config: RunConfig, split: Split, temp: strin
   await fs.rm(layout.lineageCsv, { force: true });
   await fs.rm(files.compaction, { force: true });
   await publishFile(temp, files.vectors);
-  await writeRecord(files.compaction, CompactionRecordSchema, { file: path.basename(files.vectors), sha256, rows: shape.expectedRows, shards: reports.map((r) => r.parquetSha256) });
+  await writeRecord(files.compaction, CompactionRecordSchema, {
+    file: path.basename(files.vectors),
+    sha256,
+    rows: shape.expectedRows,
+    shards: reports.map((r) => r.parquetSha256),
+  });
   await removeLeftoverTempFiles(files.shards);
   // A split killed mid-write, even in a run resumed by attaching. (A compaction following the other
   // split's extraction writes under .tessera, not here: no top-level file is in use now.)
@@ -177,7 +231,12 @@ export async function publishMerged(config: RunConfig, split: Split, temp: strin
  * Merges the shard files into vectors.parquet ordered by `i` (merge-shards.ts), then verifies the
  * written file with DuckDB before publishing it.
  */
-export async function compact(config: RunConfig, split: Split, shardCount: number, checkCancelled: () => void = () => {}): Promise<CompactSummary> {
+export async function compact(
+  config: RunConfig,
+  split: Split,
+  shardCount: number,
+  checkCancelled: () => void = () => {},
+): Promise<CompactSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   const files = layout.split(split);
@@ -185,7 +244,14 @@ export async function compact(config: RunConfig, split: Split, shardCount: numbe
   await assertShardsIntact(config, layout, split, known);
   if (!known.some((r) => r.parquet !== null && r.grid !== null)) throw noVectors(files.csv, known);
   const temp = uniqueTempPath(files.vectors);
-  const { sha256, reports } = await writeMerged(config, split, shardCount, temp, checkCancelled, async (shard) => known[shard]!);
+  const { sha256, reports } = await writeMerged(
+    config,
+    split,
+    shardCount,
+    temp,
+    checkCancelled,
+    async (shard) => known[shard]!,
+  );
   return publishMerged(config, split, temp, sha256, reports, started);
 }
 
@@ -211,7 +277,11 @@ async function verifyVectors(
      FROM read_parquet(${sqlString(file)})`,
   );
   const [n, distinct, width] = check.getRows()[0]!.map((v) => Number(v)) as [number, number, number];
-  if (n !== expectedRows) throw new Error(`vectors.parquet check failed: ${n} rows, expected ${expectedRows} (${extracted} images × ${tilesPerImage} tiles)`);
+  if (n !== expectedRows)
+    throw new Error(
+      `vectors.parquet check failed: ${n} rows, expected ${expectedRows} (${extracted} images × ${tilesPerImage} tiles)`,
+    );
   if (distinct !== n) throw new Error(`vectors.parquet check failed: ${n - distinct} duplicate values of i`);
-  if (width !== channels * 4) throw new Error(`vectors.parquet check failed: vector is not fixed_size_binary(${channels * 4}) (width ${width})`);
+  if (width !== channels * 4)
+    throw new Error(`vectors.parquet check failed: vector is not fixed_size_binary(${channels * 4}) (width ${width})`);
 }

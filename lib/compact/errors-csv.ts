@@ -23,7 +23,12 @@ export async function writeRunErrors(config: RunConfig, shardCounts: Partial<Rec
     for (const report of await readShardReports(files, split, count)) rejected.push(...report.errors);
   }
   rejected.sort((a, b) => SPLIT_ORDER[a.split] - SPLIT_ORDER[b.split] || a.position - b.position);
-  const body = rejected.map((row) => formatCsvRow([row.imageId, row.classValue, row.split, row.stage, row.reason])).join('');
-  await writeFileAtomic(layout.errorsCsv, formatCsvRow([config.idColumn, config.classColumn, 'split', 'stage', 'reason']) + body);
+  const body = rejected
+    .map((row) => formatCsvRow([row.imageId, row.classValue, row.split, row.stage, row.reason]))
+    .join('');
+  await writeFileAtomic(
+    layout.errorsCsv,
+    formatCsvRow([config.idColumn, config.classColumn, 'split', 'stage', 'reason']) + body,
+  );
   return rejected.length;
 }

@@ -7,7 +7,14 @@ import { runLayout } from '../run-folder/layout.ts';
 import type { ShardReportRecord } from '../run-folder/records.ts';
 import { readShardReport, readShardReports } from '../run-folder/shard-records.ts';
 import { FolderChanges } from '../core/folder-changes.ts';
-import { planCheck, publishMerged, removeLeftoverTempFiles, scratchOf, writeMerged, type CompactSummary } from './compact.ts';
+import {
+  planCheck,
+  publishMerged,
+  removeLeftoverTempFiles,
+  scratchOf,
+  writeMerged,
+  type CompactSummary,
+} from './compact.ts';
 
 /** How often compaction that follows extraction looks for the next shard's report. */
 const FOLLOW_POLL_MS = 100;
@@ -19,7 +26,13 @@ const FOLLOWED_PREFIX = 'followed-';
  * A shard's report once extraction has written it for this run's plan. Until then there is none,
  * or one that extraction is about to replace (another plan's, unreadable): both mean "not yet".
  */
-async function nextReport(file: string, shard: number, fitsPlan: (report: ShardReportRecord) => Promise<boolean>, checkCancelled: () => void, changes: FolderChanges): Promise<ShardReportRecord> {
+async function nextReport(
+  file: string,
+  shard: number,
+  fitsPlan: (report: ShardReportRecord) => Promise<boolean>,
+  checkCancelled: () => void,
+  changes: FolderChanges,
+): Promise<ShardReportRecord> {
   for (;;) {
     checkCancelled();
     const read = await readShardReport(file);
@@ -45,7 +58,12 @@ export type FollowedCompaction = z.infer<typeof FollowedCompactionSchema>;
  * done. A report seen now may still be replaced by extraction (a shard on disk from an earlier
  * run that extraction finds stale is redone), which `publishFollowed` catches.
  */
-export async function followExtraction(config: RunConfig, split: Split, shardCount: number, checkCancelled: () => void = () => {}): Promise<FollowedCompaction> {
+export async function followExtraction(
+  config: RunConfig,
+  split: Split,
+  shardCount: number,
+  checkCancelled: () => void = () => {},
+): Promise<FollowedCompaction> {
   const started = performance.now();
   const layout = runLayout(config);
   const scratch = scratchOf(layout, split);
@@ -59,9 +77,24 @@ export async function followExtraction(config: RunConfig, split: Split, shardCou
   // folder too; it is made here so that it can be watched from the start.
   await fs.mkdir(layout.split(split).reports, { recursive: true });
   const changes = new FolderChanges(layout.split(split).reports);
-  const reportOf = (shard: number) => nextReport(layout.split(split).report(shard), shard, fitsPlan, checkCancelled, changes);
-  const { sha256, reports } = await writeMerged(config, split, shardCount, temp, checkCancelled, reportOf, FLUSH_EVERY_BYTES).finally(() => changes.close());
-  return { split, temp, sha256, shards: reports.map((r) => ({ parquet: r.parquet, parquetSha256: r.parquetSha256 })), seconds: (performance.now() - started) / 1000 };
+  const reportOf = (shard: number) =>
+    nextReport(layout.split(split).report(shard), shard, fitsPlan, checkCancelled, changes);
+  const { sha256, reports } = await writeMerged(
+    config,
+    split,
+    shardCount,
+    temp,
+    checkCancelled,
+    reportOf,
+    FLUSH_EVERY_BYTES,
+  ).finally(() => changes.close());
+  return {
+    split,
+    temp,
+    sha256,
+    shards: reports.map((r) => ({ parquet: r.parquet, parquetSha256: r.parquetSha256 })),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /**
@@ -75,18 +108,29 @@ export async function publishFollowed(config: RunConfig, followed: FollowedCompa
   const layout = runLayout(config);
   const { split } = followed;
   // The file comes back through the workflow's history: only a followed file of this run's folder is moved or removed.
-  if (path.dirname(followed.temp) !== scratchOf(layout, split) || !path.basename(followed.temp).startsWith(FOLLOWED_PREFIX)) {
+  if (
+    path.dirname(followed.temp) !== scratchOf(layout, split) ||
+    !path.basename(followed.temp).startsWith(FOLLOWED_PREFIX)
+  ) {
     throw new Error(`${followed.temp} is not a followed compaction file of ${config.out}`);
   }
   const reports = await readShardReports(layout.split(split), split, followed.shards.length).catch(() => undefined);
   const unchanged =
     reports !== undefined &&
-    reports.every((report, k) => report.parquet === followed.shards[k]!.parquet && report.parquetSha256 === followed.shards[k]!.parquetSha256) &&
+    reports.every(
+      (report, k) =>
+        report.parquet === followed.shards[k]!.parquet && report.parquetSha256 === followed.shards[k]!.parquetSha256,
+    ) &&
     (await Promise.all(reports.map(await planCheck(config, layout, split)))).every(Boolean);
-  if (!unchanged || !(await fs.stat(followed.temp).then(() => true, () => false))) {
+  if (
+    !unchanged ||
+    !(await fs.stat(followed.temp).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await fs.rm(followed.temp, { force: true });
     return null;
   }
   return publishMerged(config, split, followed.temp, followed.sha256, reports, started);
 }
-

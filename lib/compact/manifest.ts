@@ -8,7 +8,14 @@ import { readShardAttempts } from '../run-folder/attempt-log.ts';
 import { writeFileAtomic } from '../run-folder/atomic-files.ts';
 import { removeShardFiles } from '../run-folder/output-folder.ts';
 import { publishedNames, runLayout } from '../run-folder/layout.ts';
-import { CompactionRecordSchema, ManifestSchema, SplitRecordSchema, type ManifestShard, type RunCounts, type RunTimings } from '../run-folder/records.ts';
+import {
+  CompactionRecordSchema,
+  ManifestSchema,
+  SplitRecordSchema,
+  type ManifestShard,
+  type RunCounts,
+  type RunTimings,
+} from '../run-folder/records.ts';
 import { readRecord, requireRecord, writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardReports } from '../run-folder/shard-records.ts';
@@ -41,8 +48,19 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     const files = layout.split(name);
     for (const report of await readShardReports(files, name, count)) {
       const { attempts } = await readShardAttempts(files, name, report.shard);
-      shards.push({ split: name, shard: report.shard, images: report.images, parquet: report.parquet, parquetSha256: report.parquetSha256, lineageSha256: lineageDigest(report.lineage), key: report.lineage.key, reusedFrom: report.reusedFrom, attempts });
-      for (const { source, images } of report.reusedFrom) reusedFrom[name].set(source, (reusedFrom[name].get(source) ?? 0) + images);
+      shards.push({
+        split: name,
+        shard: report.shard,
+        images: report.images,
+        parquet: report.parquet,
+        parquetSha256: report.parquetSha256,
+        lineageSha256: lineageDigest(report.lineage),
+        key: report.lineage.key,
+        reusedFrom: report.reusedFrom,
+        attempts,
+      });
+      for (const { source, images } of report.reusedFrom)
+        reusedFrom[name].set(source, (reusedFrom[name].get(source) ?? 0) + images);
       for (const [ordinal, imageId, target, sha256] of report.lineage.images) {
         lineage += formatCsvRow([name, String(report.shard), String(ordinal), imageId, String(target), sha256 ?? '']);
       }
@@ -51,7 +69,13 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     outputs[compacted.file] = { sha256: compacted.sha256, rows: compacted.rows };
   }
   await writeFileAtomic(layout.lineageCsv, lineage);
-  for (const file of [layout.trainingCsv, layout.validationCsv, layout.errorsCsv, layout.classesCsv, layout.lineageCsv]) {
+  for (const file of [
+    layout.trainingCsv,
+    layout.validationCsv,
+    layout.errorsCsv,
+    layout.classesCsv,
+    layout.lineageCsv,
+  ]) {
     outputs[file.slice(layout.out.length + 1)] = { sha256: await sha256File(file) };
   }
   await writeRecord(layout.manifest, ManifestSchema, {
@@ -66,7 +90,9 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     /** Each shard: its file's and its lineage's sha256, and every attempt at it. */
     shards,
     reuse: Object.fromEntries(
-      Object.entries(reusedFrom).filter(([, sources]) => sources.size > 0).map(([name, sources]) => [name, [...sources].map(([source, images]) => ({ source, images }))]),
+      Object.entries(reusedFrom)
+        .filter(([, sources]) => sources.size > 0)
+        .map(([name, sources]) => [name, [...sources].map(([source, images]) => ({ source, images }))]),
     ),
     /** sha256 of every output file (and the rows of the vectors files). */
     outputs,
@@ -76,6 +102,7 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
   // The outputs this run replaced are not needed any more, nor (unless kept) the shard files that
   // vectors.parquet, verified by compaction, now holds: one copy of the vectors per folder.
   await fs.rm(layout.previousOutput, { recursive: true, force: true });
-  if (!config.keepShards) for (const name of Object.keys(stats.shardCounts) as Split[]) await removeShardFiles(layout.split(name).shards);
+  if (!config.keepShards)
+    for (const name of Object.keys(stats.shardCounts) as Split[]) await removeShardFiles(layout.split(name).shards);
   return layout.manifest;
 }

@@ -55,7 +55,12 @@ export async function mergeShards(
     let previousMax = -1;
     for await (const shard of shards) {
       const footer = await readParquetFooter(shard.file).catch((error: NodeJS.ErrnoException) => {
-        damaged.set(shard.shard, error.code === 'ENOENT' ? `${shard.file} is missing` : `${shard.file} is not a readable Parquet file (${error.message})`);
+        damaged.set(
+          shard.shard,
+          error.code === 'ENOENT'
+            ? `${shard.file} is missing`
+            : `${shard.file} is not a readable Parquet file (${error.message})`,
+        );
         return undefined;
       });
       if (!footer || damaged.size > 0) continue;
@@ -87,7 +92,8 @@ export async function mergeShards(
       },
     });
     const hashed = new Map(sources.map((source, k) => [source.file, sourceSha256[k]!]));
-    for (const shard of copied) if (hashed.get(shard.file) !== shard.sha256) damaged.set(shard.shard, mismatch(shard.file));
+    for (const shard of copied)
+      if (hashed.get(shard.file) !== shard.sha256) damaged.set(shard.shard, mismatch(shard.file));
     if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
     return sha256;
   } finally {
@@ -99,9 +105,12 @@ const mismatch = (file: string) => `${file} does not match its report (damaged, 
 
 /** Every column chunk in the vectors file's codec, with `i` statistics to check the order by. */
 function inFinalEncoding(footer: FileMetaData): boolean {
-  return footer.row_groups.every((group) =>
-    group.columns.every((column) => column.meta_data?.codec === FINAL_CODEC) &&
-    group.columns.some((column) => column.meta_data?.path_in_schema[0] === 'i' && column.meta_data.statistics?.min_value !== undefined),
+  return footer.row_groups.every(
+    (group) =>
+      group.columns.every((column) => column.meta_data?.codec === FINAL_CODEC) &&
+      group.columns.some(
+        (column) => column.meta_data?.path_in_schema[0] === 'i' && column.meta_data.statistics?.min_value !== undefined,
+      ),
   );
 }
 
@@ -111,19 +120,29 @@ function assertIncreasing({ file, footer }: { file: string; footer: FileMetaData
   for (const group of footer.row_groups) {
     const stats = group.columns.find((column) => column.meta_data?.path_in_schema[0] === 'i')?.meta_data?.statistics;
     const [low, high] = [Number(stats?.min_value), Number(stats?.max_value)];
-    if (!(low > max) || !(high >= low)) throw new Error(`${file}: i from ${low} follows ${max}; shards must hold increasing i`);
+    if (!(low > max) || !(high >= low))
+      throw new Error(`${file}: i from ${low} follows ${max}; shards must hold increasing i`);
     max = high;
   }
   return max;
 }
 
 /** One shard's rows, read by DuckDB in file order, written again in the final encoding. */
-async function reencode(connection: DuckDBConnection, shardFile: string, target: string, channels: number, tilesPerImage: number, checkCancelled: () => void): Promise<void> {
+async function reencode(
+  connection: DuckDBConnection,
+  shardFile: string,
+  target: string,
+  channels: number,
+  tilesPerImage: number,
+  checkCancelled: () => void,
+): Promise<void> {
   await loadZstd();
   const writer = new TileParquetWriter(target, channels, tilesPerImage, FINAL_CODEC);
   let previous = -1;
   try {
-    const result = await connection.stream(`SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`);
+    const result = await connection.stream(
+      `SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`,
+    );
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
       checkCancelled();
       const n = chunk.rowCount;

@@ -8,7 +8,8 @@ import path from 'node:path';
  * `TESSERA_FAILPOINT_SHARD=<n>` limits a shard's points to shards numbered n or more, so a run can
  * be stopped after some shards are finished. Without those variables a failpoint does nothing.
  */
-export type Failpoint = 'extract-first-batch' | 'extract-mid-shard' | 'extract-before-rename' | 'extract-after-rename' | 'compact-mid';
+export type Failpoint =
+  'extract-first-batch' | 'extract-mid-shard' | 'extract-before-rename' | 'extract-after-rename' | 'compact-mid';
 
 export async function failpoint(name: Failpoint, shard?: number): Promise<void> {
   if (process.env.TESSERA_FAILPOINT !== name) return;

@@ -68,7 +68,17 @@ export class HashThreads {
   }
 
   /** `lanes` threads; `laneOf(stream)` (0 … lanes−1) says which one hashes a stream. */
-  static open({ lanes, laneOf, bufferBytes = 4 << 20, buffers = 4 }: { lanes: number; laneOf: (stream: string) => number; bufferBytes?: number; buffers?: number }): HashThreads {
+  static open({
+    lanes,
+    laneOf,
+    bufferBytes = 4 << 20,
+    buffers = 4,
+  }: {
+    lanes: number;
+    laneOf: (stream: string) => number;
+    bufferBytes?: number;
+    buffers?: number;
+  }): HashThreads {
     const threads = Array.from({ length: lanes }, () => new Worker(THREAD, { eval: true }));
     return new HashThreads(threads, laneOf, bufferBytes, buffers);
   }
@@ -77,7 +87,9 @@ export class HashThreads {
   async take(): Promise<{ id: number; bytes: Uint8Array }> {
     if (this.failure) throw this.failure;
     const free = this.free.pop();
-    const id = free ?? (await Promise.race([new Promise<number>((resolve) => this.waitingForBuffer.push(resolve)), this.failed]));
+    const id =
+      free ??
+      (await Promise.race([new Promise<number>((resolve) => this.waitingForBuffer.push(resolve)), this.failed]));
     return { id, bytes: new Uint8Array(this.buffers[id]!) };
   }
 
@@ -93,7 +105,8 @@ export class HashThreads {
     }
     if (byLane.size === 0) return this.release(id);
     this.readers.set(id, byLane.size);
-    for (const [lane, laneParts] of byLane) this.threads[lane]!.postMessage({ kind: 'update', id, buffer: this.buffers[id], parts: laneParts });
+    for (const [lane, laneParts] of byLane)
+      this.threads[lane]!.postMessage({ kind: 'update', id, buffer: this.buffers[id], parts: laneParts });
   }
 
   /** A stream's sha256 (hex), after every update handed over before this call; the stream ends. */

@@ -58,7 +58,10 @@ export function processAlive(pid: number, start?: string | null): boolean {
 /** The argv of a live process on this machine, or null (gone, a zombie, or no /proc). */
 export function processCommandLine(pid: number): string[] | null {
   try {
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+    const argv = fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((arg) => arg !== '');
     return argv.length > 0 ? argv : null;
   } catch {
     return null;

@@ -36,7 +36,12 @@ export const RunConfigSchema = z
     batchSize: z.number().int().min(1).max(4096).default(32),
     /** Validation rows picked per class (as pandas' groupby().sample(valSamples)). */
     valSamples: z.number().int().min(0).default(1),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(42),
     /** The model's 4-D feature output: an index into its outputs (feature level) or a name. */
     output: z.union([z.number().int().min(0), z.string().min(1)]).default(4),
     /**

@@ -91,11 +91,31 @@ function deathSignalPrefix(): string[] {
   return probe.status === 0 ? ['setpriv', '--pdeathsig', 'KILL', '--'] : [];
 }
 
-function spawnServer(options: DevServerOptions, ip: string, port: number, uiPort: number, logFile: string): ChildProcess {
+function spawnServer(
+  options: DevServerOptions,
+  ip: string,
+  port: number,
+  uiPort: number,
+  logFile: string,
+): ChildProcess {
   const log = fs.openSync(logFile, 'a');
   try {
-    const command = [...deathSignalPrefix(), temporalBinary(), 'server', 'start-dev', '--ip', ip, '--port', String(port), '--ui-port', String(uiPort),
-      '--db-filename', options.dbFile, '--log-level', 'warn'];
+    const command = [
+      ...deathSignalPrefix(),
+      temporalBinary(),
+      'server',
+      'start-dev',
+      '--ip',
+      ip,
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--db-filename',
+      options.dbFile,
+      '--log-level',
+      'warn',
+    ];
     return spawn(command[0]!, command.slice(1), { stdio: ['ignore', log, log] });
   } finally {
     fs.closeSync(log);
@@ -159,7 +179,14 @@ async function startDevServerOnce(options: DevServerOptions): Promise<DevServer>
     if (running()) child.kill('SIGKILL');
   };
   const address = `${ip}:${port}`;
-  const server: DevServer = { address, uiUrl: `http://${ip}:${uiPort}`, pid: child.pid ?? -1, process: child, stop, kill };
+  const server: DevServer = {
+    address,
+    uiUrl: `http://${ip}:${uiPort}`,
+    pid: child.pid ?? -1,
+    process: child,
+    stop,
+    kill,
+  };
   options.onSpawn?.(server);
 
   const timeoutMs = options.readyTimeoutMs ?? 60_000;
@@ -167,7 +194,11 @@ async function startDevServerOnce(options: DevServerOptions): Promise<DevServer>
   for (;;) {
     if (exited) {
       const output = readFrom(logFile, logStart);
-      throw new DevServerStartError(`Temporal dev server ${exited.how} before becoming ready; log ${logFile}:\n${lastLines(output)}`, exited.code, output);
+      throw new DevServerStartError(
+        `Temporal dev server ${exited.how} before becoming ready; log ${logFile}:\n${lastLines(output)}`,
+        exited.code,
+        output,
+      );
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
@@ -184,7 +215,11 @@ async function startDevServerOnce(options: DevServerOptions): Promise<DevServer>
     if (Date.now() > deadline) {
       await stop();
       const output = readFrom(logFile, logStart);
-      throw new DevServerStartError(`Temporal dev server at ${address} not healthy after ${timeoutMs} ms; log ${logFile}:\n${lastLines(output)}`, null, output);
+      throw new DevServerStartError(
+        `Temporal dev server at ${address} not healthy after ${timeoutMs} ms; log ${logFile}:\n${lastLines(output)}`,
+        null,
+        output,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -197,7 +232,10 @@ const BROKEN_STATE = /SQLite|SQL logic error|no such table|not a database|malfor
 const NOT_THE_STATE = /database is locked|SQLITE_BUSY|database or disk is full|SQLITE_FULL|disk I\/O error/i;
 
 function stamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Moves the state file and its WAL/shared-memory files to `<db>.broken-<time>[-wal|-shm]`; returns the new name. */
@@ -225,13 +263,20 @@ function moveStateBack(dbFile: string, broken: string): void {
  * started, since every durable result is in the output folder and a new workflow reuses it. If
  * the fresh server fails too, the file was not the problem: it is put back and that error thrown.
  */
-export async function startDevServerOnOwnState(options: DevServerOptions, report: (line: string) => void): Promise<DevServer> {
+export async function startDevServerOnOwnState(
+  options: DevServerOptions,
+  report: (line: string) => void,
+): Promise<DevServer> {
   try {
     return await startDevServer(options);
   } catch (error) {
     // Only a server that gave up by itself (not one stopped by a signal, e.g. tessera's own Ctrl-C) and blamed its database.
-    const stateRefused = error instanceof DevServerStartError && error.exitCode !== null && error.exitCode !== 0 &&
-      BROKEN_STATE.test(error.output) && !NOT_THE_STATE.test(error.output);
+    const stateRefused =
+      error instanceof DevServerStartError &&
+      error.exitCode !== null &&
+      error.exitCode !== 0 &&
+      BROKEN_STATE.test(error.output) &&
+      !NOT_THE_STATE.test(error.output);
     if (!stateRefused || !fs.existsSync(options.dbFile)) throw error;
     const cause = lastLines(error.output, 1).replace(/^Error: /, '');
     const broken = moveStateAside(options.dbFile);
@@ -243,7 +288,9 @@ export async function startDevServerOnOwnState(options: DevServerOptions, report
       return await startDevServer(options);
     } catch (second) {
       moveStateBack(options.dbFile, broken);
-      report(`a fresh server failed too, so the state file was not the cause: put ${path.basename(options.dbFile)} back`);
+      report(
+        `a fresh server failed too, so the state file was not the cause: put ${path.basename(options.dbFile)} back`,
+      );
       throw second;
     }
   }
@@ -252,7 +299,9 @@ export async function startDevServerOnOwnState(options: DevServerOptions, report
 /** Whether `argv` is a dev server's command line on the state file `dbFile` (absolute). */
 function servesState(argv: string[] | null, dbFile: string): boolean {
   if (!argv || !argv.includes('start-dev')) return false;
-  return argv.some((arg, i) => (arg === dbFile && argv[i - 1] === '--db-filename') || arg === `--db-filename=${dbFile}`);
+  return argv.some(
+    (arg, i) => (arg === dbFile && argv[i - 1] === '--db-filename') || arg === `--db-filename=${dbFile}`,
+  );
 }
 
 /** Live processes of this machine that serve `dbFile` as their state (empty without /proc). */
@@ -263,7 +312,10 @@ function serversOnState(dbFile: string): number[] {
   } catch {
     return [];
   }
-  return entries.filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => servesState(processCommandLine(pid), dbFile));
+  return entries
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => servesState(processCommandLine(pid), dbFile));
 }
 
 /**
@@ -277,7 +329,9 @@ function serversOnState(dbFile: string): number[] {
 export async function killLeftoverServers(dbFile: string, recordedPid?: number): Promise<number[]> {
   const file = path.resolve(dbFile);
   const candidates = new Set([...(recordedPid ? [recordedPid] : []), ...serversOnState(file)]);
-  const leftovers = [...candidates].filter((pid) => pid !== process.pid && servesState(processCommandLine(pid), file) && processAlive(pid));
+  const leftovers = [...candidates].filter(
+    (pid) => pid !== process.pid && servesState(processCommandLine(pid), file) && processAlive(pid),
+  );
   const kill = (pid: number, signal: NodeJS.Signals) => {
     try {
       process.kill(pid, signal);

@@ -27,14 +27,24 @@ function prng(seed: number): () => number {
 }
 
 /** Sizes cycle so the set has square, non-square, smaller and larger images than 256×256. */
-const SIZES: [number, number][] = [[256, 256], [256, 256], [320, 240], [256, 256], [512, 512], [200, 300], [256, 256]];
+const SIZES: [number, number][] = [
+  [256, 256],
+  [256, 256],
+  [320, 240],
+  [256, 256],
+  [512, 512],
+  [200, 300],
+  [256, 256],
+];
 
 /**
  * Photo-like synthetic images: per class a palette and a texture frequency, per image a gradient
  * sky, blobs and noise. Real JPEG files, several classes, some not 256×256, plus train.csv with
  * `image_id,hotel_id` (class ids 1000 + k, like hotel ids).
  */
-export async function generateSampleData(options: SampleDataOptions): Promise<{ csv: string; images: number; classes: number }> {
+export async function generateSampleData(
+  options: SampleDataOptions,
+): Promise<{ csv: string; images: number; classes: number }> {
   const count = options.images ?? 300;
   const classes = options.classes ?? 10;
   const random = prng(options.seed ?? 7);
@@ -50,13 +60,15 @@ export async function generateSampleData(options: SampleDataOptions): Promise<{ 
     const frequency = 2 + (klass % 5) * 3;
     const pixels = Buffer.alloc(width * height * 3);
     const blobs = Array.from({ length: 3 + (klass % 4) }, () => ({
-      cx: random() * width, cy: random() * height, r: (0.08 + random() * 0.2) * Math.min(width, height),
+      cx: random() * width,
+      cy: random() * height,
+      r: (0.08 + random() * 0.2) * Math.min(width, height),
     }));
     const phase = random() * Math.PI * 2;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const shade = 0.55 + 0.45 * (y / height);
-        const wave = 0.5 + 0.5 * Math.sin((frequency * x) / width * Math.PI * 2 + phase + (y / height) * 3);
+        const wave = 0.5 + 0.5 * Math.sin(((frequency * x) / width) * Math.PI * 2 + phase + (y / height) * 3);
         const inBlob = blobs.some((b) => (x - b.cx) ** 2 + (y - b.cy) ** 2 < b.r * b.r);
         const colour = inBlob ? accent : base;
         const noise = (random() - 0.5) * 30;

@@ -23,7 +23,11 @@ export async function meanPooledEmbeddings(vectorsParquet: string): Promise<Imag
       for (let c = 0; c < tile.length; c++) entry.sum[c]! += tile[c]!;
       entry.count++;
     }
-    return [...byFile].map(([file, { target, sum, count }]) => ({ file, target, vector: Float32Array.from(sum, (v) => v / count) }));
+    return [...byFile].map(([file, { target, sum, count }]) => ({
+      file,
+      target,
+      vector: Float32Array.from(sum, (v) => v / count),
+    }));
   } finally {
     connection.closeSync();
     instance.closeSync();

@@ -25,11 +25,21 @@ export async function decodeBatch(
 ): Promise<DecodedBatch> {
   const perImage = 3 * config.imgSize * config.imgSize;
   const outcomes = await decoders.decode(
-    { root, size: config.imgSize, occlusionSeed: split === 'val' ? config.seed : null, imageIds: images.map((image) => image.imageId) },
+    {
+      root,
+      size: config.imgSize,
+      occlusionSeed: split === 'val' ? config.seed : null,
+      imageIds: images.map((image) => image.imageId),
+    },
     pixels,
     place,
   );
-  const lineage = images.map((image, slot): ImageLineage => [image.ordinal, image.imageId, image.target, outcomes[slot]!.sha256]);
+  const lineage = images.map((image, slot): ImageLineage => [
+    image.ordinal,
+    image.imageId,
+    image.target,
+    outcomes[slot]!.sha256,
+  ]);
   const decoded: ShardImage[] = [];
   const errors: RejectedRow[] = [];
   images.forEach((image, slot) => {
@@ -38,7 +48,14 @@ export async function decodeBatch(
       if (decoded.length !== slot) pixels.copyWithin(decoded.length * perImage, slot * perImage, (slot + 1) * perImage);
       decoded.push(image);
     } else {
-      errors.push({ imageId: image.imageId, classValue: String(image.target), split, stage: 'extract', reason: failure, position: image.ordinal });
+      errors.push({
+        imageId: image.imageId,
+        classValue: String(image.target),
+        split,
+        stage: 'extract',
+        reason: failure,
+        position: image.ordinal,
+      });
     }
   });
   return { images: decoded, pixels, errors, lineage };

@@ -27,7 +27,14 @@ function send(reply: DecodeReply): void {
  */
 const LANES = 2;
 
-async function decodeImages({ root, size, occlusionSeed, imageIds, pixels, next }: DecodeRequest): Promise<DecodedImage[]> {
+async function decodeImages({
+  root,
+  size,
+  occlusionSeed,
+  imageIds,
+  pixels,
+  next,
+}: DecodeRequest): Promise<DecodedImage[]> {
   // Folder checks are cached per request: a folder swapped for a symlink is seen by the next batch.
   const files = new ImageFiles(root);
   const perImage = 3 * size * size;

@@ -62,17 +62,28 @@ export class DecodeThreads {
    * one in the threads, so a shard started in another's tail decodes on what that one leaves idle.
    */
   async decode(request: DecodeBatchRequest, pixels: Uint8Array, place = 0): Promise<DecodedImage[]> {
-    if (!(pixels.buffer instanceof SharedArrayBuffer)) throw new TypeError('decode threads write into shared memory: allocate the pixels with sharedPixels()');
-    if (pixels.length < request.imageIds.length * 3 * request.size * request.size) throw new RangeError(`no room for ${request.imageIds.length} images of ${request.size}² in ${pixels.length} bytes`);
+    if (!(pixels.buffer instanceof SharedArrayBuffer))
+      throw new TypeError('decode threads write into shared memory: allocate the pixels with sharedPixels()');
+    if (pixels.length < request.imageIds.length * 3 * request.size * request.size)
+      throw new RangeError(
+        `no room for ${request.imageIds.length} images of ${request.size}² in ${pixels.length} bytes`,
+      );
     if (request.imageIds.length === 0) return [];
     const running = this.threads();
     await running.ready;
     // Stopped while this call waited (a thread died, or close()): its threads would never answer.
-    if (this.running !== running) throw new Error('decode threads stopped before the batch was sent; the shard is retried');
+    if (this.running !== running)
+      throw new Error('decode threads stopped before the batch was sent; the shard is retried');
     const id = this.nextId++;
     const message: DecodeRequest = { ...request, id, pixels, next: new Int32Array(new SharedArrayBuffer(4)) };
     return new Promise((resolve, reject) => {
-      const pending: Pending = { place, images: new Array(request.imageIds.length), replies: running.threads.length, resolve, reject };
+      const pending: Pending = {
+        place,
+        images: new Array(request.imageIds.length),
+        replies: running.threads.length,
+        resolve,
+        reject,
+      };
       this.pending.set(id, pending);
       // Behind any earlier place, sent or held: a later shard does not jump a held earlier one.
       if (this.earlierPending(place)) pending.held = { message, running };
@@ -100,7 +111,9 @@ export class DecodeThreads {
    * after a batch is done, so that the shard it belonged to has asked for its next batch first.
    */
   private sendHeld(): void {
-    const held = [...this.pending.entries()].filter(([, pending]) => pending.held).sort(([a, p], [b, q]) => p.place - q.place || a - b);
+    const held = [...this.pending.entries()]
+      .filter(([, pending]) => pending.held)
+      .sort(([a, p], [b, q]) => p.place - q.place || a - b);
     for (const [id, pending] of held) {
       if (this.earlierInThreads(pending.place)) continue;
       const { message, running } = pending.held!;
@@ -146,7 +159,11 @@ export class DecodeThreads {
       thread.on('message', (reply: DecodeReply) => {
         if (reply.kind !== 'ready') return this.onReply(reply);
         if (reply.decoder === expected) return ready[k]!.resolve();
-        void running.stop(new Error(`a decode thread decodes JPEGs with ${reply.decoder}, this process with ${expected}: its pixels would not be the ones the extraction key names`));
+        void running.stop(
+          new Error(
+            `a decode thread decodes JPEGs with ${reply.decoder}, this process with ${expected}: its pixels would not be the ones the extraction key names`,
+          ),
+        );
       });
       thread.on('error', (error) => void running.stop(error));
       thread.on('exit', (code) => void running.stop(new Error(`decode thread exited with code ${code}`)));

@@ -9,7 +9,15 @@ import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter, type TileRo
 import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
 import { runLayout, type RunLayout, type SplitLayout } from '../run-folder/layout.ts';
 import { withdrawPublishedOutputs } from '../run-folder/output-folder.ts';
-import { ShardReportSchema, type ExtractionKey, type ImageLineage, type RejectedRow, type ShardImage, type ShardPlan, type ShardReportRecord } from '../run-folder/records.ts';
+import {
+  ShardReportSchema,
+  type ExtractionKey,
+  type ImageLineage,
+  type RejectedRow,
+  type ShardImage,
+  type ShardPlan,
+  type ShardReportRecord,
+} from '../run-folder/records.ts';
 import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
@@ -74,17 +82,29 @@ const TAIL_SECONDS = 1;
  * ordinal, id, target and bytes, and file checksum all hold), else why not (naming its file), or
  * null when it was never extracted.
  */
-async function shardOnDisk(files: SplitLayout, split: Split, shard: number, plan: ShardPlan, key: ExtractionKey, images: ImageFiles): Promise<{ reusable: ShardReport } | { redo: string | null }> {
+async function shardOnDisk(
+  files: SplitLayout,
+  split: Split,
+  shard: number,
+  plan: ShardPlan,
+  key: ExtractionKey,
+  images: ImageFiles,
+): Promise<{ reusable: ShardReport } | { redo: string | null }> {
   const read = await readShardReport(files.report(shard));
-  if ('problem' in read) return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
+  if ('problem' in read)
+    return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
   const { report } = read;
   const file = files.parquet(shard);
   const lineage = await lineageMismatch(report.lineage, key, plan.images, images);
   if (lineage) return { redo: `${file}: ${lineage}` };
   if (report.parquet === null) return { reusable: report };
   const actual = await sha256File(file).catch(() => null);
-  if (actual === null) return { redo: `${file} is gone (removed after the run finished, unless --keep-shards, or deleted)` };
-  if (actual !== report.parquetSha256) return { redo: `${file} does not match its report (sha256 ${actual.slice(0, 12)}…, recorded ${report.parquetSha256?.slice(0, 12)}…): damaged, truncated or replaced` };
+  if (actual === null)
+    return { redo: `${file} is gone (removed after the run finished, unless --keep-shards, or deleted)` };
+  if (actual !== report.parquetSha256)
+    return {
+      redo: `${file} does not match its report (sha256 ${actual.slice(0, 12)}…, recorded ${report.parquetSha256?.slice(0, 12)}…): damaged, truncated or replaced`,
+    };
   return { reusable: report };
 }
 
@@ -118,7 +138,12 @@ async function imagesRootOf(layout: RunLayout): Promise<string> {
  * already on disk is reused only when its lineage and checksum prove it is this plan's shard
  * now; otherwise (data changed, file damaged) it is extracted again, and `redone` says why.
  */
-export async function extractShard(config: RunConfig, split: Split, shard: number, deps: ExtractDeps): Promise<ShardReport> {
+export async function extractShard(
+  config: RunConfig,
+  split: Split,
+  shard: number,
+  deps: ExtractDeps,
+): Promise<ShardReport> {
   const started = performance.now();
   const layout = runLayout(config);
   const files = layout.split(split);
@@ -136,7 +161,15 @@ export async function extractShard(config: RunConfig, split: Split, shard: numbe
     // The old report goes first: a crash from here on leaves no report that vouches for a file.
     await fs.rm(files.report(shard), { force: true });
     if (onDisk.redo !== null) await withdrawPublishedOutputs(layout, split);
-    const report = await extractFreshShard(config, files, split, shard, { plan, key, images, root, previousOutput: layout.previousOutput }, deps, started);
+    const report = await extractFreshShard(
+      config,
+      files,
+      split,
+      shard,
+      { plan, key, images, root, previousOutput: layout.previousOutput },
+      deps,
+      started,
+    );
     await attempts.finish('extracted', report.seconds);
     return onDisk.redo === null ? report : { ...report, redone: onDisk.redo };
   } catch (error) {
@@ -151,14 +184,26 @@ async function extractFreshShard(
   files: SplitLayout,
   split: Split,
   shard: number,
-  { plan, key, images, root, previousOutput }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles; root: string; previousOutput: string },
+  {
+    plan,
+    key,
+    images,
+    root,
+    previousOutput,
+  }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles; root: string; previousOutput: string },
   deps: ExtractDeps,
   started: number,
 ): Promise<ShardReport> {
   // Sources: --reuse folders, and this folder's own finished outputs when a run replaces them.
-  const previous = await fs.stat(previousOutput).then(() => [previousOutput], () => []);
+  const previous = await fs.stat(previousOutput).then(
+    () => [previousOutput],
+    () => [],
+  );
   const sources = [...config.reuse, ...previous];
-  const reused = sources.length > 0 ? await findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images) : undefined;
+  const reused =
+    sources.length > 0
+      ? await findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images)
+      : undefined;
   const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
   const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
   await loadZstd();
@@ -184,7 +229,10 @@ async function extractFreshShard(
   const appendRows = async (rows: TileRows, c: number, tiles: number, below: number) => {
     const start = reusedWritten;
     while (reusedWritten < pendingReused.length && pendingReused[reusedWritten]!.ordinal < below) reusedWritten++;
-    const merged = mergeTileRows(rows, reusedTileRows(pendingReused.slice(start, reusedWritten), reused?.tiles ?? new Map()));
+    const merged = mergeTileRows(
+      rows,
+      reusedTileRows(pendingReused.slice(start, reusedWritten), reused?.tiles ?? new Map()),
+    );
     extracted += reusedWritten - start;
     if (merged.i.length === 0) return;
     // In the vectors file's encoding: compaction copies the shard's row groups as they are.
@@ -210,16 +258,25 @@ async function extractFreshShard(
   const write = async ({ batch, index, result }: Awaited<ReturnType<typeof infer>>) => {
     if (result) {
       if (result.dims.length !== 4) {
-        throw new InputError(`model output ${engine!.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`);
+        throw new InputError(
+          `model output ${engine!.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`,
+        );
       }
       const [, c, h, w] = result.dims as [number, number, number, number];
       // Reused vectors come from a source with this extraction key, hence this width; checked all the same.
-      if (reused?.channels != null && reused.channels !== c) throw new Error(`reused vectors have ${reused.channels} channels, the model gives ${c}`);
+      if (reused?.channels != null && reused.channels !== c)
+        throw new Error(`reused vectors have ${reused.channels} channels, the model gives ${c}`);
       channels = c;
       grid = [h, w];
       // One buffer for every batch's tile vectors: the writer keeps none of them once append resolves.
-      if (tileVectors.length < config.batchSize * c * h * w) tileVectors = new Float32Array(config.batchSize * c * h * w);
-      await appendRows(tileRows(batch.images, result.data, c, h, w, tileVectors), c, h * w, batches[index]!.at(-1)!.ordinal);
+      if (tileVectors.length < config.batchSize * c * h * w)
+        tileVectors = new Float32Array(config.batchSize * c * h * w);
+      await appendRows(
+        tileRows(batch.images, result.data, c, h, w, tileVectors),
+        c,
+        h * w,
+        batches[index]!.at(-1)!.ordinal,
+      );
       extracted += batch.images.length;
       if (index === 0) await failpoint('extract-first-batch', shard);
       if (index === Math.floor(batches.length / 2) && index > 0) await failpoint('extract-mid-shard', shard);
@@ -239,13 +296,17 @@ async function extractFreshShard(
     return promise;
   };
   const extractionStarted = performance.now();
-  let decoding = batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, decodeFrom, takeBuffer())) : undefined;
+  let decoding =
+    batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, decodeFrom, takeBuffer())) : undefined;
   let inferring: ReturnType<typeof infer> | undefined;
   try {
     for (let b = 0; b < batches.length; b++) {
       deps.checkCancelled();
       const batch = await decoding!;
-      decoding = b + 1 < batches.length ? inFlight(decodeBatch(batches[b + 1]!, config, split, decodeFrom, takeBuffer())) : undefined;
+      decoding =
+        b + 1 < batches.length
+          ? inFlight(decodeBatch(batches[b + 1]!, config, split, decodeFrom, takeBuffer()))
+          : undefined;
       errors.push(...batch.errors);
       for (const entry of batch.lineage) lineage.set(entry[0], entry);
       const previous = inferring;
@@ -256,7 +317,8 @@ async function extractFreshShard(
     inferring = undefined;
     deps.turn.tail();
     grid ??= reused ? reusedGrid(reused) : null;
-    if (reusedWritten < pendingReused.length) await appendRows(allocateTileRows(0), channels!, grid![0] * grid![1], Number.POSITIVE_INFINITY);
+    if (reusedWritten < pendingReused.length)
+      await appendRows(allocateTileRows(0), channels!, grid![0] * grid![1], Number.POSITIVE_INFINITY);
     if (writer) {
       parquetSha256 = await writer.close();
       await failpoint('extract-before-rename', shard);
@@ -306,7 +368,14 @@ function reusedGrid(reused: ReusedShardImages): [number, number] | null {
 }
 
 /** The rows of a batch's features: one per tile, `i` from the image's ordinal (tiles.ts). */
-function tileRows(images: readonly ShardImage[], features: Float32Array, c: number, h: number, w: number, into: Float32Array): TileRows {
+function tileRows(
+  images: readonly ShardImage[],
+  features: Float32Array,
+  c: number,
+  h: number,
+  w: number,
+  into: Float32Array,
+): TileRows {
   const n = images.length;
   const vectors = featuresToTileVectors({ data: features, batch: n, channels: c, height: h, width: w }, n, into);
   const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);

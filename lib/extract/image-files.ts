@@ -30,7 +30,11 @@ export class ImageFiles {
     let handle: fs.FileHandle;
     try {
       let folder = this.folders.get(path.dirname(file));
-      if (!folder) this.folders.set(path.dirname(file), (folder = fs.realpath(path.dirname(file)).then((real) => this.inside(real))));
+      if (!folder)
+        this.folders.set(
+          path.dirname(file),
+          (folder = fs.realpath(path.dirname(file)).then((real) => this.inside(real))),
+        );
       handle = await fs.open(path.join(await folder, path.basename(file)), OPEN_FLAGS);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
@@ -54,7 +58,8 @@ export class ImageFiles {
     let fd: number;
     try {
       let folder = this.foldersNow.get(path.dirname(file));
-      if (folder === undefined) this.foldersNow.set(path.dirname(file), (folder = this.inside(realpathSync.native(path.dirname(file)))));
+      if (folder === undefined)
+        this.foldersNow.set(path.dirname(file), (folder = this.inside(realpathSync.native(path.dirname(file)))));
       fd = openSync(path.join(folder, path.basename(file)), OPEN_FLAGS);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
@@ -73,7 +78,8 @@ export class ImageFiles {
 
   /** `real` when it lies inside the image folder (a folder may be the image folder itself); an InputError otherwise. */
   private inside(real: string, kind: 'folder' | 'file' = 'folder'): string {
-    if ((kind === 'file' || real !== this.root) && !real.startsWith(this.root + path.sep)) throw new InputError(`image resolves outside the image folder (${real})`);
+    if ((kind === 'file' || real !== this.root) && !real.startsWith(this.root + path.sep))
+      throw new InputError(`image resolves outside the image folder (${real})`);
     return real;
   }
 }
@@ -81,7 +87,8 @@ export class ImageFiles {
 /** A missing or unreadable file named as the CSV names it, not by its resolved folder. */
 function nameAsListed(error: unknown, file: string): unknown {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') Object.assign(error as object, { path: file, code: code === 'ENOTDIR' ? 'ENOENT' : code });
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR')
+    Object.assign(error as object, { path: file, code: code === 'ENOTDIR' ? 'ENOENT' : code });
   return error;
 }
 
@@ -97,9 +104,18 @@ export async function describeImageError(error: unknown, file: string | undefine
   if (code === 'EISDIR') return `image ${file} is a folder, not a file`;
   const message = errorMessage(error);
   if (!file || error instanceof InputError) return message; // ImageInputError included: it says what is wrong
-  if ((await fs.stat(file).then((s) => s.size, () => undefined)) === 0) return 'image file is empty (0 bytes)';
-  const header = await sharp(file, { limitInputPixels: false }).metadata().catch(() => undefined);
-  if (!header?.format) return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;
+  if (
+    (await fs.stat(file).then(
+      (s) => s.size,
+      () => undefined,
+    )) === 0
+  )
+    return 'image file is empty (0 bytes)';
+  const header = await sharp(file, { limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  if (!header?.format)
+    return `not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG): ${message}`;
   if ((header.width ?? 0) * (header.height ?? 0) > MAX_INPUT_PIXELS) {
     return `image of ${header.width}×${header.height} has more than ${MAX_INPUT_PIXELS.toLocaleString('en-US')} pixels, refused before decoding`;
   }

@@ -63,7 +63,8 @@ export async function lineageMismatch(
 ): Promise<string | undefined> {
   const changed = extractionKeyChanges(recorded.key, key);
   if (changed.length > 0) return `extraction key changed (${changed.join(', ')})`;
-  if (recorded.images.length !== planned.length) return `it holds ${recorded.images.length} images, the plan ${planned.length}`;
+  if (recorded.images.length !== planned.length)
+    return `it holds ${recorded.images.length} images, the plan ${planned.length}`;
   for (let k = 0; k < planned.length; k++) {
     const [ordinal, imageId, target] = recorded.images[k]!;
     const now = planned[k]!;

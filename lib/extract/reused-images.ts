@@ -22,7 +22,12 @@ export interface ReusedShardImages {
  * is now and looked up by its bytes (and, for validation images, its id) under this run's key.
  * The rest (new, changed, unreadable, or absent from every source) is for the caller to extract.
  */
-export async function findReusedImages(planned: readonly ShardImage[], split: Split, index: ReuseIndex, files: ImageFiles): Promise<ReusedShardImages> {
+export async function findReusedImages(
+  planned: readonly ShardImage[],
+  split: Split,
+  index: ReuseIndex,
+  files: ImageFiles,
+): Promise<ReusedShardImages> {
   const hits = new Map<number, ReuseHit>();
   const hashes = new Map<number, string>();
   await mapLimited(planned, 8, async (image) => {

@@ -19,7 +19,8 @@ export class ImageInputError extends InputError {
  * compares the real path with the image folder's).
  */
 export function resolveImagePath(imagesDir: string, imageId: string): string {
-  if (imageId === '' || imageId.includes('\0')) throw new ImageInputError(`invalid image id ${JSON.stringify(imageId)}`);
+  if (imageId === '' || imageId.includes('\0'))
+    throw new ImageInputError(`invalid image id ${JSON.stringify(imageId)}`);
   if (path.isAbsolute(imageId)) throw new ImageInputError(`image id ${JSON.stringify(imageId)} is an absolute path`);
   const root = path.resolve(imagesDir);
   const resolved = path.resolve(root, imageId);
@@ -48,7 +49,13 @@ export async function decodeRgbInto(
 ): Promise<void> {
   const bytes = typeof file === 'string' ? undefined : file;
   const turbo = bytes && jpegTurbo();
-  if (bytes && turbo && (blocking ? turbo.decodeIntoBlocking(bytes, size, target, offset) : await turbo.decodeInto(bytes, size, target, offset))) {
+  if (
+    bytes &&
+    turbo &&
+    (blocking
+      ? turbo.decodeIntoBlocking(bytes, size, target, offset)
+      : await turbo.decodeInto(bytes, size, target, offset))
+  ) {
     if (occlusion) applyOcclusion(target.subarray(offset, offset + 3 * size * size), size, occlusion);
     return;
   }
@@ -59,7 +66,11 @@ export async function decodeRgbInto(
 
 /** The image as RGB uint8 HWC at size × size, decoded by libvips whatever its format. */
 export async function decodeRgbWithSharp(file: string | Buffer, size: number): Promise<Buffer> {
-  const { data, info } = await sharp(file, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true })
+  const { data, info } = await sharp(file, {
+    failOn: 'error',
+    limitInputPixels: MAX_INPUT_PIXELS,
+    sequentialRead: true,
+  })
     .resize(size, size, { fit: 'fill' })
     .toColourspace('srgb')
     .removeAlpha()

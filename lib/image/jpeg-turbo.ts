@@ -59,11 +59,15 @@ export function jpegTurbo(): JpegTurbo | null {
 /** The prebuilt library for this platform and the package's version, or null where it has none. */
 function prebuiltLibrary(): { file: string; packageVersion: string } | null {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
-  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
+  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+    ?.glibcVersionRuntime;
   const folder = `jpeg-turbo-linux-${process.arch}${glibc ? '' : '-musl'}`;
   const packageJson = createRequire(import.meta.url).resolve('@julusian/jpeg-turbo/package.json');
   const { version } = JSON.parse(fs.readFileSync(packageJson, 'utf8')) as { version: string };
-  return { file: path.join(path.dirname(packageJson), 'prebuilds', folder, 'libturbojpeg.so.0'), packageVersion: version };
+  return {
+    file: path.join(path.dirname(packageJson), 'prebuilds', folder, 'libturbojpeg.so.0'),
+    packageVersion: version,
+  };
 }
 
 function loadJpegTurbo(): JpegTurbo | null {
@@ -98,7 +102,13 @@ function loadJpegTurbo(): JpegTurbo | null {
    * `decode(handle, rgb)` once the header shows the plain case at size × size; false otherwise.
    * A failed call (not the image's fault) leaves the image to sharp rather than to errors.csv.
    */
-  const whenPlain = <R>(bytes: Uint8Array, size: number, target: Uint8Array, offset: number, decode: (handle: unknown, rgb: Uint8Array) => R): R | false => {
+  const whenPlain = <R>(
+    bytes: Uint8Array,
+    size: number,
+    target: Uint8Array,
+    offset: number,
+    decode: (handle: unknown, rgb: Uint8Array) => R,
+  ): R | false => {
     if (!isPlainJpeg(bytes)) return false;
     const handle: unknown = init();
     if (!handle) return false;
@@ -125,23 +135,45 @@ function loadJpegTurbo(): JpegTurbo | null {
     version,
     async decodeInto(bytes, size, target, offset) {
       // On a libuv thread: decoding takes every core there is, as sharp's did.
-      const decoding = whenPlain(bytes, size, target, offset, (handle, rgb) =>
-        new Promise<boolean>((resolve) => {
-          try {
-            decompress.async(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags, (error: unknown, result: number) => {
-              destroy(handle);
-              resolve(!error && result === 0);
-            });
-          } catch {
-            destroy(handle); // the call never started: no callback will
-            resolve(false);
-          }
-        }),
+      const decoding = whenPlain(
+        bytes,
+        size,
+        target,
+        offset,
+        (handle, rgb) =>
+          new Promise<boolean>((resolve) => {
+            try {
+              decompress.async(
+                handle,
+                bytes,
+                bytes.length,
+                rgb,
+                size,
+                0,
+                size,
+                TJPF_RGB,
+                flags,
+                (error: unknown, result: number) => {
+                  destroy(handle);
+                  resolve(!error && result === 0);
+                },
+              );
+            } catch {
+              destroy(handle); // the call never started: no callback will
+              resolve(false);
+            }
+          }),
       );
       return decoding === false ? false : decoding;
     },
     decodeIntoBlocking(bytes, size, target, offset) {
-      return whenPlain(bytes, size, target, offset, (handle, rgb) => decompress(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags) === 0);
+      return whenPlain(
+        bytes,
+        size,
+        target,
+        offset,
+        (handle, rgb) => decompress(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags) === 0,
+      );
     },
   };
 }
@@ -167,7 +199,13 @@ export function isPlainJpeg(bytes: Uint8Array): boolean {
     if (marker === 0xd9 || (marker >= 0xd0 && marker <= 0xd8) || marker === 0x01) return false;
     const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
     if (length < 2) return false;
-    if (marker === 0xe2 && Buffer.from(bytes.buffer, bytes.byteOffset + at + 4, Math.min(ICC_PROFILE.length, bytes.length - at - 4)).equals(ICC_PROFILE)) return false;
+    if (
+      marker === 0xe2 &&
+      Buffer.from(bytes.buffer, bytes.byteOffset + at + 4, Math.min(ICC_PROFILE.length, bytes.length - at - 4)).equals(
+        ICC_PROFILE,
+      )
+    )
+      return false;
     at += 2 + length;
   }
   return false;

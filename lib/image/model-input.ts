@@ -24,7 +24,13 @@ export const PREPROCESSING: Record<Normalize, number> = { none: 1, imagenet: 2 }
  * pixel graph in front of the model (inference/pixel-model.ts) gives the same bits. Extraction
  * uses that graph; this is the reference for it, and for the benchmarks' and tests' decoding.
  */
-export function rgbToChwFloats(rgb: Uint8Array, images: number, size: number, normalize: Normalize, target: Float32Array): void {
+export function rgbToChwFloats(
+  rgb: Uint8Array,
+  images: number,
+  size: number,
+  normalize: Normalize,
+  target: Float32Array,
+): void {
   const plane = size * size;
   for (let image = 0; image < images; image++) {
     const pixels = image * plane * 3;

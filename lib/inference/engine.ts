@@ -1,7 +1,14 @@
 import type { Worker } from 'node:worker_threads';
 import { InputError } from '../core/errors.ts';
 import { startTypeScriptThread } from '../core/typescript-thread.ts';
-import { pixelTransfer, type ModelDescription, type PixelBatch, type SessionSpec, type ThreadReply, type ThreadRequest } from './protocol.ts';
+import {
+  pixelTransfer,
+  type ModelDescription,
+  type PixelBatch,
+  type SessionSpec,
+  type ThreadReply,
+  type ThreadRequest,
+} from './protocol.ts';
 
 export interface InferenceOutput {
   /** The chosen output, NCHW float32. */
@@ -98,12 +105,24 @@ export class InferenceEngines {
   /** A session; refused once closeAll() ran (a late warm-up must not leave a thread that keeps the process alive). */
   get(spec: SessionSpec): Promise<InferenceEngine> {
     if (this.closed) return Promise.reject(new Error('inference engines are closed: the worker is stopping'));
-    const key = JSON.stringify([spec.modelPath, spec.modelSha256 ?? null, spec.executionProvider, spec.output, spec.imgSize, spec.normalize, spec.intraOpThreads ?? null, spec.microBatch ?? null]);
+    const key = JSON.stringify([
+      spec.modelPath,
+      spec.modelSha256 ?? null,
+      spec.executionProvider,
+      spec.output,
+      spec.imgSize,
+      spec.normalize,
+      spec.intraOpThreads ?? null,
+      spec.microBatch ?? null,
+    ]);
     let engine = this.engines.get(key);
     if (!engine) {
       const started = performance.now();
       engine = InferenceEngine.open(spec);
-      void engine.then((opened) => this.tellLoaded(opened.spec, (performance.now() - started) / 1000), () => undefined);
+      void engine.then(
+        (opened) => this.tellLoaded(opened.spec, (performance.now() - started) / 1000),
+        () => undefined,
+      );
       // A failed load is not cached: a fixed model file can be retried without a restart.
       engine.catch(() => this.engines.delete(key));
       this.engines.set(key, engine);

@@ -68,7 +68,8 @@ interface PixelInput {
   dims: ArrayLike<number>[];
 }
 
-const only = (list: Field[], field: number) => list.filter((entry) => entry.field === field && entry.wire === WIRE_BYTES);
+const only = (list: Field[], field: number) =>
+  list.filter((entry) => entry.field === field && entry.wire === WIRE_BYTES);
 
 /** The model of `modelBytes` taking uint8 NHWC pixels of `imgSize`², converted as `normalize` says. */
 export function fusePixelGraph(modelBytes: Uint8Array, normalize: Normalize, imgSize: number): FusedModel {
@@ -82,7 +83,11 @@ export function fusePixelGraph(modelBytes: Uint8Array, normalize: Normalize, img
     Uint8Array.from(bytes(GRAPH_INPUT, valueInfo(FUSED_INPUT, UINT8, dims))),
   ]);
   const graphHeader = Uint8Array.from([...key(MODEL_GRAPH, WIRE_BYTES), ...varint(fusedGraph.length)]);
-  const fused = Buffer.concat(model.flatMap((entry) => (entry === graphField ? [graphHeader, fusedGraph] : [modelBytes.subarray(entry.start, entry.end)])));
+  const fused = Buffer.concat(
+    model.flatMap((entry) =>
+      entry === graphField ? [graphHeader, fusedGraph] : [modelBytes.subarray(entry.start, entry.end)],
+    ),
+  );
   return { bytes: fused, modelInput };
 }
 
@@ -98,22 +103,41 @@ function pixelInputOf(modelBytes: Uint8Array, imgSize: number): PixelInput {
   const model = fields(modelBytes);
   const graphs = only(model, MODEL_GRAPH);
   if (graphs.length !== 1) throw new FusionError(`expected one graph in the model, found ${graphs.length}`);
-  const opset = only(model, MODEL_OPSET_IMPORT).find((entry) => ['', 'ai.onnx'].includes(textField(entry.payload, OPSET_DOMAIN) ?? ''));
+  const opset = only(model, MODEL_OPSET_IMPORT).find((entry) =>
+    ['', 'ai.onnx'].includes(textField(entry.payload, OPSET_DOMAIN) ?? ''),
+  );
   const version = opset && fields(opset.payload).find((entry) => entry.field === OPSET_VERSION)?.value;
   // Opset 7 is where Div and Sub broadcast as the pixel graph's constants need.
-  if (version === undefined || version < 7) throw new FusionError(`the model's ONNX opset is ${version ?? 'missing'}; 7 or later is needed`);
+  if (version === undefined || version < 7)
+    throw new FusionError(`the model's ONNX opset is ${version ?? 'missing'}; 7 or later is needed`);
 
   const graph = fields(graphs[0]!.payload);
   const names = definedNames(graph);
   const clash = [...names].find((name) => name.startsWith(FUSED_PREFIX));
-  if (clash !== undefined) throw new FusionError(`the model already uses the name ${JSON.stringify(clash)}, reserved for tessera's pixel input`);
-  const initializers = new Set([...only(graph, GRAPH_INITIALIZER).map((entry) => textField(entry.payload, TENSOR_NAME)), ...only(graph, GRAPH_SPARSE_INITIALIZER).map(sparseName)]);
+  if (clash !== undefined)
+    throw new FusionError(
+      `the model already uses the name ${JSON.stringify(clash)}, reserved for tessera's pixel input`,
+    );
+  const initializers = new Set([
+    ...only(graph, GRAPH_INITIALIZER).map((entry) => textField(entry.payload, TENSOR_NAME)),
+    ...only(graph, GRAPH_SPARSE_INITIALIZER).map(sparseName),
+  ]);
   // Models of IR version < 4 list their initializers among the inputs too.
-  const inputs = only(graph, GRAPH_INPUT).filter((entry) => !initializers.has(textField(entry.payload, VALUE_INFO_NAME)));
-  if (inputs.length !== 1) throw new FusionError(`the model has ${inputs.length} inputs; tessera feeds exactly one image tensor`);
+  const inputs = only(graph, GRAPH_INPUT).filter(
+    (entry) => !initializers.has(textField(entry.payload, VALUE_INFO_NAME)),
+  );
+  if (inputs.length !== 1)
+    throw new FusionError(`the model has ${inputs.length} inputs; tessera feeds exactly one image tensor`);
   const input = inputs[0]!;
   const modelInput = textField(input.payload, VALUE_INFO_NAME) ?? '';
-  return { model, graphField: graphs[0]!, graph, input, modelInput, dims: inputDimensions(modelInput, input.payload, imgSize) };
+  return {
+    model,
+    graphField: graphs[0]!,
+    graph,
+    input,
+    modelInput,
+    dims: inputDimensions(modelInput, input.payload, imgSize),
+  };
 }
 
 function sparseName(entry: Field): string | undefined {
@@ -129,10 +153,12 @@ function definedNames(graph: Field[]): Set<string> {
   for (const entry of graph) {
     if (entry.wire !== WIRE_BYTES) continue;
     if (entry.field === GRAPH_NODE) {
-      for (const part of fields(entry.payload)) if ([NODE_INPUT, NODE_OUTPUT, NODE_NAME].includes(part.field)) add(decoder.decode(part.payload));
+      for (const part of fields(entry.payload))
+        if ([NODE_INPUT, NODE_OUTPUT, NODE_NAME].includes(part.field)) add(decoder.decode(part.payload));
     } else if (entry.field === GRAPH_INITIALIZER) add(textField(entry.payload, TENSOR_NAME));
     else if (entry.field === GRAPH_SPARSE_INITIALIZER) add(sparseName(entry));
-    else if ([GRAPH_INPUT, GRAPH_OUTPUT, GRAPH_VALUE_INFO].includes(entry.field)) add(textField(entry.payload, VALUE_INFO_NAME));
+    else if ([GRAPH_INPUT, GRAPH_OUTPUT, GRAPH_VALUE_INFO].includes(entry.field))
+      add(textField(entry.payload, VALUE_INFO_NAME));
   }
   return names;
 }
@@ -147,22 +173,26 @@ function inputDimensions(name: string, valueInfoBytes: Uint8Array, imgSize: numb
   if (!tensor) throw new FusionError(`the model's input ${name} is not a tensor`);
   const parts = fields(tensor.payload);
   const elemType = parts.find((entry) => entry.field === TENSOR_TYPE_ELEM)?.value;
-  if (elemType !== FLOAT) throw new FusionError(`the model's input ${name} has element type ${elemType ?? 'unknown'}, expected float32 (1)`);
+  if (elemType !== FLOAT)
+    throw new FusionError(`the model's input ${name} has element type ${elemType ?? 'unknown'}, expected float32 (1)`);
   const shape = parts.find((entry) => entry.field === TENSOR_TYPE_SHAPE && entry.wire === WIRE_BYTES);
   // No shape at all: any rank; the pixel input's dimensions are left unknown too.
   if (!shape) return [[], [], [], dimension(3)];
   const dims = only(fields(shape.payload), SHAPE_DIM).map((entry) => entry.payload);
-  if (dims.length !== 4) throw new FusionError(`the model's input ${name} has ${dims.length} dimensions, expected 4 [batch, 3, H, W]`);
+  if (dims.length !== 4)
+    throw new FusionError(`the model's input ${name} has ${dims.length} dimensions, expected 4 [batch, 3, H, W]`);
   // Only a positive dim_value fixes a size: 0 and -1 (a 10-byte varint) mean unknown, as for onnxruntime.
   const fixed = (dim: Uint8Array) => {
     const value = fields(dim).find((entry) => entry.field === DIM_VALUE)?.value;
     return value !== undefined && value > 0 && value < 2 ** 53 ? value : undefined;
   };
   const channels = fixed(dims[1]!);
-  if (channels !== undefined && channels !== 3) throw new FusionError(`the model's input ${name} has ${channels} channels, expected 3`);
+  if (channels !== undefined && channels !== 3)
+    throw new FusionError(`the model's input ${name} has ${channels} channels, expected 3`);
   for (const dim of [dims[2]!, dims[3]!]) {
     const size = fixed(dim);
-    if (size !== undefined && size !== imgSize) throw new FusionError(`the model's input ${name} takes ${size}-pixel sides, but imgSize is ${imgSize}`);
+    if (size !== undefined && size !== imgSize)
+      throw new FusionError(`the model's input ${name} takes ${size}-pixel sides, but imgSize is ${imgSize}`);
   }
   return [dims[0]!, dims[2]!, dims[3]!, dimension(3)];
 }

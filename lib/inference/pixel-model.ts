@@ -18,10 +18,21 @@ const ATTRIBUTE_INT = 2;
 const ATTRIBUTE_INTS = 7;
 
 /** A float32 initializer of shape `dims` (TensorProto: dims, data_type, float_data, name). */
-const floats = (name: string, dims: number[], values: readonly number[]) => [...dims.flatMap((dim) => int(1, dim)), ...int(2, FLOAT), ...values.flatMap((value) => float(4, value)), ...text(8, name)];
+const floats = (name: string, dims: number[], values: readonly number[]) => [
+  ...dims.flatMap((dim) => int(1, dim)),
+  ...int(2, FLOAT),
+  ...values.flatMap((value) => float(4, value)),
+  ...text(8, name),
+];
 
 function node(name: string, op: string, inputs: string[], outputs: string[], attributes: number[][] = []): number[] {
-  return [...inputs.flatMap((input) => text(1, input)), ...outputs.flatMap((output) => text(2, output)), ...text(3, name), ...text(4, op), ...attributes.flatMap((attribute) => bytes(5, attribute))];
+  return [
+    ...inputs.flatMap((input) => text(1, input)),
+    ...outputs.flatMap((output) => text(2, output)),
+    ...text(3, name),
+    ...text(4, op),
+    ...attributes.flatMap((attribute) => bytes(5, attribute)),
+  ];
 }
 
 /** A TensorShapeProto.Dimension: a fixed size or a named symbolic one. */
@@ -33,30 +44,46 @@ export function tensorType(elemType: number, dims: readonly ArrayLike<number>[])
   return bytes(1, [...int(1, elemType), ...bytes(2, shape)]); // TypeProto.tensor_type
 }
 
-export const valueInfo = (name: string, elemType: number, dims: readonly ArrayLike<number>[]) => [...text(1, name), ...bytes(2, tensorType(elemType, dims))];
+export const valueInfo = (name: string, elemType: number, dims: readonly ArrayLike<number>[]) => [
+  ...text(1, name),
+  ...bytes(2, tensorType(elemType, dims)),
+];
 
 /**
  * The pixel graph's nodes and initializers (NodeProto and TensorProto messages) from uint8 NHWC
  * `input` to the float32 NCHW `output`; every other name it defines, its nodes' names included,
  * starts with `prefix`.
  */
-export function pixelGraph(input: string, output: string, normalize: Normalize, prefix = ''): { nodes: number[][]; initializers: number[][] } {
+export function pixelGraph(
+  input: string,
+  output: string,
+  normalize: Normalize,
+  prefix = '',
+): { nodes: number[][]; initializers: number[][] } {
   const name = (local: string) => prefix + local;
   const perm = [...text(1, 'perm'), ...int(20, ATTRIBUTE_INTS), ...[0, 3, 1, 2].flatMap((axis) => int(8, axis))];
   const nodes = [
     node(name('transpose'), 'Transpose', [input], [name('planes')], [perm]),
-    node(name('cast'), 'Cast', [name('planes')], [name('floats')], [[...text(1, 'to'), ...int(20, ATTRIBUTE_INT), ...int(3, FLOAT)]]),
+    node(
+      name('cast'),
+      'Cast',
+      [name('planes')],
+      [name('floats')],
+      [[...text(1, 'to'), ...int(20, ATTRIBUTE_INT), ...int(3, FLOAT)]],
+    ),
     ...(normalize === 'imagenet'
       ? [
-        node(name('scale'), 'Div', [name('floats'), name('scale')], [name('scaled')]),
-        node(name('centre'), 'Sub', [name('scaled'), name('mean')], [name('centred')]),
-        node(name('standardise'), 'Div', [name('centred'), name('std')], [output]),
-      ]
+          node(name('scale'), 'Div', [name('floats'), name('scale')], [name('scaled')]),
+          node(name('centre'), 'Sub', [name('scaled'), name('mean')], [name('centred')]),
+          node(name('standardise'), 'Div', [name('centred'), name('std')], [output]),
+        ]
       : [node(name('scale'), 'Div', [name('floats'), name('scale')], [output])]),
   ];
   const initializers = [
     floats(name('scale'), [], [255]),
-    ...(normalize === 'imagenet' ? [floats(name('mean'), [1, 3, 1, 1], IMAGENET_MEAN), floats(name('std'), [1, 3, 1, 1], IMAGENET_STD)] : []),
+    ...(normalize === 'imagenet'
+      ? [floats(name('mean'), [1, 3, 1, 1], IMAGENET_MEAN), floats(name('std'), [1, 3, 1, 1], IMAGENET_STD)]
+      : []),
   ];
   return { nodes, initializers };
 }

@@ -35,9 +35,16 @@ function varint64(value: bigint): number[] {
 
 export const key = (field: number, wire: number) => varint(field * 8 + wire);
 export const int = (field: number, value: number) => [...key(field, WIRE_VARINT), ...varint(value)];
-export const bytes = (field: number, payload: ArrayLike<number>) => [...key(field, WIRE_BYTES), ...varint(payload.length), ...Array.from(payload)];
+export const bytes = (field: number, payload: ArrayLike<number>) => [
+  ...key(field, WIRE_BYTES),
+  ...varint(payload.length),
+  ...Array.from(payload),
+];
 export const text = (field: number, value: string) => bytes(field, new TextEncoder().encode(value));
-export const float = (field: number, value: number) => [...key(field, WIRE_FIXED32), ...new Uint8Array(Float32Array.of(value).buffer)];
+export const float = (field: number, value: number) => [
+  ...key(field, WIRE_FIXED32),
+  ...new Uint8Array(Float32Array.of(value).buffer),
+];
 
 /** One field of a message: its number, wire type, where it starts, and its value's bytes. */
 export interface Field {

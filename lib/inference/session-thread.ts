@@ -10,7 +10,14 @@ import * as ort from 'onnxruntime-node';
 import { sha256Bytes } from '../core/hashing.ts';
 import { describeOutputs, resolveOutputName } from './output-name.ts';
 import { FUSED_INPUT, fusePixelGraph } from './fused-model.ts';
-import { pixelTransfer, type ModelDescription, type PixelBatch, type SessionSpec, type ThreadReply, type ThreadRequest } from './protocol.ts';
+import {
+  pixelTransfer,
+  type ModelDescription,
+  type PixelBatch,
+  type SessionSpec,
+  type ThreadReply,
+  type ThreadRequest,
+} from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('session-thread must run in a worker thread');
@@ -46,14 +53,20 @@ async function load(): Promise<{ session: ort.InferenceSession; model: ModelDesc
   const expected = spec.modelSha256;
   const loaded = expected === undefined ? undefined : sha256Bytes(bytes);
   if (expected !== undefined && loaded !== expected) {
-    throw new Error(`the file changed after it was hashed (sha256 ${expected.slice(0, 12)}… expected, ${loaded!.slice(0, 12)}… read)`);
+    throw new Error(
+      `the file changed after it was hashed (sha256 ${expected.slice(0, 12)}… expected, ${loaded!.slice(0, 12)}… read)`,
+    );
   }
   const fused = fusePixelGraph(bytes, spec.normalize, spec.imgSize);
-  const options = sessionOptions({ model_external_initializers_file_folder_path: path.dirname(path.resolve(spec.modelPath)) });
+  const options = sessionOptions({
+    model_external_initializers_file_folder_path: path.dirname(path.resolve(spec.modelPath)),
+  });
   const session = await ort.InferenceSession.create(fused.bytes, options);
   const outputName = resolveOutputName(session.outputNames, spec.output);
   if (outputName === undefined) {
-    throw new Error(`the model has no output ${JSON.stringify(spec.output)}; its outputs are ${describeOutputs(session.outputNames)}`);
+    throw new Error(
+      `the model has no output ${JSON.stringify(spec.output)}; its outputs are ${describeOutputs(session.outputNames)}`,
+    );
   }
   return { session, model: { inputName: fused.modelInput, outputName, outputNames: [...session.outputNames] } };
 }
@@ -62,7 +75,12 @@ async function load(): Promise<{ session: ort.InferenceSession; model: ModelDesc
  * Runs a batch's images as slices of at most spec.microBatch images; returns one NCHW output.
  * `inputOf(first, count)` gives the model's input tensor for images first … first+count−1.
  */
-async function runInSlices(session: ort.InferenceSession, model: ModelDescription, images: number, inputOf: (first: number, count: number) => Promise<ort.Tensor>) {
+async function runInSlices(
+  session: ort.InferenceSession,
+  model: ModelDescription,
+  images: number,
+  inputOf: (first: number, count: number) => Promise<ort.Tensor>,
+) {
   const slice = Math.max(1, Math.min(spec.microBatch ?? images, images));
   let output: Float32Array | undefined;
   let outDims: number[] = [];
@@ -99,20 +117,25 @@ async function main(): Promise<void> {
   // onnxruntime-node takes no tensor over shared memory (it asks N-API for an ArrayBuffer): a slice
   // of a shared batch is copied into this thread's own buffer first (~20 µs per 256² image).
   let own = new Uint8Array(0);
-  const inputOf = ({ pixels }: PixelBatch) => async (first: number, count: number): Promise<ort.Tensor> => {
-    let data = pixels.subarray(first * perImage, (first + count) * perImage);
-    if (data.buffer instanceof SharedArrayBuffer) {
-      if (own.length < data.length) own = new Uint8Array(data.length);
-      own.set(data);
-      data = own.subarray(0, data.length);
-    }
-    return new ort.Tensor('uint8', data, [count, spec.imgSize, spec.imgSize, 3]);
-  };
+  const inputOf =
+    ({ pixels }: PixelBatch) =>
+    async (first: number, count: number): Promise<ort.Tensor> => {
+      let data = pixels.subarray(first * perImage, (first + count) * perImage);
+      if (data.buffer instanceof SharedArrayBuffer) {
+        if (own.length < data.length) own = new Uint8Array(data.length);
+        own.set(data);
+        data = own.subarray(0, data.length);
+      }
+      return new ort.Tensor('uint8', data, [count, spec.imgSize, spec.imgSize, 3]);
+    };
   // Each request answers itself (result or run-failed) and never rejects: the listener only starts it.
   const answer = async ({ id, batch }: ThreadRequest) => {
     try {
       const { output, dims: outputDims } = await runInSlices(session, model, batch.images, inputOf(batch));
-      send({ kind: 'result', id, output, dims: outputDims, pixels: batch.pixels }, [output.buffer as ArrayBuffer, ...pixelTransfer(batch.pixels)]);
+      send({ kind: 'result', id, output, dims: outputDims, pixels: batch.pixels }, [
+        output.buffer as ArrayBuffer,
+        ...pixelTransfer(batch.pixels),
+      ]);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       send({ kind: 'run-failed', id, message, pixels: batch.pixels }, pixelTransfer(batch.pixels));

@@ -84,7 +84,8 @@ export class CsvRecordParser {
       this.quoteInQuotes = false;
       this.inQuotes = false;
     }
-    if (this.inQuotes) throw new CsvError(`${this.source}: unterminated quoted field starting on line ${this.recordLine}`);
+    if (this.inQuotes)
+      throw new CsvError(`${this.source}: unterminated quoted field starting on line ${this.recordLine}`);
     const records: CsvRecord[] = [];
     if (this.field !== '' || this.fields.length > 0 || this.fieldWasQuoted) this.endRecord(records);
     return records;
@@ -102,7 +103,9 @@ export class CsvRecordParser {
 
 function checkWidth(record: CsvRecord, header: string[], source: string): void {
   if (record.fields.length !== header.length) {
-    throw new CsvError(`${source}: line ${record.line} has ${record.fields.length} fields, the header has ${header.length}`);
+    throw new CsvError(
+      `${source}: line ${record.line} has ${record.fields.length} fields, the header has ${header.length}`,
+    );
   }
 }
 
@@ -114,7 +117,8 @@ export interface CsvStream {
 
 async function* recordsOf(file: string, source: string): AsyncGenerator<CsvRecord> {
   const parser = new CsvRecordParser(source);
-  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) yield* parser.push(chunk as string);
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }))
+    yield* parser.push(chunk as string);
   yield* parser.end();
 }
 

@@ -5,15 +5,35 @@
 
 /** pandas' default na_values: read as NaN, written back as an empty field. */
 const NA_VALUES = new Set([
-  '', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN',
-  '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null',
+  '',
+  '#N/A',
+  '#N/A N/A',
+  '#NA',
+  '-1.#IND',
+  '-1.#QNAN',
+  '-NaN',
+  '-nan',
+  '1.#IND',
+  '1.#QNAN',
+  '<NA>',
+  'N/A',
+  'NA',
+  'NULL',
+  'NaN',
+  'None',
+  'n/a',
+  'nan',
+  'null',
 ]);
 const TRUE_VALUES = new Set(['True', 'TRUE', 'true']);
 const FALSE_VALUES = new Set(['False', 'FALSE', 'false']);
 /** C's isspace, which pandas' tokenizer and Python's int() skip (JS's \s would also take U+00A0 and co.). */
 const SPACE = '[ \\t\\n\\v\\f\\r]';
 const INT_PATTERN = new RegExp(`^${SPACE}*[+-]?\\d+${SPACE}*$`);
-const FLOAT_PATTERN = new RegExp(`^${SPACE}*[+-]?(\\d+\\.?\\d*(e[+-]?\\d+)?|\\.\\d+(e[+-]?\\d+)?|inf|infinity)${SPACE}*$`, 'i');
+const FLOAT_PATTERN = new RegExp(
+  `^${SPACE}*[+-]?(\\d+\\.?\\d*(e[+-]?\\d+)?|\\.\\d+(e[+-]?\\d+)?|inf|infinity)${SPACE}*$`,
+  'i',
+);
 /** What Python's int(text) accepts: also single underscores between digits. */
 const PYTHON_INT_PATTERN = new RegExp(`^${SPACE}*[+-]?\\d+(_\\d+)*${SPACE}*$`);
 /** Python refuses int() of longer digit strings (sys.get_int_max_str_digits(), leading zeros count). */
@@ -79,7 +99,10 @@ function integerError(text: string, value: bigint | undefined, min: bigint, max:
 }
 
 function isPythonInt(text: string): boolean {
-  return PYTHON_INT_PATTERN.test(text) && (text.length <= PYTHON_INT_MAX_DIGITS || text.replace(/\D/g, '').length <= PYTHON_INT_MAX_DIGITS);
+  return (
+    PYTHON_INT_PATTERN.test(text) &&
+    (text.length <= PYTHON_INT_MAX_DIGITS || text.replace(/\D/g, '').length <= PYTHON_INT_MAX_DIGITS)
+  );
 }
 
 const renderInteger = (text: string) => (isNaValue(text) ? null : BigInt(text.trim().replaceAll('_', '')).toString());
@@ -156,16 +179,24 @@ export class ColumnTyper {
   typing(): ColumnTyping {
     switch (this.integerOutcome()) {
       // Integers with NaN become floats, cast from int64 (so "-0" is 0.0).
-      case 'int': return this.hasNa ? { kind: 'float', render: renderIntegerAsFloat } : { kind: 'int', render: renderInteger };
-      case 'uint': return { kind: 'uint', render: renderInteger };
-      case 'pyint': return { kind: 'pyint', render: renderInteger };
-      case 'verbatim': return { kind: 'object', render: (text) => text };
-      case undefined: break;
+      case 'int':
+        return this.hasNa ? { kind: 'float', render: renderIntegerAsFloat } : { kind: 'int', render: renderInteger };
+      case 'uint':
+        return { kind: 'uint', render: renderInteger };
+      case 'pyint':
+        return { kind: 'pyint', render: renderInteger };
+      case 'verbatim':
+        return { kind: 'object', render: (text) => text };
+      case undefined:
+        break;
     }
     if (this.present === 0 || this.allFloat) return { kind: 'float', render: renderFloat };
     if (this.allBool) {
       // With NaN the column is object dtype holding Python bools: written the same way.
-      return { kind: this.hasNa ? 'object' : 'bool', render: (text) => (isNaValue(text) ? null : TRUE_VALUES.has(text) ? 'True' : 'False') };
+      return {
+        kind: this.hasNa ? 'object' : 'bool',
+        render: (text) => (isNaValue(text) ? null : TRUE_VALUES.has(text) ? 'True' : 'False'),
+      };
     }
     return { kind: 'object', render: (text) => (isNaValue(text) ? null : text) };
   }

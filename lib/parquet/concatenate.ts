@@ -58,8 +58,12 @@ function moved(group: RowGroup, shift: bigint): RowGroup {
       meta_data: column.meta_data && {
         ...column.meta_data,
         data_page_offset: column.meta_data.data_page_offset + shift,
-        dictionary_page_offset: column.meta_data.dictionary_page_offset === undefined ? undefined : column.meta_data.dictionary_page_offset + shift,
-        index_page_offset: column.meta_data.index_page_offset === undefined ? undefined : column.meta_data.index_page_offset + shift,
+        dictionary_page_offset:
+          column.meta_data.dictionary_page_offset === undefined
+            ? undefined
+            : column.meta_data.dictionary_page_offset + shift,
+        index_page_offset:
+          column.meta_data.index_page_offset === undefined ? undefined : column.meta_data.index_page_offset + shift,
         bloom_filter_offset: undefined,
         bloom_filter_length: undefined,
       },
@@ -101,21 +105,31 @@ export interface ConcatenateSource {
  * one's schema. Both hashes (each source's, the target's) run on a thread of their own, beside
  * the reads and writes here: hashing is as costly as writing (~1.9 GB/s each here).
  */
-export async function concatenateParquet(files: Iterable<ConcatenateSource> | AsyncIterable<ConcatenateSource>, target: string, options: ConcatenateOptions): Promise<ConcatenateResult> {
+export async function concatenateParquet(
+  files: Iterable<ConcatenateSource> | AsyncIterable<ConcatenateSource>,
+  target: string,
+  options: ConcatenateOptions,
+): Promise<ConcatenateResult> {
   const fd = fsSync.openSync(target, 'w');
   // The target's hash on one thread, the sources' on another: each about as costly as the writes.
-  const hasher = HashThreads.open({ lanes: 2, laneOf: (stream) => (stream === 'target' ? 0 : 1), bufferBytes: COPY_BYTES });
+  const hasher = HashThreads.open({
+    lanes: 2,
+    laneOf: (stream) => (stream === 'target' ? 0 : 1),
+    bufferBytes: COPY_BYTES,
+  });
   let offset = 0;
   let flushedAt = 0;
   let flushing: Promise<void> | undefined;
   /** Writes `bytes` (a view of a buffer about to go to the hasher) and says which part of it the target's hash takes. */
   const writeOut = (bytes: Uint8Array): HashPart => {
-    for (let written = 0; written < bytes.byteLength; ) written += fsSync.writeSync(fd, bytes, written);
+    for (let written = 0; written < bytes.byteLength;) written += fsSync.writeSync(fd, bytes, written);
     offset += bytes.byteLength;
     if (options.flushEveryBytes !== undefined && !flushing && offset - flushedAt >= options.flushEveryBytes) {
       flushedAt = offset;
       // Durability is the closing fsync's alone: this only starts the disk early, so its error is not the copy's.
-      flushing = new Promise<void>((resolve) => fsSync.fdatasync(fd, () => resolve())).then(() => (flushing = undefined));
+      flushing = new Promise<void>((resolve) => fsSync.fdatasync(fd, () => resolve())).then(
+        () => (flushing = undefined),
+      );
     }
     return ['target', bytes.byteOffset, bytes.byteOffset + bytes.byteLength];
   };
@@ -138,7 +152,8 @@ export async function concatenateParquet(files: Iterable<ConcatenateSource> | As
     let index = 0;
     for await (const { file, footer } of files) {
       if (!first) [first, schema] = [{ file, footer }, JSON.stringify(footer.schema)];
-      else if (JSON.stringify(footer.schema) !== schema) throw new Error(`${file} has another schema than ${first.file}`);
+      else if (JSON.stringify(footer.schema) !== schema)
+        throw new Error(`${file} has another schema than ${first.file}`);
       const pending = footer.row_groups.map((group) => ({ group, ...extent(group) })).sort((a, b) => a.start - b.start);
       const stream = `source-${index}`;
       const handle = await fs.open(file, 'r');
@@ -147,14 +162,14 @@ export async function concatenateParquet(files: Iterable<ConcatenateSource> | As
         let next = 0; // the row group being copied
         let shift = 0n;
         let copiedTo = 0;
-        for (let at = 0; at < size; ) {
+        for (let at = 0; at < size;) {
           const { id, bytes: chunk } = await hasher.take();
           const { bytesRead } = await handle.read(chunk, 0, Math.min(COPY_BYTES, size - at), at);
           if (bytesRead === 0) throw new Error(`${file} ended early, at byte ${at} of ${size}`);
           const end = at + bytesRead;
           const parts: HashPart[] = [[stream, 0, bytesRead]];
           const finishedGroups: RowGroup[] = [];
-          for (let position = at; next < pending.length && position < end; ) {
+          for (let position = at; next < pending.length && position < end;) {
             const { group, start, end: groupEnd } = pending[next]!;
             if (start >= end) break;
             const from = Math.max(start, position);

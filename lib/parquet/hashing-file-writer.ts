@@ -54,7 +54,7 @@ export class HashingFileWriter extends ByteWriter {
 
   private flushChunk(): void {
     const chunk = new Uint8Array(this.buffer, 0, this.index);
-    for (let written = 0; written < chunk.length; ) written += fs.writeSync(this.fd, chunk, written);
+    for (let written = 0; written < chunk.length;) written += fs.writeSync(this.fd, chunk, written);
     this.hash.update(chunk);
     this.index = 0;
   }

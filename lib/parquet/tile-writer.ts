@@ -27,7 +27,9 @@ export function loadZstd(): Promise<void> {
 }
 
 /** hyparquet's decompressors, with ZSTD (the codec of vectors.parquet) from the same WebAssembly build that writes it. */
-export async function parquetCompressors(): Promise<Record<string, (input: Uint8Array, outputLength: number) => Uint8Array>> {
+export async function parquetCompressors(): Promise<
+  Record<string, (input: Uint8Array, outputLength: number) => Uint8Array>
+> {
   await loadZstd();
   return { ZSTD: (input: Uint8Array) => zstdDecompress(input) };
 }
@@ -44,9 +46,19 @@ export function tileSchema(channels: number) {
   return [
     { name: 'schema', num_children: 6 },
     { name: 'i', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
-    { name: 'vector', type: 'FIXED_LEN_BYTE_ARRAY' as const, type_length: channels * 4, repetition_type: 'REQUIRED' as const },
+    {
+      name: 'vector',
+      type: 'FIXED_LEN_BYTE_ARRAY' as const,
+      type_length: channels * 4,
+      repetition_type: 'REQUIRED' as const,
+    },
     { name: 'target', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
-    { name: 'file', type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const, repetition_type: 'REQUIRED' as const },
+    {
+      name: 'file',
+      type: 'BYTE_ARRAY' as const,
+      converted_type: 'UTF8' as const,
+      repetition_type: 'REQUIRED' as const,
+    },
     { name: 'x', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
     { name: 'y', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
   ];
@@ -107,7 +119,16 @@ export class TileParquetWriter {
   private readonly writer: ParquetWriter;
   private readonly output: HashingFileWriter;
   /** The row group being gathered; `pages` holds its vector pages already encoded (or copied), by first row. */
-  private readonly buffer: { i: number[]; vector: Uint8Array[]; target: number[]; file: string[]; x: number[]; y: number[]; pages: Map<number, EncodedVectorPage>; copied: Set<number> };
+  private readonly buffer: {
+    i: number[];
+    vector: Uint8Array[];
+    target: number[];
+    file: string[];
+    x: number[];
+    y: number[];
+    pages: Map<number, EncodedVectorPage>;
+    copied: Set<number>;
+  };
   private readonly compressor: ZstdPageCompressor | undefined;
   private readonly arena = new PageArena();
   private rows = 0;
@@ -123,7 +144,8 @@ export class TileParquetWriter {
     codec: TileCodec = 'SNAPPY',
     rowGroupRows = ROW_GROUP_ROWS,
   ) {
-    if (!Number.isInteger(rowsPerPage) || rowsPerPage < 1) throw new Error(`rowsPerPage must be a positive integer, not ${rowsPerPage}`);
+    if (!Number.isInteger(rowsPerPage) || rowsPerPage < 1)
+      throw new Error(`rowsPerPage must be a positive integer, not ${rowsPerPage}`);
     this.codec = codec;
     this.vectorCodec = codec === 'SNAPPY' ? 'UNCOMPRESSED' : codec;
     this.width = channels * 4;
@@ -157,17 +179,30 @@ export class TileParquetWriter {
       const copied = rows.copiedPages?.get(k);
       if (copied) {
         if (!pageStart) throw new Error(`a copied vector page would start inside a page of ${this.rowsPerPage} rows`);
-        if (copied.codec !== this.vectorCodec || copied.rows !== this.rowsPerPage || copied.uncompressedSize !== this.rowsPerPage * this.width) {
-          throw new Error(`a copied vector page (${copied.codec}, ${copied.rows} rows, ${copied.uncompressedSize} bytes) does not fit this file (${this.vectorCodec}, ${this.rowsPerPage} rows of ${this.width} bytes)`);
+        if (
+          copied.codec !== this.vectorCodec ||
+          copied.rows !== this.rowsPerPage ||
+          copied.uncompressedSize !== this.rowsPerPage * this.width
+        ) {
+          throw new Error(
+            `a copied vector page (${copied.codec}, ${copied.rows} rows, ${copied.uncompressedSize} bytes) does not fit this file (${this.vectorCodec}, ${this.rowsPerPage} rows of ${this.width} bytes)`,
+          );
         }
         b.pages.set(b.i.length, copied);
         b.copied.add(b.i.length);
       }
       const vector = rows.vector[k]!;
       const inCopiedPage = b.copied.has(page);
-      if (inCopiedPage !== (vector === COPIED_PAGE)) throw new Error(inCopiedPage ? 'a row of a copied vector page has a vector of its own' : 'a row marked as copied has no copied page');
-      if (!inCopiedPage && vector.byteLength !== this.width) throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.width}`);
-      if (!inCopiedPage && pageStart && !b.pages.has(page) && this.wholePageAt(rows, k)) b.pages.set(page, this.encodePage(rows.vector, k, k + this.rowsPerPage));
+      if (inCopiedPage !== (vector === COPIED_PAGE))
+        throw new Error(
+          inCopiedPage
+            ? 'a row of a copied vector page has a vector of its own'
+            : 'a row marked as copied has no copied page',
+        );
+      if (!inCopiedPage && vector.byteLength !== this.width)
+        throw new Error(`vector of ${vector.byteLength} bytes, expected ${this.width}`);
+      if (!inCopiedPage && pageStart && !b.pages.has(page) && this.wholePageAt(rows, k))
+        b.pages.set(page, this.encodePage(rows.vector, k, k + this.rowsPerPage));
       const encoded = inCopiedPage || b.pages.has(page);
       b.i.push(rows.i[k]!);
       // A row of an encoded page keeps no view; a row of a page still open keeps a copy.
@@ -243,11 +278,16 @@ export class TileParquetWriter {
   /** Whether rows k…k+rowsPerPage−1 of `rows` are all there and none is copied: a page to encode now. */
   private wholePageAt(rows: TileRows, k: number): boolean {
     if (k + this.rowsPerPage > rows.i.length) return false;
-    for (let r = k; r < k + this.rowsPerPage; r++) if (rows.vector[r] === COPIED_PAGE || rows.vector[r]!.byteLength !== this.width) return false;
+    for (let r = k; r < k + this.rowsPerPage; r++)
+      if (rows.vector[r] === COPIED_PAGE || rows.vector[r]!.byteLength !== this.width) return false;
     return true;
   }
 
-  private writeSmallColumn(index: number, values: DecodedArray, encoding?: 'DELTA_BINARY_PACKED' | 'RLE_DICTIONARY'): ColumnChunk {
+  private writeSmallColumn(
+    index: number,
+    values: DecodedArray,
+    encoding?: 'DELTA_BINARY_PACKED' | 'RLE_DICTIONARY',
+  ): ColumnChunk {
     const root = this.writer.schema[0]!;
     const element = this.writer.schema[index]!;
     return writeColumn({
@@ -280,7 +320,8 @@ export class TileParquetWriter {
     let uncompressed = 0;
     for (let first = 0; first < b.i.length; first += this.rowsPerPage) {
       const headerStart = this.output.offset;
-      const page = b.pages.get(first) ?? this.encodePage(b.vector, first, Math.min(first + this.rowsPerPage, b.i.length));
+      const page =
+        b.pages.get(first) ?? this.encodePage(b.vector, first, Math.min(first + this.rowsPerPage, b.i.length));
       writePageHeader(this.output, {
         type: 'DATA_PAGE_V2',
         uncompressed_page_size: page.uncompressedSize,
@@ -315,7 +356,9 @@ export class TileParquetWriter {
 
   /** Rows from…to−1 as one page, its bytes kept in the arena until the row group is written. */
   private encodePage(vectors: readonly Uint8Array[], from: number, to: number): EncodedVectorPage {
-    const data = this.compressor ? this.arena.copy(this.compressor.compressRows(vectors, from, to, this.width)) : this.arena.gather(vectors, from, to, this.width);
+    const data = this.compressor
+      ? this.arena.copy(this.compressor.compressRows(vectors, from, to, this.width))
+      : this.arena.gather(vectors, from, to, this.width);
     return { codec: this.vectorCodec, rows: to - from, uncompressedSize: (to - from) * this.width, data };
   }
 }

@@ -18,7 +18,16 @@ interface ZstdWasm {
   _ZSTD_createCCtx(): number;
   _ZSTD_freeCCtx(context: number): number;
   _ZSTD_compressBound(bytes: number): number;
-  _ZSTD_compress_usingDict(context: number, dst: number, dstCapacity: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
+  _ZSTD_compress_usingDict(
+    context: number,
+    dst: number,
+    dstCapacity: number,
+    src: number,
+    srcSize: number,
+    dict: number,
+    dictSize: number,
+    level: number,
+  ): number;
   _ZSTD_isError(code: number): number;
 }
 
@@ -30,7 +39,9 @@ const require = createRequire(import.meta.url);
  * module file is required by path (the same file, hence the same instance, as the package's
  * entry requires). The package's version is pinned exactly for this.
  */
-const zstdModule = (require(path.join(path.dirname(require.resolve('@bokuweb/zstd-wasm')), 'module.js')) as { Module: ZstdWasm }).Module;
+const zstdModule = (
+  require(path.join(path.dirname(require.resolve('@bokuweb/zstd-wasm')), 'module.js')) as { Module: ZstdWasm }
+).Module;
 const zstd = () => zstdModule;
 
 /**
@@ -81,7 +92,8 @@ export class ZstdPageCompressor {
     this.bound = m._ZSTD_compressBound(size);
     this.src = m._malloc(size);
     this.dst = m._malloc(this.bound);
-    if (!this.src || !this.dst) throw new Error(`zstd could not allocate ${size + this.bound} bytes of WebAssembly memory`);
+    if (!this.src || !this.dst)
+      throw new Error(`zstd could not allocate ${size + this.bound} bytes of WebAssembly memory`);
     this.capacity = size;
   }
 }

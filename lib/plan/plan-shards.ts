@@ -4,7 +4,13 @@ import type { RunConfig, Split } from '../core/run-config.ts';
 import { openCsv } from '../pandas/csv.ts';
 import { InputError } from '../core/errors.ts';
 import { runLayout, SHARD_FILE, type SplitLayout } from '../run-folder/layout.ts';
-import { ClassMappingSchema, PlanRejectsSchema, ShardPlanSchema, type RejectedRow, type ShardImage } from '../run-folder/records.ts';
+import {
+  ClassMappingSchema,
+  PlanRejectsSchema,
+  ShardPlanSchema,
+  type RejectedRow,
+  type ShardImage,
+} from '../run-folder/records.ts';
 import { requireRecord, writeRecord } from '../run-folder/records-io.ts';
 
 export interface PlanSummary {
@@ -31,7 +37,8 @@ export async function planShards(config: RunConfig, split: Split): Promise<PlanS
   // The split CSVs start with pandas' unnamed index column, so data columns sit one to the right.
   const idColumn = csv.header.indexOf(config.idColumn);
   const classColumn = csv.header.indexOf(config.classColumn);
-  if (idColumn < 1 || classColumn < 1) throw new InputError(`${files.csv} lacks ${config.idColumn} or ${config.classColumn}`);
+  if (idColumn < 1 || classColumn < 1)
+    throw new InputError(`${files.csv} lacks ${config.idColumn} or ${config.classColumn}`);
   const mapping = await requireRecord(layout.classMapping, ClassMappingSchema, 'prepareSplit');
 
   await fs.mkdir(path.dirname(files.planRejects), { recursive: true });

@@ -12,10 +12,13 @@ export async function imagesPerClass(files: readonly string[], tilesPerImage: nu
   try {
     const counts: Map<number, number>[] = [];
     for (const file of files) {
-      const reader = await connection.runAndReadAll(`SELECT target, count(*) AS n FROM read_parquet('${file.replaceAll("'", "''")}') GROUP BY target ORDER BY target`);
+      const reader = await connection.runAndReadAll(
+        `SELECT target, count(*) AS n FROM read_parquet('${file.replaceAll("'", "''")}') GROUP BY target ORDER BY target`,
+      );
       const perClass = new Map<number, number>();
       for (const [target, rows] of reader.getRows()) {
-        if (typeof target !== 'number' || typeof rows !== 'bigint') throw new Error(`${file}: unexpected types ${typeof target}, ${typeof rows} in its target counts`);
+        if (typeof target !== 'number' || typeof rows !== 'bigint')
+          throw new Error(`${file}: unexpected types ${typeof target}, ${typeof rows} in its target counts`);
         perClass.set(target, Number(rows) / tilesPerImage);
       }
       counts.push(perClass);

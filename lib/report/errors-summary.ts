@@ -37,7 +37,9 @@ export async function summariseErrors(errorsCsv: string): Promise<{ total: numbe
   const csv = await openCsv(errorsCsv);
   const [split, stage, reason] = ['split', 'stage', 'reason'].map((name) => csv.header.indexOf(name));
   if (csv.header.length < 5 || split !== 2 || stage !== 3 || reason !== 4) {
-    throw new CsvError(`${errorsCsv}: expected the columns id, class, split, stage, reason; found ${csv.header.join(', ')}`);
+    throw new CsvError(
+      `${errorsCsv}: expected the columns id, class, split, stage, reason; found ${csv.header.join(', ')}`,
+    );
   }
   const groups = new Map<string, ErrorGroup>();
   let total = 0;

@@ -56,10 +56,21 @@ function runSection(data: ReportData): string {
   const option = (name: string) => (name in m.config ? JSON.stringify(m.config[name]) : '?');
   const rows: [string, string][] = [
     ['Output folder', `<code data-run="out">${e(data.out)}</code>`],
-    ['Model', `<code data-run="model">${e(m.model.path)}</code> <span class="muted">sha256 ${e(m.model.sha256.slice(0, 16))}…</span>`],
-    ['Finished', `<span data-run="manifest-time">${e(m.createdAt)}</span> <span class="muted">(manifest.json, tessera ${e(m.tessera)})</span>`],
+    [
+      'Model',
+      `<code data-run="model">${e(m.model.path)}</code> <span class="muted">sha256 ${e(m.model.sha256.slice(0, 16))}…</span>`,
+    ],
+    [
+      'Finished',
+      `<span data-run="manifest-time">${e(m.createdAt)}</span> <span class="muted">(manifest.json, tessera ${e(m.tessera)})</span>`,
+    ],
     ['Input', `<code>${e(m.input.csv)}</code>, images in <code>${e(m.input.images)}</code>`],
-    ['Options', ['imgSize', 'output', 'normalize', 'executionProvider', 'splits', 'shardSize', 'valSamples', 'seed'].map((name) => `${name} ${e(option(name))}`).join(' · ')],
+    [
+      'Options',
+      ['imgSize', 'output', 'normalize', 'executionProvider', 'splits', 'shardSize', 'valSamples', 'seed']
+        .map((name) => `${name} ${e(option(name))}`)
+        .join(' · '),
+    ],
     ['Workflow', `<code>${e(m.workflow.id)}</code>`],
   ];
   return `<dl class="run">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`;
@@ -67,19 +78,27 @@ function runSection(data: ReportData): string {
 
 function countsSection(data: ReportData): string {
   const c = data.manifest.counts;
-  const validation = c.validationExtractedImages > 0 || (Array.isArray(data.manifest.config.splits) && data.manifest.config.splits.includes('val'));
+  const validation =
+    c.validationExtractedImages > 0 ||
+    (Array.isArray(data.manifest.config.splits) && data.manifest.config.splits.includes('val'));
   const cards = [
     card('inputRows', c.inputRows, 'input rows'),
     card('trainingImages', c.trainingImages, 'training images'),
     card('extractedImages', c.extractedImages, 'extracted'),
     card('rows', c.rows, `rows (${c.tilesPerImage} tiles × ${c.channels} channels)`),
     card('validationImages', c.validationImages, 'validation images'),
-    ...(validation ? [card('validationExtractedImages', c.validationExtractedImages, 'validation extracted'), card('validationRows', c.validationRows, 'validation rows')] : []),
+    ...(validation
+      ? [
+          card('validationExtractedImages', c.validationExtractedImages, 'validation extracted'),
+          card('validationRows', c.validationRows, 'validation rows'),
+        ]
+      : []),
     card('errors', c.errors, 'errors', true),
     card('shards', c.shards, 'shards'),
   ];
   const groups = data.errors.groups.map(
-    (g) => `<tr data-error-group><td class="num" data-error-count>${int(g.count)}</td><td>${e(g.stage)}</td><td>${e(g.reason)}</td><td>${e(g.splits.join(', '))}</td><td>${g.examples.map((x) => `<code>${e(x)}</code>`).join(' ')}${g.count > g.examples.length ? ' …' : ''}</td></tr>`,
+    (g) =>
+      `<tr data-error-group><td class="num" data-error-count>${int(g.count)}</td><td>${e(g.stage)}</td><td>${e(g.reason)}</td><td>${e(g.splits.join(', '))}</td><td>${g.examples.map((x) => `<code>${e(x)}</code>`).join(' ')}${g.count > g.examples.length ? ' …' : ''}</td></tr>`,
   );
   const errors =
     data.errors.total === 0
@@ -97,8 +116,14 @@ function timelineSection(data: ReportData): string {
     const end = last && last.seconds !== null ? last.start + last.seconds : null;
     return `<tr data-shard="${s.split}-${s.shard}"><td>${s.split}</td><td class="num">${s.shard}</td><td class="num">${int(s.images)}</td><td class="num">${last ? last.start.toFixed(2) : '–'}</td><td class="num">${end !== null ? end.toFixed(2) : '–'}</td><td class="num">${last?.seconds != null ? last.seconds.toFixed(2) : '–'}</td><td class="num" data-rate>${s.imagesPerSecond !== null ? s.imagesPerSecond.toFixed(1) : '–'}</td><td>${s.attempts.map((a) => e(a.outcome)).join(', ')}</td></tr>`;
   });
-  const legend = OUTCOME_LEGEND.map(([outcome, colour]) => `<li><span class="swatch" style="background:${colour}"></span>${outcome === 'failed' ? 'failed or cancelled' : outcome}</li>`).join('');
-  const overall = t.imagesPerSecond !== null ? `${t.imagesPerSecond.toFixed(1)} images/s over the ${t.span.toFixed(1)} s from the first shard's start to the last one's end` : 'no shard was extracted in this run (all reused)';
+  const legend = OUTCOME_LEGEND.map(
+    ([outcome, colour]) =>
+      `<li><span class="swatch" style="background:${colour}"></span>${outcome === 'failed' ? 'failed or cancelled' : outcome}</li>`,
+  ).join('');
+  const overall =
+    t.imagesPerSecond !== null
+      ? `${t.imagesPerSecond.toFixed(1)} images/s over the ${t.span.toFixed(1)} s from the first shard's start to the last one's end`
+      : 'no shard was extracted in this run (all reused)';
   return `<section id="timeline"><h2>Shards over time</h2>
 <p>Extraction: <strong data-overall-rate>${overall}</strong>. Workflow stages: split ${totals.split.toFixed(2)} s, plan ${totals.plan.toFixed(2)} s, extract ${totals.extract.toFixed(2)} s (first shard handed out to last one done), compact ${totals.compact.toFixed(2)} s, whole run ${totals.total.toFixed(2)} s.</p>
 <figure>${timelineSvg(t)}<figcaption>Each bar is one attempt at a shard (from the attempt logs gathered in manifest.json), started at ${e(t.origin ?? '?')}. <ul class="legend">${legend}</ul></figcaption></figure>
@@ -110,7 +135,8 @@ function classesSection(data: ReportData): string {
   const hasValidation = data.classes.some((c) => c.validation !== null);
   const most = Math.max(1, ...data.classes.map((c) => c.training));
   const rows = data.classes.map(
-    (c) => `<tr data-class="${c.target}"><td>${e(c.label)}</td><td class="num">${c.target}</td><td class="num" data-class-images>${int(c.training)}</td><td><span class="bar" style="width:${Math.round((c.training / most) * 160)}px"></span></td>${hasValidation ? `<td class="num">${int(c.validation ?? 0)}</td>` : ''}</tr>`,
+    (c) =>
+      `<tr data-class="${c.target}"><td>${e(c.label)}</td><td class="num">${c.target}</td><td class="num" data-class-images>${int(c.training)}</td><td><span class="bar" style="width:${Math.round((c.training / most) * 160)}px"></span></td>${hasValidation ? `<td class="num">${int(c.validation ?? 0)}</td>` : ''}</tr>`,
   );
   return `<section id="classes"><h2>Images per class</h2><p>${int(data.classes.length)} classes; extracted images counted in the vectors files (rows ÷ tiles per image).</p>
 <div class="scroll"><table><thead><tr><th>class</th><th class="num">target</th><th class="num">training images</th><th></th>${hasValidation ? '<th class="num">validation images</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
@@ -126,7 +152,12 @@ function vectorsSection(data: ReportData, v: VectorSummary | null): string {
   const labels = new Map(data.classes.map((c) => [c.target, c.label]));
   const inSample = new Map<number, number>();
   for (const p of v.pca?.points ?? []) inSample.set(p.target, (inSample.get(p.target) ?? 0) + 1);
-  const legend = [...inSample.keys()].sort((a, b) => a - b).map((target) => `<li data-target="${target}"><span class="swatch" style="background:${colours.get(target) ?? '#888'}"></span>${e(labels.get(target) ?? String(target))} <span class="muted">(${inSample.get(target)})</span></li>`);
+  const legend = [...inSample.keys()]
+    .sort((a, b) => a - b)
+    .map(
+      (target) =>
+        `<li data-target="${target}"><span class="swatch" style="background:${colours.get(target) ?? '#888'}"></span>${e(labels.get(target) ?? String(target))} <span class="muted">(${inSample.get(target)})</span></li>`,
+    );
   const scatter = v.pca
     ? `<figure>${scatterSvg(v.pca.points, colours, labels, [`PC1 (${percent(v.pca.explained[0])} of variance)`, `PC2 (${percent(v.pca.explained[1])})`])}<figcaption>Each point is one image's mean-pooled vector (the mean of its ${v.tilesPerImage} tile vectors, ${v.channels} channels), projected on the sample's first two principal components; colour is the class.</figcaption><ul class="legend" data-legend>${legend.join('')}</ul></figure>`
     : '<p>Too few images for a projection.</p>';

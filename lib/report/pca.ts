@@ -86,10 +86,14 @@ export function project(pca: Pca, rows: readonly ArrayLike<number>[]): number[][
  * from a fixed pseudo-random block, and each vector's largest entry is made positive, so the
  * same input gives the same axes (and the same picture) every time.
  */
-export function leadingEigenvectors(matrix: Float64Array, d: number, k: number): { vectors: Float64Array[]; values: number[]; iterations: number } {
+export function leadingEigenvectors(
+  matrix: Float64Array,
+  d: number,
+  k: number,
+): { vectors: Float64Array[]; values: number[]; iterations: number } {
   const m = Math.min(d, k + EXTRA);
   let seed = 0x2545f491;
-  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5;
   let block: Float64Array[] = Array.from({ length: m }, () => Float64Array.from({ length: d }, random));
   orthonormalise(block);
   let values = new Array<number>(m).fill(0);
@@ -151,7 +155,11 @@ function orthonormalise(vectors: Float64Array[]): void {
 }
 
 /** The block rotated to the eigenvectors of its projection QᵀAQ, by decreasing eigenvalue. */
-function rayleighRitz(matrix: Float64Array, d: number, block: Float64Array[]): { vectors: Float64Array[]; values: number[] } {
+function rayleighRitz(
+  matrix: Float64Array,
+  d: number,
+  block: Float64Array[],
+): { vectors: Float64Array[]; values: number[] } {
   const m = block.length;
   const images = block.map((vector) => multiply(matrix, d, vector));
   const small = new Float64Array(m * m);

@@ -36,12 +36,16 @@ async function kind(file: string): Promise<'file' | 'folder' | 'missing'> {
 export async function readReportInputs(out: string): Promise<ReportInputs> {
   const layout = outputLayout(out);
   const folder = await kind(layout.out);
-  if (folder !== 'folder') throw new NotAFinishedRunError(`${layout.out} ${folder === 'missing' ? 'does not exist' : 'is a file, not an output folder'}`);
+  if (folder !== 'folder')
+    throw new NotAFinishedRunError(
+      `${layout.out} ${folder === 'missing' ? 'does not exist' : 'is a file, not an output folder'}`,
+    );
   let manifest: Manifest | undefined;
   try {
     manifest = await readRecord(layout.manifest, ManifestSchema);
   } catch (error) {
-    if (error instanceof RunFolderRecordError) throw new NotAFinishedRunError(`${layout.out} is not a finished run that tessera can read: ${error.message}`);
+    if (error instanceof RunFolderRecordError)
+      throw new NotAFinishedRunError(`${layout.out} is not a finished run that tessera can read: ${error.message}`);
     throw error;
   }
   if (!manifest) {
@@ -57,7 +61,9 @@ export async function readReportInputs(out: string): Promise<ReportInputs> {
   const validationVectors = named(manifest.files.validationVectors);
   for (const file of [vectors, validationVectors, layout.errorsCsv]) {
     if (file !== null && (await kind(file)) !== 'file') {
-      throw new NotAFinishedRunError(`${layout.out} is not a complete finished run: ${path.basename(file)}, which its manifest.json lists, is missing`);
+      throw new NotAFinishedRunError(
+        `${layout.out} is not a complete finished run: ${path.basename(file)}, which its manifest.json lists, is missing`,
+      );
     }
   }
   return { layout, manifest, vectors, validationVectors, classLabels: await classLabels(layout) };

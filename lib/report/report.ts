@@ -29,7 +29,9 @@ export async function gatherReport(out: string, maxImages = REPORT_SAMPLE_IMAGES
   const counted = tiles > 0 && files.length > 0 ? await imagesPerClass(files, tiles) : [];
   const training = inputs.vectors ? counted[0]! : new Map<number, number>();
   const validation = inputs.validationVectors ? counted[files.length - 1]! : null;
-  const targets = [...new Set([...training.keys(), ...(validation?.keys() ?? []), ...classLabels.keys()])].sort((a, b) => a - b);
+  const targets = [...new Set([...training.keys(), ...(validation?.keys() ?? []), ...classLabels.keys()])].sort(
+    (a, b) => a - b,
+  );
   const classes: ClassRow[] = targets.map((target) => ({
     target,
     label: classLabels.get(target) ?? String(target),
@@ -58,13 +60,23 @@ async function summariseVectors(file: string, tilesPerImage: number, maxImages: 
     const analysis = principalComponents(vectors, 2);
     const total = analysis.totalVariance || 1;
     pca = {
-      points: project(analysis, vectors).map(([x, y], k) => ({ x: x ?? 0, y: y ?? 0, target: images[k]!.target, file: images[k]!.file })),
+      points: project(analysis, vectors).map(([x, y], k) => ({
+        x: x ?? 0,
+        y: y ?? 0,
+        target: images[k]!.target,
+        file: images[k]!.file,
+      })),
       explained: [(analysis.variances[0] ?? 0) / total, (analysis.variances[1] ?? 0) / total],
     };
   }
   let nearestNeighbour: VectorSummary['nearestNeighbour'] = null;
   if (images.length >= 2) {
-    nearestNeighbour = { accuracy: leaveOneOutAccuracy(images), chance: chanceOfSameClass(images.map((image) => image.target)), images: images.length, classes: new Set(images.map((image) => image.target)).size };
+    nearestNeighbour = {
+      accuracy: leaveOneOutAccuracy(images),
+      chance: chanceOfSameClass(images.map((image) => image.target)),
+      images: images.length,
+      classes: new Set(images.map((image) => image.target)).size,
+    };
   }
   return {
     channels: sample.channels,
@@ -101,7 +113,10 @@ export function chanceOfSameClass(targets: readonly number[]): number {
 }
 
 /** Gathers the report and writes it (default OUT/report.html); returns the page's path and what it shows. */
-export async function writeRunReport(out: string, options: { file?: string; maxImages?: number } = {}): Promise<{ file: string; data: ReportData }> {
+export async function writeRunReport(
+  out: string,
+  options: { file?: string; maxImages?: number } = {},
+): Promise<{ file: string; data: ReportData }> {
   const data = await gatherReport(out, options.maxImages);
   const file = options.file ?? outputLayout(out).report;
   await writeFileAtomic(file, renderReport(data));

@@ -34,7 +34,8 @@ export interface SampleSpot {
  * spots together ask for at most maxImages × tilesPerImage rows.
  */
 export function planSample(groupRows: readonly number[], tilesPerImage: number, maxImages: number): SampleSpot[] {
-  if (!(tilesPerImage >= 1) || !(maxImages >= 1)) throw new Error(`planSample: tilesPerImage ${tilesPerImage} and maxImages ${maxImages} must be at least 1`);
+  if (!(tilesPerImage >= 1) || !(maxImages >= 1))
+    throw new Error(`planSample: tilesPerImage ${tilesPerImage} and maxImages ${maxImages} must be at least 1`);
   const firstRows: number[] = [];
   let total = 0;
   for (const rows of groupRows) {
@@ -42,7 +43,14 @@ export function planSample(groupRows: readonly number[], tilesPerImage: number, 
     total += rows;
   }
   if (total <= maxImages * tilesPerImage) {
-    return groupRows.map((rows, group) => ({ group, firstRow: firstRows[group]!, maxRows: rows, maxImages: Math.ceil(rows / tilesPerImage) })).filter((spot) => spot.maxRows > 0);
+    return groupRows
+      .map((rows, group) => ({
+        group,
+        firstRow: firstRows[group]!,
+        maxRows: rows,
+        maxImages: Math.ceil(rows / tilesPerImage),
+      }))
+      .filter((spot) => spot.maxRows > 0);
   }
   const nonEmpty = groupRows.map((rows, group) => ({ rows, group })).filter(({ rows }) => rows > 0);
   const spots = Math.min(nonEmpty.length, MAX_SPOTS, maxImages);
@@ -76,7 +84,11 @@ function rowNumber(value: unknown, column: string): number {
 }
 
 /** The sample of `file` (tessera's row schema), at most `maxImages` images. */
-export async function sampleImageVectors(file: string, tilesPerImage: number, maxImages: number): Promise<VectorSample> {
+export async function sampleImageVectors(
+  file: string,
+  tilesPerImage: number,
+  maxImages: number,
+): Promise<VectorSample> {
   const footer: FileMetaData = await readParquetFooter(file);
   const vectorElement = footer.schema.find((element) => element.name === 'vector');
   if (!vectorElement) throw new Error(`${file} has no vector column`);
@@ -88,7 +100,9 @@ export async function sampleImageVectors(file: string, tilesPerImage: number, ma
   let [pagesRead, wholeGroups, channels] = [0, 0, 0];
   try {
     for (const spot of spots) {
-      const chunk = footer.row_groups[spot.group]!.columns.find((column) => column.meta_data?.path_in_schema[0] === 'vector')?.meta_data;
+      const chunk = footer.row_groups[spot.group]!.columns.find(
+        (column) => column.meta_data?.path_in_schema[0] === 'vector',
+      )?.meta_data;
       if (!chunk) throw new Error(`${file}: row group ${spot.group} has no vector column chunk`);
       let vectors: Uint8Array[];
       try {
@@ -99,14 +113,40 @@ export async function sampleImageVectors(file: string, tilesPerImage: number, ma
         if (!(error instanceof UnsupportedLayout)) throw error;
         // Another writer's layout: hyparquet decodes it, fetching the group's whole vector chunk.
         wholeGroups++;
-        const rows = await parquetReadObjects({ file: counting.asyncBuffer(), metadata: footer, columns: ['vector'], rowStart: spot.firstRow, rowEnd: spot.firstRow + spot.maxRows, compressors, utf8: false, rowFormat: 'object' });
+        const rows = await parquetReadObjects({
+          file: counting.asyncBuffer(),
+          metadata: footer,
+          columns: ['vector'],
+          rowStart: spot.firstRow,
+          rowEnd: spot.firstRow + spot.maxRows,
+          compressors,
+          utf8: false,
+          rowFormat: 'object',
+        });
         vectors = rows.map(({ vector }) => {
-          if (!(vector instanceof Uint8Array)) throw new Error(`${file}: the vector column holds ${typeof vector}, expected bytes`);
+          if (!(vector instanceof Uint8Array))
+            throw new Error(`${file}: the vector column holds ${typeof vector}, expected bytes`);
           return vector;
         });
       }
-      const keys = await parquetReadObjects({ file: counting.asyncBuffer(), metadata: footer, columns: ['i', 'target', 'file'], rowStart: spot.firstRow, rowEnd: spot.firstRow + vectors.length, compressors, rowFormat: 'object' });
-      const pooled = meanPool(keys.map((row) => ({ i: rowNumber(row.i, 'i'), target: rowNumber(row.target, 'target'), file: String(row.file) })), vectors, tilesPerImage);
+      const keys = await parquetReadObjects({
+        file: counting.asyncBuffer(),
+        metadata: footer,
+        columns: ['i', 'target', 'file'],
+        rowStart: spot.firstRow,
+        rowEnd: spot.firstRow + vectors.length,
+        compressors,
+        rowFormat: 'object',
+      });
+      const pooled = meanPool(
+        keys.map((row) => ({
+          i: rowNumber(row.i, 'i'),
+          target: rowNumber(row.target, 'target'),
+          file: String(row.file),
+        })),
+        vectors,
+        tilesPerImage,
+      );
       channels ||= pooled[0]?.vector.length ?? 0;
       images.push(...pooled.slice(0, spot.maxImages));
     }
@@ -134,10 +174,14 @@ export async function sampleImageVectors(file: string, tilesPerImage: number, ma
  * is the rows whose i ÷ tilesPerImage agree (i is ordinal × tiles + tile); one cut by the end of
  * what was read has fewer rows and is left out.
  */
-export function meanPool(keys: readonly { i: number; target: number; file: string }[], vectors: readonly Uint8Array[], tilesPerImage: number): ImageEmbedding[] {
+export function meanPool(
+  keys: readonly { i: number; target: number; file: string }[],
+  vectors: readonly Uint8Array[],
+  tilesPerImage: number,
+): ImageEmbedding[] {
   if (keys.length !== vectors.length) throw new Error(`${keys.length} keys for ${vectors.length} vectors`);
   const images: ImageEmbedding[] = [];
-  for (let start = 0; start < keys.length; ) {
+  for (let start = 0; start < keys.length;) {
     const image = Math.floor(keys[start]!.i / tilesPerImage);
     let end = start + 1;
     while (end < keys.length && Math.floor(keys[end]!.i / tilesPerImage) === image) end++;
@@ -147,11 +191,16 @@ export function meanPool(keys: readonly { i: number; target: number; file: strin
       const sum = new Float64Array(width / 4);
       for (let row = start; row < end; row++) {
         const bytes = vectors[row]!;
-        if (bytes.byteLength !== width) throw new Error(`vectors of ${bytes.byteLength} and ${width} bytes in one image`);
+        if (bytes.byteLength !== width)
+          throw new Error(`vectors of ${bytes.byteLength} and ${width} bytes in one image`);
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         for (let c = 0; c < sum.length; c++) sum[c]! += view.getFloat32(c * 4, true);
       }
-      images.push({ file: keys[start]!.file, target: keys[start]!.target, vector: Float32Array.from(sum, (value) => value / tilesPerImage) });
+      images.push({
+        file: keys[start]!.file,
+        target: keys[start]!.target,
+        vector: Float32Array.from(sum, (value) => value / tilesPerImage),
+      });
     }
     start = end;
   }

@@ -38,7 +38,9 @@ export interface Timeline {
 }
 
 export function shardTimeline(shards: readonly ManifestShard[]): Timeline {
-  const starts = shards.flatMap((shard) => shard.attempts.map((attempt) => Date.parse(attempt.startedAt))).filter(Number.isFinite);
+  const starts = shards
+    .flatMap((shard) => shard.attempts.map((attempt) => Date.parse(attempt.startedAt)))
+    .filter(Number.isFinite);
   const origin = starts.length > 0 ? Math.min(...starts) : null;
   let span = 0;
   let extractedImages = 0;

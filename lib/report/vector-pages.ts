@@ -69,7 +69,11 @@ export class UnsupportedLayout extends Error {
 
 const HEADER_GUESS = 256;
 
-async function readHeader(file: CountingFile, offset: number, end: number): Promise<{ header: PageHeader; length: number }> {
+async function readHeader(
+  file: CountingFile,
+  offset: number,
+  end: number,
+): Promise<{ header: PageHeader; length: number }> {
   // A data page header is a few dozen bytes; one with large statistics may be longer.
   for (let guess = HEADER_GUESS; ; guess *= 16) {
     const bytes = await file.read(offset, Math.min(guess, end - offset));
@@ -97,8 +101,10 @@ export async function readLeadingPages(
   maxRows: number,
   compressors: Record<string, (input: Uint8Array, outputLength: number) => Uint8Array>,
 ): Promise<LeadingPages> {
-  if (column.dictionary_page_offset !== undefined && column.dictionary_page_offset > 0n) throw new UnsupportedLayout('the column chunk has a dictionary page');
-  if (element.type !== 'FIXED_LEN_BYTE_ARRAY' && element.type !== 'BYTE_ARRAY') throw new UnsupportedLayout(`vectors of type ${element.type}`);
+  if (column.dictionary_page_offset !== undefined && column.dictionary_page_offset > 0n)
+    throw new UnsupportedLayout('the column chunk has a dictionary page');
+  if (element.type !== 'FIXED_LEN_BYTE_ARRAY' && element.type !== 'BYTE_ARRAY')
+    throw new UnsupportedLayout(`vectors of type ${element.type}`);
   if (element.repetition_type === 'REPEATED') throw new UnsupportedLayout('repeated vectors');
   let offset = Number(column.data_page_offset);
   const end = offset + Number(column.total_compressed_size);
@@ -110,7 +116,8 @@ export async function readLeadingPages(
     const v1 = header.data_page_header;
     const rows = v2?.num_rows ?? v1?.num_values;
     if (header.type === 'DICTIONARY_PAGE') throw new UnsupportedLayout('the column chunk has a dictionary page');
-    if (rows === undefined || (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2')) throw new UnsupportedLayout(`a ${header.type} page`);
+    if (rows === undefined || (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2'))
+      throw new UnsupportedLayout(`a ${header.type} page`);
     const encoding = v2?.encoding ?? v1?.encoding;
     if (encoding !== 'PLAIN') throw new UnsupportedLayout(`vectors encoded ${encoding}`);
     if (pages > 0 && values.length + rows > maxRows) break;
@@ -137,28 +144,34 @@ function decodePage(
     // with no nulls (checked below) they say nothing.
     const levels = v2.definition_levels_byte_length + v2.repetition_levels_byte_length;
     const values = body.subarray(levels);
-    plain = v2.is_compressed === false ? values : decompressPage(values, header.uncompressed_page_size - levels, codec, compressors);
+    plain =
+      v2.is_compressed === false
+        ? values
+        : decompressPage(values, header.uncompressed_page_size - levels, codec, compressors);
     count = v2.num_values;
   } else {
     // A v1 page compresses its levels with its values: a nullable column's definition levels
     // come first, as a 4-byte length and that many bytes.
     plain = decompressPage(body, header.uncompressed_page_size, codec, compressors);
     count = header.data_page_header!.num_values;
-    if (element.repetition_type === 'OPTIONAL') plain = plain.subarray(4 + new DataView(plain.buffer, plain.byteOffset, 4).getUint32(0, true));
+    if (element.repetition_type === 'OPTIONAL')
+      plain = plain.subarray(4 + new DataView(plain.buffer, plain.byteOffset, 4).getUint32(0, true));
   }
   const values: Uint8Array[] = [];
   if (element.type === 'FIXED_LEN_BYTE_ARRAY') {
     const width = element.type_length ?? 0;
-    for (let at = 0; at + width <= plain.byteLength && width > 0; at += width) values.push(plain.subarray(at, at + width));
+    for (let at = 0; at + width <= plain.byteLength && width > 0; at += width)
+      values.push(plain.subarray(at, at + width));
   } else {
     const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
-    for (let at = 0; at + 4 <= plain.byteLength; ) {
+    for (let at = 0; at + 4 <= plain.byteLength;) {
       const width = view.getUint32(at, true);
       values.push(plain.subarray(at + 4, at + 4 + width));
       at += 4 + width;
     }
   }
   // Fewer values than the page counts: some are null, which no vector of tessera's is.
-  if (values.length !== count) throw new Error(`a page of ${count} vectors decodes to ${values.length} (null vectors?)`);
+  if (values.length !== count)
+    throw new Error(`a page of ${count} vectors decodes to ${values.length} (null vectors?)`);
   return values;
 }

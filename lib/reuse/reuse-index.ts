@@ -25,7 +25,12 @@ export class ReuseIndex {
 }
 
 /** The sources that pass verification; the run's planReuse has already told the user why the others do not. */
-export async function openReuseIndex(folders: readonly string[], split: Split, key: ExtractionKey, out: string): Promise<ReuseIndex> {
+export async function openReuseIndex(
+  folders: readonly string[],
+  split: Split,
+  key: ExtractionKey,
+  out: string,
+): Promise<ReuseIndex> {
   const sources: ReuseSource[] = [];
   for (const folder of new Set(folders.map((f) => path.resolve(f)))) {
     if (folder === path.resolve(out)) continue; // a run never reads the vectors it is replacing
@@ -45,7 +50,12 @@ export class ReuseIndexes {
 
   async get(folders: readonly string[], split: Split, key: ExtractionKey, out: string): Promise<ReuseIndex> {
     const stamps = await Promise.all(
-      folders.map((folder) => fs.stat(outputLayout(folder).manifest).then((s) => `${s.mtimeMs}:${s.size}`, () => 'none')),
+      folders.map((folder) =>
+        fs.stat(outputLayout(folder).manifest).then(
+          (s) => `${s.mtimeMs}:${s.size}`,
+          () => 'none',
+        ),
+      ),
     );
     const id = JSON.stringify([folders, stamps, split, key, out]);
     let index = this.indexes.get(id);

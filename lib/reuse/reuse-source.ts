@@ -38,9 +38,16 @@ export function reuseLookupKey(split: Split, sha256: string, imageId: string): s
  * `folder` as a source of `split`'s vectors under `key`, or why not. With `index: false` it is only
  * verified (its lineage hashed, not parsed): the images are looked up by each worker's own index.
  */
-export async function openReuseSource(folder: string, split: Split, key: ExtractionKey, { index = true } = {}): Promise<OpenedSource> {
+export async function openReuseSource(
+  folder: string,
+  split: Split,
+  key: ExtractionKey,
+  { index = true } = {},
+): Promise<OpenedSource> {
   const layout = outputLayout(folder);
-  const skip = (why: string): OpenedSource => ({ skipped: `reuse source ${layout.out} skipped for ${split === 'train' ? 'training' : 'validation'} images: ${why}` });
+  const skip = (why: string): OpenedSource => ({
+    skipped: `reuse source ${layout.out} skipped for ${split === 'train' ? 'training' : 'validation'} images: ${why}`,
+  });
   let manifest;
   try {
     manifest = await readRecord(layout.manifest, ManifestSchema);
@@ -51,26 +58,40 @@ export async function openReuseSource(folder: string, split: Split, key: Extract
 
   const vectorsName = manifest.files[split === 'train' ? 'vectors' : 'validationVectors'];
   const recorded = vectorsName === undefined ? undefined : manifest.outputs[vectorsName];
-  if (vectorsName === undefined || recorded?.rows === undefined) return skip(`it holds no ${split === 'train' ? 'training' : 'validation'} vectors`);
-  const shards = new Set(manifest.shards.filter((shard) => shard.split === split && shard.key && extractionKeyChanges(shard.key, key).length === 0).map((shard) => shard.shard));
+  if (vectorsName === undefined || recorded?.rows === undefined)
+    return skip(`it holds no ${split === 'train' ? 'training' : 'validation'} vectors`);
+  const shards = new Set(
+    manifest.shards
+      .filter((shard) => shard.split === split && shard.key && extractionKeyChanges(shard.key, key).length === 0)
+      .map((shard) => shard.shard),
+  );
   if (shards.size === 0) {
     const other = manifest.shards.find((shard) => shard.split === split)?.key;
-    return skip(other ? `made under another extraction key (${extractionKeyChanges(other, key).join(', ')} differ)` : 'its manifest records no extraction keys (written by an earlier tessera)');
+    return skip(
+      other
+        ? `made under another extraction key (${extractionKeyChanges(other, key).join(', ')} differ)`
+        : 'its manifest records no extraction keys (written by an earlier tessera)',
+    );
   }
 
   const vectors = path.join(layout.out, vectorsName);
   const { tilesPerImage, channels } = manifest.counts;
   try {
     const footer = await readParquetFooter(vectors);
-    if (Number(footer.num_rows) !== recorded.rows) return skip(`${vectorsName} holds ${footer.num_rows} rows, its manifest ${recorded.rows}`);
+    if (Number(footer.num_rows) !== recorded.rows)
+      return skip(`${vectorsName} holds ${footer.num_rows} rows, its manifest ${recorded.rows}`);
     const vector = footer.schema.find((element) => element.name === 'vector');
-    if (vector?.type_length !== channels * 4) return skip(`${vectorsName}'s vectors are ${vector?.type_length ?? '?'} bytes, its manifest says ${channels} channels`);
+    if (vector?.type_length !== channels * 4)
+      return skip(
+        `${vectorsName}'s vectors are ${vector?.type_length ?? '?'} bytes, its manifest says ${channels} channels`,
+      );
   } catch (error) {
     return skip(`${vectorsName} is not a readable Parquet file (${errorMessage(error)})`);
   }
   // Hashed whole (~0.1 s per 170 MB here): its images' pages are copied as they are, without
   // being decoded, so a damaged byte would otherwise pass into the new output unseen.
-  if ((await sha256File(vectors).catch(() => null)) !== recorded.sha256) return skip(`${vectorsName} does not match its manifest (changed or damaged)`);
+  if ((await sha256File(vectors).catch(() => null)) !== recorded.sha256)
+    return skip(`${vectorsName} does not match its manifest (changed or damaged)`);
 
   const lineageSha256 = manifest.outputs[publishedNames([split]).lineage]?.sha256;
   const actual = await sha256File(layout.lineageCsv).catch(() => null);

@@ -31,12 +31,18 @@ export async function readReusedVectors<K>(wanted: ReadonlyMap<K, ReuseHit>): Pr
   const found = new Map<K, ReusedTiles>();
   const toDecode = new Map<ReuseSource, Map<number, K[]>>();
   for (const [source, byOrdinal] of bySource) {
-    const pages = await readImagePages(source.vectors, await readParquetFooter(source.vectors), source.tilesPerImage, new Set(byOrdinal.keys()));
+    const pages = await readImagePages(
+      source.vectors,
+      await readParquetFooter(source.vectors),
+      source.tilesPerImage,
+      new Set(byOrdinal.keys()),
+    );
     const rest = new Map<number, K[]>();
     for (const [ordinal, keys] of byOrdinal) {
       const page = pages.get(ordinal);
       // Copied only into a file of the same codec (shards are written in the vectors file's).
-      if (page?.page.codec === FINAL_CODEC && page.page.uncompressedSize === source.tilesPerImage * source.channels * 4) for (const key of keys) found.set(key, page);
+      if (page?.page.codec === FINAL_CODEC && page.page.uncompressedSize === source.tilesPerImage * source.channels * 4)
+        for (const key of keys) found.set(key, page);
       else rest.set(ordinal, keys);
     }
     if (rest.size > 0) toDecode.set(source, rest);
@@ -46,7 +52,10 @@ export async function readReusedVectors<K>(wanted: ReadonlyMap<K, ReuseHit>): Pr
 }
 
 /** Images' vectors decoded from their sources through DuckDB, into `found`. */
-async function decodeReusedVectors<K>(bySource: ReadonlyMap<ReuseSource, ReadonlyMap<number, K[]>>, found: Map<K, ReusedTiles>): Promise<void> {
+async function decodeReusedVectors<K>(
+  bySource: ReadonlyMap<ReuseSource, ReadonlyMap<number, K[]>>,
+  found: Map<K, ReusedTiles>,
+): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const connection = await instance.connect();
   try {
@@ -64,7 +73,15 @@ async function decodeReusedVectors<K>(bySource: ReadonlyMap<ReuseSource, Readonl
             const ordinal = Math.floor(i / tiles);
             if (!byOrdinal.has(ordinal)) continue;
             let tilesOf = read.get(ordinal);
-            if (!tilesOf) read.set(ordinal, (tilesOf = { vectors: new Array<Uint8Array | undefined>(tiles).fill(undefined), x: new Int32Array(tiles), y: new Int32Array(tiles) }));
+            if (!tilesOf)
+              read.set(
+                ordinal,
+                (tilesOf = {
+                  vectors: new Array<Uint8Array | undefined>(tiles).fill(undefined),
+                  x: new Int32Array(tiles),
+                  y: new Int32Array(tiles),
+                }),
+              );
             const tile = i % tiles;
             // Copied: the chunk's memory is DuckDB's and is reused by the next chunk.
             tilesOf.vectors[tile] = (vectorColumn!.getItem(r) as DuckDBBlobValue).bytes.slice();

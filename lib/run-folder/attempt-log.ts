@@ -37,7 +37,14 @@ export class AttemptLog {
   }
 
   private append(event: AttemptLine['event'], seconds?: number): Promise<void> {
-    const line: AttemptLine = { format: 1, event, attempt: this.attempt, worker: WORKER_NAME, at: new Date().toISOString(), ...(seconds === undefined ? {} : { seconds }) };
+    const line: AttemptLine = {
+      format: 1,
+      event,
+      attempt: this.attempt,
+      worker: WORKER_NAME,
+      at: new Date().toISOString(),
+      ...(seconds === undefined ? {} : { seconds }),
+    };
     // One small appended line per event: a crash can cut only the line being written.
     return fs.appendFile(this.file, `${JSON.stringify(line)}\n`);
   }
@@ -58,7 +65,9 @@ export async function readShardAttempts(files: SplitLayout, split: Split, shard:
       attempts.push({ attempt: line.attempt, worker: line.worker, startedAt: line.at, outcome: 'interrupted' });
       continue;
     }
-    const open = [...attempts].reverse().find((a) => a.outcome === 'interrupted' && a.attempt === line.attempt && a.worker === line.worker);
+    const open = [...attempts]
+      .reverse()
+      .find((a) => a.outcome === 'interrupted' && a.attempt === line.attempt && a.worker === line.worker);
     if (open) {
       open.outcome = line.event;
       open.seconds = line.seconds;

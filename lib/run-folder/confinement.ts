@@ -52,7 +52,12 @@ export async function realPathAllowingMissing(target: string): Promise<string> {
       return path.join(await fs.realpath(existing), ...rest);
     } catch (error) {
       if (!isMissing(error)) throw error;
-      if (await fs.lstat(existing).then((stat) => stat.isSymbolicLink(), () => false)) {
+      if (
+        await fs.lstat(existing).then(
+          (stat) => stat.isSymbolicLink(),
+          () => false,
+        )
+      ) {
         throw new RootsError(`${existing} is a symlink to something that does not exist`);
       }
       const parent = path.dirname(existing);
@@ -68,13 +73,17 @@ export async function realPathAllowingMissing(target: string): Promise<string> {
  * does not exist yet (an embedded run's new output folder) is resolved through its nearest
  * existing ancestor; `tessera worker` itself insists that its roots exist.
  */
-export async function resolveWorkerRoots(dirs: readonly string[], modelFiles: readonly string[] = []): Promise<WorkerRoots> {
+export async function resolveWorkerRoots(
+  dirs: readonly string[],
+  modelFiles: readonly string[] = [],
+): Promise<WorkerRoots> {
   if (!Array.isArray(dirs) || dirs.length === 0) {
     throw new RootsError(`a worker needs at least one folder it may serve (--allow-root DIR or ${ALLOW_ROOTS_ENV})`);
   }
   const roots: string[] = [];
   for (const dir of dirs) {
-    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new RootsError(`allowed root ${JSON.stringify(dir)} is not a folder path`);
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0'))
+      throw new RootsError(`allowed root ${JSON.stringify(dir)} is not a folder path`);
     const real = await realPathAllowingMissing(dir).catch((error: unknown) => {
       throw new RootsError(`allowed root ${dir} cannot be resolved: ${(error as Error).message}`);
     });
@@ -95,13 +104,20 @@ async function resolveField(field: string, given: string, absolute: string, root
   try {
     return await realPathAllowingMissing(absolute);
   } catch (error) {
-    throw new InputError(`${field} ${given}: cannot check where it leads (${(error as Error).message}); ${describeRoots(roots)}`);
+    throw new InputError(
+      `${field} ${given}: cannot check where it leads (${(error as Error).message}); ${describeRoots(roots)}`,
+    );
   }
 }
 
 const resolvedNote = (absolute: string, real: string) => (real === absolute ? '' : ` (it resolves to ${real})`);
 
-async function requireInRoots(field: 'data' | 'out' | 'model' | 'reuse', given: string, absolute: string, roots: WorkerRoots): Promise<string> {
+async function requireInRoots(
+  field: 'data' | 'out' | 'model' | 'reuse',
+  given: string,
+  absolute: string,
+  roots: WorkerRoots,
+): Promise<string> {
   const real = await resolveField(field, given, absolute, roots);
   const allowed = field === 'model' ? [...roots.roots, ...roots.modelRoots] : roots.roots;
   if (!allowed.some((root) => isInside(real, root))) {
@@ -113,11 +129,18 @@ async function requireInRoots(field: 'data' | 'out' | 'model' | 'reuse', given: 
   return real;
 }
 
-async function requireInData(field: 'csv' | 'images', given: string, absolute: string, data: string, roots: WorkerRoots): Promise<void> {
+async function requireInData(
+  field: 'csv' | 'images',
+  given: string,
+  absolute: string,
+  data: string,
+  roots: WorkerRoots,
+): Promise<void> {
   const fix = `csv and images are relative paths inside data: move it into ${data} and name it relative to that folder; ${describeRoots(roots)}`;
   if (path.isAbsolute(given)) throw new InputError(`${field} ${given} is an absolute path. ${fix}`);
   const real = await resolveField(field, given, absolute, roots);
-  if (!isInside(real, data)) throw new InputError(`${field} ${given} leads outside the dataset folder ${data} (to ${real}). ${fix}`);
+  if (!isInside(real, data))
+    throw new InputError(`${field} ${given} leads outside the dataset folder ${data} (to ${real}). ${fix}`);
 }
 
 /**

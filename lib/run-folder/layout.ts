@@ -60,7 +60,17 @@ export function outputLayout(outFolder: string) {
      */
     previousOutput: path.join(work, 'previous'),
     /** Records under work/ that belong to one run (--force removes them; marker, lease and server state stay). */
-    runRecords: ['plans', 'shards', 'attempts', 'duckdb-tmp', 'previous', 'classes.json', 'split.json', 'compacted-train.json', 'compacted-val.json'].map((name) => path.join(work, name)),
+    runRecords: [
+      'plans',
+      'shards',
+      'attempts',
+      'duckdb-tmp',
+      'previous',
+      'classes.json',
+      'split.json',
+      'compacted-train.json',
+      'compacted-val.json',
+    ].map((name) => path.join(work, name)),
     /** The files of one split's extraction: `train` → shards/ and vectors.parquet. */
     split(split: Split) {
       const names = SPLIT_NAMES[split];
@@ -107,7 +117,14 @@ export function publishedNames(splits: readonly Split[], { shards = true }: { sh
     errors: 'errors.csv',
     classes: 'classes.csv',
     lineage: 'lineage.csv',
-    ...(splits.includes('train') ? { vectors: SPLIT_NAMES.train.vectors, ...(shards ? { shards: `${SPLIT_NAMES.train.shards}/` } : {}) } : {}),
-    ...(splits.includes('val') ? { validationVectors: SPLIT_NAMES.val.vectors, ...(shards ? { validationShards: `${SPLIT_NAMES.val.shards}/` } : {}) } : {}),
+    ...(splits.includes('train')
+      ? { vectors: SPLIT_NAMES.train.vectors, ...(shards ? { shards: `${SPLIT_NAMES.train.shards}/` } : {}) }
+      : {}),
+    ...(splits.includes('val')
+      ? {
+          validationVectors: SPLIT_NAMES.val.vectors,
+          ...(shards ? { validationShards: `${SPLIT_NAMES.val.shards}/` } : {}),
+        }
+      : {}),
   };
 }

@@ -89,13 +89,19 @@ function readLeaseFile(file: string): LeaseFileState | null {
 export type LeaseVerdict = { live: true } | { live: false; reason: string };
 
 /** Whether the holder of a lease may still be running. */
-export function judgeLease(state: { record: LeaseRecord | null; mtimeMs: number }, now: number, ttlMs = LEASE_TTL_MS): LeaseVerdict {
+export function judgeLease(
+  state: { record: LeaseRecord | null; mtimeMs: number },
+  now: number,
+  ttlMs = LEASE_TTL_MS,
+): LeaseVerdict {
   const { record } = state;
   if (!record) {
     return now - state.mtimeMs > UNREADABLE_GRACE_MS ? { live: false, reason: 'unreadable' } : { live: true };
   }
   if (onThisMachine(record)) {
-    return processAlive(record.pid, record.pidStart) ? { live: true } : { live: false, reason: `its process ${record.pid} is gone` };
+    return processAlive(record.pid, record.pidStart)
+      ? { live: true }
+      : { live: false, reason: `its process ${record.pid} is gone` };
   }
   // Another machine: only silence tells. The later of the holder's clock and the file's mtime, so
   // that a skewed clock on either side does not break a lease that is being renewed.
@@ -104,7 +110,10 @@ export function judgeLease(state: { record: LeaseRecord | null; mtimeMs: number 
 }
 
 /** The folder's lease record, live or not (a stale one is what a crashed run left), or null. */
-export function readLeaseWithVerdict(out: string, ttlMs = LEASE_TTL_MS): { record: LeaseRecord; verdict: LeaseVerdict } | null {
+export function readLeaseWithVerdict(
+  out: string,
+  ttlMs = LEASE_TTL_MS,
+): { record: LeaseRecord; verdict: LeaseVerdict } | null {
   let state: LeaseFileState | null;
   try {
     state = readLeaseFile(leaseFile(out));
@@ -172,7 +181,11 @@ function pause(ms: number): void {
 function breakStale(file: string, judgedText: string): 'broken' | 'waited' {
   const breaking = `${file}.breaking`;
   try {
-    fs.writeFileSync(breaking, JSON.stringify({ host: os.hostname(), pid: process.pid, pidStart: processStartTime(process.pid) }) + '\n', { flag: 'wx' });
+    fs.writeFileSync(
+      breaking,
+      JSON.stringify({ host: os.hostname(), pid: process.pid, pidStart: processStartTime(process.pid) }) + '\n',
+      { flag: 'wx' },
+    );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     if (breakerAbandoned(breaking)) fs.rmSync(breaking, { force: true });
@@ -256,17 +269,30 @@ export function acquireRunLease(out: string, options: AcquireOptions): RunLease 
       if (verdict.live) {
         throw current.record
           ? new LeaseHeldError(folder, current.record)
-          : new LeaseHeldError(folder, null, `output folder ${folder} is in use: ${file} is being written by another process (retry in a few seconds)`);
+          : new LeaseHeldError(
+              folder,
+              null,
+              `output folder ${folder} is in use: ${file} is being written by another process (retry in a few seconds)`,
+            );
       }
       // Kept even when a racing process removes it first: what the dead run left (its server) is on it.
       // (A winner that never saw it relies on killLeftoverServers finding that server by its command line.)
       previous = current.record ?? previous;
       if (breakStale(file, current.text) === 'waited') {
-        if (Date.now() > waitUntil) throw new LeaseHeldError(folder, null, `output folder ${folder}: another process has been breaking its stale lease for ${Math.round((BREAKING_ABANDONED_MS + 5_000) / 1000)} s (${file}.breaking); retry`);
+        if (Date.now() > waitUntil)
+          throw new LeaseHeldError(
+            folder,
+            null,
+            `output folder ${folder}: another process has been breaking its stale lease for ${Math.round((BREAKING_ABANDONED_MS + 5_000) / 1000)} s (${file}.breaking); retry`,
+          );
         attempt--;
       }
     }
-    throw new LeaseHeldError(folder, null, `output folder ${folder}: other processes keep taking its lease ${file}; retry`);
+    throw new LeaseHeldError(
+      folder,
+      null,
+      `output folder ${folder}: other processes keep taking its lease ${file}; retry`,
+    );
   } catch (error) {
     throw outputFolderError(folder, error);
   } finally {

@@ -14,11 +14,9 @@ import { TESSERA_VERSION } from '../core/version.ts';
  * touched: a foreign folder is refused, and --force clears nothing but tessera's own names.
  */
 
-
 /** Entries of `.tessera/` that the embedded run's lease may create before the folder is claimed. */
 /** What an embedded run writes in .tessera before its preflight claims the folder: lease, server state, log, outcome. */
 const LEASE_ENTRIES = /^(lease\.json.*|temporal|tessera\.log|outcome\.json.*)$/;
-
 
 /** --out must be apart from the inputs: writing there could replace or delete them. */
 export async function assertOutputApartFromInputs(layout: RunLayout): Promise<void> {
@@ -34,7 +32,9 @@ export async function assertOutputApartFromInputs(layout: RunLayout): Promise<vo
     const input = await resolve(file);
     if (inside(out, input) || inside(input, out)) {
       const relation = out === input ? 'is' : inside(out, input) ? 'is inside' : 'contains';
-      throw new InputError(`output folder ${layout.out} ${relation} the ${what} ${file}: choose an --out apart from the inputs`);
+      throw new InputError(
+        `output folder ${layout.out} ${relation} the ${what} ${file}: choose an --out apart from the inputs`,
+      );
     }
   }
 }
@@ -75,8 +75,14 @@ export async function claimOutputFolder(layout: OutputLayout): Promise<void> {
   const refusal = await outputFolderRefusal(layout.out);
   if (refusal) throw new InputError(refusal);
   makeFolders(layout.work, layout.out);
-  const marked = await fs.access(layout.marker).then(() => true, () => false);
-  if (!marked) await ensureWritable(layout.out, () => writeRecord(layout.marker, FolderMarkerSchema, { tessera: TESSERA_VERSION, createdAt: new Date().toISOString() }));
+  const marked = await fs.access(layout.marker).then(
+    () => true,
+    () => false,
+  );
+  if (!marked)
+    await ensureWritable(layout.out, () =>
+      writeRecord(layout.marker, FolderMarkerSchema, { tessera: TESSERA_VERSION, createdAt: new Date().toISOString() }),
+    );
 }
 
 /** Runs `write` into `folder`, turning the usual reasons it cannot be written into a clear error. */
@@ -142,8 +148,15 @@ export function isTempOf(name: string, candidate: string): boolean {
 /** The files tessera writes at the top of an output folder. */
 function topLevelFiles(layout: OutputLayout): string[] {
   return [
-    layout.trainingCsv, layout.validationCsv, layout.classesCsv, layout.errorsCsv, layout.manifest, layout.lineageCsv,
-    layout.split('train').vectors, layout.split('val').vectors, layout.report,
+    layout.trainingCsv,
+    layout.validationCsv,
+    layout.classesCsv,
+    layout.errorsCsv,
+    layout.manifest,
+    layout.lineageCsv,
+    layout.split('train').vectors,
+    layout.split('val').vectors,
+    layout.report,
   ];
 }
 
@@ -163,7 +176,13 @@ export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<voi
  * files are never paired with another run's manifest, because the set replaces what was there.
  */
 export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<void> {
-  if (!(await fs.stat(layout.manifest).then(() => true, () => false))) return;
+  if (
+    !(await fs.stat(layout.manifest).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
   const aside = outputLayout(layout.previousOutput);
   await fs.rm(layout.previousOutput, { recursive: true, force: true });
   await fs.mkdir(layout.previousOutput, { recursive: true });
@@ -179,7 +198,8 @@ export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<voi
     });
   }
   // What described the moved files goes with them: the compaction records and the report page.
-  for (const file of [layout.split('train').compaction, layout.split('val').compaction, layout.report]) await fs.rm(file, { force: true });
+  for (const file of [layout.split('train').compaction, layout.split('val').compaction, layout.report])
+    await fs.rm(file, { force: true });
 }
 
 /**
@@ -189,7 +209,13 @@ export async function setAsideFinishedOutputs(layout: OutputLayout): Promise<voi
  */
 export async function withdrawPublishedOutputs(layout: OutputLayout, split: 'train' | 'val'): Promise<void> {
   // The report describes the run being replaced: it goes with the manifest.
-  for (const file of [layout.manifest, layout.lineageCsv, layout.report, layout.split(split).compaction, layout.split(split).vectors]) {
+  for (const file of [
+    layout.manifest,
+    layout.lineageCsv,
+    layout.report,
+    layout.split(split).compaction,
+    layout.split(split).vectors,
+  ]) {
     await fs.rm(file, { force: true });
   }
 }
@@ -198,7 +224,8 @@ export async function withdrawPublishedOutputs(layout: OutputLayout, split: 'tra
 export async function removeShardFiles(shards: string): Promise<void> {
   const names = await fs.readdir(shards).catch(() => undefined);
   if (!names) return;
-  for (const name of names.filter((n) => SHARD_FILE.test(n) || (n.startsWith('shard-') && n.endsWith('.tmp')))) await fs.rm(path.join(shards, name), { force: true });
+  for (const name of names.filter((n) => SHARD_FILE.test(n) || (n.startsWith('shard-') && n.endsWith('.tmp'))))
+    await fs.rm(path.join(shards, name), { force: true });
   await fs.rmdir(shards).catch(() => undefined);
 }
 

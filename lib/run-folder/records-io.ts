@@ -29,7 +29,9 @@ export async function readRecord<S extends z.ZodType>(file: string, schema: S): 
   try {
     raw = await readJsonIfExists(file);
   } catch (error) {
-    throw new RunFolderRecordError(`${file} cannot be read as JSON (${(error as Error).message}): remove it, or use another --out`);
+    throw new RunFolderRecordError(
+      `${file} cannot be read as JSON (${(error as Error).message}): remove it, or use another --out`,
+    );
   }
   if (raw === undefined) return undefined;
   const parsed = schema.safeParse(raw);
@@ -38,14 +40,22 @@ export async function readRecord<S extends z.ZodType>(file: string, schema: S): 
 }
 
 /** The record a finished step wrote: its absence means that step did not finish. */
-export async function requireRecord<S extends z.ZodType>(file: string, schema: S, writtenBy: string): Promise<z.output<S>> {
+export async function requireRecord<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  writtenBy: string,
+): Promise<z.output<S>> {
   const record = await readRecord(file, schema);
   if (record === undefined) throw new Error(`${file} is missing: ${writtenBy} did not finish`);
   return record;
 }
 
 /** Parses `value` by its schema (adding its format version) and writes it atomically. */
-export async function writeRecord<S extends z.ZodType>(file: string, schema: S, value: z.input<S>): Promise<z.output<S>> {
+export async function writeRecord<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  value: z.input<S>,
+): Promise<z.output<S>> {
   const record = schema.parse(value);
   await writeJsonAtomic(file, record);
   return record;

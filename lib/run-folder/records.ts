@@ -16,7 +16,8 @@ const format = <N extends number>(n: N) => z.literal(n).default(n);
  */
 function ownKeysRecord<T>(isValue: (value: unknown) => boolean, what: string) {
   return z.custom<Record<string, T>>(
-    (value) => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every(isValue),
+    (value) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every(isValue),
     { message: `expected an object of ${what} per key` },
   );
 }
@@ -283,7 +284,10 @@ export const ManifestSchema = z.object({
   timings: RunTimingsSchema,
   shards: z.array(ManifestShardSchema),
   /** Per split, the earlier output folders whose vectors this run copied, and for how many images. */
-  reuse: z.object({ train: z.array(ReusedImagesSchema), val: z.array(ReusedImagesSchema) }).partial().default({}),
+  reuse: z
+    .object({ train: z.array(ReusedImagesSchema), val: z.array(ReusedImagesSchema) })
+    .partial()
+    .default({}),
   /** sha256 of every output file (and the rows of the vectors files), by name relative to the folder. */
   outputs: z.record(z.string(), z.object({ sha256: z.string(), rows: z.number().int().optional() })),
   files: z.record(z.string(), z.string()),

@@ -13,7 +13,16 @@ import { readRecord, requireRecord, writeRecord } from './records-io.ts';
  * it changed. Parallelism and force change nothing that is written.
  */
 export const OUTPUT_OPTIONS = [
-  'idColumn', 'classColumn', 'imgSize', 'valSamples', 'seed', 'output', 'shardSize', 'executionProvider', 'normalize', 'splits',
+  'idColumn',
+  'classColumn',
+  'imgSize',
+  'valSamples',
+  'seed',
+  'output',
+  'shardSize',
+  'executionProvider',
+  'normalize',
+  'splits',
 ] as const;
 
 async function modelHash(model: string): Promise<string> {
@@ -21,7 +30,11 @@ async function modelHash(model: string): Promise<string> {
     return await sha256File(model);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `model file ${model} does not exist` : `cannot read model file ${model}: ${(error as Error).message}`);
+    throw new InputError(
+      code === 'ENOENT'
+        ? `model file ${model} does not exist`
+        : `cannot read model file ${model}: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -37,7 +50,8 @@ export function runOptionChanges(previous: RunOptionsRecord, current: RunOptions
     const [was, now] = [JSON.stringify(previous.config[field]), JSON.stringify(current.config[field])];
     if (was !== now) changed.push(`${field} (${was ?? 'unset'} → ${now})`);
   }
-  if (previous.modelSha256 !== current.modelSha256) changed.push(`model (sha256 ${previous.modelSha256.slice(0, 12)}… → ${current.modelSha256.slice(0, 12)}…)`);
+  if (previous.modelSha256 !== current.modelSha256)
+    changed.push(`model (sha256 ${previous.modelSha256.slice(0, 12)}… → ${current.modelSha256.slice(0, 12)}…)`);
   return changed;
 }
 

@@ -20,7 +20,11 @@ export async function readShardReport(file: string): Promise<{ report: ShardRepo
 }
 
 /** The reports of one split's shards; a missing or unreadable one means that shard is redone. */
-export async function readShardReports(files: SplitLayout, split: Split, shardCount: number): Promise<ShardReportRecord[]> {
+export async function readShardReports(
+  files: SplitLayout,
+  split: Split,
+  shardCount: number,
+): Promise<ShardReportRecord[]> {
   const reports: ShardReportRecord[] = [];
   const missing: number[] = [];
   const problems: string[] = [];

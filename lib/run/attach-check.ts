@@ -32,7 +32,9 @@ export async function checkAttach(running: RunConfig, requested: RunConfig): Pro
     );
   }
   if (changes.length > 0) return { action: 'restarted', reason: `options changed (--force): ${changes.join(', ')}` };
-  const differing = (Object.keys(requested) as (keyof RunConfig)[]).filter((key) => JSON.stringify(running[key]) !== JSON.stringify(requested[key]));
+  const differing = (Object.keys(requested) as (keyof RunConfig)[]).filter(
+    (key) => JSON.stringify(running[key]) !== JSON.stringify(requested[key]),
+  );
   if (differing.length > 0) return { action: 'restarted', reason: `the command changed ${differing.join(', ')}` };
 
   const reason = (await csvChange(layout)) ?? (await imageChange(running.splits, layout));
@@ -44,7 +46,8 @@ async function csvChange(layout: RunLayout): Promise<string | undefined> {
   const record = await readRecord(layout.splitRecord, SplitRecordSchema).catch(() => undefined);
   if (!record) return undefined;
   const now = await sha256File(layout.inputCsv).catch(() => null);
-  if (record.inputCsv !== layout.inputCsv || now !== record.inputSha256) return `${layout.inputCsv} changed since the run split it`;
+  if (record.inputCsv !== layout.inputCsv || now !== record.inputSha256)
+    return `${layout.inputCsv} changed since the run split it`;
   return undefined;
 }
 
@@ -53,12 +56,15 @@ async function imageChange(splits: RunConfig['splits'], layout: RunLayout): Prom
   const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images));
   for (const split of splits) {
     const { reports } = layout.split(split);
-    const names = (await fs.readdir(reports).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort();
+    const names = (await fs.readdir(reports).catch(() => [] as string[]))
+      .filter((name) => name.endsWith('.json'))
+      .sort();
     for (const name of names) {
       const read = await readShardReport(path.join(reports, name));
       if (!('report' in read)) continue; // redone when its turn comes
       for (const [, imageId, , sha256] of read.report.lineage.images) {
-        if ((await currentImageHash(images, imageId)) !== sha256) return `image ${imageId} changed since ${split} shard ${read.report.shard} was extracted`;
+        if ((await currentImageHash(images, imageId)) !== sha256)
+          return `image ${imageId} changed since ${split} shard ${read.report.shard} was extracted`;
       }
     }
   }

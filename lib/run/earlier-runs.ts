@@ -23,7 +23,14 @@ export async function finishedRunsOf(template: string): Promise<string[]> {
   for (const entry of names) {
     const time = pattern.exec(entry)?.[1];
     const folder = path.join(parent, entry);
-    if (time && (await fs.stat(outputLayout(folder).manifest).then(() => true, () => false))) finished.push({ folder, time });
+    if (
+      time &&
+      (await fs.stat(outputLayout(folder).manifest).then(
+        () => true,
+        () => false,
+      ))
+    )
+      finished.push({ folder, time });
   }
   return finished.sort((a, b) => (a.time < b.time ? 1 : -1)).map((run) => run.folder);
 }
@@ -31,7 +38,8 @@ export async function finishedRunsOf(template: string): Promise<string[]> {
 /** The names a template's runs take, or undefined when the placeholder is not (only) in the last component. */
 function templatePattern(template: string): RegExp | undefined {
   const name = path.basename(template);
-  if (!name.includes(SCHEDULED_TIME_PLACEHOLDER) || path.dirname(template).includes(SCHEDULED_TIME_PLACEHOLDER)) return undefined;
+  if (!name.includes(SCHEDULED_TIME_PLACEHOLDER) || path.dirname(template).includes(SCHEDULED_TIME_PLACEHOLDER))
+    return undefined;
   const parts = name.split(SCHEDULED_TIME_PLACEHOLDER);
   if (parts.length !== 2) return undefined;
   const [before, after] = parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
@@ -41,7 +49,10 @@ function templatePattern(template: string): RegExp | undefined {
 /** Whether `out` is one of `template`'s runs: an activity acts on a template only for its own run's. */
 export function isRunOf(template: string, out: string): boolean {
   const resolved = path.resolve(out);
-  return path.dirname(resolved) === path.resolve(path.dirname(template)) && templatePattern(template)?.test(path.basename(resolved)) === true;
+  return (
+    path.dirname(resolved) === path.resolve(path.dirname(template)) &&
+    templatePattern(template)?.test(path.basename(resolved)) === true
+  );
 }
 
 export interface ReusePlan {
@@ -68,7 +79,9 @@ export async function planReuse(config: RunConfig, template: string | undefined)
   const skipped: string[] = [];
   for (const folder of new Set(candidates)) {
     if (folder === out) {
-      skipped.push(`reuse source ${folder} skipped: it is this run's own output folder (a run on a finished folder reuses its outputs by itself)`);
+      skipped.push(
+        `reuse source ${folder} skipped: it is this run's own output folder (a run on a finished folder reuses its outputs by itself)`,
+      );
       continue;
     }
     // A source can serve one split and not the other (say its training vectors file is damaged).
@@ -91,10 +104,14 @@ export async function planReuse(config: RunConfig, template: string | undefined)
  */
 export async function removeOldRuns(template: string, out: string, keep: number): Promise<string[]> {
   const removed: string[] = [];
-  if (!isRunOf(template, out)) throw new InputError(`${out} is not an output of the template ${template}: nothing removed`);
+  if (!isRunOf(template, out))
+    throw new InputError(`${out} is not an output of the template ${template}: nothing removed`);
   for (const folder of (await finishedRunsOf(template)).slice(keep)) {
     const layout = outputLayout(folder);
-    const ours = await fs.stat(layout.marker).then(() => true, () => false);
+    const ours = await fs.stat(layout.marker).then(
+      () => true,
+      () => false,
+    );
     if (!ours || readLiveLease(folder) !== null) continue;
     await fs.rm(folder, { recursive: true, force: true });
     removed.push(folder);

@@ -25,7 +25,10 @@ export async function finishedRun(config: RunConfig, layout: RunLayout): Promise
   if (!manifest || !recorded) return { finished: false };
   // Other options or another model: not this run; the normal path refuses or replaces it.
   if (runOptionChanges(recorded, await runOptionsOf(config, layout)).length > 0) return { finished: false };
-  if (manifest.input.sha256 === null || (await sha256File(layout.inputCsv).catch(() => null)) !== manifest.input.sha256) {
+  if (
+    manifest.input.sha256 === null ||
+    (await sha256File(layout.inputCsv).catch(() => null)) !== manifest.input.sha256
+  ) {
     return { finished: false, changed: `${layout.inputCsv} changed since the run finished` };
   }
   for (const [name, output] of Object.entries(manifest.outputs)) {
@@ -38,7 +41,8 @@ export async function finishedRun(config: RunConfig, layout: RunLayout): Promise
   const [idColumn, shaColumn] = [lineage.header.indexOf(config.idColumn), lineage.header.indexOf('sha256')];
   for await (const { fields } of lineage.rows) {
     const [imageId, recordedSha] = [fields[idColumn]!, fields[shaColumn]!];
-    if (((await currentImageHash(images, imageId)) ?? '') !== recordedSha) return { finished: false, changed: `image ${imageId} changed since the run finished` };
+    if (((await currentImageHash(images, imageId)) ?? '') !== recordedSha)
+      return { finished: false, changed: `image ${imageId} changed since the run finished` };
   }
   return { finished: true, manifest };
 }

@@ -11,7 +11,10 @@ export function hasOutputTemplate(out: string): boolean {
 
 /** 2026-11-29T05:00:00.000Z → 20261129T050000Z: sortable, and legal in every file system. */
 export function compactUtcTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 export function resolveOutputTemplate(out: string, scheduledTime: Date): string {

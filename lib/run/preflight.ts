@@ -5,7 +5,12 @@ import { errorMessage, InputError } from '../core/errors.ts';
 import { checkPixelInput, FusionError } from '../inference/fused-model.ts';
 import { describeOutputs, resolveOutputName } from '../inference/output-name.ts';
 import { ProtobufError } from '../inference/protobuf.ts';
-import { assertOutputApartFromInputs, claimOutputFolder, ensureWritable, removeLeftoverTempFiles } from '../run-folder/output-folder.ts';
+import {
+  assertOutputApartFromInputs,
+  claimOutputFolder,
+  ensureWritable,
+  removeLeftoverTempFiles,
+} from '../run-folder/output-folder.ts';
 import { claimRunOptions } from '../run-folder/run-options-record.ts';
 import { runLayout } from '../run-folder/layout.ts';
 import { WorkflowRecordSchema } from '../run-folder/records.ts';
@@ -40,7 +45,11 @@ async function requireFolder(folder: string, what: string): Promise<void> {
  * image goes through it (on the CPU) to learn the output's channels and grid. `workflow`, the
  * workflow that runs the check, is recorded in the folder.
  */
-export async function preflight(config: RunConfig, workflow?: { workflowId: string; runId: string }, hooks: PreflightHooks = {}): Promise<PreflightSummary> {
+export async function preflight(
+  config: RunConfig,
+  workflow?: { workflowId: string; runId: string },
+  hooks: PreflightHooks = {},
+): Promise<PreflightSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   await requireFolder(layout.data, 'dataset folder');
@@ -50,7 +59,11 @@ export async function preflight(config: RunConfig, workflow?: { workflowId: stri
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
   const { modelSha256 } = await ensureWritable(layout.out, () => claimRunOptions(config, layout));
   // Which workflow works here: status finds a run started from the Temporal CLI or UI by it.
-  if (workflow) await writeRecord(layout.workflowRecord, WorkflowRecordSchema, { ...workflow, recordedAt: new Date().toISOString() });
+  if (workflow)
+    await writeRecord(layout.workflowRecord, WorkflowRecordSchema, {
+      ...workflow,
+      recordedAt: new Date().toISOString(),
+    });
   await removeLeftoverTempFiles(layout);
   hooks.modelRecorded?.(modelSha256);
 
@@ -63,12 +76,16 @@ export async function preflight(config: RunConfig, workflow?: { workflowId: stri
   try {
     const input = session.inputMetadata[0];
     if (!input || !input.isTensor || session.inputMetadata.length !== 1) {
-      throw new InputError(`model ${layout.model} must have exactly one tensor input, has ${session.inputMetadata.length}`);
+      throw new InputError(
+        `model ${layout.model} must have exactly one tensor input, has ${session.inputMetadata.length}`,
+      );
     }
     const fixed = (d: number | string | undefined) => (typeof d === 'number' && d > 0 ? d : undefined);
     const [, c, h, w] = input.shape;
     if (input.type !== 'float32' || input.shape.length !== 4 || (fixed(c) ?? 3) !== 3) {
-      throw new InputError(`model ${layout.model} input ${input.name} is ${input.type} [${input.shape.join(', ')}], expected float32 [batch, 3, H, W]`);
+      throw new InputError(
+        `model ${layout.model} input ${input.name} is ${input.type} [${input.shape.join(', ')}], expected float32 [batch, 3, H, W]`,
+      );
     }
     for (const d of [h, w]) {
       if (fixed(d) !== undefined && d !== config.imgSize) {
@@ -84,12 +101,21 @@ export async function preflight(config: RunConfig, workflow?: { workflowId: stri
     }
     const outputName = resolveOutputName(session.outputNames, config.output);
     if (outputName === undefined) {
-      throw new InputError(`model ${layout.model} has no output ${JSON.stringify(config.output)}; its outputs are ${describeOutputs(session.outputNames)}`);
+      throw new InputError(
+        `model ${layout.model} has no output ${JSON.stringify(config.output)}; its outputs are ${describeOutputs(session.outputNames)}`,
+      );
     }
-    const blank = new ort.Tensor('float32', new Float32Array(3 * config.imgSize * config.imgSize), [1, 3, config.imgSize, config.imgSize]);
+    const blank = new ort.Tensor('float32', new Float32Array(3 * config.imgSize * config.imgSize), [
+      1,
+      3,
+      config.imgSize,
+      config.imgSize,
+    ]);
     const result = (await session.run({ [input.name]: blank }, [outputName]))[outputName]!;
     if (result.dims.length !== 4) {
-      throw new InputError(`model output ${outputName} has shape [${result.dims.join(', ')}] at imgSize ${config.imgSize}, expected 4-D [batch, channels, height, width]`);
+      throw new InputError(
+        `model output ${outputName} has shape [${result.dims.join(', ')}] at imgSize ${config.imgSize}, expected 4-D [batch, channels, height, width]`,
+      );
     }
     const [, channels, gh, gw] = result.dims as [number, number, number, number];
     return { outputName, channels, grid: [gh, gw], seconds: (performance.now() - started) / 1000 };

@@ -59,7 +59,14 @@ export const StatusProgressSchema = z.object({
   /** Null when read from files (a rate needs a running clock). */
   imagesPerSecond: z.number().nullable(),
   etaSeconds: z.number().nullable(),
-  running: z.array(z.object({ split: z.string(), shard: z.number().int(), imagesDone: z.number().int(), imagesTotal: z.number().int().nullable() })),
+  running: z.array(
+    z.object({
+      split: z.string(),
+      shard: z.number().int(),
+      imagesDone: z.number().int(),
+      imagesTotal: z.number().int().nullable(),
+    }),
+  ),
 });
 export type StatusProgress = z.infer<typeof StatusProgressSchema>;
 
@@ -95,7 +102,11 @@ export class NoRunFolderError extends Error {
   override name = 'NoRunFolderError';
 }
 
-const exists = (file: string): Promise<boolean> => fs.access(file).then(() => true, () => false);
+const exists = (file: string): Promise<boolean> =>
+  fs.access(file).then(
+    () => true,
+    () => false,
+  );
 
 async function listShardNumbers(folder: string): Promise<number[]> {
   const names = await fs.readdir(folder).catch(() => [] as string[]);
@@ -135,10 +146,12 @@ async function splitProgress(layout: OutputLayout, split: Split) {
 /** Where an unfinished run stands, from the records each stage leaves. */
 async function progressFromFiles(layout: OutputLayout, splits: readonly Split[]): Promise<StatusProgress> {
   const perSplit = await Promise.all(splits.map((split) => splitProgress(layout, split)));
-  const sum = (key: 'shardsTotal' | 'shardsDone' | 'imagesTotal' | 'imagesDone' | 'rows' | 'errors') => perSplit.reduce((total, counts) => total + counts[key], 0);
+  const sum = (key: 'shardsTotal' | 'shardsDone' | 'imagesTotal' | 'imagesDone' | 'rows' | 'errors') =>
+    perSplit.reduce((total, counts) => total + counts[key], 0);
   let stage = 'preflight';
   if (await exists(layout.splitRecord)) stage = 'plan';
-  if (perSplit.length > 0 && perSplit.every((counts) => counts.planned)) stage = sum('shardsDone') === sum('shardsTotal') ? 'compact' : 'extract';
+  if (perSplit.length > 0 && perSplit.every((counts) => counts.planned))
+    stage = sum('shardsDone') === sum('shardsTotal') ? 'compact' : 'extract';
   return {
     stage,
     shardsDone: sum('shardsDone'),
@@ -185,7 +198,9 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
   const lease = readLeaseWithVerdict(layout.out);
   // An embedded run that failed before claiming the folder (no dataset, say) left only its outcome.
   if (!marker && !outcome && !lease) {
-    throw new NoRunFolderError(`${layout.out} is not a tessera output folder (it has no ${path.relative(layout.out, layout.marker)}): give the --out of a tessera run`);
+    throw new NoRunFolderError(
+      `${layout.out} is not a tessera output folder (it has no ${path.relative(layout.out, layout.marker)}): give the --out of a tessera run`,
+    );
   }
   const serverState = await exists(path.dirname(layout.temporalState));
   const embedded = serverState || lease !== null || outcome !== undefined;
@@ -210,7 +225,8 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
   };
   // The lease goes when its run ends; one left behind by a process that is gone is a crash.
   const crashed = lease !== null && !lease.verdict.live;
-  const endedHere = outcome !== undefined && (lease === null || Date.parse(outcome.endedAt) >= Date.parse(lease.record.startedAt));
+  const endedHere =
+    outcome !== undefined && (lease === null || Date.parse(outcome.endedAt) >= Date.parse(lease.record.startedAt));
   if (lease?.verdict.live) {
     report.state = 'running';
   } else if (endedHere) {
@@ -236,10 +252,21 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
     report.closeTime ??= manifest.createdAt;
     report.result = summaryOfFinishedRun(manifest, layout);
     const c = manifest.counts;
-    const images = (splitsOf(manifest.config).includes('train') ? c.trainingImages : 0) + (splitsOf(manifest.config).includes('val') ? c.validationImages : 0);
+    const images =
+      (splitsOf(manifest.config).includes('train') ? c.trainingImages : 0) +
+      (splitsOf(manifest.config).includes('val') ? c.validationImages : 0);
     report.progress = {
-      stage: 'done', shardsDone: c.shards, shardsTotal: c.shards, imagesTotal: images, imagesDone: images, imagesSeen: images,
-      rows: c.rows + c.validationRows, errors: c.errors, imagesPerSecond: null, etaSeconds: null, running: [],
+      stage: 'done',
+      shardsDone: c.shards,
+      shardsTotal: c.shards,
+      imagesTotal: images,
+      imagesDone: images,
+      imagesSeen: images,
+      rows: c.rows + c.validationRows,
+      errors: c.errors,
+      imagesPerSecond: null,
+      etaSeconds: null,
+      running: [],
     };
   } else if (report.state !== 'not-started') {
     report.progress = await progressFromFiles(layout, splitsOf(options?.config));

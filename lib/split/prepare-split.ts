@@ -144,7 +144,9 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
     const csv = await openCsv(source);
     const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
     if (missing.length > 0) {
-      throw new InputError(`input CSV ${source} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (${describeCsvHeader(csv.header)})`);
+      throw new InputError(
+        `input CSV ${source} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (${describeCsvHeader(csv.header)})`,
+      );
     }
     const classColumn = csv.header.indexOf(config.classColumn);
     const typers = csv.header.map(() => new ColumnTyper());
@@ -224,25 +226,42 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   })();
   const trainingSha256 = await training.finish();
   // Three passes read the CSV: had it changed in between, the split could mix two versions.
-  if ((await sha256File(source)) !== inputSha256) throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);
+  if ((await sha256File(source)) !== inputSha256)
+    throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);
   // A finished folder run again (its inputs changed, or the run was started anew) keeps its
   // outputs aside: the shards extracted again copy the vectors of unchanged images from them.
   await setAsideFinishedOutputs(layout);
   // A changed split makes every published output stale: they go before the new split appears,
   // so the folder never shows vectors or a manifest of other inputs beside it.
   if ((await training.changes(trainingSha256)) || (await validation.changes(validationSha256))) {
-    for (const stale of [layout.manifest, layout.lineageCsv, layout.errorsCsv, layout.split('train').vectors, layout.split('val').vectors, layout.split('train').compaction, layout.split('val').compaction]) {
+    for (const stale of [
+      layout.manifest,
+      layout.lineageCsv,
+      layout.errorsCsv,
+      layout.split('train').vectors,
+      layout.split('val').vectors,
+      layout.split('train').compaction,
+      layout.split('val').compaction,
+    ]) {
       await fs.rm(stale, { force: true });
     }
   }
   await validation.publish();
   await training.publish();
 
-  await writeRecord(layout.splitRecord, SplitRecordSchema, { inputCsv: source, inputSha256, trainingSha256, validationSha256 });
+  await writeRecord(layout.splitRecord, SplitRecordSchema, {
+    inputCsv: source,
+    inputSha256,
+    trainingSha256,
+    validationSha256,
+  });
   await writeRecord(layout.classMapping, ClassMappingSchema, mapping);
   await writeFileAtomic(
     layout.classesCsv,
-    formatCsvRow(['target', config.classColumn]) + Object.entries(mapping.targets).map(([value, target]) => formatCsvRow([String(target), value])).join(''),
+    formatCsvRow(['target', config.classColumn]) +
+      Object.entries(mapping.targets)
+        .map(([value, target]) => formatCsvRow([String(target), value]))
+        .join(''),
   );
   return {
     inputRows: keyOfRow.length,

@@ -39,7 +39,9 @@ export function pickValidationRows(
   for (const key of order) {
     const group = positions.subarray(starts[key]!, starts[key + 1]!);
     if (valSamples > group.length) {
-      throw new SplitError(`class ${JSON.stringify(keys[key])} has ${group.length} row(s), fewer than valSamples=${valSamples}`);
+      throw new SplitError(
+        `class ${JSON.stringify(keys[key])} has ${group.length} row(s), fewer than valSamples=${valSamples}`,
+      );
     }
     for (const k of random.permutation(group.length).slice(0, valSamples)) picked.push(group[k]!);
   }

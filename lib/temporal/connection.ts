@@ -58,7 +58,10 @@ export const TemporalTargetSchema = z
     tlsServerName: z.string().min(1).optional(),
   })
   .strict()
-  .refine((t) => (t.tlsCertPath === undefined) === (t.tlsKeyPath === undefined), 'a client certificate needs its key, and a key its certificate (--tls-cert-path with --tls-key-path)');
+  .refine(
+    (t) => (t.tlsCertPath === undefined) === (t.tlsKeyPath === undefined),
+    'a client certificate needs its key, and a key its certificate (--tls-cert-path with --tls-key-path)',
+  );
 export type TemporalTarget = z.infer<typeof TemporalTargetSchema>;
 
 export class ConnectionSettingsError extends Error {
@@ -73,7 +76,11 @@ function envFlag(value: string | undefined, name: string): boolean | undefined {
 }
 
 /** Flags first, then the environment, then the defaults (a local cluster, namespace `default`). */
-export function resolveTemporalTarget(flags: ConnectionFlagValues, env: NodeJS.ProcessEnv = process.env, defaults: { address?: string } = {}): TemporalTarget {
+export function resolveTemporalTarget(
+  flags: ConnectionFlagValues,
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: { address?: string } = {},
+): TemporalTarget {
   const pick = (flag: string | undefined, name: string) => flag ?? (env[name] || undefined);
   const files = {
     tlsCertPath: pick(flags['tls-cert-path'], ENV.tlsCertPath),
@@ -93,9 +100,12 @@ export function resolveTemporalTarget(flags: ConnectionFlagValues, env: NodeJS.P
   };
   const parsed = TemporalTargetSchema.safeParse(candidate);
   if (!parsed.success) {
-    throw new ConnectionSettingsError(`Temporal connection: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'} ${i.message}`).join('; ')}`);
+    throw new ConnectionSettingsError(
+      `Temporal connection: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'} ${i.message}`).join('; ')}`,
+    );
   }
-  if (parsed.data.tls === false && implied) throw new ConnectionSettingsError('Temporal connection: an API key or TLS files need TLS, but TLS is turned off');
+  if (parsed.data.tls === false && implied)
+    throw new ConnectionSettingsError('Temporal connection: an API key or TLS files need TLS, but TLS is turned off');
   return parsed.data;
 }
 
@@ -126,7 +136,11 @@ export function tlsConfig(target: TemporalTarget): TLSConfig | false {
 }
 
 /** Options for `Connection.connect` (client) and `NativeConnection.connect` (worker) alike. */
-export function connectionOptions(target: TemporalTarget): { address: string; tls: TLSConfig | false; apiKey?: string } {
+export function connectionOptions(target: TemporalTarget): {
+  address: string;
+  tls: TLSConfig | false;
+  apiKey?: string;
+} {
   return { address: target.address, tls: tlsConfig(target), ...(target.apiKey ? { apiKey: target.apiKey } : {}) };
 }
 

@@ -53,11 +53,28 @@ function declaredPng(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(16))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(16))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Rows expected in vectors.parquet, and rows expected in errors.csv with a pattern of their reason. */
-const GOOD = ['plain.jpg', 'alpha.png', 'gray.jpg', 'cmyk.jpg', 'sixteen-bit.png', 'animated.gif', 'animated.webp', 'exif-rotated.jpg', 'exif-plain.jpg', 'one-pixel.png', 'with, comma.jpg'];
+const GOOD = [
+  'plain.jpg',
+  'alpha.png',
+  'gray.jpg',
+  'cmyk.jpg',
+  'sixteen-bit.png',
+  'animated.gif',
+  'animated.webp',
+  'exif-rotated.jpg',
+  'exif-plain.jpg',
+  'one-pixel.png',
+  'with, comma.jpg',
+];
 const BAD: Record<string, RegExp> = {
   'missing.jpg': /does not exist/,
   'zero-bytes.jpg': /image file is empty \(0 bytes\)/,
@@ -140,14 +157,21 @@ test('every input row is a vector or an error, and the counts add up', async () 
   assert.equal(c.trainingImages, inputRows);
   assert.equal(c.extractedImages + c.errors, inputRows);
   assert.equal(c.errors, Object.keys(BAD).length + 1);
-  const [[rows, images]] = (await duckdbRows(`SELECT count(*)::INT, count(DISTINCT i // 64)::INT FROM read_parquet('${out}/vectors.parquet')`)) as [[number, number]];
+  const [[rows, images]] = (await duckdbRows(
+    `SELECT count(*)::INT, count(DISTINCT i // 64)::INT FROM read_parquet('${out}/vectors.parquet')`,
+  )) as [[number, number]];
   assert.equal(images, c.extractedImages);
   assert.equal(rows, c.rows);
 });
 
 test('alpha, grayscale, CMYK, 16-bit, animated, EXIF-tagged, 1×1 and quoted ids all become vectors; a duplicate id twice', async () => {
   const files = new Map(
-    ((await duckdbRows(`SELECT file, count(*)::INT FROM read_parquet('${out}/vectors.parquet') GROUP BY file`)) as [string, number][]).map(([f, n]) => [f, n]),
+    (
+      (await duckdbRows(`SELECT file, count(*)::INT FROM read_parquet('${out}/vectors.parquet') GROUP BY file`)) as [
+        string,
+        number,
+      ][]
+    ).map(([f, n]) => [f, n]),
   );
   for (const id of GOOD) assert.ok((files.get(id) ?? 0) >= 64, `${id} has vectors`);
   assert.equal(files.get('plain.jpg'), 128, 'the duplicated id is extracted for both of its rows');
@@ -157,9 +181,13 @@ test('alpha, grayscale, CMYK, 16-bit, animated, EXIF-tagged, 1×1 and quoted ids
 test('an EXIF orientation tag is not applied: pixels are read as stored, as PIL.Image.open does in the notebook', async () => {
   assert.equal((await sharp(path.join(dir, 'data', 'images', 'exif-rotated.jpg')).metadata()).orientation, 6);
   const digest = async (file: string) => {
-    const rows = (await duckdbRows(`SELECT vector FROM read_parquet('${out}/vectors.parquet') WHERE file = '${file}' ORDER BY x, y`)) as [{ bytes: Uint8Array }][];
+    const rows = (await duckdbRows(
+      `SELECT vector FROM read_parquet('${out}/vectors.parquet') WHERE file = '${file}' ORDER BY x, y`,
+    )) as [{ bytes: Uint8Array }][];
     assert.equal(rows.length, 64);
-    return createHash('sha256').update(Buffer.concat(rows.map(([v]) => v.bytes))).digest('hex');
+    return createHash('sha256')
+      .update(Buffer.concat(rows.map(([v]) => v.bytes)))
+      .digest('hex');
   };
   assert.equal(await digest('exif-rotated.jpg'), await digest('exif-plain.jpg'));
 });
@@ -176,7 +204,10 @@ test('each lost row is in errors.csv with a reason that says what is wrong', () 
 
 test('the decompression bomb is refused by the pixel limit before decoding', () => {
   assert.match(errorsCsv().get('bomb.png')!, /refused before decoding/);
-  assert.ok(fs.statSync(path.join(dir, 'data', 'images', 'bomb.png')).size < 1000, 'it declares 3.6 gigapixels in a few bytes');
+  assert.ok(
+    fs.statSync(path.join(dir, 'data', 'images', 'bomb.png')).size < 1000,
+    'it declares 3.6 gigapixels in a few bytes',
+  );
 });
 
 /** A run's config for a dataset folder holding only `train.csv` with `text`. */

@@ -17,7 +17,11 @@ let dir: string;
 async function runTessera(args: string[], cwd: string) {
   return execFileAsync(process.execPath, [tessera, ...args], { cwd, timeout: 180_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
@@ -29,7 +33,10 @@ before(async () => {
 
 test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0; the same command again re-uses the finished shards', async () => {
   // Relative paths from another working directory, as a user would type them.
-  const first = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
+  const first = await runTessera(
+    ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'],
+    dir,
+  );
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /images +8 extracted of 8/);
   assert.match(first.stdout, /rows +512 \(64 tiles × 320 channels per image\)/);
@@ -38,9 +45,14 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.ok(fs.existsSync(path.join(dir, 'out', 'vectors.parquet')));
   assert.ok(fs.existsSync(path.join(dir, 'out', '.tessera', 'temporal', 'state.db')), 'server state lives under --out');
   // The session loaded while the worker started is the one every shard used: loaded once, this model.
-  const loads = fs.readFileSync(path.join(dir, 'out', '.tessera', 'tessera.log'), 'utf8').match(/inference session loaded.*/g) ?? [];
+  const loads =
+    fs.readFileSync(path.join(dir, 'out', '.tessera', 'tessera.log'), 'utf8').match(/inference session loaded.*/g) ??
+    [];
   assert.equal(loads.length, 1, loads.join('\n'));
-  assert.match(loads[0]!, new RegExp(`sha256: '${JSON.parse(fs.readFileSync(path.join(dir, 'out', 'manifest.json'), 'utf8')).model.sha256}'`));
+  assert.match(
+    loads[0]!,
+    new RegExp(`sha256: '${JSON.parse(fs.readFileSync(path.join(dir, 'out', 'manifest.json'), 'utf8')).model.sha256}'`),
+  );
 
   // The run and its server are gone: status answers from the folder, with no server and no --address.
   const status = await runTessera(['status', '--out', 'out', '--json'], dir);
@@ -62,20 +74,53 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.ok(!fs.existsSync(path.join(dir, 'out', 'shards')), 'shard files removed once the run finished');
   const outputs = ['vectors.parquet', 'manifest.json', 'errors.csv'].map((name) => path.join(dir, 'out', name));
   const written = outputs.map((file) => fs.statSync(file).mtimeMs);
-  const second = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
+  const second = await runTessera(
+    ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'],
+    dir,
+  );
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /^tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished \d{4}-/);
-  assert.match(second.stdout, /images +8 extracted of 8/, 'with the finished run\'s summary');
+  assert.match(
+    second.stdout,
+    /^tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished \d{4}-/,
+  );
+  assert.match(second.stdout, /images +8 extracted of 8/, "with the finished run's summary");
   assert.doesNotMatch(second.stderr, /Temporal dev server/, 'no server was started');
-  assert.deepEqual(outputs.map((file) => fs.statSync(file).mtimeMs), written, 'nothing was rewritten');
+  assert.deepEqual(
+    outputs.map((file) => fs.statSync(file).mtimeMs),
+    written,
+    'nothing was rewritten',
+  );
 
   // An image replaced since: the same command says which and runs again.
-  const [imageId] = fs.readFileSync(path.join(dir, 'out', 'training.csv'), 'utf8').trim().split('\n')[1]!.split(',').slice(1);
+  const [imageId] = fs
+    .readFileSync(path.join(dir, 'out', 'training.csv'), 'utf8')
+    .trim()
+    .split('\n')[1]!
+    .split(',')
+    .slice(1);
   const image = path.join(dir, 'data', 'images', imageId!);
-  fs.writeFileSync(image, fs.readFileSync(path.join(dir, 'data', 'images', fs.readdirSync(path.join(dir, 'data', 'images')).find((name) => name !== imageId)!)));
-  const third = await runTessera(['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'], dir);
+  fs.writeFileSync(
+    image,
+    fs.readFileSync(
+      path.join(
+        dir,
+        'data',
+        'images',
+        fs.readdirSync(path.join(dir, 'data', 'images')).find((name) => name !== imageId)!,
+      ),
+    ),
+  );
+  const third = await runTessera(
+    ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'],
+    dir,
+  );
   assert.equal(third.code, 0, third.stderr);
-  assert.match(third.stderr, new RegExp(`image ${imageId!.replace('.', '\\.')} changed since the run finished: running again \\(the vectors of unchanged images are reused\\)`));
+  assert.match(
+    third.stderr,
+    new RegExp(
+      `image ${imageId!.replace('.', '\\.')} changed since the run finished: running again \\(the vectors of unchanged images are reused\\)`,
+    ),
+  );
   assert.match(third.stdout, /^tessera: done in/);
   // Nothing went through the model: the unchanged images' vectors came from the finished outputs,
   // and the replaced image now holds another image's bytes, whose vectors they hold too (by sha256).
@@ -83,12 +128,31 @@ test('`tessera run` embedded: own dev server, in-process worker, summary, exit 0
   assert.ok(!fs.existsSync(path.join(dir, 'out', '.tessera', 'previous')), 'the replaced outputs are gone');
 });
 
-test('`tessera run --reuse DIR` (repeatable, relative to the working directory) copies an earlier output\'s vectors; a source that is not a finished run is named in a warning', async () => {
-  const args = ['run', '--data', 'data', '--out', 'out-reused', '--batch-size', '4', '--shard-size', '4', '--reuse', 'out', '--reuse', 'not-a-run'];
+test("`tessera run --reuse DIR` (repeatable, relative to the working directory) copies an earlier output's vectors; a source that is not a finished run is named in a warning", async () => {
+  const args = [
+    'run',
+    '--data',
+    'data',
+    '--out',
+    'out-reused',
+    '--batch-size',
+    '4',
+    '--shard-size',
+    '4',
+    '--reuse',
+    'out',
+    '--reuse',
+    'not-a-run',
+  ];
   const reused = await runTessera(args, dir);
   assert.equal(reused.code, 0, reused.stderr);
   assert.match(reused.stdout, /reused +8 images' vectors copied from earlier outputs; 0 through the model/);
-  assert.match(reused.stdout, new RegExp(`warning +reuse source ${path.join(dir, 'not-a-run')} skipped for training images: it has no manifest.json`));
+  assert.match(
+    reused.stdout,
+    new RegExp(
+      `warning +reuse source ${path.join(dir, 'not-a-run')} skipped for training images: it has no manifest.json`,
+    ),
+  );
   const vectors = (out: string) => fs.readFileSync(path.join(dir, out, 'vectors.parquet'));
   assert.deepEqual(vectors('out-reused'), vectors('out'), 'the same vectors file as the source run wrote');
 });
@@ -97,7 +161,10 @@ test('an output folder of another run is refused (naming what differs) unless --
   const args = ['run', '--data', 'data', '--out', 'out', '--batch-size', '4', '--shard-size', '4'];
   const refused = await runTessera([...args, '--seed', '7'], dir);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /output folder .*out holds a run with other options: seed \(42 → 7\)\. Use the same options, another --out, or --force/);
+  assert.match(
+    refused.stderr,
+    /output folder .*out holds a run with other options: seed \(42 → 7\)\. Use the same options, another --out, or --force/,
+  );
   const forced = await runTessera([...args, '--seed', '7', '--force'], dir);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdout, /images +8 extracted of 8/);
@@ -120,13 +187,19 @@ test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input',
 });
 
 test('a failing run prints one clear message and where its log is, no SDK warnings or stacks; status then tells the failure from the folder; --verbose shows the log live', async () => {
-  const failed = await runTessera(['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet'], dir);
+  const failed = await runTessera(
+    ['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet'],
+    dir,
+  );
   assert.equal(failed.code, 1);
   const log = path.join(dir, 'out-fail', '.tessera', 'tessera.log');
-  assert.equal(failed.stderr, `tessera run: run failed: input CSV ${path.join(dir, 'data', 'absent.csv')} does not exist\ntessera run: details in ${log}\n`);
+  assert.equal(
+    failed.stderr,
+    `tessera run: run failed: input CSV ${path.join(dir, 'data', 'absent.csv')} does not exist\ntessera run: details in ${log}\n`,
+  );
   assert.equal(failed.stdout, '');
   const logged = fs.readFileSync(log, 'utf8');
-  assert.match(logged, /\[WARN\] Activity failed/, 'the SDK\'s lines went to the log');
+  assert.match(logged, /\[WARN\] Activity failed/, "the SDK's lines went to the log");
   assert.match(logged, /absent\.csv does not exist/);
 
   const status = await runTessera(['status', '--out', 'out-fail', '--json'], dir);
@@ -138,7 +211,10 @@ test('a failing run prints one clear message and where its log is, no SDK warnin
   assert.equal(report.log, log);
   assert.equal(report.resume, 'tessera run --data data --out out-fail --csv absent.csv --quiet');
 
-  const verbose = await runTessera(['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet', '--verbose'], dir);
+  const verbose = await runTessera(
+    ['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet', '--verbose'],
+    dir,
+  );
   assert.equal(verbose.code, 1);
   assert.match(verbose.stderr, /\[WARN\] Activity failed/);
 
@@ -150,7 +226,10 @@ test('a failing run prints one clear message and where its log is, no SDK warnin
 test('preflight ends a run before any shard when the model, its output or the image folder is wrong', async () => {
   const noOutput = await runTessera(['run', '--data', 'data', '--out', 'out-pre1', '--output', 'level_9'], dir);
   assert.equal(noOutput.code, 1);
-  assert.match(noOutput.stderr, /run failed: model .* has no output "level_9"; its outputs are 0: level_0, .*4: level_4/);
+  assert.match(
+    noOutput.stderr,
+    /run failed: model .* has no output "level_9"; its outputs are 0: level_0, .*4: level_4/,
+  );
   assert.ok(!fs.existsSync(path.join(dir, 'out-pre1', 'training.csv')), 'stopped before the split');
 
   fs.writeFileSync(path.join(dir, 'not-a-model.onnx'), 'hello');
@@ -164,7 +243,10 @@ test('preflight ends a run before any shard when the model, its output or the im
 });
 
 test('asking for CUDA where its provider is not installed fails clearly instead of falling back to the CPU', async (t) => {
-  const ortBin = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin');
+  const ortBin = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')),
+    'bin',
+  );
   const hasCuda = fs.readdirSync(ortBin, { recursive: true }).some((f) => String(f).includes('providers_cuda'));
   if (hasCuda) {
     t.skip('onnxruntime-node was installed with its CUDA provider here: this check is for machines without it');

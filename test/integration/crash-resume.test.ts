@@ -38,7 +38,15 @@ const configFor = (out: string) => ({ data, out, model: DEFAULT_MODEL, ...runOpt
 function worker(options: { failpoint?: Failpoint; queues?: string; address?: string } = {}): TesseraProcess {
   const markers = path.join(dir, 'markers');
   fs.mkdirSync(markers, { recursive: true });
-  const args = ['worker', '--address', options.address ?? server.address, '--queues', options.queues ?? 'cpu,inference', '--allow-root', dir];
+  const args = [
+    'worker',
+    '--address',
+    options.address ?? server.address,
+    '--queues',
+    options.queues ?? 'cpu,inference',
+    '--allow-root',
+    dir,
+  ];
   const proc = startTessera(args, { failpoint: options.failpoint, failpointDir: markers, failpointShard: 1 });
   started.push(proc);
   return proc;
@@ -68,7 +76,10 @@ function leftoverTempFiles(out: string): string[] {
 async function assertLikeReference(out: string): Promise<void> {
   await assertSameVectors(path.join(out, 'vectors.parquet'), path.join(reference, 'vectors.parquet'));
   assert.deepEqual(leftoverTempFiles(out), [], 'no temporary file is left behind');
-  assert.equal(fs.readFileSync(path.join(out, 'errors.csv'), 'utf8'), fs.readFileSync(path.join(reference, 'errors.csv'), 'utf8'));
+  assert.equal(
+    fs.readFileSync(path.join(out, 'errors.csv'), 'utf8'),
+    fs.readFileSync(path.join(reference, 'errors.csv'), 'utf8'),
+  );
 }
 
 before(async () => {
@@ -81,7 +92,11 @@ before(async () => {
   client = new Client({ connection });
   reference = path.join(dir, 'reference');
   const steady = worker();
-  await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-reference', args: [configFor(reference)] });
+  await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: 'crash-reference',
+    args: [configFor(reference)],
+  });
   await steady.killHard();
   const shards = manifestShards(reference);
   assert.equal(shards.length, SHARDS);
@@ -106,7 +121,11 @@ for (const { failpoint, when } of workerKills) {
   test(`a worker SIGKILLed ${when}: a new worker finishes the run with the same rows`, async () => {
     const out = path.join(dir, failpoint);
     const doomed = worker({ failpoint });
-    const handle = await client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `crash-${failpoint}`, args: [configFor(out)] });
+    const handle = await client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: `crash-${failpoint}`,
+      args: [configFor(out)],
+    });
     await waitForFile(path.join(dir, 'markers', failpoint), doomed);
     await doomed.killHard();
     const successor = worker();
@@ -116,7 +135,11 @@ for (const { failpoint, when } of workerKills) {
     await assertLikeReference(out);
     const shards = manifestShards(out);
     for (const shard of shards) {
-      assert.equal(outcomes(shard).filter((o) => o === 'extracted').length, 1, `shard ${shard.shard} extracted once: ${outcomes(shard).join(', ')}`);
+      assert.equal(
+        outcomes(shard).filter((o) => o === 'extracted').length,
+        1,
+        `shard ${shard.shard} extracted once: ${outcomes(shard).join(', ')}`,
+      );
     }
     const interrupted = shards.filter((s) => outcomes(s).includes('interrupted'));
     if (failpoint === 'compact-mid') {
@@ -126,8 +149,12 @@ for (const { failpoint, when } of workerKills) {
       // worker takes its next shard then: workers/next-shard-slots.ts); never more.
       const which = interrupted.map((s) => s.shard).join(', ');
       assert.ok(interrupted.length >= 1 && interrupted.length <= 2, `the shards in flight were interrupted: ${which}`);
-      for (const shard of interrupted) assert.deepEqual(outcomes(shard), ['interrupted', 'extracted'], `shard ${shard.shard}`);
-      assert.ok(interrupted.some((s) => s.shard >= 1), `the failpoint's shard (1 or later) is among them: ${which}`);
+      for (const shard of interrupted)
+        assert.deepEqual(outcomes(shard), ['interrupted', 'extracted'], `shard ${shard.shard}`);
+      assert.ok(
+        interrupted.some((s) => s.shard >= 1),
+        `the failpoint's shard (1 or later) is among them: ${which}`,
+      );
     }
   });
 }
@@ -136,12 +163,31 @@ test('the whole embedded `tessera run` SIGKILLed mid-run: the same command resum
   const out = path.join(dir, 'embedded');
   const markers = path.join(dir, 'markers-embedded');
   fs.mkdirSync(markers, { recursive: true });
-  const args = ['run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL, '--shard-size', '8', '--batch-size', '2', '--parallel-shards', '2', '--heartbeat-seconds', '3'];
+  const args = [
+    'run',
+    '--quiet',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--model',
+    DEFAULT_MODEL,
+    '--shard-size',
+    '8',
+    '--batch-size',
+    '2',
+    '--parallel-shards',
+    '2',
+    '--heartbeat-seconds',
+    '3',
+  ];
   const first = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 4 });
   started.push(first);
   await waitForFile(path.join(markers, 'extract-mid-shard'), first);
   await first.killHard(); // the dev server and the in-process worker with it (one process group)
-  const finishedBeforeKill = fs.readdirSync(path.join(out, '.tessera', 'shards', 'train')).map((name) => Number(/(\d+)/.exec(name)![1]));
+  const finishedBeforeKill = fs
+    .readdirSync(path.join(out, '.tessera', 'shards', 'train'))
+    .map((name) => Number(/(\d+)/.exec(name)![1]));
   assert.ok(finishedBeforeKill.length >= 3, `shards finished before the kill: ${finishedBeforeKill.join(', ')}`);
 
   const again = startTessera(args);
@@ -154,10 +200,14 @@ test('the whole embedded `tessera run` SIGKILLed mid-run: the same command resum
   }
   const interrupted = shards.filter((s) => outcomes(s).includes('interrupted'));
   const atFailpoint = interrupted.find((s) => s.shard === 4);
-  assert.ok(atFailpoint, `shard 4, held at the failpoint, was interrupted (${interrupted.map((s) => s.shard).join(', ')})`);
+  assert.ok(
+    atFailpoint,
+    `shard 4, held at the failpoint, was interrupted (${interrupted.map((s) => s.shard).join(', ')})`,
+  );
   // Beside it, at most the shard taken in its tail (or the one whose tail it started in).
   assert.ok(interrupted.length <= 2, `at most two shards in flight: ${interrupted.map((s) => s.shard).join(', ')}`);
-  for (const shard of interrupted) assert.deepEqual(outcomes(shard), ['interrupted', 'extracted'], `shard ${shard.shard}`);
+  for (const shard of interrupted)
+    assert.deepEqual(outcomes(shard), ['interrupted', 'extracted'], `shard ${shard.shard}`);
   assert.equal(new Set(atFailpoint.attempts.map((a) => a.worker)).size, 2, 'the second attempt ran in the new process');
 });
 
@@ -167,16 +217,25 @@ test('the dev server SIGKILLed mid-run and restarted on its state file: the work
   const [host, port] = own.address.split(':') as [string, string];
   const steady = worker({ address: own.address });
   const ownConnection = await Connection.connect({ address: own.address });
-  await new Client({ connection: ownConnection }).workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-server-restart', args: [configFor(out)] });
+  await new Client({ connection: ownConnection }).workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: 'crash-server-restart',
+    args: [configFor(out)],
+  });
   await ownConnection.close();
   const reports = path.join(out, '.tessera', 'shards', 'train');
-  while (!fs.existsSync(reports) || fs.readdirSync(reports).length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (!fs.existsSync(reports) || fs.readdirSync(reports).length < 2)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   own.process.kill('SIGKILL');
   await new Promise((resolve) => own.process.once('exit', resolve));
   const doneAtKill = fs.readdirSync(reports).length;
   assert.ok(doneAtKill < SHARDS, 'the server died mid-run');
 
-  const restarted = await startDevServer({ dbFile: path.join(dir, 'temporal-restart', 'state.db'), ip: host, port: Number(port) });
+  const restarted = await startDevServer({
+    dbFile: path.join(dir, 'temporal-restart', 'state.db'),
+    ip: host,
+    port: Number(port),
+  });
   const restartedConnection = await Connection.connect({ address: restarted.address });
   try {
     await new Client({ connection: restartedConnection }).workflow.getHandle('crash-server-restart').result();
@@ -192,7 +251,11 @@ test('two inference workers at once: every shard extracted once, by both workers
   const out = path.join(dir, 'two-workers');
   worker();
   worker({ queues: 'inference' });
-  await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-two-workers', args: [configFor(out)] });
+  await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: 'crash-two-workers',
+    args: [configFor(out)],
+  });
   await assertLikeReference(out);
   const shards = manifestShards(out);
   for (const shard of shards) assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
@@ -205,7 +268,11 @@ test('a shard file damaged while compaction was down: the successor extracts tha
   for (const proc of started) await proc.killHard(); // earlier tests' workers would take the compaction
   fs.rmSync(path.join(dir, 'markers', 'compact-mid'), { force: true });
   const doomed = worker({ failpoint: 'compact-mid' });
-  const handle = await client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: 'crash-damaged-shard', args: [configFor(out)] });
+  const handle = await client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: 'crash-damaged-shard',
+    args: [configFor(out)],
+  });
   await waitForFile(path.join(dir, 'markers', 'compact-mid'), doomed);
   await doomed.killHard();
   const shardFile = path.join(out, 'shards', 'shard-00003.parquet');
@@ -219,5 +286,6 @@ test('a shard file damaged while compaction was down: the successor extracts tha
   await assertLikeReference(out);
   const shards = manifestShards(out);
   assert.deepEqual(outcomes(shards[3]!), ['extracted', 'extracted'], 'the damaged shard was extracted again');
-  for (const shard of shards.filter((s) => s.shard !== 3)) assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
+  for (const shard of shards.filter((s) => s.shard !== 3))
+    assert.deepEqual(outcomes(shard), ['extracted'], `shard ${shard.shard}`);
 });

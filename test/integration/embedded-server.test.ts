@@ -19,7 +19,14 @@ import { LeaseRecordSchema, type LeaseRecord } from '../../lib/run-folder/record
 import { StatusReportSchema } from '../../lib/run/run-status.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
-import { childProcesses, startTessera, TESSERA_BIN, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
+import {
+  childProcesses,
+  startTessera,
+  TESSERA_BIN,
+  waitForFile,
+  waitUntil,
+  type TesseraProcess,
+} from '../support/processes.ts';
 
 let dir: string;
 let data: string;
@@ -27,7 +34,24 @@ const started: TesseraProcess[] = [];
 const strays: number[] = [];
 
 /** 36 training images in 9 shards of 4: a run lasts long enough to be interrupted mid-way. */
-const runArgs = (out: string) => ['run', '--quiet', '--data', data, '--out', out, '--model', DEFAULT_MODEL, '--shard-size', '4', '--batch-size', '2', '--parallel-shards', '1', '--heartbeat-seconds', '3'];
+const runArgs = (out: string) => [
+  'run',
+  '--quiet',
+  '--data',
+  data,
+  '--out',
+  out,
+  '--model',
+  DEFAULT_MODEL,
+  '--shard-size',
+  '4',
+  '--batch-size',
+  '2',
+  '--parallel-shards',
+  '1',
+  '--heartbeat-seconds',
+  '3',
+];
 
 function tessera(args: string[], options: Parameters<typeof startTessera>[1] = {}): TesseraProcess {
   const proc = startTessera(args, options);
@@ -51,7 +75,10 @@ async function serverOf(out: string, proc: TesseraProcess): Promise<{ pid: numbe
   const dbFile = path.join(out, '.tessera', 'temporal', 'state.db');
   let found: { pid: number; argv: string[] } | undefined;
   await waitUntil(
-    () => (found = childProcesses(proc.child.pid!).find((child) => child.argv.includes('start-dev') && child.argv.includes(dbFile))) !== undefined,
+    () =>
+      (found = childProcesses(proc.child.pid!).find(
+        (child) => child.argv.includes('start-dev') && child.argv.includes(dbFile),
+      )) !== undefined,
     'its Temporal dev server',
     { watched: proc },
   );
@@ -103,7 +130,12 @@ test('two identical runs started together on one folder: one runs, the other is 
   assert.deepEqual([...codes].sort(), [0, 2], outputs);
   const winner = both[codes.indexOf(0)]!;
   const loser = both[codes.indexOf(2)]!;
-  assert.match(loser.output(), new RegExp(`output folder ${out} is in use by another tessera run: pid ${winner.child.pid} on ${os.hostname()}, since \\d{4}-\\d\\d-\\d\\dT`));
+  assert.match(
+    loser.output(),
+    new RegExp(
+      `output folder ${out} is in use by another tessera run: pid ${winner.child.pid} on ${os.hostname()}, since \\d{4}-\\d\\d-\\d\\dT`,
+    ),
+  );
   assert.ok(ended.get(loser)! < ended.get(winner)!, 'the second run was refused while the first still ran');
   assert.doesNotMatch(outputs, /SQLITE_BUSY|database is locked|no such table/);
   noStackTrace(loser.output());
@@ -129,7 +161,12 @@ test('a run on a folder in use mid-run is refused naming host, pid, start and se
   const second = tessera(runArgs(out));
   assert.equal(await second.exited, 2, second.output());
   const since = lease.startedAt.replace(/\./g, '\\.');
-  assert.match(second.output(), new RegExp(`pid ${lease.pid} on ${os.hostname()}, since ${since} .*Temporal server is at ${lease.server.address} \\(Web UI ${lease.server.uiUrl}\\)`));
+  assert.match(
+    second.output(),
+    new RegExp(
+      `pid ${lease.pid} on ${os.hostname()}, since ${since} .*Temporal server is at ${lease.server.address} \\(Web UI ${lease.server.uiUrl}\\)`,
+    ),
+  );
 
   // Nor may a cluster run start a second workflow in it.
   const onCluster = tessera([...runArgs(out), '--address', '127.0.0.1:1']);
@@ -196,7 +233,10 @@ test('tessera SIGKILLed (node alone): its server dies with it, and the same comm
   assert.equal(crashed.resume, ['tessera', ...runArgs(out)].join(' '));
   assert.match(crashed.failure ?? '', new RegExp(`pid ${run.child.pid} .*stopped without finishing`));
   assert.equal(crashed.progress?.stage, 'extract');
-  assert.ok(crashed.progress.shardsDone >= 1 && crashed.progress.shardsDone < crashed.progress.shardsTotal, `shards ${crashed.progress.shardsDone}/${crashed.progress.shardsTotal}`);
+  assert.ok(
+    crashed.progress.shardsDone >= 1 && crashed.progress.shardsDone < crashed.progress.shardsTotal,
+    `shards ${crashed.progress.shardsDone}/${crashed.progress.shardsTotal}`,
+  );
 
   const again = tessera(runArgs(out));
   assert.equal(await again.exited, 0, again.output());
@@ -213,16 +253,32 @@ async function startLeftoverServer(dbFile: string): Promise<{ pid: number; port:
   const logFile = path.join(dir, `leftover-${Date.now()}.log`);
   for (let attempt = 1; ; attempt++) {
     const [port, uiPort] = [await freePort(), await freePort()];
-    const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', dbFile, '--log-level', 'warn'];
+    const args = [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--db-filename',
+      dbFile,
+      '--log-level',
+      'warn',
+    ];
     const log = fs.openSync(logFile, 'w');
     const leftover = spawn(temporalBinary(), args, { detached: true, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     strays.push(leftover.pid!);
     const exited = () => leftover.exitCode !== null || leftover.signalCode !== null;
-    await waitUntil(async () => exited() || !(await portFree(port)), 'the leftover server listens', { timeoutMs: 60_000 });
+    await waitUntil(async () => exited() || !(await portFree(port)), 'the leftover server listens', {
+      timeoutMs: 60_000,
+    });
     if (!exited()) return { pid: leftover.pid!, port, uiPort };
     const output = fs.readFileSync(logFile, 'utf8');
-    if (!/address already in use/.test(output) || attempt >= 3) throw new Error(`the leftover server exited (${leftover.exitCode ?? leftover.signalCode}):\n${output}`);
+    if (!/address already in use/.test(output) || attempt >= 3)
+      throw new Error(`the leftover server exited (${leftover.exitCode ?? leftover.signalCode}):\n${output}`);
   }
 }
 
@@ -234,14 +290,29 @@ test('a server left running on the folder by a run that died (no death signal) i
   const time = new Date(Date.now() - 60_000).toISOString();
   const stale: LeaseRecord = {
     format: 1,
-    owner: 'tessera run (died)', host: os.hostname(), bootId: null, pid: deadHolder, pidStart: null, startedAt: time, renewedAt: time, token: 'died',
-    server: { address: `127.0.0.1:${recorded.port}`, uiUrl: `http://127.0.0.1:${recorded.uiPort}`, pid: recorded.pid, dbFile },
+    owner: 'tessera run (died)',
+    host: os.hostname(),
+    bootId: null,
+    pid: deadHolder,
+    pidStart: null,
+    startedAt: time,
+    renewedAt: time,
+    token: 'died',
+    server: {
+      address: `127.0.0.1:${recorded.port}`,
+      uiUrl: `http://127.0.0.1:${recorded.uiPort}`,
+      pid: recorded.pid,
+      dbFile,
+    },
   };
   fs.writeFileSync(leaseFile(out), JSON.stringify(stale));
 
   const run = tessera(runArgs(out));
   assert.equal(await run.exited, 0, run.output());
-  assert.match(run.output(), new RegExp(`stopped the Temporal server \\(pid ${recorded.pid}\\) that an earlier run on this folder left running`));
+  assert.match(
+    run.output(),
+    new RegExp(`stopped the Temporal server \\(pid ${recorded.pid}\\) that an earlier run on this folder left running`),
+  );
   assert.ok(!processAlive(recorded.pid), 'the leftover server is gone');
 
   const unrecorded = await startLeftoverServer(dbFile);
@@ -266,9 +337,15 @@ test('an unusable state file (corrupt) is moved aside with one line and the run 
 
   const again = tessera([...runArgs(out), '--keep-shards']);
   assert.equal(await again.exited, 0, again.output());
-  const notes = again.output().split('\n').filter((line) => /state file/.test(line));
+  const notes = again
+    .output()
+    .split('\n')
+    .filter((line) => /state file/.test(line));
   assert.equal(notes.length, 1, again.output());
-  assert.match(notes[0]!, /^tessera: the local Temporal server cannot use its state file .*state\.db \(.*not a database.*\): moved it to state\.db\.broken-\d{8}T\d{6}Z and starting with a fresh one; nothing is lost/);
+  assert.match(
+    notes[0]!,
+    /^tessera: the local Temporal server cannot use its state file .*state\.db \(.*not a database.*\): moved it to state\.db\.broken-\d{8}T\d{6}Z and starting with a fresh one; nothing is lost/,
+  );
   const broken = fs.readdirSync(stateDir).filter((name) => name.startsWith('state.db.broken-'));
   assert.equal(broken.length, 1, broken.join(', '));
   assert.deepEqual(fs.readFileSync(path.join(stateDir, broken[0]!)), garbage, 'the broken state is kept, unchanged');
@@ -282,18 +359,28 @@ test('a state file the server blames is put back when a fresh server fails too: 
   fs.writeFileSync(dbFile, 'the only copy');
   // A server that always blames its database, whatever the file.
   const fake = path.join(dir, 'always-failing-temporal');
-  fs.writeFileSync(fake, '#!/bin/sh\necho "Error: failed starting server: SQL logic error: no such table: namespaces (1)" >&2\nexit 1\n', { mode: 0o755 });
+  fs.writeFileSync(
+    fake,
+    '#!/bin/sh\necho "Error: failed starting server: SQL logic error: no such table: namespaces (1)" >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
   const lines: string[] = [];
   const saved = process.env.TESSERA_TEMPORAL_BIN;
   process.env.TESSERA_TEMPORAL_BIN = fake;
   try {
-    await assert.rejects(startDevServerOnOwnState({ dbFile }, (line) => lines.push(line)), DevServerStartError);
+    await assert.rejects(
+      startDevServerOnOwnState({ dbFile }, (line) => lines.push(line)),
+      DevServerStartError,
+    );
   } finally {
     if (saved === undefined) delete process.env.TESSERA_TEMPORAL_BIN;
     else process.env.TESSERA_TEMPORAL_BIN = saved;
   }
   assert.equal(fs.readFileSync(dbFile, 'utf8'), 'the only copy');
-  assert.deepEqual(fs.readdirSync(stateDir).filter((name) => name.includes('broken')), []);
+  assert.deepEqual(
+    fs.readdirSync(stateDir).filter((name) => name.includes('broken')),
+    [],
+  );
   assert.equal(lines.length, 2, lines.join('\n'));
   assert.match(lines[0]!, /cannot use its state file .* moved it to state\.db\.broken-/);
   assert.match(lines[1]!, /a fresh server failed too, so the state file was not the cause: put state\.db back/);
@@ -306,27 +393,67 @@ test('an output folder that cannot be written is refused with its cause (read-on
   fs.chmodSync(path.join(locked, 'ro'), 0o555);
   // Root writes anywhere: then the run is made as nobody.
   const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : [];
-  const command = [...asUser, process.execPath, TESSERA_BIN, 'run', '--data', data, '--out', path.join(locked, 'ro', 'out')];
+  const command = [
+    ...asUser,
+    process.execPath,
+    TESSERA_BIN,
+    'run',
+    '--data',
+    data,
+    '--out',
+    path.join(locked, 'ro', 'out'),
+  ];
   const denied = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 60_000 });
   assert.equal(denied.status, 1, denied.stderr);
-  assert.match(denied.stderr, new RegExp(`cannot write to output folder ${locked}/ro/out: it is not writable by this user \\(EACCES at ${locked}/ro/out\\)`));
+  assert.match(
+    denied.stderr,
+    new RegExp(
+      `cannot write to output folder ${locked}/ro/out: it is not writable by this user \\(EACCES at ${locked}/ro/out\\)`,
+    ),
+  );
   noStackTrace(denied.stderr);
 
   // A read-only file system and a full disk, as tmpfs mounts in a private mount namespace.
   if (spawnSync('unshare', ['-rm', 'true']).status !== 0) {
-    t.diagnostic('unshare -rm (user and mount namespaces) is not available here: read-only and full file systems not checked');
+    t.diagnostic(
+      'unshare -rm (user and mount namespaces) is not available here: read-only and full file systems not checked',
+    );
     return;
   }
   const mountPoint = path.join(locked, 'mnt');
   fs.mkdirSync(mountPoint);
   const inNamespace = (setup: string, out: string) =>
-    spawnSync('unshare', ['-rm', 'sh', '-c', `${setup} && exec "$0" "$1" run --data "$2" --out "$3"`, process.execPath, TESSERA_BIN, data, out], { encoding: 'utf8', timeout: 60_000 });
-  const readOnly = inNamespace(`mount -t tmpfs tmpfs ${mountPoint} && mkdir ${mountPoint}/out && mount -o remount,ro ${mountPoint}`, path.join(mountPoint, 'out', 'new'));
+    spawnSync(
+      'unshare',
+      [
+        '-rm',
+        'sh',
+        '-c',
+        `${setup} && exec "$0" "$1" run --data "$2" --out "$3"`,
+        process.execPath,
+        TESSERA_BIN,
+        data,
+        out,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+  const readOnly = inNamespace(
+    `mount -t tmpfs tmpfs ${mountPoint} && mkdir ${mountPoint}/out && mount -o remount,ro ${mountPoint}`,
+    path.join(mountPoint, 'out', 'new'),
+  );
   assert.equal(readOnly.status, 1, readOnly.stderr);
-  assert.match(readOnly.stderr, new RegExp(`cannot write to output folder ${mountPoint}/out/new: it is on a read-only file system \\(EROFS at ${mountPoint}/out/new\\)`));
+  assert.match(
+    readOnly.stderr,
+    new RegExp(
+      `cannot write to output folder ${mountPoint}/out/new: it is on a read-only file system \\(EROFS at ${mountPoint}/out/new\\)`,
+    ),
+  );
   noStackTrace(readOnly.stderr);
 
-  const full = inNamespace(`mount -t tmpfs -o size=64k tmpfs ${mountPoint} && mkdir ${mountPoint}/out && (dd if=/dev/zero of=${mountPoint}/fill bs=4k 2>/dev/null; true)`, path.join(mountPoint, 'out'));
+  const full = inNamespace(
+    `mount -t tmpfs -o size=64k tmpfs ${mountPoint} && mkdir ${mountPoint}/out && (dd if=/dev/zero of=${mountPoint}/fill bs=4k 2>/dev/null; true)`,
+    path.join(mountPoint, 'out'),
+  );
   assert.equal(full.status, 1, full.stderr);
   assert.match(full.stderr, new RegExp(`cannot write to output folder ${mountPoint}/out: the disk is full \\(ENOSPC`));
   noStackTrace(full.stderr);

@@ -34,9 +34,22 @@ let client: Client;
 
 /** What extractShard returns, from the shard's real plan file, without reading an image. */
 async function standInExtractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
-  const plan = JSON.parse(await fs.promises.readFile(runLayout(config).split(split).plan(shard), 'utf8')) as { images: unknown[] };
+  const plan = JSON.parse(await fs.promises.readFile(runLayout(config).split(split).plan(shard), 'utf8')) as {
+    images: unknown[];
+  };
   const images = plan.images.length;
-  return { split, shard, images, extracted: images, rows: images * 64, channels: 1280, grid: [8, 8], parquet: null, seconds: 0, errorCount: 0 };
+  return {
+    split,
+    shard,
+    images,
+    extracted: images,
+    rows: images * 64,
+    channels: 1280,
+    grid: [8, 8],
+    parquet: null,
+    seconds: 0,
+    errorCount: 0,
+  };
 }
 
 const standInCpu = {
@@ -44,13 +57,39 @@ const standInCpu = {
     return 0;
   },
   async compact(_config: RunConfig, split: Split, shardCount: number): Promise<CompactSummary> {
-    return { split, rows: 0, images: shardCount, extracted: 0, errors: 0, tilesPerImage: 64, channels: 1280, bytes: 0, seconds: 0 };
+    return {
+      split,
+      rows: 0,
+      images: shardCount,
+      extracted: 0,
+      errors: 0,
+      tilesPerImage: 64,
+      channels: 1280,
+      bytes: 0,
+      seconds: 0,
+    };
   },
   async followExtraction(_config: RunConfig, split: Split, shardCount: number): Promise<FollowedCompaction> {
-    return { split, temp: 'stand-in', sha256: '', shards: Array.from({ length: shardCount }, () => ({ parquet: null, parquetSha256: null })), seconds: 0 };
+    return {
+      split,
+      temp: 'stand-in',
+      sha256: '',
+      shards: Array.from({ length: shardCount }, () => ({ parquet: null, parquetSha256: null })),
+      seconds: 0,
+    };
   },
   async publishFollowed(_config: RunConfig, followed: FollowedCompaction): Promise<CompactSummary> {
-    return { split: followed.split, rows: 0, images: followed.shards.length, extracted: 0, errors: 0, tilesPerImage: 64, channels: 1280, bytes: 0, seconds: 0 };
+    return {
+      split: followed.split,
+      rows: 0,
+      images: followed.shards.length,
+      extracted: 0,
+      errors: 0,
+      tilesPerImage: 64,
+      channels: 1280,
+      bytes: 0,
+      seconds: 0,
+    };
   },
   async writeManifest(): Promise<string> {
     return 'manifest.json (stand-in)';
@@ -82,19 +121,42 @@ test('1,000,000 images: the run and each shard-range child stay within a few tho
     connection: native,
     taskQueue: TASK_QUEUES.cpu,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
-    activities: { preflight: real.preflight, prepareSplit: real.prepareSplit, planShards: real.planShards, ...standInCpu },
+    activities: {
+      preflight: real.preflight,
+      prepareSplit: real.prepareSplit,
+      planShards: real.planShards,
+      ...standInCpu,
+    },
     maxConcurrentActivityTaskExecutions: 2,
   });
-  const inference = await Worker.create({ connection: native, taskQueue: TASK_QUEUES.inference, activities: { extractShard: standInExtractShard }, maxConcurrentActivityTaskExecutions: 16 });
-  const following = await Worker.create({ connection: native, taskQueue: FOLLOWING_COMPACTION_QUEUE, activities: { followExtraction: standInCpu.followExtraction } });
-  const config = parseRunConfig({ data: path.join(dir, 'data'), out: path.join(dir, 'out'), model: DEFAULT_MODEL, valSamples: 0 });
+  const inference = await Worker.create({
+    connection: native,
+    taskQueue: TASK_QUEUES.inference,
+    activities: { extractShard: standInExtractShard },
+    maxConcurrentActivityTaskExecutions: 16,
+  });
+  const following = await Worker.create({
+    connection: native,
+    taskQueue: FOLLOWING_COMPACTION_QUEUE,
+    activities: { followExtraction: standInCpu.followExtraction },
+  });
+  const config = parseRunConfig({
+    data: path.join(dir, 'data'),
+    out: path.join(dir, 'out'),
+    model: DEFAULT_MODEL,
+    valSamples: 0,
+  });
   assert.ok(config.ok);
   const workflowId = 'history-1m';
   let summary: RunSummary | undefined;
   await cpu.runUntil(
     inference.runUntil(
       following.runUntil(async () => {
-        summary = await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [config.config] });
+        summary = await client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+          taskQueue: TASK_QUEUES.cpu,
+          workflowId,
+          args: [config.config],
+        });
       }),
     ),
   );
@@ -116,7 +178,10 @@ test('1,000,000 images: the run and each shard-range child stay within a few tho
     const count = last - first + 1;
     const completed = history.events?.filter((event) => event.activityTaskCompletedEventAttributes).length ?? 0;
     assert.equal(completed, count, `child ${first}-${last} ran its ${count} shards`);
-    assert.ok(events < 7 * count + 50 && events < 2_000, `child ${first}-${last}: ${events} events for ${count} shards`);
+    assert.ok(
+      events < 7 * count + 50 && events < 2_000,
+      `child ${first}-${last}: ${events} events for ${count} shards`,
+    );
     childShards += completed;
     childEvents.push(events);
   }

@@ -28,7 +28,12 @@ after(async () => {
   await temporal?.stop();
 });
 
-async function tessera(batchSize: number, model = TIMM_B0_MODEL, output: number | string = 4, name = `b${batchSize}`): Promise<string> {
+async function tessera(
+  batchSize: number,
+  model = TIMM_B0_MODEL,
+  output: number | string = 4,
+  name = `b${batchSize}`,
+): Promise<string> {
   const out = path.join(dir, `tessera-${name}`);
   await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
@@ -39,26 +44,56 @@ async function tessera(batchSize: number, model = TIMM_B0_MODEL, output: number 
 }
 
 async function compare(ours: string, referenceFile: string): Promise<Record<string, number | boolean>> {
-  const { stdout } = await run(PYTHON, [reference('compare_vectors.py'), ours, referenceFile, '--tolerance', '1e-4']).catch((e: { stdout: string }) => e);
+  const { stdout } = await run(PYTHON, [
+    reference('compare_vectors.py'),
+    ours,
+    referenceFile,
+    '--tolerance',
+    '1e-4',
+  ]).catch((e: { stdout: string }) => e);
   return JSON.parse(stdout) as Record<string, number | boolean>;
 }
 
 test('vectors match the notebook method in PyTorch (same timm weights) at batch sizes 1 and 32', async (t) => {
   const referenceFile = path.join(dir, 'reference.parquet');
-  await run(PYTHON, ['-W', 'ignore', reference('notebook_vectors.py'), '--data', data, '--out', referenceFile, '--backbone', 'efficientnet_b0'], { timeout: 300_000 });
+  await run(
+    PYTHON,
+    [
+      '-W',
+      'ignore',
+      reference('notebook_vectors.py'),
+      '--data',
+      data,
+      '--out',
+      referenceFile,
+      '--backbone',
+      'efficientnet_b0',
+    ],
+    { timeout: 300_000 },
+  );
   for (const batchSize of [1, 32]) {
     const report = await compare(await tessera(batchSize), referenceFile);
     t.diagnostic(`batch ${batchSize}: ${JSON.stringify(report)}`);
     assert.equal(report.missing_from_ours, 0, `batch ${batchSize}`);
     assert.equal(report.extra_in_ours, 0, `batch ${batchSize}`);
     assert.equal(report.compared, (26 - 3) * 64);
-    assert.ok((report.max_rel_error as number) < 1e-4, `batch ${batchSize}: max relative error ${report.max_rel_error}`);
+    assert.ok(
+      (report.max_rel_error as number) < 1e-4,
+      `batch ${batchSize}: max relative error ${report.max_rel_error}`,
+    );
   }
 });
 
 test('pyarrow reads the notebook types, dictionary-encoded target and file, float32 vectors', async () => {
-  const { stdout } = await run(PYTHON, [reference('describe_parquet.py'), path.join(dir, 'tessera-b32', 'vectors.parquet')]);
-  const described = JSON.parse(stdout) as { types: Record<string, string>; encodings: Record<string, string[]>; first_vector_length: number };
+  const { stdout } = await run(PYTHON, [
+    reference('describe_parquet.py'),
+    path.join(dir, 'tessera-b32', 'vectors.parquet'),
+  ]);
+  const described = JSON.parse(stdout) as {
+    types: Record<string, string>;
+    encodings: Record<string, string[]>;
+    first_vector_length: number;
+  };
   assert.deepEqual(described.types, {
     i: 'int32',
     vector: 'fixed_size_binary[1280]',
@@ -67,16 +102,42 @@ test('pyarrow reads the notebook types, dictionary-encoded target and file, floa
     x: 'int32',
     y: 'int32',
   });
-  assert.ok(described.encodings.target!.some((e) => e.includes('DICTIONARY')), `target: ${described.encodings.target}`);
-  assert.ok(described.encodings.file!.some((e) => e.includes('DICTIONARY')), `file: ${described.encodings.file}`);
+  assert.ok(
+    described.encodings.target!.some((e) => e.includes('DICTIONARY')),
+    `target: ${described.encodings.target}`,
+  );
+  assert.ok(
+    described.encodings.file!.some((e) => e.includes('DICTIONARY')),
+    `file: ${described.encodings.file}`,
+  );
   assert.equal(described.first_vector_length, 320);
 });
 
 test('any timm backbone and level: resnet18 exported by infra/, level 2 chosen by index and by name', async (t) => {
   const model = path.join(dir, 'resnet18.onnx');
-  await run(PYTHON, ['-W', 'ignore', path.join(PROJECT_ROOT, 'infra', 'export_model.py'), '--backbone', 'resnet18', '--out', model], { timeout: 300_000 });
+  await run(
+    PYTHON,
+    ['-W', 'ignore', path.join(PROJECT_ROOT, 'infra', 'export_model.py'), '--backbone', 'resnet18', '--out', model],
+    { timeout: 300_000 },
+  );
   const referenceFile = path.join(dir, 'reference-resnet18.parquet');
-  await run(PYTHON, ['-W', 'ignore', reference('notebook_vectors.py'), '--data', data, '--out', referenceFile, '--backbone', 'resnet18', '--level', '2'], { timeout: 300_000 });
+  await run(
+    PYTHON,
+    [
+      '-W',
+      'ignore',
+      reference('notebook_vectors.py'),
+      '--data',
+      data,
+      '--out',
+      referenceFile,
+      '--backbone',
+      'resnet18',
+      '--level',
+      '2',
+    ],
+    { timeout: 300_000 },
+  );
   for (const output of [2, 'level_2']) {
     const report = await compare(await tessera(8, model, output, `resnet18-${output}`), referenceFile);
     t.diagnostic(`resnet18 output ${output}: ${JSON.stringify(report)}`);

@@ -42,12 +42,27 @@ function finishedRun(): Promise<RunSummary> {
   finished ??= (async () => {
     const run = await tessera(['run', ...runArgs()]);
     assert.equal(run.code, 0, run.output);
-    return (await client.workflow.getHandle<ExtractVectorsWorkflow>(workflowIdForOutput(out)).result());
+    return await client.workflow.getHandle<ExtractVectorsWorkflow>(workflowIdForOutput(out)).result();
   })();
   return finished;
 }
 
-const runArgs = () => ['--address', server.address, '--data', data, '--out', out, '--shard-size', '300', '--batch-size', '4', '--parallel-shards', '2', '--heartbeat-seconds', '5'];
+const runArgs = () => [
+  '--address',
+  server.address,
+  '--data',
+  data,
+  '--out',
+  out,
+  '--shard-size',
+  '300',
+  '--batch-size',
+  '4',
+  '--parallel-shards',
+  '2',
+  '--heartbeat-seconds',
+  '5',
+];
 
 async function tessera(args: string[]): Promise<{ code: number | null; output: string }> {
   const proc = startTessera(args);
@@ -82,8 +97,30 @@ before(async () => {
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection });
   metricsAddress = `127.0.0.1:${await freePort()}`;
-  cpuWorker = startTessera(['worker', '--address', server.address, '--allow-root', dir, '--queues', 'cpu', '--log-format', 'json', '--metrics-address', metricsAddress]);
-  inferenceWorker = startTessera(['worker', '--address', server.address, '--allow-root', dir, '--queues', 'inference', '--log-format', 'json']);
+  cpuWorker = startTessera([
+    'worker',
+    '--address',
+    server.address,
+    '--allow-root',
+    dir,
+    '--queues',
+    'cpu',
+    '--log-format',
+    'json',
+    '--metrics-address',
+    metricsAddress,
+  ]);
+  inferenceWorker = startTessera([
+    'worker',
+    '--address',
+    server.address,
+    '--allow-root',
+    dir,
+    '--queues',
+    'inference',
+    '--log-format',
+    'json',
+  ]);
 });
 
 after(async () => {
@@ -98,7 +135,11 @@ test('status shows a running run, cancel stops it without half-written files, an
   const run = startTessera(['run', ...runArgs(), '--quiet']);
   // While shard 0 runs, its heartbeats are the only progress: wait for them, then ask for the status.
   const handle = client.workflow.getHandle(workflowIdForOutput(out));
-  await waitUntil(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, 'heartbeats of a running shard', { watched: run });
+  await waitUntil(
+    async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8,
+    'heartbeats of a running shard',
+    { watched: run },
+  );
   const status = await tessera(['status', '--address', server.address, '--out', out, '--json']);
   assert.equal(status.code, 0, status.output);
   const running = StatusReportSchema.parse(JSON.parse(status.output));
@@ -114,7 +155,12 @@ test('status shows a running run, cancel stops it without half-written files, an
   assert.ok(running.progress.imagesSeen >= 8, `images seen ${running.progress.imagesSeen}`);
   assert.ok(running.progress.running.length <= 1, 'the waiting shard has no heartbeat');
   for (const shard of running.progress.running) assert.equal(shard.split, 'train');
-  assert.ok(running.progress.imagesPerSecond !== null && running.progress.imagesPerSecond > 0 && running.progress.etaSeconds !== null && running.progress.etaSeconds > 0);
+  assert.ok(
+    running.progress.imagesPerSecond !== null &&
+      running.progress.imagesPerSecond > 0 &&
+      running.progress.etaSeconds !== null &&
+      running.progress.etaSeconds > 0,
+  );
   const text = await tessera(['status', '--address', server.address, '--out', out]);
   assert.match(text.output, /state {5}running\n/);
   assert.match(text.output, /shards {4}[01]\/3 done/);
@@ -133,18 +179,31 @@ test('status shows a running run, cancel stops it without half-written files, an
   const reports = filesNamed(path.join(out, '.tessera', 'shards', 'train'), '.json').length;
   assert.ok(reports >= 1 && reports < SHARDS, `${reports} shards finished before the cancel`);
   const attemptLines = filesNamed(path.join(out, '.tessera', 'attempts', 'train'), '.jsonl')
-    .flatMap((name) => fs.readFileSync(path.join(out, '.tessera', 'attempts', 'train', name), 'utf8').trim().split('\n'))
+    .flatMap((name) =>
+      fs
+        .readFileSync(path.join(out, '.tessera', 'attempts', 'train', name), 'utf8')
+        .trim()
+        .split('\n'),
+    )
     .map((line) => JSON.parse(line) as { event: string });
-  assert.equal(attemptLines.filter((line) => line.event === 'cancelled').length, 1, `the shard in flight stopped at a heartbeat and recorded it: ${JSON.stringify(attemptLines)}\n${inferenceWorker.output().slice(-3000)}`);
+  assert.equal(
+    attemptLines.filter((line) => line.event === 'cancelled').length,
+    1,
+    `the shard in flight stopped at a heartbeat and recorded it: ${JSON.stringify(attemptLines)}\n${inferenceWorker.output().slice(-3000)}`,
+  );
   const { status: closed } = await client.workflow.getHandle(workflowIdForOutput(out)).describe();
   assert.equal(closed.name, 'CANCELLED');
 
   // The shard-range child closed only after its running activity had stopped: every activity in
   // its history ended (completed, or cancelled and confirmed) before the child's own cancellation.
-  const child = (await client.workflow.getHandle(`${workflowIdForOutput(out)}--train-shards-0-2`).fetchHistory()).events ?? [];
+  const child =
+    (await client.workflow.getHandle(`${workflowIdForOutput(out)}--train-shards-0-2`).fetchHistory()).events ?? [];
   const count = (kind: string) => child.filter((event) => event[kind as keyof typeof event]).length;
   assert.ok(count('workflowExecutionCanceledEventAttributes') === 1, 'the child was cancelled');
-  assert.equal(count('activityTaskScheduledEventAttributes'), count('activityTaskCompletedEventAttributes') + count('activityTaskCanceledEventAttributes'));
+  assert.equal(
+    count('activityTaskScheduledEventAttributes'),
+    count('activityTaskCompletedEventAttributes') + count('activityTaskCanceledEventAttributes'),
+  );
   assert.ok(count('activityTaskCanceledEventAttributes') >= 1, 'the running shard was cancelled');
 
   const resumed = await tessera(['run', ...runArgs()]);
@@ -156,7 +215,11 @@ test('status shows a running run, cancel stops it without half-written files, an
   const shards = manifestShards();
   assert.equal(shards.length, SHARDS);
   const outcomes = shards.map((s) => s.attempts.map((a) => a.outcome).join(','));
-  assert.equal(outcomes.filter((o) => o === 'extracted,reused').length, reports, 'shards finished before the cancel were reused, not redone');
+  assert.equal(
+    outcomes.filter((o) => o === 'extracted,reused').length,
+    reports,
+    'shards finished before the cancel were reused, not redone',
+  );
   assert.equal(outcomes.filter((o) => o === 'cancelled,extracted').length, 1);
   assert.equal(outcomes.filter((o) => o === 'extracted').length, SHARDS - reports - 1);
 });
@@ -165,7 +228,8 @@ test('one worker process per task queue: every shard ran on the inference proces
   await finishedRun();
   const inferenceProcess = `${os.hostname()}:${inferenceWorker.child.pid}`;
   for (const shard of manifestShards()) {
-    for (const attempt of shard.attempts) assert.equal(attempt.worker, inferenceProcess, `shard ${shard.shard} ran on ${attempt.worker}`);
+    for (const attempt of shard.attempts)
+      assert.equal(attempt.worker, inferenceProcess, `shard ${shard.shard} ran on ${attempt.worker}`);
   }
   assert.match(cpuWorker.output(), /"message":"run stage"/, 'the CPU process ran the workflow');
   assert.doesNotMatch(inferenceWorker.output(), /"message":"run stage"/, 'the inference process ran no workflow');
@@ -176,7 +240,9 @@ test('JSON logs carry the workflow, run and shard of each line', async () => {
   // The resumed run's shard-range child: 3 lines, one per shard (reused or extracted).
   const childId = `${workflowIdForOutput(out)}--train-shards-0-2`;
   const { runId: childRunId } = await client.workflow.getHandle(childId).describe();
-  const extracted = jsonLogLines(inferenceWorker).filter((line) => line.message === 'shard extracted' && line.workflowRunId === childRunId);
+  const extracted = jsonLogLines(inferenceWorker).filter(
+    (line) => line.message === 'shard extracted' && line.workflowRunId === childRunId,
+  );
   assert.equal(extracted.length, SHARDS);
   for (const line of extracted) {
     assert.match(String(line.workflowId), new RegExp(`^${workflowIdForOutput(out)}--train-shards-0-2$`));
@@ -187,8 +253,13 @@ test('JSON logs carry the workflow, run and shard of each line', async () => {
     assert.equal(line.level, 'INFO');
   }
   assert.deepEqual(new Set(extracted.map((line) => line.shard)).size, SHARDS);
-  const stages = jsonLogLines(cpuWorker).filter((line) => line.message === 'run stage' && line.workflowId === summary.workflowId);
-  assert.ok(stages.some((line) => line.stage === 'compact' && typeof line.runId === 'string'), 'workflow log lines carry the run id');
+  const stages = jsonLogLines(cpuWorker).filter(
+    (line) => line.message === 'run stage' && line.workflowId === summary.workflowId,
+  );
+  assert.ok(
+    stages.some((line) => line.stage === 'compact' && typeof line.runId === 'string'),
+    'workflow log lines carry the run id',
+  );
 });
 
 test('the Prometheus endpoint serves the SDK metrics', async () => {
@@ -205,7 +276,10 @@ async function waitForTextInAnyFrame(page: Page, pattern: RegExp, timeoutMs = 30
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const frame of page.frames()) {
-      const text = await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '');
+      const text = await frame
+        .locator('body')
+        .innerText({ timeout: 1_000 })
+        .catch(() => '');
       if (pattern.test(text.replace(/[\u2044\u2215]/g, '/'))) return; // Markdown typesets a/b with fraction slashes
     }
     if (Date.now() > deadline) throw new Error(`the page shows no ${pattern}`);
@@ -232,21 +306,32 @@ test('the Temporal UI shows the run, its summary and its shard ranges', async ()
     await waitForTextInAnyFrame(page, /done: shards 3\/3, images 900\/900, rows 57600, errors 0/);
     await shot('temporal-ui-run.png');
 
-    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId STARTS_WITH "${summary.workflowId}"`)}`);
+    await page.goto(
+      `${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId STARTS_WITH "${summary.workflowId}"`)}`,
+    );
     await page.getByText(`${summary.workflowId}--train-shards-0-2`).first().waitFor({ timeout: 30_000 });
     await shot('temporal-ui-list.png');
 
     // The shard-range child: its summary, and each shard activity under its own summary.
     const childId = `${summary.workflowId}--train-shards-0-2`;
     const { runId: childRunId } = await client.workflow.getHandle(childId).describe();
-    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(childId)}/${childRunId}/history`);
+    await page.goto(
+      `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(childId)}/${childRunId}/history`,
+    );
     await page.getByText('COMPLETED').first().waitFor({ timeout: 30_000 });
     await waitForTextInAnyFrame(page, /train shard 2/);
     await shot('temporal-ui-shard-range.png');
     assert.ok(fs.statSync(path.join(artifacts, 'temporal-ui-run.png')).size > 10_000);
   } catch (error) {
     await shot('temporal-ui-failure.png');
-    const texts = await Promise.all(page.frames().map((frame) => frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '')));
+    const texts = await Promise.all(
+      page.frames().map((frame) =>
+        frame
+          .locator('body')
+          .innerText({ timeout: 1_000 })
+          .catch(() => ''),
+      ),
+    );
     fs.writeFileSync(path.join(artifacts, 'temporal-ui-failure.txt'), texts.join('\n----- frame -----\n'));
     throw error;
   } finally {
@@ -256,13 +341,36 @@ test('the Temporal UI shows the run, its summary and its shard ranges', async ()
 
 test('SIGTERM lets a running shard finish within --shutdown-grace, then the worker exits cleanly', async () => {
   const out2 = path.join(dir, 'out-graceful');
-  const run = startTessera(['run', '--address', server.address, '--data', data, '--out', out2, '--shard-size', '900', '--batch-size', '4', '--quiet']);
+  const run = startTessera([
+    'run',
+    '--address',
+    server.address,
+    '--data',
+    data,
+    '--out',
+    out2,
+    '--shard-size',
+    '900',
+    '--batch-size',
+    '4',
+    '--quiet',
+  ]);
   const handle = client.workflow.getHandle(workflowIdForOutput(out2));
-  await waitUntil(async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8, 'heartbeats of a running shard', { watched: run });
+  await waitUntil(
+    async () => ((await readProgress(client, handle))?.imagesSeen ?? 0) >= 8,
+    'heartbeats of a running shard',
+    { watched: run },
+  );
   process.kill(inferenceWorker.child.pid!, 'SIGTERM'); // default --shutdown-grace 5m
   assert.equal(await inferenceWorker.exited, 0, inferenceWorker.output().slice(-2000));
   const attempts = fs.readFileSync(path.join(out2, '.tessera', 'attempts', 'train', 'shard-00000.jsonl'), 'utf8');
-  assert.deepEqual(attempts.trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event), ['started', 'extracted']);
+  assert.deepEqual(
+    attempts
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { event: string }).event),
+    ['started', 'extracted'],
+  );
   assert.equal(await run.exited, 0, run.output()); // the rest (compaction) runs on the CPU worker
   const result = await handle.result();
   assert.equal(result.counts.extractedImages, 900);

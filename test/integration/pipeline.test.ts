@@ -57,7 +57,9 @@ test('the summary counts add up: every input row is a vector or an error', () =>
 
 test('vectors.parquet has the notebook schema, read back with DuckDB', async () => {
   const vectors = path.join(out, 'vectors.parquet');
-  const schema = await duckdbRows(`SELECT name, type, type_length, converted_type FROM parquet_schema('${vectors}') WHERE name <> 'schema'`);
+  const schema = await duckdbRows(
+    `SELECT name, type, type_length, converted_type FROM parquet_schema('${vectors}') WHERE name <> 'schema'`,
+  );
   assert.deepEqual(schema, [
     ['i', 'INT32', null, null],
     ['vector', 'FIXED_LEN_BYTE_ARRAY', '1280', null],
@@ -85,9 +87,13 @@ test('i is unique, ordered, and contiguous except for the images in errors.csv',
   assert.equal(distinct, rows);
   assert.equal(ordered, true, 'rows are stored in i order');
   const training = fs.readFileSync(path.join(out, 'training.csv'), 'utf8').trim().split('\n').slice(1);
-  const failedOrdinals = training.flatMap((line, ordinal) => (/img_00007\.jpg|missing\.jpg/.test(line) ? [ordinal] : []));
+  const failedOrdinals = training.flatMap((line, ordinal) =>
+    /img_00007\.jpg|missing\.jpg/.test(line) ? [ordinal] : [],
+  );
   assert.equal(failedOrdinals.length, 2);
-  const expected = training.flatMap((_, ordinal) => (failedOrdinals.includes(ordinal) ? [] : Array.from({ length: 64 }, (_, t) => ordinal * 64 + t)));
+  const expected = training.flatMap((_, ordinal) =>
+    failedOrdinals.includes(ordinal) ? [] : Array.from({ length: 64 }, (_, t) => ordinal * 64 + t),
+  );
   const actual = (await duckdbRows(`SELECT i FROM read_parquet('${vectors}') ORDER BY i`)).map(([i]) => i);
   assert.deepEqual(actual, expected);
 });
@@ -100,10 +106,16 @@ test('every (file, x, y) appears exactly once, with x and y on the 8×8 grid and
   assert.equal(distinctCells, cells);
   assert.deepEqual([minX, maxX, minY, maxY], [0, 7, 0, 7]);
   const csvTargets = new Map(
-    fs.readFileSync(path.join(data, 'train.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',') as [string, string]),
+    fs
+      .readFileSync(path.join(data, 'train.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',') as [string, string]),
   );
   const fileTargets = await duckdbRows(`SELECT DISTINCT file, target FROM read_parquet('${vectors}')`);
-  for (const [file, target] of fileTargets) assert.equal(String(target), csvTargets.get(String(file)), `target of ${file}`);
+  for (const [file, target] of fileTargets)
+    assert.equal(String(target), csvTargets.get(String(file)), `target of ${file}`);
   const [[wrongI]] = (await duckdbRows(
     `SELECT count(*)::INT FROM read_parquet('${vectors}') WHERE i % 64 <> x * 8 + y`,
   )) as [[number]];
@@ -115,7 +127,9 @@ test('vectors equal a direct onnxruntime run on the same images', async () => {
   for (const file of ['img_00000.jpg', 'img_00004.jpg', 'img_00010.jpg', 'img_00044.jpg']) {
     // img_00004 is 512×512, img_00044 256×256; img_00010 follows the broken img_00007 in its batch (img_00008 and _09 are validation images).
     const reference = await referenceFeatures(DEFAULT_MODEL, path.join(data, 'images', file), 256, 'level_4');
-    const rows = (await duckdbRows(`SELECT x, y, vector FROM read_parquet('${vectors}') WHERE file = '${file}' ORDER BY i`)) as [number, number, { bytes: Uint8Array }][];
+    const rows = (await duckdbRows(
+      `SELECT x, y, vector FROM read_parquet('${vectors}') WHERE file = '${file}' ORDER BY i`,
+    )) as [number, number, { bytes: Uint8Array }][];
     assert.equal(rows.length, 64, `${file} has its 64 tiles (a training image of the sample data, seed 42)`);
     let worst = 0;
     for (const [x, y, blob] of rows) {
@@ -134,16 +148,26 @@ test('errors.csv names each lost row and why; manifest.json records the run', ()
   const errors = fs.readFileSync(path.join(out, 'errors.csv'), 'utf8').trim().split('\n');
   assert.equal(errors[0], 'image_id,hotel_id,split,stage,reason');
   assert.equal(errors.length, 3);
-  assert.match(errors.find((l) => l.startsWith('missing.jpg'))!, /missing\.jpg,1001,train,extract,image file .*missing\.jpg does not exist/);
-  assert.match(errors.find((l) => l.startsWith('img_00007.jpg'))!, /img_00007\.jpg,1002,train,extract,.+/);
+  assert.match(
+    errors.find((l) => l.startsWith('missing.jpg'))!,
+    /missing\.jpg,1001,train,extract,image file .*missing\.jpg does not exist/,
+  );
+  assert.match(
+    errors.find((l) => l.startsWith('img_00007.jpg'))!,
+    /img_00007\.jpg,1002,train,extract,.+/,
+  );
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   assert.match(manifest.model.sha256, /^[0-9a-f]{64}$/);
   assert.deepEqual(manifest.counts, summary.counts);
   assert.equal(manifest.counts.errors, 2);
   assert.equal(manifest.config.shardSize, 8);
-  for (const stage of ['split', 'plan', 'extract', 'compact', 'total']) assert.equal(typeof manifest.timings[stage], 'number');
+  for (const stage of ['split', 'plan', 'extract', 'compact', 'total'])
+    assert.equal(typeof manifest.timings[stage], 'number');
   // missing.jpg is the last training row, alone in the last shard: that shard wrote no file.
-  assert.equal(manifest.shards.filter((shard: { parquet: string | null }) => shard.parquet !== null).length, summary.counts.shards - 1);
+  assert.equal(
+    manifest.shards.filter((shard: { parquet: string | null }) => shard.parquet !== null).length,
+    summary.counts.shards - 1,
+  );
   // Once vectors.parquet is verified and the manifest written, the shard files (and their folder) go.
   assert.ok(!fs.existsSync(path.join(out, 'shards')), 'shard files removed');
   assert.equal(manifest.shardsKept, false);
@@ -151,11 +175,27 @@ test('errors.csv names each lost row and why; manifest.json records the run', ()
 });
 
 test('the progress query reports the finished run', async () => {
-  const { extractStartedAt, extractEndedAt, imagesAtExtractStart, updatedAt, imagesPerSecond, etaSeconds, ...progress } = await temporal.client.workflow
-    .getHandle(summary.workflowId)
-    .query(progressQuery);
-  assert.ok(extractStartedAt !== null && extractEndedAt !== null && extractEndedAt > extractStartedAt && updatedAt >= extractEndedAt, 'extraction start and end in workflow time');
-  assert.equal(imagesAtExtractStart, 0, 'planning rejected no row here (the two errors are image files that cannot be read)');
+  const {
+    extractStartedAt,
+    extractEndedAt,
+    imagesAtExtractStart,
+    updatedAt,
+    imagesPerSecond,
+    etaSeconds,
+    ...progress
+  } = await temporal.client.workflow.getHandle(summary.workflowId).query(progressQuery);
+  assert.ok(
+    extractStartedAt !== null &&
+      extractEndedAt !== null &&
+      extractEndedAt > extractStartedAt &&
+      updatedAt >= extractEndedAt,
+    'extraction start and end in workflow time',
+  );
+  assert.equal(
+    imagesAtExtractStart,
+    0,
+    'planning rejected no row here (the two errors are image files that cannot be read)',
+  );
   assert.ok(imagesPerSecond > 0 && imagesPerSecond < 10_000, `rate ${imagesPerSecond} images/s`);
   assert.equal(etaSeconds, 0, 'nothing left');
   assert.deepEqual(progress, {

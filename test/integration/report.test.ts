@@ -33,14 +33,21 @@ let realPhotos: boolean;
 async function tessera(args: string[]) {
   return execFileAsync(process.execPath, [TESSERA, ...args], { cwd: dir, timeout: 240_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
 /** 6 classes × 6 photos of flowers17-mini (or generated images where it is absent), one unreadable file and one missing. */
 function prepareData(data: string): Promise<unknown> | void {
   realPhotos = fs.existsSync(path.join(FLOWERS_DIR, 'train.csv'));
-  if (!realPhotos) return generateSampleData({ dir: data, images: CLASSES * PER_CLASS, classes: CLASSES }).then(() => appendBadRows(data));
+  if (!realPhotos)
+    return generateSampleData({ dir: data, images: CLASSES * PER_CLASS, classes: CLASSES }).then(() =>
+      appendBadRows(data),
+    );
   fs.mkdirSync(path.join(data, 'images'), { recursive: true });
   const [, ...rows] = fs.readFileSync(path.join(FLOWERS_DIR, 'train.csv'), 'utf8').trim().split('\n');
   const perClass = new Map<string, string[]>();
@@ -51,13 +58,26 @@ function prepareData(data: string): Promise<unknown> | void {
     if (list.length < PER_CLASS) perClass.set(classId, [...list, imageId]);
   }
   const chosen = [...perClass].flatMap(([classId, ids]) => ids.map((imageId) => [imageId, classId] as const));
-  for (const [imageId] of chosen) fs.copyFileSync(path.join(FLOWERS_DIR, 'images', imageId), path.join(data, 'images', imageId));
-  fs.writeFileSync(path.join(data, 'train.csv'), ['image_id,hotel_id', ...chosen.map((row) => row.join(','))].join('\n') + '\n');
+  for (const [imageId] of chosen)
+    fs.copyFileSync(path.join(FLOWERS_DIR, 'images', imageId), path.join(data, 'images', imageId));
+  fs.writeFileSync(
+    path.join(data, 'train.csv'),
+    ['image_id,hotel_id', ...chosen.map((row) => row.join(','))].join('\n') + '\n',
+  );
   appendBadRows(data);
 }
 
 function appendBadRows(data: string): void {
-  const classes = [...new Set(fs.readFileSync(path.join(data, 'train.csv'), 'utf8').trim().split('\n').slice(1).map((row) => row.split(',')[1]!))];
+  const classes = [
+    ...new Set(
+      fs
+        .readFileSync(path.join(data, 'train.csv'), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((row) => row.split(',')[1]!),
+    ),
+  ];
   fs.writeFileSync(path.join(data, 'images', 'broken.jpg'), 'not a jpeg at all');
   fs.appendFileSync(path.join(data, 'train.csv'), `broken.jpg,${classes[1]}\nmissing.jpg,${classes[2]}\n`);
 }
@@ -66,7 +86,20 @@ before(async () => {
   requireSetup();
   dir = tempDir('report');
   await prepareData(path.join(dir, 'data'));
-  const run = await tessera(['run', '--data', 'data', '--out', 'out', '--shard-size', '10', '--batch-size', '8', '--splits', 'train,val', '--quiet']);
+  const run = await tessera([
+    'run',
+    '--data',
+    'data',
+    '--out',
+    'out',
+    '--shard-size',
+    '10',
+    '--batch-size',
+    '8',
+    '--splits',
+    'train,val',
+    '--quiet',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   out = path.join(dir, 'out');
   manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')));
@@ -82,11 +115,11 @@ function watchRequests(page: Page): string[] {
 
 const numberIn = (text: string) => Number(text.replace(/[,\s]/g, ''));
 
-test('`tessera report OUT` writes OUT/report.html; Chromium shows the run\'s counts, errors, shards, classes, a PCA scatter and the 1-NN accuracy, loading nothing', async () => {
+test("`tessera report OUT` writes OUT/report.html; Chromium shows the run's counts, errors, shards, classes, a PCA scatter and the 1-NN accuracy, loading nothing", async () => {
   const result = await tessera(['report', 'out']);
   assert.equal(result.code, 0, result.stderr);
   const page = path.join(out, 'report.html');
-  assert.equal(result.stdout, `${page}\n`, 'prints the page\'s path');
+  assert.equal(result.stdout, `${page}\n`, "prints the page's path");
 
   const artifacts = path.join(PROJECT_ROOT, '.test-artifacts');
   fs.mkdirSync(artifacts, { recursive: true });
@@ -105,14 +138,33 @@ test('`tessera report OUT` writes OUT/report.html; Chromium shows the run\'s cou
     assert.equal(await tab.locator('[data-run=manifest-time]').innerText(), manifest.createdAt);
 
     // Counts: every figure shown is the manifest's.
-    const shown = Object.fromEntries(await tab.locator('[data-count]').evaluateAll((nodes) => nodes.map((node) => [node.getAttribute('data-count'), node.textContent ?? ''])));
-    for (const key of ['inputRows', 'trainingImages', 'extractedImages', 'rows', 'validationImages', 'validationExtractedImages', 'validationRows', 'errors', 'shards'] as const) {
+    const shown = Object.fromEntries(
+      await tab
+        .locator('[data-count]')
+        .evaluateAll((nodes) => nodes.map((node) => [node.getAttribute('data-count'), node.textContent ?? ''])),
+    );
+    for (const key of [
+      'inputRows',
+      'trainingImages',
+      'extractedImages',
+      'rows',
+      'validationImages',
+      'validationExtractedImages',
+      'validationRows',
+      'errors',
+      'shards',
+    ] as const) {
       assert.equal(numberIn(shown[key] ?? 'missing'), manifest.counts[key], `${key} shown as ${shown[key]}`);
     }
 
     // Errors by reason: the unreadable file and the missing one, each its own group.
-    const groups = await tab.locator('tr[data-error-group]').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? '')));
-    assert.equal(groups.reduce((sum, [count]) => sum + numberIn(count!), 0), manifest.counts.errors);
+    const groups = await tab
+      .locator('tr[data-error-group]')
+      .evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? '')));
+    assert.equal(
+      groups.reduce((sum, [count]) => sum + numberIn(count!), 0),
+      manifest.counts.errors,
+    );
     assert.deepEqual(groups.map((cells) => [cells[0], cells[1], cells[2]!.replace(/:.*/, ''), cells[4]]).sort(), [
       ['1', 'extract', 'image file … does not exist', 'missing.jpg'],
       ['1', 'extract', 'not an image in a format sharp decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG)', 'broken.jpg'],
@@ -120,28 +172,66 @@ test('`tessera report OUT` writes OUT/report.html; Chromium shows the run\'s cou
 
     // Shards: one row and one bar per attempt of every shard the manifest lists, with a rate.
     assert.equal(await tab.locator('tr[data-shard]').count(), manifest.shards.length);
-    assert.equal(await tab.locator('svg.timeline rect.attempt').count(), manifest.shards.reduce((sum, shard) => sum + shard.attempts.length, 0));
+    assert.equal(
+      await tab.locator('svg.timeline rect.attempt').count(),
+      manifest.shards.reduce((sum, shard) => sum + shard.attempts.length, 0),
+    );
     const rates = await tab.locator('tr[data-shard] td[data-rate]').allInnerTexts();
-    assert.ok(rates.every((rate) => Number(rate) > 0), `images/s of every extracted shard: ${rates.join(', ')}`);
+    assert.ok(
+      rates.every((rate) => Number(rate) > 0),
+      `images/s of every extracted shard: ${rates.join(', ')}`,
+    );
 
     // Images per class, as DuckDB counts them in the vectors file.
-    const perClass = await duckdbRows(`SELECT target, count(DISTINCT file) FROM read_parquet('${path.join(out, 'vectors.parquet')}') GROUP BY target ORDER BY target`);
-    const classRows = await tab.locator('tr[data-class]').evaluateAll((rows) => rows.map((row) => [Number(row.getAttribute('data-class')), Number(row.querySelector('[data-class-images]')?.textContent)]));
-    assert.deepEqual(classRows, perClass.map(([target, images]) => [target, Number(images)]));
+    const perClass = await duckdbRows(
+      `SELECT target, count(DISTINCT file) FROM read_parquet('${path.join(out, 'vectors.parquet')}') GROUP BY target ORDER BY target`,
+    );
+    const classRows = await tab
+      .locator('tr[data-class]')
+      .evaluateAll((rows) =>
+        rows.map((row) => [
+          Number(row.getAttribute('data-class')),
+          Number(row.querySelector('[data-class-images]')?.textContent),
+        ]),
+      );
+    assert.deepEqual(
+      classRows,
+      perClass.map(([target, images]) => [target, Number(images)]),
+    );
     assert.equal(classRows.length, CLASSES);
 
     // The scatter: one point per sampled image (all of them here), coloured as the legend says.
     const sampled = numberIn(await tab.locator('[data-sampled]').innerText());
     assert.equal(sampled, manifest.counts.extractedImages);
-    const points = await tab.locator('svg.scatter circle.point').evaluateAll((nodes) => nodes.map((node) => [node.getAttribute('data-target'), node.ownerDocument.defaultView!.getComputedStyle(node).fill]));
+    const points = await tab
+      .locator('svg.scatter circle.point')
+      .evaluateAll((nodes) =>
+        nodes.map((node) => [
+          node.getAttribute('data-target'),
+          node.ownerDocument.defaultView!.getComputedStyle(node).fill,
+        ]),
+      );
     assert.equal(points.length, sampled);
-    const legend = await tab.locator('[data-legend] li').evaluateAll((items) => items.map((item) => [item.getAttribute('data-target'), item.ownerDocument.defaultView!.getComputedStyle(item.querySelector('.swatch')!).backgroundColor, item.textContent ?? '']));
-    assert.deepEqual(legend.map(([target]) => Number(target)), perClass.map(([target]) => Number(target)), 'the legend lists every class');
+    const legend = await tab
+      .locator('[data-legend] li')
+      .evaluateAll((items) =>
+        items.map((item) => [
+          item.getAttribute('data-target'),
+          item.ownerDocument.defaultView!.getComputedStyle(item.querySelector('.swatch')!).backgroundColor,
+          item.textContent ?? '',
+        ]),
+      );
+    assert.deepEqual(
+      legend.map(([target]) => Number(target)),
+      perClass.map(([target]) => Number(target)),
+      'the legend lists every class',
+    );
     const colourOf = new Map(legend.map(([target, colour]) => [target, colour]));
     assert.equal(new Set(colourOf.values()).size, CLASSES, 'a colour per class');
     for (const [target, fill] of points) assert.equal(fill, colourOf.get(target), `point of class ${target}`);
     const inVectors = new Map(perClass.map(([target, images]) => [String(target), Number(images)]));
-    for (const [target, , text] of legend) assert.equal(text, `${target} (${inVectors.get(target!)})`, 'the class value and its images in the sample');
+    for (const [target, , text] of legend)
+      assert.equal(text, `${target} (${inVectors.get(target!)})`, 'the class value and its images in the sample');
 
     // The accuracy figure: leave-one-out 1-NN (cosine) of the mean-pooled vectors, as computed
     // here from DuckDB's reading of the whole file.
@@ -153,8 +243,15 @@ test('`tessera report OUT` writes OUT/report.html; Chromium shows the run\'s cou
     assert.ok(accuracy >= 0.6, `1-NN accuracy ${accuracy}`);
     assert.match(await tab.locator('#vectors').innerText(), /cosine similarity/);
 
-    assert.match(fs.readFileSync(page, 'utf8'), /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">/, 'and the page forbids loading anything');
-    assert.ok(requests.length >= 1 && requests.every((url) => url.startsWith('file://') || url.startsWith('data:')), `requests: ${requests.join(', ')}`);
+    assert.match(
+      fs.readFileSync(page, 'utf8'),
+      /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">/,
+      'and the page forbids loading anything',
+    );
+    assert.ok(
+      requests.length >= 1 && requests.every((url) => url.startsWith('file://') || url.startsWith('data:')),
+      `requests: ${requests.join(', ')}`,
+    );
     assert.ok(fs.statSync(path.join(artifacts, 'report.png')).size > 20_000);
   } finally {
     await browser.close();
@@ -174,8 +271,16 @@ test('`--sample N` caps the images sampled, and the page says how many and how t
     const sampled = numberIn(await tab.locator('[data-sampled]').innerText());
     assert.ok(sampled > 0 && sampled <= 12, `${sampled} images sampled`);
     assert.equal(await tab.locator('svg.scatter circle.point').count(), sampled);
-    assert.match(await tab.locator('#vectors').innerText(), new RegExp(`${sampled} images of the ${manifest.counts.extractedImages} in .*vectors\\.parquet: the first images of \\d+ of its \\d+ row groups, spread evenly over the file`));
-    assert.ok(requests.every((url) => url.startsWith('file://') || url.startsWith('data:')), `requests: ${requests.join(', ')}`);
+    assert.match(
+      await tab.locator('#vectors').innerText(),
+      new RegExp(
+        `${sampled} images of the ${manifest.counts.extractedImages} in .*vectors\\.parquet: the first images of \\d+ of its \\d+ row groups, spread evenly over the file`,
+      ),
+    );
+    assert.ok(
+      requests.every((url) => url.startsWith('file://') || url.startsWith('data:')),
+      `requests: ${requests.join(', ')}`,
+    );
   } finally {
     await browser.close();
   }
@@ -186,24 +291,39 @@ test('a folder that holds no finished run: one clear message naming the folder a
   const empty = await tessera(['report', 'empty']);
   assert.equal(empty.code, 2);
   assert.equal(empty.stdout, '');
-  assert.equal(empty.stderr, `tessera report: no report: ${path.join(dir, 'empty')} is not a tessera output folder: it has no manifest.json (nor .tessera/folder.json); give the --out folder of a finished \`tessera run\`\n`);
+  assert.equal(
+    empty.stderr,
+    `tessera report: no report: ${path.join(dir, 'empty')} is not a tessera output folder: it has no manifest.json (nor .tessera/folder.json); give the --out folder of a finished \`tessera run\`\n`,
+  );
 
   // A run that has not finished: its marker, no manifest yet.
   fs.mkdirSync(path.join(dir, 'unfinished', '.tessera'), { recursive: true });
   fs.copyFileSync(path.join(out, '.tessera', 'folder.json'), path.join(dir, 'unfinished', '.tessera', 'folder.json'));
   const unfinished = await tessera(['report', 'unfinished']);
   assert.equal(unfinished.code, 2);
-  assert.match(unfinished.stderr, new RegExp(`^tessera report: no report: ${path.join(dir, 'unfinished')} holds a tessera run that has not finished: manifest\\.json is missing`));
+  assert.match(
+    unfinished.stderr,
+    new RegExp(
+      `^tessera report: no report: ${path.join(dir, 'unfinished')} holds a tessera run that has not finished: manifest\\.json is missing`,
+    ),
+  );
 
   // A finished run's manifest without the vectors file it lists.
   fs.mkdirSync(path.join(dir, 'partial'));
-  for (const name of ['manifest.json', 'errors.csv']) fs.copyFileSync(path.join(out, name), path.join(dir, 'partial', name));
+  for (const name of ['manifest.json', 'errors.csv'])
+    fs.copyFileSync(path.join(out, name), path.join(dir, 'partial', name));
   const partial = await tessera(['report', 'partial']);
   assert.equal(partial.code, 2);
-  assert.equal(partial.stderr, `tessera report: no report: ${path.join(dir, 'partial')} is not a complete finished run: vectors.parquet, which its manifest.json lists, is missing\n`);
+  assert.equal(
+    partial.stderr,
+    `tessera report: no report: ${path.join(dir, 'partial')} is not a complete finished run: vectors.parquet, which its manifest.json lists, is missing\n`,
+  );
 
   const missing = await tessera(['report', 'nowhere']);
   assert.equal(missing.code, 2);
   assert.equal(missing.stderr, `tessera report: no report: ${path.join(dir, 'nowhere')} does not exist\n`);
-  assert.ok(!fs.existsSync(path.join(dir, 'empty', 'report.html')) && !fs.existsSync(path.join(dir, 'partial', 'report.html')), 'no page is written');
+  assert.ok(
+    !fs.existsSync(path.join(dir, 'empty', 'report.html')) && !fs.existsSync(path.join(dir, 'partial', 'report.html')),
+    'no page is written',
+  );
 });

@@ -26,17 +26,30 @@ let dir: string;
 let temporal: TemporalHarness;
 
 /** 7 photos from each of 4 classes; the first 6 of each are the first dataset, the 7th is new in the second. */
-const PHOTOS = ['1', '2', '3', '4'].flatMap((cls, c) => Array.from({ length: 7 }, (_, k) => ({ id: `image_${String(c * 80 + k + 1).padStart(4, '0')}.jpg`, cls })));
+const PHOTOS = ['1', '2', '3', '4'].flatMap((cls, c) =>
+  Array.from({ length: 7 }, (_, k) => ({ id: `image_${String(c * 80 + k + 1).padStart(4, '0')}.jpg`, cls })),
+);
 const FIRST = PHOTOS.filter((_, k) => k % 7 !== 6);
 
 function writeDataset(folder: string, rows: { id: string; cls: string }[]): void {
   fs.mkdirSync(path.join(folder, 'images'), { recursive: true });
   for (const { id } of rows) fs.copyFileSync(photoFile(id), path.join(folder, 'images', id));
-  fs.writeFileSync(path.join(folder, 'train.csv'), 'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''));
+  fs.writeFileSync(
+    path.join(folder, 'train.csv'),
+    'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''),
+  );
 }
 
 async function run(data: string, out: string, options: Partial<RunConfigInput> = {}): Promise<RunSummary> {
-  const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 8, batchSize: 4, splits: ['train', 'val'], ...options });
+  const config = RunConfigSchema.parse({
+    data,
+    out,
+    model: DEFAULT_MODEL,
+    shardSize: 8,
+    batchSize: 4,
+    splits: ['train', 'val'],
+    ...options,
+  });
   const { summary } = await submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
   assert.ok(summary, `the run of ${out} returned its summary`);
   return summary;
@@ -44,13 +57,21 @@ async function run(data: string, out: string, options: Partial<RunConfigInput> =
 
 /** Same CSVs, byte-identical vector rows in both splits, and the very same vectors files. */
 const assertSameOutputs = (actual: string, expected: string) =>
-  assertSameOutput(actual, expected, { vectorFiles: ['vectors.parquet', 'validation-vectors.parquet'], sameFiles: true });
+  assertSameOutput(actual, expected, {
+    vectorFiles: ['vectors.parquet', 'validation-vectors.parquet'],
+    sameFiles: true,
+  });
 
-const manifestOf = (out: string) => ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')));
+const manifestOf = (out: string) =>
+  ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')));
 
 /** lineage.csv rows of a split as `sha256` (training) or `sha256 id` (validation): what reuse matches. */
 function lineageKeys(out: string, split: 'train' | 'val'): string[] {
-  return fs.readFileSync(path.join(out, 'lineage.csv'), 'utf8').trim().split('\n').slice(1)
+  return fs
+    .readFileSync(path.join(out, 'lineage.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
     .map((line) => line.split(','))
     .filter((fields) => fields[0] === split)
     .map(([, , , id, , sha256]) => (split === 'val' ? `${sha256} ${id}` : sha256!));
@@ -77,7 +98,9 @@ before(async () => {
   const firstData = path.join(dir, 'data-1');
   writeDataset(firstData, FIRST);
   const secondData = path.join(dir, 'data-2');
-  const rows = PHOTOS.filter((row) => row.id !== 'image_0004.jpg').map((row) => (row.id === 'image_0082.jpg' ? { ...row, cls: '1' } : row));
+  const rows = PHOTOS.filter((row) => row.id !== 'image_0004.jpg').map((row) =>
+    row.id === 'image_0082.jpg' ? { ...row, cls: '1' } : row,
+  );
   writeDataset(secondData, rows);
   const changed = path.join(secondData, 'images', 'image_0162.jpg');
   fs.writeFileSync(changed, await sharp(photoFile('image_0162.jpg')).jpeg({ quality: 70 }).toBuffer());
@@ -93,7 +116,7 @@ after(async () => {
   await temporal?.stop();
 });
 
-test('a run given an earlier output copies the vectors of unchanged images, extracts the rest, and writes exactly a fresh run\'s output', async () => {
+test("a run given an earlier output copies the vectors of unchanged images, extracts the rest, and writes exactly a fresh run's output", async () => {
   const summary = await run(path.join(dir, 'data-2'), second, { reuse: [first] });
   await assertSameOutputs(second, fresh);
 
@@ -102,7 +125,10 @@ test('a run given an earlier output copies the vectors of unchanged images, extr
   assert.ok(expectTrain >= 15, `most training images are unchanged (${expectTrain})`);
   assert.equal(summary.counts.reusedImages, expectTrain);
   assert.equal(summary.counts.validationReusedImages, expectVal);
-  assert.ok(summary.counts.extractedImages - summary.counts.reusedImages >= 3, 'new and changed images went through the model');
+  assert.ok(
+    summary.counts.extractedImages - summary.counts.reusedImages >= 3,
+    'new and changed images went through the model',
+  );
   assert.deepEqual(summary.reuse, { sources: [first], skipped: [] });
 
   // What makes copying cheap survives compaction: each image of the source is a vector page of
@@ -117,19 +143,31 @@ test('a run given an earlier output copies the vectors of unchanged images, extr
   const manifest = manifestOf(second);
   assert.deepEqual(manifest.reuse.train, [{ source: first, images: expectTrain }]);
   assert.equal(manifest.counts.reusedImages, expectTrain);
-  assert.equal(manifest.shards.reduce((sum, shard) => sum + (shard.reusedFrom ?? []).reduce((n, s) => n + s.images, 0), 0), expectTrain + expectVal);
+  assert.equal(
+    manifest.shards.reduce((sum, shard) => sum + (shard.reusedFrom ?? []).reduce((n, s) => n + s.images, 0), 0),
+    expectTrain + expectVal,
+  );
   // lineage.csv names the bytes every row was made from, reused or not: the same as a fresh run's.
-  assert.equal(fs.readFileSync(path.join(second, 'lineage.csv'), 'utf8'), fs.readFileSync(path.join(fresh, 'lineage.csv'), 'utf8'));
+  assert.equal(
+    fs.readFileSync(path.join(second, 'lineage.csv'), 'utf8'),
+    fs.readFileSync(path.join(fresh, 'lineage.csv'), 'utf8'),
+  );
 });
 
 test('a reused image keeps its vectors under a new class, and a changed image is extracted again', async () => {
-  const rows = async (out: string, id: string) => duckdbRows(`SELECT target, vector FROM read_parquet('${path.join(out, 'vectors.parquet')}') WHERE file = '${id}' ORDER BY i`);
+  const rows = async (out: string, id: string) =>
+    duckdbRows(
+      `SELECT target, vector FROM read_parquet('${path.join(out, 'vectors.parquet')}') WHERE file = '${id}' ORDER BY i`,
+    );
   const hex = (r: unknown[][]) => r.map((row) => Buffer.from((row[1] as { bytes: Uint8Array }).bytes).toString('hex'));
   // Both are training images in both runs (the split is fixed by the seed).
   const [before, after] = [await rows(first, 'image_0082.jpg'), await rows(second, 'image_0082.jpg')];
   assert.ok(before.length > 0 && after.length === before.length, 'relabelled: in training both times');
   assert.deepEqual(hex(after), hex(before), 'relabelled: same vectors');
-  assert.ok(after.every((row) => Number(row[0]) !== Number(before[0]![0])), 'relabelled: new target');
+  assert.ok(
+    after.every((row) => Number(row[0]) !== Number(before[0]![0])),
+    'relabelled: new target',
+  );
   const [old, now] = [await rows(first, 'image_0162.jpg'), await rows(second, 'image_0162.jpg')];
   assert.ok(old.length > 0 && now.length === old.length, 'changed: in training both times');
   assert.notDeepEqual(hex(now), hex(old), 'changed bytes: new vectors');
@@ -155,10 +193,18 @@ test('a damaged or mismatching reuse source is skipped with a warning naming it;
   assert.equal(summary.counts.validationReusedImages, expectedReuse(out, first, 'val'));
   assert.deepEqual(summary.reuse?.sources, [damaged]);
   const skipped = summary.reuse?.skipped.join('\n') ?? '';
-  assert.match(skipped, new RegExp(`reuse source ${damaged} skipped for training images: vectors.parquet is not a readable Parquet file`));
+  assert.match(
+    skipped,
+    new RegExp(`reuse source ${damaged} skipped for training images: vectors.parquet is not a readable Parquet file`),
+  );
   assert.doesNotMatch(skipped, new RegExp(`${damaged} skipped for validation`));
   assert.match(skipped, new RegExp(`reuse source ${unfinished} skipped for training images: it has no manifest.json`));
-  assert.match(skipped, new RegExp(`reuse source ${otherModel} skipped for training images: made under another extraction key \\(imgSize differ\\)`));
+  assert.match(
+    skipped,
+    new RegExp(
+      `reuse source ${otherModel} skipped for training images: made under another extraction key \\(imgSize differ\\)`,
+    ),
+  );
   assert.ok(!fs.existsSync(path.join(out, '.tessera', 'previous')));
 
   // A source whose lineage.csv no longer matches its manifest is not trusted either.
@@ -172,12 +218,23 @@ test('a damaged or mismatching reuse source is skipped with a warning naming it;
   const bytes = fs.readFileSync(flippedVectors);
   bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
   fs.writeFileSync(flippedVectors, bytes);
-  const again = await run(path.join(dir, 'data-2'), path.join(dir, 'out-from-edited'), { reuse: [edited, flipped, first] });
-  assert.match(again.reuse?.skipped.join('\n') ?? '', /edited-lineage skipped for training images: its lineage.csv does not match its manifest/);
-  assert.match(again.reuse?.skipped.join('\n') ?? '', /flipped-byte skipped for training images: vectors.parquet does not match its manifest \(changed or damaged\)/);
+  const again = await run(path.join(dir, 'data-2'), path.join(dir, 'out-from-edited'), {
+    reuse: [edited, flipped, first],
+  });
+  assert.match(
+    again.reuse?.skipped.join('\n') ?? '',
+    /edited-lineage skipped for training images: its lineage.csv does not match its manifest/,
+  );
+  assert.match(
+    again.reuse?.skipped.join('\n') ?? '',
+    /flipped-byte skipped for training images: vectors.parquet does not match its manifest \(changed or damaged\)/,
+  );
   // The good source is still used; the flipped one still serves its intact validation vectors.
   assert.deepEqual(again.reuse?.sources, [flipped, first]);
-  assert.deepEqual(manifestOf(path.join(dir, 'out-from-edited')).reuse.train?.map((entry) => entry.source), [first]);
+  assert.deepEqual(
+    manifestOf(path.join(dir, 'out-from-edited')).reuse.train?.map((entry) => entry.source),
+    [first],
+  );
   await assertSameOutputs(path.join(dir, 'out-from-edited'), fresh);
 });
 

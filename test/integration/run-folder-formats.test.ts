@@ -36,7 +36,10 @@ function writeDataset(data: string): void {
   fs.mkdirSync(path.join(data, 'images'), { recursive: true });
   const ids = IDS;
   for (const id of ids) fs.copyFileSync(photoFile(id), path.join(data, 'images', id));
-  fs.writeFileSync(path.join(data, 'train.csv'), 'image_id,hotel_id\n' + ids.map((id, k) => `${id},${k < 5 ? 1 : 2}\n`).join(''));
+  fs.writeFileSync(
+    path.join(data, 'train.csv'),
+    'image_id,hotel_id\n' + ids.map((id, k) => `${id},${k < 5 ? 1 : 2}\n`).join(''),
+  );
 }
 
 function run(data: string, out: string, options: { keepShards?: boolean } = {}) {
@@ -58,12 +61,23 @@ function stripFormats(out: string): number {
       const file = path.join(folder, entry.name);
       if (entry.isDirectory()) walk(file);
       else if (entry.name.endsWith('.jsonl')) {
-        const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+        const lines = fs
+          .readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
         fs.writeFileSync(file, lines.map((line) => JSON.stringify(withoutFormat(line)) + '\n').join(''));
         stripped += lines.length;
-      } else if (entry.name.endsWith('.json') && !folder.includes(`${path.sep}shards${path.sep}`) && entry.name !== 'lease.json') {
+      } else if (
+        entry.name.endsWith('.json') &&
+        !folder.includes(`${path.sep}shards${path.sep}`) &&
+        entry.name !== 'lease.json'
+      ) {
         // Shard reports were already format 2 in the previous version: they keep it.
-        fs.writeFileSync(file, JSON.stringify(withoutFormat(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)));
+        fs.writeFileSync(
+          file,
+          JSON.stringify(withoutFormat(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)),
+        );
         stripped++;
       }
     }
@@ -85,9 +99,16 @@ test('a folder whose records carry no format version (the previous version) resu
   const again = await run(data, out);
   assert.equal(again.summary!.counts.extractedImages, 8);
   const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(layout.manifest, 'utf8')));
-  assert.deepEqual(manifest.shards.map((shard) => shard.attempts.at(-1)!.outcome), ['reused', 'reused']);
+  assert.deepEqual(
+    manifest.shards.map((shard) => shard.attempts.at(-1)!.outcome),
+    ['reused', 'reused'],
+  );
   assert.ok(fs.readFileSync(layout.split('train').vectors).equals(vectorsBefore), 'vectors.parquet is byte-identical');
-  assert.equal(JSON.parse(fs.readFileSync(layout.runOptions, 'utf8')).format, 1, 'records written again carry their format');
+  assert.equal(
+    JSON.parse(fs.readFileSync(layout.runOptions, 'utf8')).format,
+    1,
+    'records written again carry their format',
+  );
 });
 
 test('a record of a format this version does not read ends the run naming the file', async () => {
@@ -97,5 +118,10 @@ test('a record of a format this version does not read ends the run naming the fi
   await run(data, out);
   const { runOptions } = outputLayout(out);
   fs.writeFileSync(runOptions, JSON.stringify({ ...JSON.parse(fs.readFileSync(runOptions, 'utf8')), format: 7 }));
-  await assert.rejects(run(data, out), (error: Error) => error instanceof RunFailedError && error.message.includes(`${runOptions} is of format 7, which this tessera version does not read`));
+  await assert.rejects(
+    run(data, out),
+    (error: Error) =>
+      error instanceof RunFailedError &&
+      error.message.includes(`${runOptions} is of format 7, which this tessera version does not read`),
+  );
 });

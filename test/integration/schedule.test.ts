@@ -52,7 +52,20 @@ after(async () => {
 
 test('a schedule runs into a folder named by its scheduled time, skips overlaps, and can be paused and deleted', async () => {
   const template = path.join(dir, 'runs', 'nightly-{scheduledTime}');
-  const created = await tessera('schedule', 'create', '--id', 'nightly', '--every', '24h', '--data', data, '--out', template, '--shard-size', '16');
+  const created = await tessera(
+    'schedule',
+    'create',
+    '--id',
+    'nightly',
+    '--every',
+    '24h',
+    '--data',
+    data,
+    '--out',
+    template,
+    '--shard-size',
+    '16',
+  );
   assert.equal(created.code, 0, created.output);
   assert.match(created.output, /schedule nightly created: every 24h, outputs .*nightly-\{scheduledTime\}/);
 
@@ -61,7 +74,11 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   const handle = temporal.client.schedule.getHandle('nightly');
   assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
   let description = await handle.describe();
-  await waitUntil(async () => (description = await handle.describe()).info.recentActions.length > 0, 'the triggered run', { timeoutMs: 30_000 });
+  await waitUntil(
+    async () => (description = await handle.describe()).info.recentActions.length > 0,
+    'the triggered run',
+    { timeoutMs: 30_000 },
+  );
   const [action] = description.info.recentActions;
   assert.ok(action, 'the trigger started a run');
   assert.match(action.action.workflow.workflowId, /^tessera-schedule-nightly-/);
@@ -69,13 +86,18 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   assert.equal((await tessera('schedule', 'trigger', '--id', 'nightly')).code, 0);
   temporal.releaseWorkers();
 
-  const result = (await temporal.client.workflow.getHandle<ExtractVectorsWorkflow>(action.action.workflow.workflowId).result());
+  const result = await temporal.client.workflow
+    .getHandle<ExtractVectorsWorkflow>(action.action.workflow.workflowId)
+    .result();
   const expectedOut = path.join(dir, 'runs', `nightly-${compactUtcTime(action.scheduledAt)}`);
   assert.equal(result.out, expectedOut);
   assert.match(path.basename(result.out), /^nightly-\d{8}T\d{6}Z$/);
   assert.equal(result.counts.extractedImages, 40);
   assert.ok(fs.statSync(path.join(expectedOut, 'vectors.parquet')).size > 0);
-  const manifest = JSON.parse(fs.readFileSync(path.join(expectedOut, 'manifest.json'), 'utf8')) as { workflow: { id: string }; config: { out: string } };
+  const manifest = JSON.parse(fs.readFileSync(path.join(expectedOut, 'manifest.json'), 'utf8')) as {
+    workflow: { id: string };
+    config: { out: string };
+  };
   assert.equal(manifest.workflow.id, action.action.workflow.workflowId);
   assert.equal(manifest.config.out, expectedOut);
 
@@ -85,11 +107,18 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
 
   // A slot long past (as a catch-up after an outage would run it): the folder is named by the
   // slot, so the time comes from the schedule, not from when the run started.
-  await handle.backfill({ start: new Date('2020-01-01T00:00:00Z'), end: new Date('2020-01-01T00:00:01Z'), overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+  await handle.backfill({
+    start: new Date('2020-01-01T00:00:00Z'),
+    end: new Date('2020-01-01T00:00:01Z'),
+    overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+  });
   const backfilled = path.join(dir, 'runs', 'nightly-20200101T000000Z');
   await waitUntil(() => fs.existsSync(path.join(backfilled, 'manifest.json')), 'the backfilled run');
   assert.ok(fs.existsSync(path.join(backfilled, 'vectors.parquet')), 'the 2020-01-01 slot ran into its own folder');
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'runs')).sort(), [path.basename(expectedOut), path.basename(backfilled)].sort());
+  assert.deepEqual(
+    fs.readdirSync(path.join(dir, 'runs')).sort(),
+    [path.basename(expectedOut), path.basename(backfilled)].sort(),
+  );
 
   const described = await tessera('schedule', 'describe', '--id', 'nightly');
   assert.equal(described.code, 0, described.output);
@@ -99,7 +128,10 @@ test('a schedule runs into a folder named by its scheduled time, skips overlaps,
   assert.match(described.output, /actions {3}2 taken, 1 skipped \(overlap\)/);
 
   assert.equal((await tessera('schedule', 'pause', '--id', 'nightly', '--note', 'dataset frozen')).code, 0);
-  assert.match((await tessera('schedule', 'describe', '--id', 'nightly')).output, /schedule {2}nightly \(paused: dataset frozen\)/);
+  assert.match(
+    (await tessera('schedule', 'describe', '--id', 'nightly')).output,
+    /schedule {2}nightly \(paused: dataset frozen\)/,
+  );
   await listEventually(/^nightly\tpaused/m, true);
 
   assert.equal((await tessera('schedule', 'delete', '--id', 'nightly')).code, 0);
@@ -113,7 +145,18 @@ test('schedule create refuses a schedule without a spec, and run refuses the sch
   const noSpec = await tessera('schedule', 'create', '--id', 'x', '--data', data, '--out', path.join(dir, 'x'));
   assert.equal(noSpec.code, 2);
   assert.match(noSpec.output, /exactly one of --cron EXPR or --every DURATION/);
-  const badEvery = await tessera('schedule', 'create', '--id', 'x', '--every', 'daily', '--data', data, '--out', path.join(dir, 'x'));
+  const badEvery = await tessera(
+    'schedule',
+    'create',
+    '--id',
+    'x',
+    '--every',
+    'daily',
+    '--data',
+    data,
+    '--out',
+    path.join(dir, 'x'),
+  );
   assert.equal(badEvery.code, 2);
   assert.match(badEvery.output, /--every must be a duration such as 30m, 24h or 7d, got "daily"/);
   const templated = await tessera('run', '--data', data, '--out', path.join(dir, 'x-{scheduledTime}'));
@@ -131,15 +174,36 @@ test('a schedule runs incrementally: a later run copies the vectors of unchanged
   fs.writeFileSync(path.join(incData, 'train.csv'), lines.slice(0, -4).join('\n') + '\n'); // 4 images arrive later
 
   const template = path.join(dir, 'incremental', 'run-{scheduledTime}');
-  const created = await tessera('schedule', 'create', '--id', 'inc', '--every', '24h', '--data', incData, '--out', template, '--shard-size', '16', '--keep-runs', '2');
+  const created = await tessera(
+    'schedule',
+    'create',
+    '--id',
+    'inc',
+    '--every',
+    '24h',
+    '--data',
+    incData,
+    '--out',
+    template,
+    '--shard-size',
+    '16',
+    '--keep-runs',
+    '2',
+  );
   assert.equal(created.code, 0, created.output);
   assert.match(created.output, /incremental \(each run reuses the newest finished run's vectors\)/);
   const handle = temporal.client.schedule.getHandle('inc');
   const runOnce = async (n: number) => {
     assert.equal((await tessera('schedule', 'trigger', '--id', 'inc')).code, 0);
     let actions = (await handle.describe()).info.recentActions;
-    await waitUntil(async () => (actions = (await handle.describe()).info.recentActions).length >= n, `scheduled run ${n}`, { timeoutMs: 30_000 });
-    return temporal.client.workflow.getHandle<ExtractVectorsWorkflow>(actions[n - 1]!.action.workflow.workflowId).result();
+    await waitUntil(
+      async () => (actions = (await handle.describe()).info.recentActions).length >= n,
+      `scheduled run ${n}`,
+      { timeoutMs: 30_000 },
+    );
+    return temporal.client.workflow
+      .getHandle<ExtractVectorsWorkflow>(actions[n - 1]!.action.workflow.workflowId)
+      .result();
   };
 
   const first = await runOnce(1);
@@ -149,19 +213,36 @@ test('a schedule runs incrementally: a later run copies the vectors of unchanged
   const second = await runOnce(2);
   const throughModel = second.counts.extractedImages - second.counts.reusedImages;
   assert.ok(second.counts.reusedImages >= 30, `most images reused (${second.counts.reusedImages})`);
-  assert.ok(throughModel >= 1 && throughModel <= 12, `the new images, and those that changed split, went through the model (${throughModel})`);
+  assert.ok(
+    throughModel >= 1 && throughModel <= 12,
+    `the new images, and those that changed split, went through the model (${throughModel})`,
+  );
   assert.deepEqual(second.reuse?.sources, [first.out]);
 
   const described = await tessera('schedule', 'describe', '--id', 'inc');
   assert.match(described.output, /outputs {3}.*run-\{scheduledTime\} \(incremental\), newest 2 kept/);
-  assert.match(described.output, new RegExp(`completed: 0 images reused, ${first.counts.extractedImages} extracted, 0 errors → ${first.out}`));
-  assert.match(described.output, new RegExp(`completed: ${second.counts.reusedImages} images reused, ${throughModel} extracted, 0 errors → ${second.out}`));
+  assert.match(
+    described.output,
+    new RegExp(`completed: 0 images reused, ${first.counts.extractedImages} extracted, 0 errors → ${first.out}`),
+  );
+  assert.match(
+    described.output,
+    new RegExp(
+      `completed: ${second.counts.reusedImages} images reused, ${throughModel} extracted, 0 errors → ${second.out}`,
+    ),
+  );
 
   await new Promise((resolve) => setTimeout(resolve, 1_100));
   const third = await runOnce(3);
   assert.equal(third.counts.reusedImages, third.counts.extractedImages, 'nothing changed: every image reused');
-  assert.deepEqual(fs.readFileSync(path.join(third.out, 'vectors.parquet')), fs.readFileSync(path.join(second.out, 'vectors.parquet')));
+  assert.deepEqual(
+    fs.readFileSync(path.join(third.out, 'vectors.parquet')),
+    fs.readFileSync(path.join(second.out, 'vectors.parquet')),
+  );
   assert.deepEqual(third.removedRuns, [first.out]);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'incremental')).sort(), [path.basename(second.out), path.basename(third.out)].sort());
+  assert.deepEqual(
+    fs.readdirSync(path.join(dir, 'incremental')).sort(),
+    [path.basename(second.out), path.basename(third.out)].sort(),
+  );
   assert.equal((await tessera('schedule', 'delete', '--id', 'inc')).code, 0);
 });

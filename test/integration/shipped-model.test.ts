@@ -36,9 +36,25 @@ test('the committed default model computes what a fresh export from the pinned w
   requireSetup();
   const dir = tempDir('shipped-model');
   const fresh = path.join(dir, 'efficientnet-lite0.onnx');
-  execFileSync(PYTHON, ['-W', 'ignore', path.join(PROJECT_ROOT, 'infra', 'export_model.py'), '--backbone', 'efficientnet-lite0', '--out', fresh], { stdio: 'pipe' });
+  execFileSync(
+    PYTHON,
+    [
+      '-W',
+      'ignore',
+      path.join(PROJECT_ROOT, 'infra', 'export_model.py'),
+      '--backbone',
+      'efficientnet-lite0',
+      '--out',
+      fresh,
+    ],
+    { stdio: 'pipe' },
+  );
 
-  assert.deepEqual(JSON.parse(fs.readFileSync(`${fresh}.json`, 'utf8')), JSON.parse(fs.readFileSync(`${DEFAULT_MODEL}.json`, 'utf8')), 'the model description');
+  assert.deepEqual(
+    JSON.parse(fs.readFileSync(`${fresh}.json`, 'utf8')),
+    JSON.parse(fs.readFileSync(`${DEFAULT_MODEL}.json`, 'utf8')),
+    'the model description',
+  );
   const input = fixedInput(2, 128);
   const [committed, exported] = [await features(DEFAULT_MODEL, input), await features(fresh, input)];
   assert.deepEqual(Object.keys(committed).sort(), ['level_0', 'level_1', 'level_2', 'level_3', 'level_4']);
@@ -55,6 +71,7 @@ test('the committed default model computes what a fresh export from the pinned w
     assert.ok(worst <= 1e-5 * scale, `${name}: max difference ${worst} against a scale of ${scale}`);
   }
   // Same torch and onnx versions on x86-64 give the same bytes; other architectures pin other torch.
-  if (process.arch === 'x64') assert.equal(await sha256File(fresh), await sha256File(DEFAULT_MODEL), 'the export is byte-identical on x86-64');
+  if (process.arch === 'x64')
+    assert.equal(await sha256File(fresh), await sha256File(DEFAULT_MODEL), 'the export is byte-identical on x86-64');
   fs.rmSync(dir, { recursive: true, force: true });
 });

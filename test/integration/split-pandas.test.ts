@@ -52,14 +52,21 @@ for (const c of cases) {
     fs.writeFileSync(path.join(caseDir, 'train.csv'), csv);
     if (c.valSamples === 1) {
       const sizes = new Map<string, number>();
-      for (const line of csv.trim().split('\n').slice(1)) sizes.set(line.split(',')[1]!, (sizes.get(line.split(',')[1]!) ?? 0) + 1);
+      for (const line of csv.trim().split('\n').slice(1))
+        sizes.set(line.split(',')[1]!, (sizes.get(line.split(',')[1]!) ?? 0) + 1);
       assert.ok([...sizes.values()].includes(1), 'the case includes classes with a single row');
     }
     const oursDir = path.join(caseDir, 'ours');
     const parsed = parseRunConfig({ data: caseDir, out: oursDir, seed: c.seed, valSamples: c.valSamples });
     assert.ok(parsed.ok);
     const summary = await prepareSplit(parsed.config);
-    await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), String(c.valSamples), String(c.seed)]);
+    await run(PYTHON, [
+      path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'),
+      path.join(caseDir, 'train.csv'),
+      path.join(caseDir, 'pandas'),
+      String(c.valSamples),
+      String(c.seed),
+    ]);
     for (const file of ['training.csv', 'validation.csv']) {
       const ours = fs.readFileSync(path.join(oursDir, file), 'utf8');
       const theirs = fs.readFileSync(path.join(caseDir, 'pandas', file), 'utf8');
@@ -77,10 +84,20 @@ test('a 1,000,000-row CSV is streamed: training.csv and validation.csv byte-iden
   assert.ok(parsed.ok);
   const summary = await prepareSplit(parsed.config);
   const plan = await planShards(parsed.config, 'train');
-  await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '1', '42']);
+  await run(PYTHON, [
+    path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'),
+    path.join(caseDir, 'train.csv'),
+    path.join(caseDir, 'pandas'),
+    '1',
+    '42',
+  ]);
   const digest = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   for (const file of ['training.csv', 'validation.csv']) {
-    assert.equal(digest(path.join(caseDir, 'ours', file)), digest(path.join(caseDir, 'pandas', file)), `${file} differs from pandas`);
+    assert.equal(
+      digest(path.join(caseDir, 'ours', file)),
+      digest(path.join(caseDir, 'pandas', file)),
+      `${file} differs from pandas`,
+    );
   }
   assert.equal(summary.inputRows, 1_000_000);
   assert.equal(summary.validationRows, 5000);
@@ -95,8 +112,15 @@ function makeTypedCsv(rows: number, seed: number, stringClasses: boolean): strin
   const lines = ['image_id,hotel_id,score,count,flag,code,comment'];
   const names = ['rose', 'Tulip', 'daisy', 'Åster', 'lily', 'iris', 'zinnia', 'orchid'];
   for (let k = 0; k < rows; k++) {
-    const klass = stringClasses ? names[k < names.length ? k : Math.floor(next() * names.length)]! : String(k < 9 ? k : Math.floor(next() * 9));
-    const score = k % 11 === 0 ? '' : k % 7 === 0 ? 'NaN' : (next() * 10 ** Math.floor(next() * 24 - 8)).toPrecision(1 + Math.floor(next() * 17));
+    const klass = stringClasses
+      ? names[k < names.length ? k : Math.floor(next() * names.length)]!
+      : String(k < 9 ? k : Math.floor(next() * 9));
+    const score =
+      k % 11 === 0
+        ? ''
+        : k % 7 === 0
+          ? 'NaN'
+          : (next() * 10 ** Math.floor(next() * 24 - 8)).toPrecision(1 + Math.floor(next() * 17));
     const count = k % 13 === 0 ? 'NA' : String(Math.floor(next() * 1000));
     const flag = k % 2 === 0 ? 'True' : 'false';
     const code = `00${Math.floor(next() * 100)}`;
@@ -113,12 +137,21 @@ async function splitLikePandas(caseDir: string) {
   const parsed = parseRunConfig({ data: caseDir, out: path.join(caseDir, 'ours'), seed: 7, valSamples: 1 });
   assert.ok(parsed.ok);
   await prepareSplit(parsed.config);
-  await run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '1', '7']);
+  await run(PYTHON, [
+    path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'),
+    path.join(caseDir, 'train.csv'),
+    path.join(caseDir, 'pandas'),
+    '1',
+    '7',
+  ]);
   for (const file of ['training.csv', 'validation.csv']) {
     const ours = fs.readFileSync(path.join(caseDir, 'ours', file), 'utf8');
     const theirs = fs.readFileSync(path.join(caseDir, 'pandas', file), 'utf8');
     const firstDiff = ours.split('\n').findIndex((line, k) => line !== theirs.split('\n')[k]);
-    assert.ok(ours === theirs, `${file} differs from pandas at line ${firstDiff + 1}: ours ${JSON.stringify(ours.split('\n')[firstDiff])}, pandas ${JSON.stringify(theirs.split('\n')[firstDiff])}`);
+    assert.ok(
+      ours === theirs,
+      `${file} differs from pandas at line ${firstDiff + 1}: ours ${JSON.stringify(ours.split('\n')[firstDiff])}, pandas ${JSON.stringify(theirs.split('\n')[firstDiff])}`,
+    );
   }
   return parsed.config;
 }
@@ -130,7 +163,8 @@ for (const stringClasses of [false, true]) {
     fs.writeFileSync(path.join(caseDir, 'train.csv'), makeTypedCsv(300, stringClasses ? 5 : 6, stringClasses));
     await splitLikePandas(caseDir);
     const classes = fs.readFileSync(path.join(caseDir, 'ours', 'classes.csv'), 'utf8');
-    if (stringClasses) assert.match(classes, /^target,hotel_id\n0,Tulip\n1,daisy\n/, 'string classes get codes in pandas group order');
+    if (stringClasses)
+      assert.match(classes, /^target,hotel_id\n0,Tulip\n1,daisy\n/, 'string classes get codes in pandas group order');
     else assert.match(classes, /^target,hotel_id\n0,0\n1,1\n/);
   });
 }
@@ -142,12 +176,40 @@ for (const stringClasses of [false, true]) {
  * given (read_csv's integer attempts stop at their first bad field), then rows repeat at random.
  */
 const classColumnCases = [
-  { name: 'uint64 ids', classes: ['9223372036854775809', '9223372036854775808', '18446744073709551615', '+0009223372036854775810', '9223372036854775810', '5'] },
-  { name: 'ids beyond uint64 with missing ones', classes: ['18446744073709551617', '18446744073709551616', '', '-3', '1_000', '1000', 'NA', '-99999999999999999999999'] },
-  { name: 'uint64 ids beside a negative id', classes: ['9223372036854775808', '9223372036854775809', '-1', '007', '7'] },
+  {
+    name: 'uint64 ids',
+    classes: [
+      '9223372036854775809',
+      '9223372036854775808',
+      '18446744073709551615',
+      '+0009223372036854775810',
+      '9223372036854775810',
+      '5',
+    ],
+  },
+  {
+    name: 'ids beyond uint64 with missing ones',
+    classes: [
+      '18446744073709551617',
+      '18446744073709551616',
+      '',
+      '-3',
+      '1_000',
+      '1000',
+      'NA',
+      '-99999999999999999999999',
+    ],
+  },
+  {
+    name: 'uint64 ids beside a negative id',
+    classes: ['9223372036854775808', '9223372036854775809', '-1', '007', '7'],
+  },
   { name: 'uint64 ids with missing ones', classes: ['9223372036854775809', '', '9223372036854775808', 'NA'] },
   { name: 'an id beyond uint64 before a float', classes: ['18446744073709551616', '5.5', '18446744073709551617'] },
-  { name: 'int64 ids past 2^53', classes: ['9007199254740993', '9007199254740992', '9223372036854775807', '-9223372036854775808'] },
+  {
+    name: 'int64 ids past 2^53',
+    classes: ['9007199254740993', '9007199254740992', '9223372036854775807', '-9223372036854775808'],
+  },
   { name: 'float ids with infinities', classes: ['inf', '1.5', '-inf', '2', 'Infinity', '1e400'] },
 ];
 
@@ -162,9 +224,17 @@ for (const { name, classes } of classColumnCases) {
     fs.writeFileSync(path.join(caseDir, 'train.csv'), ['image_id,hotel_id,other', ...lines].join('\n') + '\n');
     const config = await splitLikePandas(caseDir);
     // pandas' validation.csv holds one row per group, in group order: those are the codes 0…K−1.
-    const pandasGroups = fs.readFileSync(path.join(caseDir, 'pandas', 'validation.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[2]!);
+    const pandasGroups = fs
+      .readFileSync(path.join(caseDir, 'pandas', 'validation.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',')[2]!);
     const mapping = ClassMappingSchema.parse(JSON.parse(fs.readFileSync(runLayout(config).classMapping, 'utf8')));
-    assert.deepEqual({ mode: mapping.mode, targets: mapping.targets }, { mode: 'codes', targets: Object.fromEntries(pandasGroups.map((key, code) => [key, code])) });
+    assert.deepEqual(
+      { mode: mapping.mode, targets: mapping.targets },
+      { mode: 'codes', targets: Object.fromEntries(pandasGroups.map((key, code) => [key, code])) },
+    );
   });
 }
 
@@ -176,7 +246,13 @@ test('a class smaller than valSamples fails naming the class, as pandas refuses 
   assert.ok(parsed.ok);
   await assert.rejects(prepareSplit(parsed.config), /class "2" has 1 row\(s\), fewer than valSamples=2/);
   await assert.rejects(
-    run(PYTHON, [path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'), path.join(caseDir, 'train.csv'), path.join(caseDir, 'pandas'), '2', '42']),
+    run(PYTHON, [
+      path.join(PROJECT_ROOT, 'bench', 'reference', 'pandas_split.py'),
+      path.join(caseDir, 'train.csv'),
+      path.join(caseDir, 'pandas'),
+      '2',
+      '42',
+    ]),
     /larger sample than population/,
   );
 });

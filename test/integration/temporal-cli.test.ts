@@ -29,15 +29,31 @@ after(async () => {
 test('`temporal workflow start` with a JSON input file runs the same workflow (README command)', async () => {
   const out = path.join(dir, 'out');
   const inputFile = path.join(dir, 'run.json');
-  fs.writeFileSync(inputFile, JSON.stringify({ data: path.join(dir, 'data'), out, model: DEFAULT_MODEL, batchSize: 4 }));
+  fs.writeFileSync(
+    inputFile,
+    JSON.stringify({ data: path.join(dir, 'data'), out, model: DEFAULT_MODEL, batchSize: 4 }),
+  );
   const address = temporal.server.address;
   // Exactly the README's command, with this test's address and paths.
   await run(temporalBinary(), [
-    'workflow', 'start', '--address', address,
-    '--task-queue', 'tessera-cpu', '--type', 'extractVectors',
-    '--workflow-id', 'tessera-from-temporal-cli', '--input-file', inputFile,
+    'workflow',
+    'start',
+    '--address',
+    address,
+    '--task-queue',
+    'tessera-cpu',
+    '--type',
+    'extractVectors',
+    '--workflow-id',
+    'tessera-from-temporal-cli',
+    '--input-file',
+    inputFile,
   ]);
-  const { stdout } = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-from-temporal-cli', '--output', 'json'], { timeout: 120_000 });
+  const { stdout } = await run(
+    temporalBinary(),
+    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-from-temporal-cli', '--output', 'json'],
+    { timeout: 120_000 },
+  );
   assert.match(stdout, /"status":\s*"COMPLETED"/);
   const [[rows, files]] = (await duckdbRows(
     `SELECT count(*)::INT, count(DISTINCT file)::INT FROM read_parquet('${path.join(out, 'vectors.parquet')}')`,
@@ -53,25 +69,53 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
   assert.equal(report.state, 'completed');
   assert.equal(report.result?.counts.extractedImages, 9);
   // The cluster out of reach: the folder's own files still answer, and say why they answer.
-  const offline = StatusReportSchema.parse(JSON.parse((await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', '127.0.0.1:1', '--json'])).stdout));
+  const offline = StatusReportSchema.parse(
+    JSON.parse(
+      (await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', '127.0.0.1:1', '--json'])).stdout,
+    ),
+  );
   assert.equal(offline.source, 'folder');
   assert.equal(offline.state, 'completed');
   assert.equal(offline.workflowId, 'tessera-from-temporal-cli');
   assert.equal(offline.result?.counts.rows, rows);
   assert.match(offline.note ?? '', /cannot reach Temporal at 127\.0\.0\.1:1.*this is what the folder's files say/);
   // A run the folder does not know: the message says how runs under their own ids are found.
-  const unknown = await run(process.execPath, [TESSERA_BIN, 'status', '--workflow-id', 'tessera-nobody', '--address', address]).catch((error: { code: number; stderr: string }) => error);
+  const unknown = await run(process.execPath, [
+    TESSERA_BIN,
+    'status',
+    '--workflow-id',
+    'tessera-nobody',
+    '--address',
+    address,
+  ]).catch((error: { code: number; stderr: string }) => error);
   assert.ok('code' in unknown && unknown.code === 2);
-  assert.match(unknown.stderr, /no run with workflow id tessera-nobody on this cluster\. A run started from the Temporal CLI or UI under its own id is found through --out once/);
+  assert.match(
+    unknown.stderr,
+    /no run with workflow id tessera-nobody on this cluster\. A run started from the Temporal CLI or UI under its own id is found through --out once/,
+  );
 });
 
 test('a bad --input fails the workflow at once with every bad field named', async () => {
   const address = temporal.server.address;
   await run(temporalBinary(), [
-    'workflow', 'start', '--address', address, '--task-queue', 'tessera-cpu', '--type', 'extractVectors',
-    '--workflow-id', 'tessera-bad-input', '--input', JSON.stringify({ data: dir, batchSize: -1, nope: true }),
+    'workflow',
+    'start',
+    '--address',
+    address,
+    '--task-queue',
+    'tessera-cpu',
+    '--type',
+    'extractVectors',
+    '--workflow-id',
+    'tessera-bad-input',
+    '--input',
+    JSON.stringify({ data: dir, batchSize: -1, nope: true }),
   ]);
-  const result = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-bad-input', '--output', 'json'], { timeout: 60_000 }).catch((error: { stdout: string; stderr: string }) => error);
+  const result = await run(
+    temporalBinary(),
+    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-bad-input', '--output', 'json'],
+    { timeout: 60_000 },
+  ).catch((error: { stdout: string; stderr: string }) => error);
   const text = `${result.stdout}\n${result.stderr}`;
   assert.match(text, /FAILED/);
   assert.match(text, /out:/);
@@ -87,23 +131,57 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   // One shard of 300 images: several seconds of work, so the cancel lands in the middle of it.
   fs.writeFileSync(inputFile, JSON.stringify({ data, out, model: DEFAULT_MODEL, batchSize: 4, shardSize: 300 }));
   const address = temporal.server.address;
-  const start = (id: string) => run(temporalBinary(), ['workflow', 'start', '--address', address, '--task-queue', 'tessera-cpu', '--type', 'extractVectors', '--workflow-id', id, '--input-file', inputFile]);
+  const start = (id: string) =>
+    run(temporalBinary(), [
+      'workflow',
+      'start',
+      '--address',
+      address,
+      '--task-queue',
+      'tessera-cpu',
+      '--type',
+      'extractVectors',
+      '--workflow-id',
+      id,
+      '--input-file',
+      inputFile,
+    ]);
   await start('tessera-cancel-me');
   const attempts = path.join(out, '.tessera', 'attempts', 'train', 'shard-00000.jsonl');
   await waitUntil(() => fs.existsSync(attempts), 'the shard attempt', { timeoutMs: 60_000 });
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // the model is loaded and batches are running
   await run(temporalBinary(), ['workflow', 'cancel', '--address', address, '--workflow-id', 'tessera-cancel-me']);
-  const cancelled = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me', '--output', 'json'], { timeout: 60_000 }).catch((error: { stdout: string }) => error);
+  const cancelled = await run(
+    temporalBinary(),
+    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me', '--output', 'json'],
+    { timeout: 60_000 },
+  ).catch((error: { stdout: string }) => error);
   assert.match(cancelled.stdout, /CANCELED|CANCELLED/);
-  const events = fs.readFileSync(attempts, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event);
+  const events = fs
+    .readFileSync(attempts, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { event: string }).event);
   assert.deepEqual(events, ['started', 'cancelled']);
-  assert.deepEqual(fs.readdirSync(path.join(out, 'shards')).filter((name) => name.endsWith('.tmp')), [], 'the half-written shard was removed');
-  const status = StatusReportSchema.parse(JSON.parse((await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', address, '--json'])).stdout));
+  assert.deepEqual(
+    fs.readdirSync(path.join(out, 'shards')).filter((name) => name.endsWith('.tmp')),
+    [],
+    'the half-written shard was removed',
+  );
+  const status = StatusReportSchema.parse(
+    JSON.parse(
+      (await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', address, '--json'])).stdout,
+    ),
+  );
   assert.equal(status.workflowId, 'tessera-cancel-me');
   assert.equal(status.state, 'cancelled');
 
   await start('tessera-cancel-me-again');
-  const { stdout } = await run(temporalBinary(), ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me-again', '--output', 'json'], { timeout: 120_000 });
+  const { stdout } = await run(
+    temporalBinary(),
+    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me-again', '--output', 'json'],
+    { timeout: 120_000 },
+  );
   assert.match(stdout, /"status":\s*"COMPLETED"/);
   assert.match(stdout, /"extractedImages":\s*300/);
 });

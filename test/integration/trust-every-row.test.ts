@@ -33,14 +33,22 @@ function writeDataset(folder: string, rows: { id: string; cls: string }[]): void
     const target = path.join(folder, 'images', id);
     if (!fs.existsSync(target)) fs.copyFileSync(photoFile(id), target);
   }
-  fs.writeFileSync(path.join(folder, 'train.csv'), 'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''));
+  fs.writeFileSync(
+    path.join(folder, 'train.csv'),
+    'image_id,hotel_id\n' + rows.map((r) => `${r.id},${r.cls}\n`).join(''),
+  );
 }
 
 function readRows(folder: string): { id: string; cls: string }[] {
-  return fs.readFileSync(path.join(folder, 'train.csv'), 'utf8').trim().split('\n').slice(1).map((line) => {
-    const [id, cls] = line.split(',') as [string, string];
-    return { id, cls };
-  });
+  return fs
+    .readFileSync(path.join(folder, 'train.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [id, cls] = line.split(',') as [string, string];
+      return { id, cls };
+    });
 }
 
 function run(data: string, out: string, options: Partial<RunConfigInput> = {}) {
@@ -70,7 +78,13 @@ function snapshot(folder: string): Map<string, string> {
 
 before(async () => {
   requireSetup();
-  await preparePhotos([...BASE_ROWS.map((row) => row.id), 'image_0170.jpg', 'image_0247.jpg', 'image_0248.jpg', 'image_0249.jpg']);
+  await preparePhotos([
+    ...BASE_ROWS.map((row) => row.id),
+    'image_0170.jpg',
+    'image_0247.jpg',
+    'image_0248.jpg',
+    'image_0249.jpg',
+  ]);
   dir = tempDir('trust');
   temporal = await startTemporal(dir);
 });
@@ -81,15 +95,41 @@ after(async () => {
 
 /** The shard (of 8) that holds `imageId` in a finished folder's training.csv. */
 function shardOf(out: string, imageId: string): number {
-  const ids = fs.readFileSync(path.join(out, 'training.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',')[1]);
+  const ids = fs
+    .readFileSync(path.join(out, 'training.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.split(',')[1]);
   assert.ok(ids.includes(imageId), `${imageId} is a training image`);
   return Math.floor(ids.indexOf(imageId) / 8);
 }
 
 const dataChanges: { name: string; change: (data: string) => void; redone?: string }[] = [
-  { name: 'rows deleted', change: (data) => writeDataset(data, readRows(data).filter((_, k) => ![2, 9, 20].includes(k))) },
-  { name: 'rows relabelled', change: (data) => writeDataset(data, readRows(data).map((r, k) => (k === 3 || k === 14 ? { ...r, cls: '2' } : r))) },
-  { name: 'rows appended', change: (data) => writeDataset(data, [...readRows(data), ...['0247', '0248', '0249'].map((n) => ({ id: `image_${n}.jpg`, cls: '4' }))]) },
+  {
+    name: 'rows deleted',
+    change: (data) =>
+      writeDataset(
+        data,
+        readRows(data).filter((_, k) => ![2, 9, 20].includes(k)),
+      ),
+  },
+  {
+    name: 'rows relabelled',
+    change: (data) =>
+      writeDataset(
+        data,
+        readRows(data).map((r, k) => (k === 3 || k === 14 ? { ...r, cls: '2' } : r)),
+      ),
+  },
+  {
+    name: 'rows appended',
+    change: (data) =>
+      writeDataset(data, [
+        ...readRows(data),
+        ...['0247', '0248', '0249'].map((n) => ({ id: `image_${n}.jpg`, cls: '4' })),
+      ]),
+  },
   {
     // Another photo copied over one training image, keeping its name, size-independent and with
     // the old mtime (as `cp -p` would): only its shard is extracted again.
@@ -115,12 +155,19 @@ for (const { name, change, redone } of dataChanges) {
     const fresh = path.join(dir, `fresh-${name.replaceAll(' ', '-')}`);
     await run(data, fresh);
     await assertSameOutput(out, fresh);
-    assert.equal(again.summary!.counts.extractedImages + again.summary!.counts.errors, again.summary!.counts.trainingImages);
+    assert.equal(
+      again.summary!.counts.extractedImages + again.summary!.counts.errors,
+      again.summary!.counts.trainingImages,
+    );
     // The finished run's shard files are gone: its shards are extracted again, copying the vectors
     // of unchanged images from its outputs, so only new or changed images go through the model.
     assert.ok(again.summary!.counts.reusedImages > 0, 'unchanged images were copied');
     if (redone) {
-      assert.equal(again.summary!.counts.extractedImages - again.summary!.counts.reusedImages, 1, `only ${redone} went through the model`);
+      assert.equal(
+        again.summary!.counts.extractedImages - again.summary!.counts.reusedImages,
+        1,
+        `only ${redone} went through the model`,
+      );
       assert.ok(shardOf(out, redone) >= 0);
     }
   });
@@ -135,7 +182,11 @@ test('with --keep-shards a finished folder keeps its shard files, and only the s
   fs.copyFileSync(photoFile('image_0170.jpg'), path.join(data, 'images', 'image_0164.jpg'));
   await run(data, out, { keepShards: true });
   const outcomes = lastOutcomes(out);
-  assert.deepEqual(outcomes.map((o, shard) => (o === 'extracted' ? shard : -1)).filter((s) => s >= 0), [shardOf(out, 'image_0164.jpg')], `outcomes ${outcomes.join(', ')}`);
+  assert.deepEqual(
+    outcomes.map((o, shard) => (o === 'extracted' ? shard : -1)).filter((s) => s >= 0),
+    [shardOf(out, 'image_0164.jpg')],
+    `outcomes ${outcomes.join(', ')}`,
+  );
 });
 
 const shardDamage: { name: string; damage: (shards: string) => void }[] = [
@@ -149,7 +200,11 @@ const shardDamage: { name: string; damage: (shards: string) => void }[] = [
     },
   },
   { name: 'truncated', damage: (shards) => fs.truncateSync(path.join(shards, 'shard-00001.parquet'), 20_000) },
-  { name: 'replaced by another shard', damage: (shards) => fs.copyFileSync(path.join(shards, 'shard-00000.parquet'), path.join(shards, 'shard-00001.parquet')) },
+  {
+    name: 'replaced by another shard',
+    damage: (shards) =>
+      fs.copyFileSync(path.join(shards, 'shard-00000.parquet'), path.join(shards, 'shard-00001.parquet')),
+  },
 ];
 
 for (const { name, damage } of shardDamage) {
@@ -164,7 +219,10 @@ for (const { name, damage } of shardDamage) {
     await run(data, out, { keepShards: true });
     assert.deepEqual(lastOutcomes(out), ['reused', 'extracted', 'reused']);
     assert.deepEqual(await vectorRows(path.join(out, 'vectors.parquet')), reference);
-    assert.ok(!fs.existsSync(path.join(out, 'training.csv.4242-0badf00d.tmp')), 'temporary files of killed attempts are removed');
+    assert.ok(
+      !fs.existsSync(path.join(out, 'training.csv.4242-0badf00d.tmp')),
+      'temporary files of killed attempts are removed',
+    );
   });
 }
 
@@ -173,15 +231,26 @@ test('a folder tessera did not create is refused, and its files are left byte-id
   writeDataset(data, BASE_ROWS);
   const out = path.join(dir, 'foreign');
   fs.mkdirSync(out);
-  for (const [file, text] of Object.entries({ 'training.csv': 'my,own\n', 'vectors.parquet': 'PAR1 mine', 'manifest.json': '{"mine":true}' })) fs.writeFileSync(path.join(out, file), text);
+  for (const [file, text] of Object.entries({
+    'training.csv': 'my,own\n',
+    'vectors.parquet': 'PAR1 mine',
+    'manifest.json': '{"mine":true}',
+  }))
+    fs.writeFileSync(path.join(out, file), text);
   const before = snapshot(out);
   for (const force of [false, true]) {
-    await assert.rejects(run(data, out, { force }), (error: Error) => error instanceof RunFailedError && /not created by tessera.*training\.csv/.test(error.message));
+    await assert.rejects(
+      run(data, out, { force }),
+      (error: Error) => error instanceof RunFailedError && /not created by tessera.*training\.csv/.test(error.message),
+    );
   }
   // The embedded default refuses before its lease or server would create anything in the folder.
   const embedded = startTessera(['run', '--data', data, '--out', out, '--model', DEFAULT_MODEL, '--force']);
   assert.equal(await embedded.exited, 1, embedded.output());
-  assert.match(embedded.output(), /run failed: output folder .* is not empty and was not created by tessera \(it holds manifest\.json, training\.csv, vectors\.parquet\)/);
+  assert.match(
+    embedded.output(),
+    /run failed: output folder .* is not empty and was not created by tessera \(it holds manifest\.json, training\.csv, vectors\.parquet\)/,
+  );
   assert.deepEqual(snapshot(out), before);
 });
 
@@ -196,7 +265,10 @@ test('--force replaces only what tessera wrote: a user file inside the output fo
   await run(data, out, { seed: 7, force: true });
   assert.equal(fs.readFileSync(path.join(out, 'shards', 'precious.txt'), 'utf8'), 'keep me');
   assert.equal(fs.readFileSync(path.join(out, 'notes.md'), 'utf8'), 'mine too');
-  assert.equal(ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))).config.seed, 7);
+  assert.equal(
+    ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))).config.seed,
+    7,
+  );
 });
 
 test('--out equal to, inside or containing the inputs is refused, and the inputs are left byte-identical', async () => {
@@ -223,7 +295,24 @@ test('an open run is checked before the same command attaches: other options are
   fs.mkdirSync(markers);
   const model = path.join(dir, 'open-model.onnx');
   fs.copyFileSync(DEFAULT_MODEL, model);
-  const args = ['run', '--quiet', '--data', data, '--out', out, '--model', model, '--shard-size', '4', '--batch-size', '2', '--parallel-shards', '1', '--heartbeat-seconds', '3'];
+  const args = [
+    'run',
+    '--quiet',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--model',
+    model,
+    '--shard-size',
+    '4',
+    '--batch-size',
+    '2',
+    '--parallel-shards',
+    '1',
+    '--heartbeat-seconds',
+    '3',
+  ];
   const first = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 2 });
   await waitForFile(path.join(markers, 'extract-mid-shard'), first);
   await first.killHard();
@@ -233,7 +322,10 @@ test('an open run is checked before the same command attaches: other options are
   assert.match(other.output(), /open run with other options: imgSize \(256 → 224\), seed \(42 → 7\)/);
   assert.ok(!fs.existsSync(path.join(out, 'manifest.json')));
 
-  writeDataset(data, readRows(data).filter((_, k) => ![1, 7, 13].includes(k)));
+  writeDataset(
+    data,
+    readRows(data).filter((_, k) => ![1, 7, 13].includes(k)),
+  );
   const again = startTessera(args.filter((arg) => arg !== '--quiet'));
   assert.equal(await again.exited, 0, again.output());
   assert.match(again.output(), /starts over: .*train\.csv changed/);
@@ -258,6 +350,9 @@ test('an open run is checked before the same command attaches: other options are
   assert.equal(await otherModel.exited, 1, otherModel.output());
   // The attach check refuses the other model; or, when the open run's next shard got there first,
   // that shard fails the run: either way the message names the model's change.
-  assert.match(otherModel.output(), /open run with other options: model \(sha256 |model file .*open-model\.onnx changed \(sha256 /);
+  assert.match(
+    otherModel.output(),
+    /open run with other options: model \(sha256 |model file .*open-model\.onnx changed \(sha256 /,
+  );
   assert.ok(!fs.existsSync(path.join(out, 'manifest.json')), 'no output of two models');
 });

@@ -30,14 +30,23 @@ async function runBoth(name: string): Promise<RunSummary> {
   return await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `validation-${name}-${path.basename(dir)}`,
-    args: [{ data, out: path.join(dir, name), model: DEFAULT_MODEL, splits: ['train', 'val'], valSamples: 2, batchSize: 5 }],
+    args: [
+      { data, out: path.join(dir, name), model: DEFAULT_MODEL, splits: ['train', 'val'], valSamples: 2, batchSize: 5 },
+    ],
   });
 }
 
 const vectorsOf = async (file: string) =>
-  (await duckdbRows(`SELECT i, file, x, y, target, vector FROM read_parquet('${file}') ORDER BY i`)).map(([i, f, x, y, target, blob]) => [
-    i, f, x, y, target, Buffer.from((blob as { bytes: Uint8Array }).bytes).toString('base64'),
-  ]);
+  (await duckdbRows(`SELECT i, file, x, y, target, vector FROM read_parquet('${file}') ORDER BY i`)).map(
+    ([i, f, x, y, target, blob]) => [
+      i,
+      f,
+      x,
+      y,
+      target,
+      Buffer.from((blob as { bytes: Uint8Array }).bytes).toString('base64'),
+    ],
+  );
 
 test('splits ["train", "val"] writes validation-vectors.parquet with the same schema, i by validation.csv ordinal', async () => {
   const summary = await runBoth('first');
@@ -49,7 +58,12 @@ test('splits ["train", "val"] writes validation-vectors.parquet with the same sc
   assert.equal(summary.validationVectors, file);
   const schemaOf = (f: string) => duckdbRows(`SELECT name, type, type_length FROM parquet_schema('${f}')`);
   assert.deepEqual(await schemaOf(file), await schemaOf(path.join(dir, 'first', 'vectors.parquet')));
-  const validation = fs.readFileSync(path.join(dir, 'first', 'validation.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const validation = fs
+    .readFileSync(path.join(dir, 'first', 'validation.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
   const rows = await vectorsOf(file);
   assert.equal(rows.length, 8 * 64);
   rows.forEach(([i, f], r) => {
@@ -70,7 +84,10 @@ test('validation vectors are occluded (they differ from the plain image) and sta
   let changed = 0;
   for (const [, , x, y, , base64] of occluded) {
     const got = new Float32Array(new Uint8Array(Buffer.from(String(base64), 'base64')).buffer);
-    const want = Array.from({ length: plain.channels }, (_, c) => plain.data[(c * plain.height + Number(x)) * plain.width + Number(y)]!);
+    const want = Array.from(
+      { length: plain.channels },
+      (_, c) => plain.data[(c * plain.height + Number(x)) * plain.width + Number(y)]!,
+    );
     if (want.some((w, c) => Math.abs(w - got[c]!) > 1e-3 * Math.max(1, Math.abs(w)))) changed++;
   }
   assert.ok(changed >= 4, `only ${changed} of 64 tiles changed: the hole must alter the tiles it covers`);

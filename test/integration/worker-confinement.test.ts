@@ -43,7 +43,14 @@ before(async () => {
   const other = path.join(outside, 'other-run');
   fs.mkdirSync(path.join(other, '.tessera'), { recursive: true });
   fs.mkdirSync(path.join(other, 'shards'));
-  for (const [name, text] of Object.entries({ 'vectors.parquet': 'PAR1 vectors', 'training.csv': ',image_id,hotel_id\n', 'manifest.json': '{}', 'shards/shard-00000.parquet': 'PAR1 shard', '.tessera/run.json': '{"config":{},"modelSha256":"x"}', '.tessera/folder.json': '{}' })) {
+  for (const [name, text] of Object.entries({
+    'vectors.parquet': 'PAR1 vectors',
+    'training.csv': ',image_id,hotel_id\n',
+    'manifest.json': '{}',
+    'shards/shard-00000.parquet': 'PAR1 shard',
+    '.tessera/run.json': '{"config":{},"modelSha256":"x"}',
+    '.tessera/folder.json': '{}',
+  })) {
     fs.writeFileSync(path.join(other, name), text);
   }
   // The only root: the test's temp folder holds the server's state and the outside folders too.
@@ -56,26 +63,59 @@ after(async () => {
 
 /** Every file under `folder` with its sha256. */
 function snapshot(folder: string): Record<string, string> {
-  const files = fs.readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((name) => fs.statSync(path.join(folder, name)).isFile());
-  return Object.fromEntries(files.sort().map((name) => [name, createHash('sha256').update(fs.readFileSync(path.join(folder, name))).digest('hex')]));
+  const files = fs
+    .readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    .filter((name) => fs.statSync(path.join(folder, name)).isFile());
+  return Object.fromEntries(
+    files.sort().map((name) => [
+      name,
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(folder, name)))
+        .digest('hex'),
+    ]),
+  );
 }
 
 /** Runs the workflow to its failure; returns the failure's messages and the run's whole history as text. */
-async function failure(id: string, input: Record<string, unknown>): Promise<{ messages: string; root: ApplicationFailure; history: string }> {
-  const handle = await temporal.client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUES.cpu, workflowId: `confinement-${id}`, args: [{ data, out: path.join(root, `out-${id}`), model: DEFAULT_MODEL, ...input }] });
+async function failure(
+  id: string,
+  input: Record<string, unknown>,
+): Promise<{ messages: string; root: ApplicationFailure; history: string }> {
+  const handle = await temporal.client.workflow.start<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: `confinement-${id}`,
+    args: [{ data, out: path.join(root, `out-${id}`), model: DEFAULT_MODEL, ...input }],
+  });
   const error = await handle.result().then(
     () => assert.fail('the run completed'),
     (error: unknown) => error,
   );
   assert.ok(error instanceof WorkflowFailedError, String(error));
   const chain: TemporalFailure[] = [];
-  for (let cause = error.cause as TemporalFailure | undefined; cause; cause = cause.cause as TemporalFailure | undefined) chain.push(cause);
+  for (
+    let cause = error.cause as TemporalFailure | undefined;
+    cause;
+    cause = cause.cause as TemporalFailure | undefined
+  )
+    chain.push(cause);
   const application = chain.at(-1);
-  assert.ok(application instanceof ApplicationFailure, `ends in an application failure: ${chain.map((c) => c.message).join(' ← ')}`);
+  assert.ok(
+    application instanceof ApplicationFailure,
+    `ends in an application failure: ${chain.map((c) => c.message).join(' ← ')}`,
+  );
   const events = (await handle.fetchHistory()).events ?? [];
-  const attempts = events.flatMap((event) => (event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes.attempt ?? 1] : []));
-  assert.ok(attempts.every((attempt) => attempt === 1), `every activity ran once, none retried: attempts ${attempts.join(', ')}`);
-  assert.equal(events.filter((event) => event.activityTaskFailedEventAttributes).length, 1, 'one activity failed, at its first attempt');
+  const attempts = events.flatMap((event) =>
+    event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+  );
+  assert.ok(
+    attempts.every((attempt) => attempt === 1),
+    `every activity ran once, none retried: attempts ${attempts.join(', ')}`,
+  );
+  assert.equal(
+    events.filter((event) => event.activityTaskFailedEventAttributes).length,
+    1,
+    'one activity failed, at its first attempt',
+  );
   return { messages: chain.map((c) => c.message).join('\n'), root: application, history: JSON.stringify(events) };
 }
 
@@ -95,7 +135,11 @@ test('a run inside the root completes', async () => {
 });
 
 test('csv pointing outside data, by .. or by a symlink, is refused naming csv; the secret stays unread', async () => {
-  for (const [id, csv] of [['csv-dotdot', '../../outside/secret.csv'], ['csv-symlink', 'linked.csv'], ['csv-absolute', path.join(outside, 'secret.csv')]] as const) {
+  for (const [id, csv] of [
+    ['csv-dotdot', '../../outside/secret.csv'],
+    ['csv-symlink', 'linked.csv'],
+    ['csv-absolute', path.join(outside, 'secret.csv')],
+  ] as const) {
     const result = await failure(id, { csv });
     assertRefused(result, /^csv .*(leads outside the dataset folder|is an absolute path)/);
     assert.match(result.root.message, new RegExp(`serves ${fs.realpathSync(root)}`));
@@ -105,7 +149,10 @@ test('csv pointing outside data, by .. or by a symlink, is refused naming csv; t
 
 test('images outside data is refused naming images', async () => {
   assertRefused(await failure('images-root', { images: '/' }), /^images \/ is an absolute path/);
-  assertRefused(await failure('images-dotdot', { images: '../../outside/data/images' }), /^images .* leads outside the dataset folder/);
+  assertRefused(
+    await failure('images-dotdot', { images: '../../outside/data/images' }),
+    /^images .* leads outside the dataset folder/,
+  );
 });
 
 test('data outside the roots is refused naming data, the roots and how to allow it', async () => {
@@ -114,27 +161,37 @@ test('data outside the roots is refused naming data, the roots and how to allow 
   assert.match(result.root.message, /--allow-root/);
 });
 
-test('out outside the roots, with force, is refused and the other run\'s files stay byte-identical', async () => {
+test("out outside the roots, with force, is refused and the other run's files stay byte-identical", async () => {
   const other = path.join(outside, 'other-run');
   const before = snapshot(other);
   assert.ok(Object.keys(before).length >= 6);
-  assertRefused(await failure('out-outside', { out: other, force: true }), /^out .*other-run is outside the folders this worker may use/);
+  assertRefused(
+    await failure('out-outside', { out: other, force: true }),
+    /^out .*other-run is outside the folders this worker may use/,
+  );
   assert.deepEqual(snapshot(other), before);
 });
 
 test('a non-CSV file inside data as csv fails naming the input CSV, without echoing its first line', async () => {
   const result = await failure('not-a-csv', { csv: 'secret.txt' });
-  assertRefused(result, /^input CSV .*secret\.txt has no column "image_id" or "hotel_id" \(its first line is not a CSV header/);
+  assertRefused(
+    result,
+    /^input CSV .*secret\.txt has no column "image_id" or "hotel_id" \(its first line is not a CSV header/,
+  );
   assert.ok(!result.messages.includes(SECRET));
-  assert.ok(!result.history.includes(SECRET), 'the secret is nowhere in the run\'s history');
+  assert.ok(!result.history.includes(SECRET), "the secret is nowhere in the run's history");
 });
 
 test('`tessera worker` without a root, or with one that does not exist, exits 2 saying how to give one', async () => {
   const env = { ...process.env, TESSERA_ALLOW_ROOTS: '' };
-  const worker = (args: string[]) => run(process.execPath, [TESSERA_BIN, 'worker', '--address', temporal.server.address, ...args], { env, timeout: 60_000 }).then(
-    () => ({ code: 0, stderr: '' }),
-    (error: { code: number; stderr: string }) => error,
-  );
+  const worker = (args: string[]) =>
+    run(process.execPath, [TESSERA_BIN, 'worker', '--address', temporal.server.address, ...args], {
+      env,
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
   const none = await worker([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no folder to serve: give --allow-root DIR \(repeatable\) or TESSERA_ALLOW_ROOTS=/);

@@ -11,7 +11,8 @@ export const PYTHON = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
 /** Fails loudly (never skips) when `npm test`'s pretest step did not provide what tests need. */
 export function requireSetup(): void {
   const missing = [DEFAULT_MODEL, PYTHON].filter((file) => !fs.existsSync(file));
-  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: run \`npm run setup\` (npm test does it first)`);
+  if (missing.length > 0)
+    throw new Error(`missing ${missing.join(', ')}: run \`npm run setup\` (npm test does it first)`);
 }
 
 export { tempDir } from './temp-dir.ts';
@@ -38,7 +39,11 @@ export async function startTemporal(
   options: { holdWorkers?: boolean } = {},
 ): Promise<TemporalHarness> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
-  const workers = await createWorkers({ target: localTarget(server.address), queues: ['cpu', 'inference'], allowRoots });
+  const workers = await createWorkers({
+    target: localTarget(server.address),
+    queues: ['cpu', 'inference'],
+    allowRoots,
+  });
   let running: Promise<void> | undefined;
   const releaseWorkers = () => {
     running ??= workers.run();
@@ -63,4 +68,5 @@ export async function startTemporal(
 }
 
 /** The real photos of ../shared/data (17 flower classes × 20), or TESSERA_FLOWERS_DIR. */
-export const FLOWERS_DIR = process.env.TESSERA_FLOWERS_DIR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'flowers17-mini');
+export const FLOWERS_DIR =
+  process.env.TESSERA_FLOWERS_DIR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'flowers17-mini');

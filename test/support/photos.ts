@@ -27,14 +27,16 @@ async function generate(id: string, file: string): Promise<void> {
     for (let x = 0; x < width; x++) {
       state = (Math.imul(state, 1103515245) + 12345) >>> 0;
       const noise = (state >>> 24) / 8;
-      const stripe = Math.sin(((klass + 2) * x) / width * Math.PI * 2 + number) * 40;
+      const stripe = Math.sin((((klass + 2) * x) / width) * Math.PI * 2 + number) * 40;
       const o = (y * width + x) * 3;
       pixels[o] = (klass * 60 + 40 + stripe + noise) & 255;
       pixels[o + 1] = (200 - klass * 40 + (y * 80) / height + noise) & 255;
       pixels[o + 2] = (90 + klass * 30 - stripe + noise) & 255;
     }
   }
-  await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
+  await sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toFile(file);
 }
 
 /** Makes sure each of `ids` has a file (call before `photoFile`, e.g. in `before`). */

@@ -18,14 +18,22 @@ export interface TesseraProcess {
  * `node bin/tessera.js ARGS` as its own process group, optionally set to stop at a failpoint
  * (it writes `failpointDir/<name>` when it gets there) so the test can SIGKILL it at that moment.
  */
-export function startTessera(args: string[], options: { failpoint?: Failpoint; failpointDir?: string; failpointShard?: number; cwd?: string } = {}): TesseraProcess {
+export function startTessera(
+  args: string[],
+  options: { failpoint?: Failpoint; failpointDir?: string; failpointShard?: number; cwd?: string } = {},
+): TesseraProcess {
   const env = { ...process.env };
   if (options.failpoint) {
     env.TESSERA_FAILPOINT = options.failpoint;
     env.TESSERA_FAILPOINT_DIR = options.failpointDir;
     if (options.failpointShard !== undefined) env.TESSERA_FAILPOINT_SHARD = String(options.failpointShard);
   }
-  const child = spawn(process.execPath, [TESSERA_BIN, ...args], { cwd: options.cwd ?? PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [TESSERA_BIN, ...args], {
+    cwd: options.cwd ?? PROJECT_ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -49,12 +57,17 @@ export function startTessera(args: string[], options: { failpoint?: Failpoint; f
  * Polls `check` until it holds. Fails with the watched process's output when that process exits
  * first, or when time runs out.
  */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, options: { watched?: TesseraProcess; timeoutMs?: number } = {}): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  options: { watched?: TesseraProcess; timeoutMs?: number } = {},
+): Promise<void> {
   const { watched, timeoutMs = 120_000 } = options;
   const deadline = Date.now() + timeoutMs;
   const output = () => (watched ? `:\n${watched.output().slice(-3000)}` : '');
   while (!(await check())) {
-    if (watched && (watched.child.exitCode !== null || watched.child.signalCode !== null)) throw new Error(`process exited before ${what}${output()}`);
+    if (watched && (watched.child.exitCode !== null || watched.child.signalCode !== null))
+      throw new Error(`process exited before ${what}${output()}`);
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -73,7 +86,10 @@ export function childProcesses(pid: number): { pid: number; argv: string[] }[] {
       const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(ppid) !== pid || state === 'Z') continue;
-      children.push({ pid: Number(name), argv: fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean) });
+      children.push({
+        pid: Number(name),
+        argv: fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean),
+      });
     } catch {
       // exited while being read
     }

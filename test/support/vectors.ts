@@ -30,7 +30,10 @@ export async function referenceFeatures(modelPath: string, imagePath: string, si
   for (let p = 0; p < size * size; p++) for (let c = 0; c < 3; c++) input[c * size * size + p] = data[p * 3 + c]! / 255;
   const session = await ort.InferenceSession.create(modelPath);
   try {
-    const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, [1, 3, size, size]) }, [output]);
+    const result = await session.run(
+      { [session.inputNames[0]!]: new ort.Tensor('float32', input, [1, 3, size, size]) },
+      [output],
+    );
     const tensor = result[output]!;
     const [, channels, height, width] = tensor.dims as number[];
     return { data: tensor.data as Float32Array, channels: channels!, height: height!, width: width! };
@@ -63,6 +66,7 @@ export async function assertSameVectors(actual: string, expected: string): Promi
       scale = Math.max(scale, Math.abs(y[k]!));
       diff = Math.max(diff, Math.abs(x[k]! - y[k]!));
     }
-    if (x.length !== y.length || diff > 1e-4 * scale) throw new Error(`${actual}: vector of row ${r} differs by ${diff} (scale ${scale})`);
+    if (x.length !== y.length || diff > 1e-4 * scale)
+      throw new Error(`${actual}: vector of row ${r} differs by ${diff} (scale ${scale})`);
   }
 }

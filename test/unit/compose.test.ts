@@ -17,7 +17,10 @@ interface Service {
   environment?: Record<string, string>;
   stop_grace_period?: string;
   stop_signal?: string;
-  deploy?: { replicas?: string | number; resources?: { reservations?: { devices?: { driver?: string; capabilities?: string[] }[] } } };
+  deploy?: {
+    replicas?: string | number;
+    resources?: { reservations?: { devices?: { driver?: string; capabilities?: string[] }[] } };
+  };
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -33,12 +36,15 @@ const raw = parse(fs.readFileSync(path.join(INFRA, 'compose.yaml'), 'utf8'), { m
 function mapStrings(node: unknown, edit: (text: string) => string): unknown {
   if (typeof node === 'string') return edit(node);
   if (Array.isArray(node)) return node.map((item) => mapStrings(item, edit));
-  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([key, value]) => [edit(key), mapStrings(value, edit)]));
+  if (node && typeof node === 'object')
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [edit(key), mapStrings(value, edit)]));
   return node;
 }
 
 // The file as compose reads it with no variable set: ${VAR:-default} → default, $$ → $.
-const compose = mapStrings(raw, (text) => text.replace(/\$\$|\$\{\w+:?-([^}]*)\}/g, (match, fallback?: string) => (match === '$$' ? '$' : (fallback ?? '')))) as ComposeFile;
+const compose = mapStrings(raw, (text) =>
+  text.replace(/\$\$|\$\{\w+:?-([^}]*)\}/g, (match, fallback?: string) => (match === '$$' ? '$' : (fallback ?? ''))),
+) as ComposeFile;
 const { services } = compose;
 const workers = Object.entries(services).filter(([, service]) => commandOf(service)[0] === 'worker');
 
@@ -74,7 +80,10 @@ test('Temporal runs on PostgreSQL, after its schema is set up, with its UI on te
   const { postgresql, temporal, 'temporal-ui': ui } = services;
   assert.ok(postgresql && temporal && ui);
   assert.match(postgresql.image ?? '', /^postgres:\d+/);
-  assert.ok(postgresql.volumes?.some((volume) => volume.endsWith(':/var/lib/postgresql/data')), 'database survives a restart');
+  assert.ok(
+    postgresql.volumes?.some((volume) => volume.endsWith(':/var/lib/postgresql/data')),
+    'database survives a restart',
+  );
   assert.equal(temporal.depends_on?.postgresql?.condition, 'service_healthy');
   assert.equal(temporal.depends_on?.['temporal-schema']?.condition, 'service_completed_successfully');
   assert.equal(temporal.environment?.DB, 'postgres12');
@@ -88,16 +97,29 @@ test('Temporal runs on PostgreSQL, after its schema is set up, with its UI on te
 });
 
 test('one CPU worker and N GPU inference workers poll their queues on temporal:7233', () => {
-  const queues = (queue: string) => workers.filter(([, worker]) => flag(worker, '--queues')?.split(',').includes(queue)).map(([name]) => name);
+  const queues = (queue: string) =>
+    workers.filter(([, worker]) => flag(worker, '--queues')?.split(',').includes(queue)).map(([name]) => name);
   assert.deepEqual(queues('cpu'), ['tessera-cpu-worker']);
-  assert.deepEqual(queues('inference').slice(0, 1), ['tessera-inference-worker'], 'more may follow: one service per GPU');
+  assert.deepEqual(
+    queues('inference').slice(0, 1),
+    ['tessera-inference-worker'],
+    'more may follow: one service per GPU',
+  );
   for (const [name, worker] of workers) {
     assert.equal(flag(worker, '--address'), 'temporal:7233', name);
     assert.equal(flag(worker, '--log-format'), 'json', name);
-    assert.match(flag(worker, '--metrics-address') ?? '', /^0\.0\.0\.0:\d+$/, `${name}: metrics reachable from Prometheus`);
+    assert.match(
+      flag(worker, '--metrics-address') ?? '',
+      /^0\.0\.0\.0:\d+$/,
+      `${name}: metrics reachable from Prometheus`,
+    );
     assert.ok(worker.depends_on?.['temporal-namespace'], `${name} starts once its namespace exists`);
     // `tessera worker` refuses to start without the folders it may serve: the shared volume.
-    assert.equal(flag(worker, '--allow-root') ?? worker.environment?.TESSERA_ALLOW_ROOTS, '/data', `${name} serves /data only`);
+    assert.equal(
+      flag(worker, '--allow-root') ?? worker.environment?.TESSERA_ALLOW_ROOTS,
+      '/data',
+      `${name} serves /data only`,
+    );
   }
   const cpu = services['tessera-cpu-worker']!;
   const inference = services['tessera-inference-worker']!;
@@ -105,21 +127,41 @@ test('one CPU worker and N GPU inference workers poll their queues on temporal:7
   assert.equal(cpu.deploy?.replicas ?? 1, 1, 'one worker runs workflows and CPU activities');
   assert.equal(flag(inference, '--queues'), 'inference');
   // No number by default: one shard at a time, the next taken in its tail (workers/next-shard-slots.ts).
-  assert.equal(flag(inference, '--inference-concurrency'), undefined, 'the worker chooses its slots unless TESSERA_INFERENCE_CONCURRENCY says');
+  assert.equal(
+    flag(inference, '--inference-concurrency'),
+    undefined,
+    'the worker chooses its slots unless TESSERA_INFERENCE_CONCURRENCY says',
+  );
   assert.equal(inference.environment?.TESSERA_INFERENCE_CONCURRENCY, '', 'empty unless the host sets it');
-  assert.match(String(raw.services['tessera-inference-worker']?.deploy?.replicas), /^\$\{\w+:-\d+\}$/, 'replicas come from an env var');
+  assert.match(
+    String(raw.services['tessera-inference-worker']?.deploy?.replicas),
+    /^\$\{\w+:-\d+\}$/,
+    'replicas come from an env var',
+  );
   const devices = inference.deploy?.resources?.reservations?.devices ?? [];
-  assert.ok(devices.some((device) => device.driver === 'nvidia' && device.capabilities?.includes('gpu')), 'reserves an NVIDIA GPU');
+  assert.ok(
+    devices.some((device) => device.driver === 'nvidia' && device.capabilities?.includes('gpu')),
+    'reserves an NVIDIA GPU',
+  );
 });
 
 test('workers stop gracefully and share one declared volume at /data', () => {
   for (const [name, worker] of workers) {
     assert.equal(worker.stop_signal, 'SIGTERM', name);
-    assert.match(worker.stop_grace_period ?? '', /^\d+[ms]$/, `${name}: time for running activities to stop before SIGKILL`);
-    assert.ok(worker.volumes?.some((volume) => volume.endsWith(':/data')), `${name} mounts /data`);
+    assert.match(
+      worker.stop_grace_period ?? '',
+      /^\d+[ms]$/,
+      `${name}: time for running activities to stop before SIGKILL`,
+    );
+    assert.ok(
+      worker.volumes?.some((volume) => volume.endsWith(':/data')),
+      `${name} mounts /data`,
+    );
   }
   // Runs name paths under /data that every worker (and the CLI that submits them) must resolve alike.
-  const dataVolumes = Object.values(services).flatMap((service) => service.volumes ?? []).filter((volume) => volume.endsWith(':/data'));
+  const dataVolumes = Object.values(services)
+    .flatMap((service) => service.volumes ?? [])
+    .filter((volume) => volume.endsWith(':/data'));
   assert.equal(new Set(dataVolumes).size, 1, `one volume at /data, not ${[...new Set(dataVolumes)].join(', ')}`);
   const declared = Object.keys(compose.volumes ?? {});
   for (const [name, service] of Object.entries(services)) {
@@ -130,10 +172,13 @@ test('workers stop gracefully and share one declared volume at /data', () => {
 });
 
 test('published host ports are unique, and no replicated service publishes one', () => {
-  const hostPorts = Object.values(services).flatMap((service) => publishedPorts(service).flatMap((port) => port.host ?? []));
+  const hostPorts = Object.values(services).flatMap((service) =>
+    publishedPorts(service).flatMap((port) => port.host ?? []),
+  );
   assert.deepEqual(hostPorts, [...new Set(hostPorts)]);
   for (const [name, service] of Object.entries(services)) {
-    if (service.deploy?.replicas !== undefined) assert.deepEqual(publishedPorts(service), [], `${name}: replica 2 would collide`);
+    if (service.deploy?.replicas !== undefined)
+      assert.deepEqual(publishedPorts(service), [], `${name}: replica 2 would collide`);
   }
 });
 
@@ -145,9 +190,17 @@ test('every build uses infra/Dockerfile stages, whose COPY sources exist and are
     assert.equal(context, ROOT, 'built from the repository root');
     const dockerfile = fs.readFileSync(path.join(context, build.dockerfile ?? 'Dockerfile'), 'utf8');
     // Instructions, with line continuations joined and comments dropped.
-    const instructions = dockerfile.replace(/\\\n/g, ' ').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+    const instructions = dockerfile
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
     const stages: string[] = [];
-    const allowed = fs.readFileSync(path.join(context, '.dockerignore'), 'utf8').split('\n').filter((line) => line.startsWith('!')).map((line) => line.slice(1));
+    const allowed = fs
+      .readFileSync(path.join(context, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('!'))
+      .map((line) => line.slice(1));
     for (const instruction of instructions) {
       const [keyword, ...args] = instruction.split(/\s+/);
       if (keyword === 'FROM' && args[1]?.toUpperCase() === 'AS') stages.push(args[2]!);
@@ -163,6 +216,9 @@ test('every build uses infra/Dockerfile stages, whose COPY sources exist and are
         assert.ok(allowed.includes(source), `.dockerignore lets ${source} into the build context`);
       }
     }
-    assert.ok(build.target && stages.includes(build.target), `target ${build.target} is a stage of ${build.dockerfile}`);
+    assert.ok(
+      build.target && stages.includes(build.target),
+      `target ${build.target} is a stage of ${build.dockerfile}`,
+    );
   }
 });

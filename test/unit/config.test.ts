@@ -8,7 +8,19 @@ test('defaults follow the notebook', () => {
   assert.ok(parsed.ok);
   const c = parsed.config;
   assert.deepEqual(
-    [c.csv, c.images, c.idColumn, c.classColumn, c.imgSize, c.batchSize, c.valSamples, c.seed, c.output, c.normalize, c.executionProvider],
+    [
+      c.csv,
+      c.images,
+      c.idColumn,
+      c.classColumn,
+      c.imgSize,
+      c.batchSize,
+      c.valSamples,
+      c.seed,
+      c.output,
+      c.normalize,
+      c.executionProvider,
+    ],
     ['train.csv', 'images', 'image_id', 'hotel_id', 256, 32, 1, 42, 4, 'none', 'cpu'],
   );
   assert.equal(c.shardSize, 1024);

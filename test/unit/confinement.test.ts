@@ -5,7 +5,15 @@ import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { confineActivities } from '../../activities/confine.ts';
 import { parseRunConfig, type RunConfig } from '../../lib/core/run-config.ts';
-import { checkRunConfigPaths, isInside, realPathAllowingMissing, resolveWorkerRoots, RootsError, rootsFromEnv, type WorkerRoots } from '../../lib/run-folder/confinement.ts';
+import {
+  checkRunConfigPaths,
+  isInside,
+  realPathAllowingMissing,
+  resolveWorkerRoots,
+  RootsError,
+  rootsFromEnv,
+  type WorkerRoots,
+} from '../../lib/run-folder/confinement.ts';
 import { InputError } from '../../lib/core/errors.ts';
 import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -37,7 +45,12 @@ before(async () => {
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function config(overrides: Record<string, unknown>): RunConfig {
-  const parsed = parseRunConfig({ data: path.join(root, 'data'), out: path.join(root, 'out'), model: path.join(root, 'model.onnx'), ...overrides });
+  const parsed = parseRunConfig({
+    data: path.join(root, 'data'),
+    out: path.join(root, 'out'),
+    model: path.join(root, 'model.onnx'),
+    ...overrides,
+  });
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.message);
   return parsed.config;
 }
@@ -73,7 +86,7 @@ test('a missing path resolves through its nearest existing ancestor; a dangling 
   await assert.rejects(realPathAllowingMissing(path.join(root, 'dangling', 'x')), RootsError);
 });
 
-test('roots are resolved at start; none at all is refused; tessera\'s models folder is allowed for the model', async () => {
+test("roots are resolved at start; none at all is refused; tessera's models folder is allowed for the model", async () => {
   await assert.rejects(resolveWorkerRoots([]), /at least one folder.*--allow-root/);
   await assert.rejects(resolveWorkerRoots(['']), RootsError);
   const viaLink = await resolveWorkerRoots([path.join(root, 'escape')]);
@@ -83,12 +96,22 @@ test('roots are resolved at start; none at all is refused; tessera\'s models fol
 
 test('a run inside the roots passes, with an output folder that does not exist yet and the default model', async () => {
   await checkRunConfigPaths(config({}), roots);
-  await checkRunConfigPaths(config({ out: path.join(root, 'runs', 'new', 'out'), model: DEFAULT_MODEL, images: '.' }), roots);
+  await checkRunConfigPaths(
+    config({ out: path.join(root, 'runs', 'new', 'out'), model: DEFAULT_MODEL, images: '.' }),
+    roots,
+  );
   await checkRunConfigPaths(config({ csv: 'images/../train.csv' }), roots);
 });
 
 test('data, out and model outside the roots are refused, naming the field, the path, the roots and the fix', async () => {
-  const message = await refused({ data: path.join(outside, 'data') }, /^data /, new RegExp(`${outside}/data`), new RegExp(`serves ${root}`), /--allow-root/, /TESSERA_ALLOW_ROOTS/);
+  const message = await refused(
+    { data: path.join(outside, 'data') },
+    /^data /,
+    new RegExp(`${outside}/data`),
+    new RegExp(`serves ${root}`),
+    /--allow-root/,
+    /TESSERA_ALLOW_ROOTS/,
+  );
   assert.doesNotMatch(message, /csv|images/);
   await refused({ out: path.join(outside, 'run') }, /^out /, /outside the folders this worker may use/);
   await refused({ out: path.join(root, 'escape', 'run') }, /^out /, new RegExp(`resolves to ${outside}/run`));
@@ -98,16 +121,28 @@ test('data, out and model outside the roots are refused, naming the field, the p
 });
 
 test('csv and images must stay inside data: absolute paths, .. and symlinks that leave it are refused', async () => {
-  await refused({ csv: '../../outside/secret.csv' }, /^csv \.\.\/\.\.\/outside\/secret\.csv leads outside the dataset folder/, /relative paths inside data: move it into/, new RegExp(`serves ${root}`));
+  await refused(
+    { csv: '../../outside/secret.csv' },
+    /^csv \.\.\/\.\.\/outside\/secret\.csv leads outside the dataset folder/,
+    /relative paths inside data: move it into/,
+    new RegExp(`serves ${root}`),
+  );
   await refused({ csv: path.join(root, 'data', 'train.csv') }, /^csv .* is an absolute path/);
-  await refused({ csv: 'linked.csv' }, /^csv linked\.csv leads outside/, new RegExp(`\\(to ${outside}/secret\\.csv\\)`));
+  await refused(
+    { csv: 'linked.csv' },
+    /^csv linked\.csv leads outside/,
+    new RegExp(`\\(to ${outside}/secret\\.csv\\)`),
+  );
   await refused({ images: '/' }, /^images \/ is an absolute path/);
   await refused({ images: '..' }, /^images \.\. leads outside/);
   await refused({ images: 'linked-images' }, /^images linked-images leads outside/);
 });
 
 test('an input that is not a run config is refused as input, not retried', async () => {
-  await assert.rejects(checkRunConfigPaths({ data: 3 }, roots), (error: Error) => error instanceof InputError && /invalid run config: data/.test(error.message));
+  await assert.rejects(
+    checkRunConfigPaths({ data: 3 }, roots),
+    (error: Error) => error instanceof InputError && /invalid run config: data/.test(error.message),
+  );
 });
 
 test('confined activities check their config before they run, and refuse it as a non-retryable InputError', async () => {

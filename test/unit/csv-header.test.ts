@@ -19,6 +19,7 @@ test('the first line of a file that is not a CSV is never quoted', () => {
   for (const header of notCsv) {
     const description = describeCsvHeader(header);
     assert.match(description, /not a CSV header/);
-    for (const field of header) if (field.length > 1) assert.ok(!description.includes(field), `${JSON.stringify(field)} is not shown`);
+    for (const field of header)
+      if (field.length > 1) assert.ok(!description.includes(field), `${JSON.stringify(field)} is not shown`);
   }
 });

@@ -19,12 +19,18 @@ test('parses quotes, embedded commas, quotes and newlines, CRLF, BOM and blank l
   const text = '\ufeffimage_id,hotel_id,note\r\n"a,1.jpg",1,"say ""hi"""\r\n\r\nb.jpg,2,"two\nlines"\n';
   const table = await readCsv(text, 'test.csv');
   assert.deepEqual(table.header, ['image_id', 'hotel_id', 'note']);
-  assert.deepEqual(table.rows, [['a,1.jpg', '1', 'say "hi"'], ['b.jpg', '2', 'two\nlines']]);
+  assert.deepEqual(table.rows, [
+    ['a,1.jpg', '1', 'say "hi"'],
+    ['b.jpg', '2', 'two\nlines'],
+  ]);
   assert.deepEqual(table.lines, [2, 4]);
 });
 
 test('names the file and line of a ragged row', async () => {
-  await assert.rejects(readCsv('a,b\n1,2\n3\n', 'data/train.csv'), /data\/train\.csv: line 3 has 1 fields, the header has 2/);
+  await assert.rejects(
+    readCsv('a,b\n1,2\n3\n', 'data/train.csv'),
+    /data\/train\.csv: line 3 has 1 fields, the header has 2/,
+  );
 });
 
 test('an empty file and an unterminated quote are clear errors', async () => {
@@ -33,7 +39,10 @@ test('an empty file and an unterminated quote are clear errors', async () => {
 });
 
 test('writes fields as pandas to_csv does (QUOTE_MINIMAL)', () => {
-  assert.equal(formatCsvRow(['', 'plain', 'a,b', 'say "x"', 'multi\nline']), ',plain,"a,b","say ""x""","multi\nline"\n');
+  assert.equal(
+    formatCsvRow(['', 'plain', 'a,b', 'say "x"', 'multi\nline']),
+    ',plain,"a,b","say ""x""","multi\nline"\n',
+  );
 });
 
 test('text cut into chunks anywhere (inside quotes, between CR and LF, after a BOM) parses the same', () => {

@@ -63,7 +63,8 @@ async function imageFolder() {
 const decoders = new DecodeThreads(3);
 after(() => decoders.close());
 
-const asShardImages = (ids: string[]): ShardImage[] => ids.map((imageId, ordinal) => ({ imageId, ordinal, target: ordinal % 3 }));
+const asShardImages = (ids: string[]): ShardImage[] =>
+  ids.map((imageId, ordinal) => ({ imageId, ordinal, target: ordinal % 3 }));
 
 /** The pixels decodeRgbInto gives in this thread, occlusion hole included on `val`. */
 async function expectedPixels(root: string, id: string, split: 'train' | 'val'): Promise<Buffer> {
@@ -76,13 +77,24 @@ async function expectedPixels(root: string, id: string, split: 'train' | 'val'):
 test('decode threads give the pixels decodeRgbInto gives here, hole included, and the sha256 of the bytes read', async () => {
   const { root, good } = await imageFolder();
   for (const split of ['train', 'val'] as const) {
-    const batch = await decodeBatch(asShardImages(good), config, split, { decoders, root }, sharedPixels(good.length * PER_IMAGE));
+    const batch = await decodeBatch(
+      asShardImages(good),
+      config,
+      split,
+      { decoders, root },
+      sharedPixels(good.length * PER_IMAGE),
+    );
     assert.deepEqual(batch.errors, []);
-    assert.deepEqual(batch.images.map((image) => image.imageId), good);
+    assert.deepEqual(
+      batch.images.map((image) => image.imageId),
+      good,
+    );
     for (const [slot, id] of good.entries()) {
       const got = Buffer.from(batch.pixels.subarray(slot * PER_IMAGE, (slot + 1) * PER_IMAGE));
       assert.ok(got.equals(await expectedPixels(root, id, split)), `${split} ${id}: pixels differ`);
-      const sha256 = createHash('sha256').update(fs.readFileSync(path.join(root, id))).digest('hex');
+      const sha256 = createHash('sha256')
+        .update(fs.readFileSync(path.join(root, id)))
+        .digest('hex');
       assert.deepEqual(batch.lineage[slot], [slot, id, slot % 3, sha256]);
     }
   }
@@ -90,14 +102,41 @@ test('decode threads give the pixels decodeRgbInto gives here, hole included, an
 
 test('bad files become errors naming what is wrong; the good ones close the gaps, in plan order', async () => {
   const { root, good, bad } = await imageFolder();
-  const ids = [good[0]!, 'missing.jpg', good[1]!, 'empty.jpg', 'text.jpg', good[12]!, 'truncated.jpg', 'outside.jpg', good[13]!];
-  const batch = await decodeBatch(asShardImages(ids), config, 'train', { decoders, root }, sharedPixels(ids.length * PER_IMAGE));
+  const ids = [
+    good[0]!,
+    'missing.jpg',
+    good[1]!,
+    'empty.jpg',
+    'text.jpg',
+    good[12]!,
+    'truncated.jpg',
+    'outside.jpg',
+    good[13]!,
+  ];
+  const batch = await decodeBatch(
+    asShardImages(ids),
+    config,
+    'train',
+    { decoders, root },
+    sharedPixels(ids.length * PER_IMAGE),
+  );
   const decoded = [good[0]!, good[1]!, good[12]!, good[13]!];
-  assert.deepEqual(batch.images.map((image) => image.imageId), decoded);
+  assert.deepEqual(
+    batch.images.map((image) => image.imageId),
+    decoded,
+  );
   for (const [slot, id] of decoded.entries()) {
-    assert.ok(Buffer.from(batch.pixels.subarray(slot * PER_IMAGE, (slot + 1) * PER_IMAGE)).equals(await expectedPixels(root, id, 'train')), `${id} moved with its pixels`);
+    assert.ok(
+      Buffer.from(batch.pixels.subarray(slot * PER_IMAGE, (slot + 1) * PER_IMAGE)).equals(
+        await expectedPixels(root, id, 'train'),
+      ),
+      `${id} moved with its pixels`,
+    );
   }
-  assert.deepEqual(batch.errors.map((error) => error.imageId), Object.keys(bad));
+  assert.deepEqual(
+    batch.errors.map((error) => error.imageId),
+    Object.keys(bad),
+  );
   for (const error of batch.errors) {
     assert.match(error.reason, bad[error.imageId]!, error.imageId);
     assert.equal(error.position, ids.indexOf(error.imageId));
@@ -106,35 +145,84 @@ test('bad files become errors naming what is wrong; the good ones close the gaps
   const hashes = Object.fromEntries(batch.lineage.map(([, id, , sha256]) => [id, sha256]));
   assert.equal(hashes['missing.jpg'], null, 'nothing read, nothing hashed');
   assert.equal(hashes['outside.jpg'], null, 'a file outside the folder is not even read');
-  assert.equal(hashes['truncated.jpg'], createHash('sha256').update(fs.readFileSync(path.join(root, 'truncated.jpg'))).digest('hex'), 'read, then refused: its bytes are recorded');
-});
-
-test('batches in flight at once and batches smaller than the pool all decode whole; after close, none is taken', { timeout: 60_000 }, async () => {
-  const { root, good } = await imageFolder();
-  const batches = [good.slice(0, 1), good.slice(1, 9), good.slice(9), []];
-  const results = await Promise.all(batches.map((ids) => decodeBatch(asShardImages(ids), config, 'val', { decoders, root }, sharedPixels(Math.max(1, ids.length) * PER_IMAGE))));
-  for (const [k, ids] of batches.entries()) {
-    assert.deepEqual(results[k]!.images.map((image) => image.imageId), ids);
-    for (const [slot, id] of ids.entries()) {
-      assert.ok(Buffer.from(results[k]!.pixels.subarray(slot * PER_IMAGE, (slot + 1) * PER_IMAGE)).equals(await expectedPixels(root, id, 'val')), id);
-    }
-  }
-  const closing = new DecodeThreads(2);
-  const waiting = assert.rejects(
-    decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: closing, root }, sharedPixels(2 * PER_IMAGE)),
-    /decode threads (closed|stopped)/,
-    'a batch waiting for the threads to start fails, it does not hang',
+  assert.equal(
+    hashes['truncated.jpg'],
+    createHash('sha256')
+      .update(fs.readFileSync(path.join(root, 'truncated.jpg')))
+      .digest('hex'),
+    'read, then refused: its bytes are recorded',
   );
-  await closing.close();
-  await waiting;
-  await assert.rejects(decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: closing, root }, sharedPixels(2 * PER_IMAGE)), /decode threads are closed/);
 });
 
-test('a batch of a later place waits while one of an earlier place is in the threads; the earlier shard\'s next batch goes first', async () => {
+test(
+  'batches in flight at once and batches smaller than the pool all decode whole; after close, none is taken',
+  { timeout: 60_000 },
+  async () => {
+    const { root, good } = await imageFolder();
+    const batches = [good.slice(0, 1), good.slice(1, 9), good.slice(9), []];
+    const results = await Promise.all(
+      batches.map((ids) =>
+        decodeBatch(
+          asShardImages(ids),
+          config,
+          'val',
+          { decoders, root },
+          sharedPixels(Math.max(1, ids.length) * PER_IMAGE),
+        ),
+      ),
+    );
+    for (const [k, ids] of batches.entries()) {
+      assert.deepEqual(
+        results[k]!.images.map((image) => image.imageId),
+        ids,
+      );
+      for (const [slot, id] of ids.entries()) {
+        assert.ok(
+          Buffer.from(results[k]!.pixels.subarray(slot * PER_IMAGE, (slot + 1) * PER_IMAGE)).equals(
+            await expectedPixels(root, id, 'val'),
+          ),
+          id,
+        );
+      }
+    }
+    const closing = new DecodeThreads(2);
+    const waiting = assert.rejects(
+      decodeBatch(
+        asShardImages(good.slice(0, 2)),
+        config,
+        'train',
+        { decoders: closing, root },
+        sharedPixels(2 * PER_IMAGE),
+      ),
+      /decode threads (closed|stopped)/,
+      'a batch waiting for the threads to start fails, it does not hang',
+    );
+    await closing.close();
+    await waiting;
+    await assert.rejects(
+      decodeBatch(
+        asShardImages(good.slice(0, 2)),
+        config,
+        'train',
+        { decoders: closing, root },
+        sharedPixels(2 * PER_IMAGE),
+      ),
+      /decode threads are closed/,
+    );
+  },
+);
+
+test("a batch of a later place waits while one of an earlier place is in the threads; the earlier shard's next batch goes first", async () => {
   const { root, good } = await imageFolder();
   const order: string[] = [];
   const decode = (name: string, place: number) =>
-    decodeBatch(asShardImages(good.slice(0, 6)), config, 'train', { decoders, root, place }, sharedPixels(6 * PER_IMAGE)).then((batch) => {
+    decodeBatch(
+      asShardImages(good.slice(0, 6)),
+      config,
+      'train',
+      { decoders, root, place },
+      sharedPixels(6 * PER_IMAGE),
+    ).then((batch) => {
       order.push(name);
       return batch;
     });
@@ -146,30 +234,59 @@ test('a batch of a later place waits while one of an earlier place is in the thr
   const next = decode('shard 0 batch 1', 0);
   const [a, b] = await Promise.all([later, next]);
   assert.deepEqual(order, ['shard 0 batch 0', 'shard 0 batch 1', 'shard 1 batch 0']);
-  assert.deepEqual(a.lineage.map((entry) => entry[3]), b.lineage.map((entry) => entry[3]), 'the held batch decodes the same images');
+  assert.deepEqual(
+    a.lineage.map((entry) => entry[3]),
+    b.lineage.map((entry) => entry[3]),
+    'the held batch decodes the same images',
+  );
 });
 
 test('pixels the threads cannot share are refused', async () => {
   const { root, good } = await imageFolder();
-  await assert.rejects(decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 1) }, new Uint8Array(PER_IMAGE)), /shared memory/);
-  await assert.rejects(decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 2) }, sharedPixels(PER_IMAGE)), /no room for 2 images/);
+  await assert.rejects(
+    decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 1) }, new Uint8Array(PER_IMAGE)),
+    /shared memory/,
+  );
+  await assert.rejects(
+    decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 2) }, sharedPixels(PER_IMAGE)),
+    /no room for 2 images/,
+  );
 });
 
-test('threads that would decode JPEGs with another decoder than the extraction key names are refused; the next batch starts afresh', { skip: !jpegTurbo() }, async () => {
-  const { root, good } = await imageFolder();
-  // This process loaded libjpeg-turbo; threads started now see the variable and would use sharp.
-  process.env.TESSERA_JPEG_DECODER = 'sharp';
-  const others = new DecodeThreads(2);
-  try {
-    await assert.rejects(
-      decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: others, root }, sharedPixels(2 * PER_IMAGE)),
-      /a decode thread decodes JPEGs with libvips, this process with libjpeg-turbo/,
-    );
-    delete process.env.TESSERA_JPEG_DECODER;
-    const again = await decodeBatch(asShardImages(good.slice(0, 2)), config, 'train', { decoders: others, root }, sharedPixels(2 * PER_IMAGE));
-    assert.deepEqual(again.images.map((image) => image.imageId), good.slice(0, 2));
-  } finally {
-    delete process.env.TESSERA_JPEG_DECODER;
-    await others.close();
-  }
-});
+test(
+  'threads that would decode JPEGs with another decoder than the extraction key names are refused; the next batch starts afresh',
+  { skip: !jpegTurbo() },
+  async () => {
+    const { root, good } = await imageFolder();
+    // This process loaded libjpeg-turbo; threads started now see the variable and would use sharp.
+    process.env.TESSERA_JPEG_DECODER = 'sharp';
+    const others = new DecodeThreads(2);
+    try {
+      await assert.rejects(
+        decodeBatch(
+          asShardImages(good.slice(0, 2)),
+          config,
+          'train',
+          { decoders: others, root },
+          sharedPixels(2 * PER_IMAGE),
+        ),
+        /a decode thread decodes JPEGs with libvips, this process with libjpeg-turbo/,
+      );
+      delete process.env.TESSERA_JPEG_DECODER;
+      const again = await decodeBatch(
+        asShardImages(good.slice(0, 2)),
+        config,
+        'train',
+        { decoders: others, root },
+        sharedPixels(2 * PER_IMAGE),
+      );
+      assert.deepEqual(
+        again.images.map((image) => image.imageId),
+        good.slice(0, 2),
+      );
+    } finally {
+      delete process.env.TESSERA_JPEG_DECODER;
+      await others.close();
+    }
+  },
+);

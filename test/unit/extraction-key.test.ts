@@ -29,11 +29,20 @@ test('a key written before the arithmetic was recorded reads as version 1: its I
 test('the extraction key names the JPEG decoder; shards of a key written before it (libvips decoded every image) are extracted again', async () => {
   const key = extractionKey(config('none'), 'train', 'abc');
   assert.equal(key.jpegDecoder, jpegTurbo()?.version ?? 'libvips');
-  if (jpegTurbo()) assert.match(key.jpegDecoder, /^libjpeg-turbo \d+\.\d+\.\d+ \(@julusian\/jpeg-turbo \d+\.\d+\.\d+\)$/);
+  if (jpegTurbo())
+    assert.match(key.jpegDecoder, /^libjpeg-turbo \d+\.\d+\.\d+ \(@julusian\/jpeg-turbo \d+\.\d+\.\d+\)$/);
   const { jpegDecoder, ...older } = key;
   assert.equal(ExtractionKeySchema.parse(older).jpegDecoder, 'libvips');
-  const verdict = await lineageMismatch({ key: ExtractionKeySchema.parse(older), images: [] }, key, [{ ordinal: 0, imageId: 'a.jpg', target: 1 }], noImages);
-  assert.equal(verdict, jpegDecoder === 'libvips' ? 'it holds 0 images, the plan 1' : 'extraction key changed (jpegDecoder)');
+  const verdict = await lineageMismatch(
+    { key: ExtractionKeySchema.parse(older), images: [] },
+    key,
+    [{ ordinal: 0, imageId: 'a.jpg', target: 1 }],
+    noImages,
+  );
+  assert.equal(
+    verdict,
+    jpegDecoder === 'libvips' ? 'it holds 0 images, the plan 1' : 'extraction key changed (jpegDecoder)',
+  );
 });
 
 test('the extraction key says the pixel graph runs fused into the model; shards of a key written before (a separate pixel session) are extracted again', async () => {
@@ -41,6 +50,11 @@ test('the extraction key says the pixel graph runs fused into the model; shards 
   assert.equal(key.pixelGraph, 'fused');
   const { pixelGraph, ...older } = key;
   assert.equal(ExtractionKeySchema.parse(older).pixelGraph, 'separate');
-  const verdict = await lineageMismatch({ key: ExtractionKeySchema.parse(older), images: [] }, key, [{ ordinal: 0, imageId: 'a.jpg', target: 1 }], noImages);
+  const verdict = await lineageMismatch(
+    { key: ExtractionKeySchema.parse(older), images: [] },
+    key,
+    [{ ordinal: 0, imageId: 'a.jpg', target: 1 }],
+    noImages,
+  );
   assert.equal(verdict, `extraction key changed (pixelGraph)`, pixelGraph);
 });

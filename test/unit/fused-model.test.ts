@@ -23,21 +23,39 @@ function pixels(images: number, size: number, seed: number): Uint8Array {
 }
 
 /** The two-session path: the pixel model's floats, handed to the model loaded from its file. */
-async function separately(modelFile: string, normalize: Normalize, size: number, input: Uint8Array, images: number, output: string | number) {
+async function separately(
+  modelFile: string,
+  normalize: Normalize,
+  size: number,
+  input: Uint8Array,
+  images: number,
+  output: string | number,
+) {
   const pixelSession = await ort.InferenceSession.create(pixelModel(size, normalize), OPTIONS);
   const model = await ort.InferenceSession.create(modelFile, OPTIONS);
-  const floats = (await pixelSession.run({ [PIXELS_INPUT]: new ort.Tensor('uint8', input, [images, size, size, 3]) }))[PIXELS_OUTPUT]!;
+  const floats = (await pixelSession.run({ [PIXELS_INPUT]: new ort.Tensor('uint8', input, [images, size, size, 3]) }))[
+    PIXELS_OUTPUT
+  ]!;
   const name = typeof output === 'number' ? model.outputNames[output]! : output;
   const result = (await model.run({ [model.inputNames[0]!]: floats }, [name]))[name]!;
   await Promise.all([pixelSession.release(), model.release()]);
   return result;
 }
 
-async function fused(modelFile: string, normalize: Normalize, size: number, input: Uint8Array, images: number, output: string | number) {
+async function fused(
+  modelFile: string,
+  normalize: Normalize,
+  size: number,
+  input: Uint8Array,
+  images: number,
+  output: string | number,
+) {
   const model = fusePixelGraph(fs.readFileSync(modelFile), normalize, size);
   const session = await ort.InferenceSession.create(model.bytes, OPTIONS);
   const name = typeof output === 'number' ? session.outputNames[output]! : output;
-  const result = (await session.run({ [FUSED_INPUT]: new ort.Tensor('uint8', input, [images, size, size, 3]) }, [name]))[name]!;
+  const result = (
+    await session.run({ [FUSED_INPUT]: new ort.Tensor('uint8', input, [images, size, size, 3]) }, [name])
+  )[name]!;
   await session.release();
   return result;
 }
@@ -53,19 +71,31 @@ for (const normalize of ['none', 'imagenet'] as const) {
     const size = 96;
     const input = pixels(3, size, 1);
     for (const level of [0, 2, 4]) {
-      const [a, b] = [await separately(DEFAULT_MODEL, normalize, size, input, 3, level), await fused(DEFAULT_MODEL, normalize, size, input, 3, level)];
+      const [a, b] = [
+        await separately(DEFAULT_MODEL, normalize, size, input, 3, level),
+        await fused(DEFAULT_MODEL, normalize, size, input, 3, level),
+      ];
       assert.deepEqual(b.dims, a.dims);
       assert.ok(sameBytes(a, b), `level ${level}`);
     }
   });
 }
 
-test('the pixel input keeps the model\'s own batch and spatial dimensions, named or fixed', async () => {
+test("the pixel input keeps the model's own batch and spatial dimensions, named or fixed", async () => {
   const dir = tempDir('fused-dims');
   for (const [dims, expected] of [
-    [['batch', 3, 'height', 'width'], ['batch', 'height', 'width', 3]],
-    [['n', 3, 32, 32], ['n', 32, 32, 3]],
-    [[1, 3, 32, 32], [1, 32, 32, 3]],
+    [
+      ['batch', 3, 'height', 'width'],
+      ['batch', 'height', 'width', 3],
+    ],
+    [
+      ['n', 3, 32, 32],
+      ['n', 32, 32, 3],
+    ],
+    [
+      [1, 3, 32, 32],
+      [1, 32, 32, 3],
+    ],
   ] as const) {
     const file = writeTinyModel(path.join(dir, `m-${dims.join('-')}.onnx`), { dims: [...dims] });
     const session = await ort.InferenceSession.create(fusePixelGraph(fs.readFileSync(file), 'none', 32).bytes);
@@ -80,10 +110,19 @@ test('a tiny model: fused and two-session features are the same bytes; weights l
   const dir = tempDir('fused-tiny');
   // Also: an input named as one of the model's nodes (the pixel graph's nodes are all prefixed), and
   // sizes of -1, which mean unknown as they do to onnxruntime.
-  for (const options of [{}, { initializersAsInputs: true }, { dims: ['batch', 3, 32, 32] }, { inputName: 'AveragePool_pooled' }, { dims: ['batch', -1, -1, -1] }]) {
+  for (const options of [
+    {},
+    { initializersAsInputs: true },
+    { dims: ['batch', 3, 32, 32] },
+    { inputName: 'AveragePool_pooled' },
+    { dims: ['batch', -1, -1, -1] },
+  ]) {
     const file = writeTinyModel(path.join(dir, 'tiny.onnx'), options);
     const input = pixels(2, 32, 5);
-    const [a, b] = [await separately(file, 'imagenet', 32, input, 2, 0), await fused(file, 'imagenet', 32, input, 2, 0)];
+    const [a, b] = [
+      await separately(file, 'imagenet', 32, input, 2, 0),
+      await fused(file, 'imagenet', 32, input, 2, 0),
+    ];
     assert.deepEqual(b.dims, [2, 4, 8, 8]);
     assert.ok(sameBytes(a, b), JSON.stringify(options));
   }
@@ -94,7 +133,13 @@ test('a model whose weights are external data loads fused, its weights found bes
   const file = writeTinyModel(path.join(dir, 'external.onnx'), { externalWeights: 'external.weights' });
   const inline = writeTinyModel(path.join(dir, 'inline.onnx'));
   const input = pixels(2, 32, 9);
-  const engine = await engines.get({ modelPath: file, executionProvider: 'cpu', output: 0, imgSize: 32, normalize: 'none' });
+  const engine = await engines.get({
+    modelPath: file,
+    executionProvider: 'cpu',
+    output: 0,
+    imgSize: 32,
+    normalize: 'none',
+  });
   const result = await engine.run({ pixels: input.slice(), images: 2 });
   const expected = (await separately(inline, 'none', 32, input, 2, 0)).data as Float32Array;
   assert.deepEqual([...result.data], [...expected]);
@@ -105,7 +150,10 @@ test('models the pixel graph cannot feed are refused with the reason', () => {
   const dir = tempDir('fused-refused');
   const refused = (options: Parameters<typeof writeTinyModel>[1], size: number, pattern: RegExp) => {
     const file = writeTinyModel(path.join(dir, 'm.onnx'), options);
-    assert.throws(() => fusePixelGraph(fs.readFileSync(file), 'none', size), (error: unknown) => error instanceof FusionError && pattern.test(error.message));
+    assert.throws(
+      () => fusePixelGraph(fs.readFileSync(file), 'none', size),
+      (error: unknown) => error instanceof FusionError && pattern.test(error.message),
+    );
   };
   refused({ secondInput: true }, 32, /has 2 inputs; tessera feeds exactly one image tensor/);
   refused({ elemType: UINT8 }, 32, /input images has element type 2, expected float32/);

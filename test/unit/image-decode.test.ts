@@ -9,9 +9,17 @@ let dir: string;
 const SIZE = 16;
 
 /** A solid-colour image in the given format: decoding should give back that colour as RGB. */
-async function solid(name: string, width: number, height: number, rgb: [number, number, number], make: (s: Sharp) => Sharp) {
+async function solid(
+  name: string,
+  width: number,
+  height: number,
+  rgb: [number, number, number],
+  make: (s: Sharp) => Sharp,
+) {
   const file = path.join(dir, name);
-  await make(sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })).toFile(file);
+  await make(sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })).toFile(
+    file,
+  );
   return file;
 }
 
@@ -44,7 +52,9 @@ test('grayscale, alpha and CMYK inputs become RGB', async () => {
   const alpha = await solid('alpha.png', SIZE, SIZE, [10, 200, 30], (s) => s.ensureAlpha(0.5).png());
   assert.deepEqual((await decode(alpha)).slice(0, 1), new Float32Array([10 / 255]), 'alpha is dropped, colour kept');
 
-  const cmyk = await solid('cmyk.jpg', SIZE, SIZE, [200, 40, 40], (s) => s.toColourspace('cmyk').jpeg({ quality: 100 }));
+  const cmyk = await solid('cmyk.jpg', SIZE, SIZE, [200, 40, 40], (s) =>
+    s.toColourspace('cmyk').jpeg({ quality: 100 }),
+  );
   assert.equal((await sharp(cmyk).metadata()).space, 'cmyk');
   const [cr, cg, cb] = channelMeans(await decode(cmyk));
   assert.ok(cr! > 0.6 && cg! < 0.35 && cb! < 0.35, `CMYK red stays red: ${cr} ${cg} ${cb}`);

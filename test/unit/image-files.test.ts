@@ -46,7 +46,10 @@ for (const [name, readBytes] of Object.entries(readers)) {
   test(`${name}: a missing file (or folder) is reported under the path the CSV names`, async () => {
     const { images, files } = imageFolder();
     for (const id of ['missing.jpg', 'nofolder/x.jpg', 'a.jpg/x.jpg']) {
-      await assert.rejects(read(files, id), (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && error.path === path.join(images, id));
+      await assert.rejects(
+        read(files, id),
+        (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && error.path === path.join(images, id),
+      );
     }
   });
 }

@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import { mergeTileRows, reusedTileRows } from '../../lib/extract/reused-images.ts';
 import { readParquetFooter } from '../../lib/parquet/concatenate.ts';
 import { readImagePages } from '../../lib/parquet/image-pages.ts';
-import { allocateTileRows, COPIED_PAGE, FINAL_CODEC, loadZstd, TileParquetWriter, type TileRows } from '../../lib/parquet/tile-writer.ts';
+import {
+  allocateTileRows,
+  COPIED_PAGE,
+  FINAL_CODEC,
+  loadZstd,
+  TileParquetWriter,
+  type TileRows,
+} from '../../lib/parquet/tile-writer.ts';
 import type { ShardImage } from '../../lib/run-folder/records.ts';
 import { tempDir } from '../support/environment.ts';
 import { duckdbRows } from '../support/vectors.ts';
@@ -21,7 +28,9 @@ function imageRows(ordinals: readonly number[]): TileRows {
     for (let t = 0; t < TILES; t++) {
       const r = k * TILES + t;
       rows.i[r] = ordinal * TILES + t;
-      rows.vector[r] = new Uint8Array(Float32Array.from({ length: CHANNELS }, (_, c) => Math.sin(ordinal * 97 + t * 13 + c) * 1000).buffer);
+      rows.vector[r] = new Uint8Array(
+        Float32Array.from({ length: CHANNELS }, (_, c) => Math.sin(ordinal * 97 + t * 13 + c) * 1000).buffer,
+      );
       rows.target[r] = ordinal % 3;
       rows.file[r] = `img_${ordinal}.jpg`;
       rows.x[r] = t >> 1;
@@ -53,7 +62,9 @@ test('copied image pages give the very file a fresh write of the same vectors gi
   assert.equal(pages.get(3)!.page.uncompressedSize, TILES * CHANNELS * 4);
 
   // Images 1, 3 and 4 copied from the source, 0 and 2 written from their vectors, as a shard is.
-  const images: ShardImage[] = [1, 3, 4].map((ordinal) => ({ ordinal, imageId: `img_${ordinal}.jpg`, target: ordinal % 3 }) as ShardImage);
+  const images: ShardImage[] = [1, 3, 4].map(
+    (ordinal) => ({ ordinal, imageId: `img_${ordinal}.jpg`, target: ordinal % 3 }) as ShardImage,
+  );
   const copied = reusedTileRows(images, new Map([...pages].map(([ordinal, page]) => [ordinal, page])));
   assert.equal(copied.copiedPages?.size, 3);
   assert.ok(copied.vector.every((vector) => vector === COPIED_PAGE));
@@ -65,8 +76,13 @@ test('copied image pages give the very file a fresh write of the same vectors gi
 
   const rows = await duckdbRows(`SELECT i, vector FROM read_parquet('${rebuilt}') ORDER BY i`);
   const expected = imageRows([0, 1, 2, 3, 4]);
-  assert.deepEqual(rows.map((row) => Number(row[0])), [...expected.i]);
-  rows.forEach((row, r) => assert.deepEqual(new Uint8Array((row[1] as { bytes: Uint8Array }).bytes), expected.vector[r]));
+  assert.deepEqual(
+    rows.map((row) => Number(row[0])),
+    [...expected.i],
+  );
+  rows.forEach((row, r) =>
+    assert.deepEqual(new Uint8Array((row[1] as { bytes: Uint8Array }).bytes), expected.vector[r]),
+  );
 });
 
 test('pages that are not one whole image each are not offered for copying', async () => {
@@ -81,7 +97,10 @@ test('pages that are not one whole image each are not offered for copying', asyn
   const rows = imageRows([0, 1]);
   rows.i[7] = 9;
   await write(gappy, [rows]);
-  assert.deepEqual([...(await readImagePages(gappy, await readParquetFooter(gappy), TILES, new Set([0, 1]))).keys()], [0]);
+  assert.deepEqual(
+    [...(await readImagePages(gappy, await readParquetFooter(gappy), TILES, new Set([0, 1]))).keys()],
+    [0],
+  );
 });
 
 test('the writer refuses a copied page that does not fit, and a copied row without its page', async () => {

@@ -5,7 +5,9 @@ import { NextShardSlots } from '../../workers/next-shard-slots.ts';
 /** Whether a reservation is granted before the microtasks queued so far have run. */
 async function granted(reservation: Promise<unknown>): Promise<boolean> {
   const pending = Symbol('pending');
-  return (await Promise.race([reservation, new Promise((resolve) => setImmediate(() => resolve(pending)))])) !== pending;
+  return (
+    (await Promise.race([reservation, new Promise((resolve) => setImmediate(() => resolve(pending)))])) !== pending
+  );
 }
 
 test('one shard at a time; the next slot opens in its tail, and no third while both run', async () => {

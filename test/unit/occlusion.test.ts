@@ -18,7 +18,11 @@ test('holes are size/4 to size/2 on each side, inside the image, and cover the w
       assert.ok(hole.left >= 0 && hole.left + hole.width <= size);
       heights.add(hole.height);
     }
-    assert.equal(heights.size, Math.floor(size / 2) - Math.floor(size / 4) + 1, `every height in range occurs (size ${size})`);
+    assert.equal(
+      heights.size,
+      Math.floor(size / 2) - Math.floor(size / 4) + 1,
+      `every height in range occurs (size ${size})`,
+    );
   }
 });
 
@@ -30,7 +34,9 @@ test('a hole depends only on seed and image id', () => {
 
 test('the decoded image carries a pure red hole exactly where occlusionFor puts it', async () => {
   const file = path.join(tempDir('occlusion'), 'grey.png');
-  await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(file);
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+    .png()
+    .toFile(file);
   const hole = occlusionFor(7, 'grey.png', 64);
   const t = new Float32Array(3 * 64 * 64);
   await decodeImageInto(file, 64, 'none', t, 0, hole);

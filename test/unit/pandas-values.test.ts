@@ -12,9 +12,18 @@ function typeColumn(raw: readonly string[]) {
 
 test('floats are written as Python repr writes them', () => {
   const cases: [number, string][] = [
-    [1, '1.0'], [1.5, '1.5'], [0.0001, '0.0001'], [0.00001, '1e-05'], [1e16, '1e+16'], [1.5e16, '1.5e+16'],
-    [1e15, '1000000000000000.0'], [-2.5e-7, '-2.5e-07'], [0.1 + 0.2, '0.30000000000000004'], [-0, '-0.0'],
-    [5e-324, '5e-324'], [Infinity, 'inf'],
+    [1, '1.0'],
+    [1.5, '1.5'],
+    [0.0001, '0.0001'],
+    [0.00001, '1e-05'],
+    [1e16, '1e+16'],
+    [1.5e16, '1.5e+16'],
+    [1e15, '1000000000000000.0'],
+    [-2.5e-7, '-2.5e-07'],
+    [0.1 + 0.2, '0.30000000000000004'],
+    [-0, '-0.0'],
+    [5e-324, '5e-324'],
+    [Infinity, 'inf'],
   ];
   for (const [value, repr] of cases) assert.equal(pythonFloatRepr(value), repr, String(value));
 });
@@ -24,7 +33,11 @@ test('columns are typed as read_csv types them and written back as to_csv writes
   assert.deepEqual(typeColumn(['1', '', '3']).values, ['1.0', null, '3.0'], 'ints with NaN become floats');
   assert.deepEqual(typeColumn(['1.50', '2e3', 'NA']).values, ['1.5', '2000.0', null]);
   assert.deepEqual(typeColumn(['true', 'FALSE']), { kind: 'bool', values: ['True', 'False'] });
-  assert.deepEqual(typeColumn(['x', 'null', '1']).values, ['x', null, '1'], 'strings keep their text, NA values vanish');
+  assert.deepEqual(
+    typeColumn(['x', 'null', '1']).values,
+    ['x', null, '1'],
+    'strings keep their text, NA values vanish',
+  );
   assert.equal(typeColumn(['', 'NaN']).kind, 'float');
 });
 
@@ -33,7 +46,11 @@ test('integers beyond int64 are typed as read_csv types them: uint64, Python int
   const cases: [string[], string, (string | null)[]][] = [
     // uint64: beyond int64, none negative, no NaN; to_csv writes them exactly.
     [['9223372036854775808', '9223372036854775809', '5'], 'uint', ['9223372036854775808', '9223372036854775809', '5']],
-    [['+9223372036854775808', '009223372036854775809', ' 18446744073709551615'], 'uint', ['9223372036854775808', '9223372036854775809', '18446744073709551615']],
+    [
+      ['+9223372036854775808', '009223372036854775809', ' 18446744073709551615'],
+      'uint',
+      ['9223372036854775808', '9223372036854775809', '18446744073709551615'],
+    ],
     // Beyond uint64 (or below int64): object dtype holding Python ints, NaN allowed, int() syntax.
     [['99999999999999999999'], 'pyint', ['99999999999999999999']],
     [['18446744073709551616', '', '-3', '1_000', '+007'], 'pyint', ['18446744073709551616', null, '-3', '1000', '7']],
@@ -46,8 +63,16 @@ test('integers beyond int64 are typed as read_csv types them: uint64, Python int
     [['5.5', '18446744073709551616'], 'float', ['5.5', '1.8446744073709552e+19']],
     [['18446744073709551616', 'abc', 'NA'], 'object', ['18446744073709551616', 'abc', 'NA']],
     [['abc', '18446744073709551616', 'NA'], 'object', ['abc', '18446744073709551616', null]],
-    [['9223372036854775808', '18446744073709551616', '5.0'], 'object', ['9223372036854775808', '18446744073709551616', '5.0']],
-    [['9223372036854775808', '5.0', '18446744073709551616'], 'float', ['9.223372036854776e+18', '5.0', '1.8446744073709552e+19']],
+    [
+      ['9223372036854775808', '18446744073709551616', '5.0'],
+      'object',
+      ['9223372036854775808', '18446744073709551616', '5.0'],
+    ],
+    [
+      ['9223372036854775808', '5.0', '18446744073709551616'],
+      'float',
+      ['9.223372036854776e+18', '5.0', '1.8446744073709552e+19'],
+    ],
     // Out of range with trailing spaces is not an overflow: pandas goes on to float.
     [['9223372036854775808 ', '1'], 'float', ['9.223372036854776e+18', '1.0']],
     [['9223372036854775808', '18446744073709551616 '], 'float', ['9.223372036854776e+18', '1.8446744073709552e+19']],
@@ -67,5 +92,11 @@ test('int64 columns with NaN are cast to float, and only ASCII spaces surround n
 });
 
 test('string keys sort by code point, as Python sorts str', () => {
-  assert.deepEqual(['b', 'B', 'a', '\u{1F600}', '\uFFFD'].sort(compareCodePoints), ['B', 'a', 'b', '\uFFFD', '\u{1F600}']);
+  assert.deepEqual(['b', 'B', 'a', '\u{1F600}', '\uFFFD'].sort(compareCodePoints), [
+    'B',
+    'a',
+    'b',
+    '\uFFFD',
+    '\u{1F600}',
+  ]);
 });

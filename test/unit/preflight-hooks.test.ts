@@ -32,13 +32,27 @@ test('modelRecorded comes before the model check: the session loads beside it (a
   fs.writeFileSync(model, 'not a model');
   const config = RunConfigSchema.parse({ data: dataset(dir), out: path.join(dir, 'out'), model });
   const seen: string[] = [];
-  await assert.rejects(preflight(config, undefined, { modelRecorded: (sha) => seen.push(sha) }), (error: unknown) => error instanceof InputError && /cannot be loaded/.test(error.message));
+  await assert.rejects(
+    preflight(config, undefined, { modelRecorded: (sha) => seen.push(sha) }),
+    (error: unknown) => error instanceof InputError && /cannot be loaded/.test(error.message),
+  );
   assert.equal(seen.length, 1);
 });
 
 test('preflight refuses a model onnxruntime loads but the pixel graph cannot go in front of, naming why', async () => {
   const dir = tempDir('preflight-fusion');
   const model = writeTinyModel(path.join(dir, 'clash.onnx'), { pooledName: 'tessera.pixels/planes', pool: 32 });
-  const config = RunConfigSchema.parse({ data: dataset(dir), out: path.join(dir, 'out'), model, output: 0, imgSize: 256 });
-  await assert.rejects(preflight(config), (error: unknown) => error instanceof InputError && /cannot take tessera's pixel input: the model already uses the name "tessera.pixels\/planes"/.test(error.message));
+  const config = RunConfigSchema.parse({
+    data: dataset(dir),
+    out: path.join(dir, 'out'),
+    model,
+    output: 0,
+    imgSize: 256,
+  });
+  await assert.rejects(
+    preflight(config),
+    (error: unknown) =>
+      error instanceof InputError &&
+      /cannot take tessera's pixel input: the model already uses the name "tessera.pixels\/planes"/.test(error.message),
+  );
 });

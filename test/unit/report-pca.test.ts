@@ -30,12 +30,21 @@ test('PCA recovers the known principal axes and variances of points placed on th
   const pca = principalComponents(rows, 2);
 
   assert.equal(pca.components.length, 2);
-  assert.ok(Math.abs(Math.abs(dot(pca.components[0]!, u)) - 1) < 1e-9, `PC1 ${Array.from(pca.components[0]!)} is not ±u ${u}`);
-  assert.ok(Math.abs(Math.abs(dot(pca.components[1]!, v)) - 1) < 1e-9, `PC2 ${Array.from(pca.components[1]!)} is not ±v ${v}`);
+  assert.ok(
+    Math.abs(Math.abs(dot(pca.components[0]!, u)) - 1) < 1e-9,
+    `PC1 ${Array.from(pca.components[0]!)} is not ±u ${u}`,
+  );
+  assert.ok(
+    Math.abs(Math.abs(dot(pca.components[1]!, v)) - 1) < 1e-9,
+    `PC2 ${Array.from(pca.components[1]!)} is not ±v ${v}`,
+  );
   assert.ok(Math.abs(pca.variances[0]! - 6) < 1e-9, `variance ${pca.variances[0]}`);
   assert.ok(Math.abs(pca.variances[1]! - 2 / 3) < 1e-9, `variance ${pca.variances[1]}`);
   assert.ok(Math.abs(pca.totalVariance - 20 / 3) < 1e-9);
-  assert.deepEqual(Array.from(pca.mean).map((x) => Math.round(x * 1e9) / 1e9), centre);
+  assert.deepEqual(
+    Array.from(pca.mean).map((x) => Math.round(x * 1e9) / 1e9),
+    centre,
+  );
   // Signs are fixed (the largest entry positive), so the same input always gives the same picture.
   for (const axis of pca.components) {
     const largest = Array.from(axis).reduce((best, x) => (Math.abs(x) > Math.abs(best) ? x : best), 0);
@@ -61,7 +70,10 @@ test('PCA finds a planted direction among 320 noisy channels', () => {
     return Float32Array.from({ length: d }, (_, k) => strength * direction[k]! + random() * 0.2);
   });
   const pca = principalComponents(rows, 2);
-  assert.ok(Math.abs(dot(pca.components[0]!, direction)) > 0.995, `|PC1 · planted| = ${Math.abs(dot(pca.components[0]!, direction))}`);
+  assert.ok(
+    Math.abs(dot(pca.components[0]!, direction)) > 0.995,
+    `|PC1 · planted| = ${Math.abs(dot(pca.components[0]!, direction))}`,
+  );
   assert.ok(Math.abs(dot(pca.components[0]!, pca.components[1]!)) < 1e-9, 'the components are orthogonal');
   assert.ok(pca.variances[0]! / pca.totalVariance > 0.5, `PC1 explains ${pca.variances[0]! / pca.totalVariance}`);
   assert.ok(pca.variances[0]! > pca.variances[1]!);

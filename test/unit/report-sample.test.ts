@@ -4,7 +4,13 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { readParquetFooter } from '../../lib/parquet/concatenate.ts';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter, tileSchema } from '../../lib/parquet/tile-writer.ts';
+import {
+  allocateTileRows,
+  FINAL_CODEC,
+  loadZstd,
+  TileParquetWriter,
+  tileSchema,
+} from '../../lib/parquet/tile-writer.ts';
 import { MAX_SPOTS, meanPool, planSample, sampleImageVectors } from '../../lib/report/sample-vectors.ts';
 import { tempDir } from '../support/environment.ts';
 import { duckdbRows } from '../support/vectors.ts';
@@ -72,12 +78,29 @@ test('planSample: a million images ask for at most the budget, from at most MAX_
   assert.equal(spots.length, MAX_SPOTS);
   assert.ok(spots.reduce((sum, spot) => sum + spot.maxRows, 0) <= 2000 * 64, 'rows asked for');
   assert.ok(spots.reduce((sum, spot) => sum + spot.maxImages, 0) <= 2000, 'images kept');
-  assert.ok(spots.every((spot, k) => k === 0 || spot.group > spots[k - 1]!.group), 'distinct groups in file order');
-  assert.ok(spots[0]!.group < 3907 / MAX_SPOTS && spots.at(-1)!.group > 3907 - 3907 / MAX_SPOTS, `spread from ${spots[0]!.group} to ${spots.at(-1)!.group}`);
+  assert.ok(
+    spots.every((spot, k) => k === 0 || spot.group > spots[k - 1]!.group),
+    'distinct groups in file order',
+  );
+  assert.ok(
+    spots[0]!.group < 3907 / MAX_SPOTS && spots.at(-1)!.group > 3907 - 3907 / MAX_SPOTS,
+    `spread from ${spots[0]!.group} to ${spots.at(-1)!.group}`,
+  );
   assert.equal(spots[10]!.firstRow, spots[10]!.group * 16_384);
   // Few groups: one spot each; a tiny budget: one image per spot.
-  assert.deepEqual(planSample([1e6, 1e6, 1e6], 64, 2000).map((spot) => [spot.group, spot.maxRows]), [[0, 666 * 64], [1, 666 * 64], [2, 666 * 64]]);
-  const tiny = planSample(Array.from({ length: 100 }, () => 6400), 64, 10);
+  assert.deepEqual(
+    planSample([1e6, 1e6, 1e6], 64, 2000).map((spot) => [spot.group, spot.maxRows]),
+    [
+      [0, 666 * 64],
+      [1, 666 * 64],
+      [2, 666 * 64],
+    ],
+  );
+  const tiny = planSample(
+    Array.from({ length: 100 }, () => 6400),
+    64,
+    10,
+  );
   assert.equal(tiny.length, 10);
   assert.ok(tiny.every((spot) => spot.maxRows === 64 && spot.maxImages === 1));
 });
@@ -89,8 +112,11 @@ test('a file within the budget: every image, mean-pooled exactly', async () => {
   assert.equal(sample.totalImages, IMAGES);
   assert.equal(sample.channels, CHANNELS);
   assert.equal(sample.rowGroups, 3);
-  assert.equal(sample.wholeGroups, 0, 'tessera\'s layout is read page by page');
-  assert.deepEqual(sample.images.slice(0, 3).map((image) => image.file), ['img-0.jpg', 'img-1.jpg', 'img-2.jpg']);
+  assert.equal(sample.wholeGroups, 0, "tessera's layout is read page by page");
+  assert.deepEqual(
+    sample.images.slice(0, 3).map((image) => image.file),
+    ['img-0.jpg', 'img-1.jpg', 'img-2.jpg'],
+  );
   assertExactMeans(sample.images);
 });
 
@@ -102,24 +128,38 @@ test('a budget smaller than the file: bounded bytes, whole images from groups sp
   assert.ok(!sample.complete);
   assert.equal(sample.rowGroupsRead, 3);
   assert.equal(sample.pagesRead, 30);
-  assert.deepEqual(sample.images.filter((_, k) => k % 10 === 0).map((image) => image.file), ['img-0.jpg', 'img-256.jpg', 'img-512.jpg']);
+  assert.deepEqual(
+    sample.images.filter((_, k) => k % 10 === 0).map((image) => image.file),
+    ['img-0.jpg', 'img-256.jpg', 'img-512.jpg'],
+  );
   assertExactMeans(sample.images);
   // What 10 pages of each group's vector chunk weigh: the chunk's compressed size × 640 / its rows
   // (the values are random, so pages compress alike). The rest is the small i, target, file columns.
   const footer = await readParquetFooter(tessera);
   const onePageEach = footer.row_groups.reduce((sum, group) => {
     const vectors = group.columns.find((column) => column.meta_data?.path_in_schema[0] === 'vector')!.meta_data!;
-    return sum + (Number(vectors.total_compressed_size) * Math.min(10 * TILES, Number(group.num_rows))) / Number(group.num_rows);
+    return (
+      sum +
+      (Number(vectors.total_compressed_size) * Math.min(10 * TILES, Number(group.num_rows))) / Number(group.num_rows)
+    );
   }, 0);
-  assert.ok(sample.bytesRead < 1.05 * onePageEach + 100_000, `read ${sample.bytesRead} bytes of ${fileBytes}: more than 10 pages per group (${Math.round(onePageEach)}) and the small columns`);
-  assert.ok(sample.bytesRead > 0.95 * onePageEach, `read ${sample.bytesRead} bytes: less than the 10 pages per group the sample needs (${Math.round(onePageEach)})`);
+  assert.ok(
+    sample.bytesRead < 1.05 * onePageEach + 100_000,
+    `read ${sample.bytesRead} bytes of ${fileBytes}: more than 10 pages per group (${Math.round(onePageEach)}) and the small columns`,
+  );
+  assert.ok(
+    sample.bytesRead > 0.95 * onePageEach,
+    `read ${sample.bytesRead} bytes: less than the 10 pages per group the sample needs (${Math.round(onePageEach)})`,
+  );
   assert.ok(sample.bytesRead < fileBytes / 10);
   assert.equal(sample.fileBytes, fileBytes);
 });
 
-test('another writer\'s layout (DuckDB: BYTE_ARRAY vectors) gives the same vectors', async () => {
+test("another writer's layout (DuckDB: BYTE_ARRAY vectors) gives the same vectors", async () => {
   const other = path.join(dir, 'duckdb.parquet');
-  await duckdbRows(`COPY (SELECT * FROM read_parquet('${tessera}') ORDER BY i) TO '${other}' (FORMAT parquet, ROW_GROUP_SIZE 16384)`);
+  await duckdbRows(
+    `COPY (SELECT * FROM read_parquet('${tessera}') ORDER BY i) TO '${other}' (FORMAT parquet, ROW_GROUP_SIZE 16384)`,
+  );
   const footer = await readParquetFooter(other);
   assert.equal(footer.schema.find((element) => element.name === 'vector')?.type, 'BYTE_ARRAY');
   const sample = await sampleImageVectors(other, TILES, 1000);
@@ -134,32 +174,50 @@ test('a layout read-by-page does not decode (dictionary-encoded vectors) is read
   // 20 images × 4 tiles × 2 channels, row groups of 16 rows (4 images); image m's tiles hold m·10 + t and −m.
   const rows = 80;
   const i = Int32Array.from({ length: rows }, (_, r) => r);
-  const vector = Array.from({ length: rows }, (_, r) => new Uint8Array(Float32Array.of(Math.floor(r / 4) * 10 + (r % 4), -Math.floor(r / 4)).buffer));
+  const vector = Array.from(
+    { length: rows },
+    (_, r) => new Uint8Array(Float32Array.of(Math.floor(r / 4) * 10 + (r % 4), -Math.floor(r / 4)).buffer),
+  );
   const other = path.join(dir, 'dictionary.parquet');
-  fs.writeFileSync(other, new Uint8Array(parquetWriteBuffer({
-    schema: tileSchema(2),
-    rowGroupSize: 16,
-    columnData: [
-      { name: 'i', data: i },
-      { name: 'vector', data: vector, encoding: 'RLE_DICTIONARY' },
-      { name: 'target', data: Int32Array.from(i, (r) => Math.floor(r / 4) % 3) },
-      { name: 'file', data: Array.from(i, (r) => `d${Math.floor(r / 4)}.png`) },
-      { name: 'x', data: Int32Array.from(i, (r) => (r % 4) >> 1) },
-      { name: 'y', data: Int32Array.from(i, (r) => r % 2) },
-    ],
-  })));
+  fs.writeFileSync(
+    other,
+    new Uint8Array(
+      parquetWriteBuffer({
+        schema: tileSchema(2),
+        rowGroupSize: 16,
+        columnData: [
+          { name: 'i', data: i },
+          { name: 'vector', data: vector, encoding: 'RLE_DICTIONARY' },
+          { name: 'target', data: Int32Array.from(i, (r) => Math.floor(r / 4) % 3) },
+          { name: 'file', data: Array.from(i, (r) => `d${Math.floor(r / 4)}.png`) },
+          { name: 'x', data: Int32Array.from(i, (r) => (r % 4) >> 1) },
+          { name: 'y', data: Int32Array.from(i, (r) => r % 2) },
+        ],
+      }),
+    ),
+  );
   const all = await sampleImageVectors(other, 4, 100);
   assert.equal(all.wholeGroups, 5, 'every group read whole');
   assert.equal(all.pagesRead, 0);
-  assert.deepEqual(all.images.map((image) => [image.file, image.target, Array.from(image.vector)]), Array.from({ length: 20 }, (_, m) => [`d${m}.png`, m % 3, [m * 10 + 1.5, m === 0 ? 0 : -m]]));
+  assert.deepEqual(
+    all.images.map((image) => [image.file, image.target, Array.from(image.vector)]),
+    Array.from({ length: 20 }, (_, m) => [`d${m}.png`, m % 3, [m * 10 + 1.5, m === 0 ? 0 : -m]]),
+  );
   const some = await sampleImageVectors(other, 4, 6);
-  assert.deepEqual(some.images.map((image) => image.file), ['d0.png', 'd4.png', 'd8.png', 'd12.png', 'd16.png'], 'one image from each of the 5 groups');
+  assert.deepEqual(
+    some.images.map((image) => image.file),
+    ['d0.png', 'd4.png', 'd8.png', 'd12.png', 'd16.png'],
+    'one image from each of the 5 groups',
+  );
 });
 
 test('meanPool keeps only whole images (a cut image at either end is left out)', () => {
   const keys = [5, 6, 7, 8, 9, 10, 11, 12, 13].map((i) => ({ i, target: 1, file: `f${Math.floor(i / 4)}` }));
   const vectors = keys.map(({ i }) => new Uint8Array(Float32Array.of(i, 2 * i).buffer));
   const pooled = meanPool(keys, vectors, 4);
-  assert.deepEqual(pooled.map((image) => image.file), ['f2']);
+  assert.deepEqual(
+    pooled.map((image) => image.file),
+    ['f2'],
+  );
   assert.deepEqual(Array.from(pooled[0]!.vector), [9.5, 19]);
 });

@@ -22,7 +22,10 @@ function rowsWithI(values: number[]): TileRows {
 test('two row sets ordered by i merge into one ordered by i, every row kept with its columns', () => {
   const merged = mergeTileRows(rowsWithI([0, 1, 6, 7]), rowsWithI([2, 3, 4, 5, 8]));
   assert.deepEqual([...merged.i], [0, 1, 2, 3, 4, 5, 6, 7, 8]);
-  assert.deepEqual(merged.vector.map((v) => v[0]), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    merged.vector.map((v) => v[0]),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  );
   assert.deepEqual(merged.file, ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8']);
   assert.deepEqual([...mergeTileRows(rowsWithI([]), rowsWithI([3])).i], [3]);
   assert.deepEqual([...mergeTileRows(rowsWithI([3]), rowsWithI([])).i], [3]);
@@ -47,9 +50,15 @@ test('training images are matched by their bytes; validation images by bytes and
 });
 
 test('source images are read in ranges: nearby ordinals together, a wide gap starts a new range', () => {
-  assert.deepEqual(ranges([5, 3, 4, 1000, 10]), [[3, 10], [1000, 1000]]);
+  assert.deepEqual(ranges([5, 3, 4, 1000, 10]), [
+    [3, 10],
+    [1000, 1000],
+  ]);
   assert.deepEqual(ranges([]), []);
-  assert.deepEqual(ranges([0, 256, 513]), [[0, 256], [513, 513]]);
+  assert.deepEqual(ranges([0, 256, 513]), [
+    [0, 256],
+    [513, 513],
+  ]);
 });
 
 test('a schedule template names its runs by slot time in its last path component, nothing else', () => {
@@ -58,13 +67,23 @@ test('a schedule template names its runs by slot time in its last path component
   assert.ok(!isRunOf(template, '/data/out/nightly-latest'));
   assert.ok(!isRunOf(template, '/data/elsewhere/nightly-20261129T050000Z'));
   assert.ok(!isRunOf(template, '/data/out/nightly-20261129T050000Z/x'));
-  assert.ok(!isRunOf('/data/{scheduledTime}/out', '/data/20261129T050000Z/out'), 'only the last component may hold the placeholder');
-  assert.ok(isRunOf('/data/out/a.b+{scheduledTime}', '/data/out/a.b+20261129T050000Z'), 'the rest of the name is matched literally');
+  assert.ok(
+    !isRunOf('/data/{scheduledTime}/out', '/data/20261129T050000Z/out'),
+    'only the last component may hold the placeholder',
+  );
+  assert.ok(
+    isRunOf('/data/out/a.b+{scheduledTime}', '/data/out/a.b+20261129T050000Z'),
+    'the rest of the name is matched literally',
+  );
   assert.ok(!isRunOf('/data/out/a.b+{scheduledTime}', '/data/out/aXb+20261129T050000Z'));
 });
 
 test('--reuse is repeatable, keeps commas in folder names and becomes absolute; --splits still splits on commas', () => {
-  const { values } = parseCommandArgs('run', ['--data', 'd', '--out', 'o', '--reuse', 'runs/a,b', '--reuse', '/abs/c', '--splits', 'train,val'], configFlagSpecs());
+  const { values } = parseCommandArgs(
+    'run',
+    ['--data', 'd', '--out', 'o', '--reuse', 'runs/a,b', '--reuse', '/abs/c', '--splits', 'train,val'],
+    configFlagSpecs(),
+  );
   const config = buildRunConfig(values);
   assert.deepEqual(config.reuse, [path.resolve('runs/a,b'), '/abs/c']);
   assert.deepEqual(config.splits, ['train', 'val']);

@@ -75,7 +75,12 @@ test('a second run on a held folder is refused, naming host, pid, start and the 
       () => acquireRunLease(out, { owner: 'tessera run --second' }),
       (error: Error) => {
         assert.ok(error instanceof LeaseHeldError);
-        assert.match(error.message, new RegExp(`in use by another tessera run: pid ${process.pid} on ${os.hostname()}, since ${lease.current.startedAt}`));
+        assert.match(
+          error.message,
+          new RegExp(
+            `in use by another tessera run: pid ${process.pid} on ${os.hostname()}, since ${lease.current.startedAt}`,
+          ),
+        );
         assert.match(error.message, /Temporal server is at 127\.0\.0\.1:41234 \(Web UI http:\/\/127\.0\.0\.1:41235\)/);
         assert.match(error.message, /tessera status --out/);
         return true;
@@ -89,7 +94,9 @@ test('a second run on a held folder is refused, naming host, pid, start and the 
 
 test('a lease of a dead process on this machine is stale at once; the new lease reports what it replaced', () => {
   const out = tempDir('lease');
-  const stale = writeLease(out, { server: { address: '127.0.0.1:1', uiUrl: 'http://127.0.0.1:2', pid: 99, dbFile: '/x' } });
+  const stale = writeLease(out, {
+    server: { address: '127.0.0.1:1', uiUrl: 'http://127.0.0.1:2', pid: 99, dbFile: '/x' },
+  });
   assert.equal(readLiveLease(out), null);
   const lease = acquireRunLease(out, { owner });
   try {
@@ -116,7 +123,10 @@ test('a lease from another machine holds until it is not renewed for the TTL (by
 
   // Its clock is behind, but the file was written just now: still live.
   writeLease(out, { host: 'elsewhere' }, 0);
-  fs.writeFileSync(leaseFile(out), JSON.stringify({ ...readLease(out), renewedAt: new Date(Date.now() - 120_000).toISOString() }));
+  fs.writeFileSync(
+    leaseFile(out),
+    JSON.stringify({ ...readLease(out), renewedAt: new Date(Date.now() - 120_000).toISOString() }),
+  );
   assert.throws(() => acquireRunLease(out, { owner }), LeaseHeldError);
 
   writeLease(out, { host: 'elsewhere', token: 'silent' }, 31_000);
@@ -156,7 +166,10 @@ test('renewal moves renewedAt; a lease taken over by someone else is reported lo
 
   const thief = writeLease(out, { host: 'elsewhere', token: 'thief' });
   lease.renew();
-  assert.deepEqual(lost.map((holder) => holder?.token), ['thief']);
+  assert.deepEqual(
+    lost.map((holder) => holder?.token),
+    ['thief'],
+  );
   lease.release();
   assert.equal(readLease(out).token, thief.token, 'the other holder keeps its lease');
 });
@@ -177,8 +190,11 @@ test('write errors become messages naming the folder and the cause; others pass 
   assert.equal(outputFolderError('/o', other), other);
 });
 
-test('a breaking file left by a process that died mid-break does not hold the folder: this machine\'s is judged by its pid, another\'s by its age', () => {
-  for (const [host, ageMs] of [[os.hostname(), 0], ['elsewhere', 20_000]] as const) {
+test("a breaking file left by a process that died mid-break does not hold the folder: this machine's is judged by its pid, another's by its age", () => {
+  for (const [host, ageMs] of [
+    [os.hostname(), 0],
+    ['elsewhere', 20_000],
+  ] as const) {
     const out = tempDir('lease-breaking');
     const stale = writeLease(out, {});
     const breaking = `${leaseFile(out)}.breaking`;
@@ -188,7 +204,11 @@ test('a breaking file left by a process that died mid-break does not hold the fo
     const lease = acquireRunLease(out, { owner });
     try {
       assert.equal(lease.previous?.token, stale.token, host);
-      assert.deepEqual(fs.readdirSync(path.join(out, '.tessera')), ['lease.json'], `${host}: the breaking file is gone`);
+      assert.deepEqual(
+        fs.readdirSync(path.join(out, '.tessera')),
+        ['lease.json'],
+        `${host}: the breaking file is gone`,
+      );
     } finally {
       lease.release();
     }
@@ -214,7 +234,10 @@ test('processes racing to break one stale lease: exactly one holds it, the other
       }`;
     const results = await Promise.all(
       Array.from({ length: 8 }, () => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         let text = '';
         child.stdout.on('data', (d: Buffer) => (text += d.toString()));
         return new Promise<{ held?: string; previous?: string | null; refused?: string; message?: string }>((resolve) =>

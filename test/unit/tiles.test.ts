@@ -17,9 +17,13 @@ test('each tile vector holds its channels in order at that grid cell', () => {
   for (let b = 0; b < batch; b++)
     for (let c = 0; c < channels; c++)
       for (let x = 0; x < height; x++)
-        for (let y = 0; y < width; y++) data[((b * channels + c) * height + x) * width + y] = b * 1000 + c * 100 + x * 10 + y;
+        for (let y = 0; y < width; y++)
+          data[((b * channels + c) * height + x) * width + y] = b * 1000 + c * 100 + x * 10 + y;
   const vectors = featuresToTileVectors({ data, batch, channels, height, width }, batch);
-  const tile = (b: number, x: number, y: number) => Array.from(vectors.subarray(((b * height + x) * width + y) * channels, ((b * height + x) * width + y + 1) * channels));
+  const tile = (b: number, x: number, y: number) =>
+    Array.from(
+      vectors.subarray(((b * height + x) * width + y) * channels, ((b * height + x) * width + y + 1) * channels),
+    );
   assert.deepEqual(tile(0, 0, 0), [0, 100, 200]);
   assert.deepEqual(tile(0, 1, 0), [10, 110, 210]);
   assert.deepEqual(tile(1, 0, 1), [1001, 1101, 1201]);
