@@ -20,7 +20,7 @@ import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { writeRecordSync } from '../lib/run-folder/records-io.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 import { finishedRun, summaryOfFinishedRun, type FinishedRun } from '../lib/run/finished-run.ts';
-import type { RunSummary } from '../lib/compact/run-summary.ts';
+import type { RunSummary } from '../lib/core/run-summary.ts';
 
 /** Ctrl-C, kill, a closed terminal. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

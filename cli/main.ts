@@ -4,7 +4,7 @@ import { errorMessage } from '../lib/core/errors.ts';
 import { OutputFolderError } from '../lib/run-folder/output-folder.ts';
 import { LeaseHeldError, readLiveLease } from '../lib/run-folder/lease.ts';
 import { generateSampleData } from '../lib/dev/sample-data.ts';
-import type { RunSummary } from '../lib/compact/run-summary.ts';
+import type { RunSummary } from '../lib/core/run-summary.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { embeddedRun } from './embedded-run.ts';
 import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';

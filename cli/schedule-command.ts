@@ -13,7 +13,7 @@ import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/conn
 import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import { parseCommandArgs, SCHEDULE_USAGE } from './usage.ts';
-import { RunSummarySchema } from '../lib/compact/run-summary.ts';
+import { RunSummarySchema } from '../lib/core/run-summary.ts';
 
 /** Every scheduled run starts as `tessera-schedule-NAME-<time>` (Temporal appends the time). */
 export const scheduledWorkflowIdPrefix = (id: string) => `tessera-schedule-${id}`;

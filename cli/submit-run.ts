@@ -12,7 +12,7 @@ import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { errorMessage } from '../lib/core/errors.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
-import type { RunSummary } from '../lib/compact/run-summary.ts';
+import type { RunSummary } from '../lib/core/run-summary.ts';
 import { ProgressBar, readProgress } from './progress.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { workflowIdForOutput } from './workflow-id.ts';

@@ -10,23 +10,23 @@ import {
   isCancellation,
   log,
   patched,
-  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from '../lib/core/run-config.ts';
 import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/core/errors.ts';
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/run/output-template.ts';
-import type { RunSummary } from '../lib/compact/run-summary.ts';
+import type { RunCounts, RunSummary } from '../lib/core/run-summary.ts';
 import type { CompactSummary } from '../lib/compact/compact.ts';
 import type { FollowedCompaction } from '../lib/compact/follow-extraction.ts';
-import type { RunCounts } from '../lib/run-folder/records.ts';
 import { activitiesFor } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
 import { extractShardsInline } from './inline-extraction.ts';
 import { attachUpdate, type AttachResult } from './attach.ts';
 import { CompactionFollowers } from './compaction-followers.ts';
-import { describeProgress, progressQuery, withRate, type RunProgress } from './run-progress.ts';
+import { runInLanes } from './lanes.ts';
+import { runDurations, type RunDurations } from './run-durations.ts';
+import { RunProgressTracker } from './run-progress.ts';
 
 /** Set by Temporal on every workflow a schedule starts: the slot's time, not the start time. */
 const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
@@ -42,9 +42,6 @@ function resolveOutput(config: RunConfig): RunConfig {
   return { ...config, out: resolveOutputTemplate(config.out, slot) };
 }
 
-/** Rounds of extracting damaged shards again before a run gives up on them. */
-const SHARD_REPAIR_ROUNDS = 3;
-
 function damagedShards(error: unknown): DamagedShardsDetails | undefined {
   if (!(error instanceof ActivityFailure) || !(error.cause instanceof ApplicationFailure)) return undefined;
   if (error.cause.type !== FAILURE_TYPES.damagedShards) return undefined;
@@ -56,34 +53,39 @@ function damagedShards(error: unknown): DamagedShardsDetails | undefined {
  * `attach` update, which checks (in an activity: the files are the workers') that the command's
  * options and data are the ones this run works on; if the data or the forced options changed, the
  * run starts over on them (continue-as-new), reusing every shard that still provably matches.
+ * `durations` shortens the run's waits in focused tests; runs leave it out.
  */
-export async function extractVectors(input: RunConfigInput): Promise<RunSummary> {
+export async function extractVectors(
+  input: RunConfigInput,
+  durations: Partial<RunDurations> = {},
+): Promise<RunSummary> {
   const parsed = parseRunConfig(input);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
   const config = resolveOutput(parsed.config);
-  const { cpu } = activitiesFor(config);
-  const started = Date.now();
-  const progress: RunProgress = withRate(
-    {
-      stage: 'preflight',
-      shardsTotal: 0,
-      shardsDone: 0,
-      imagesTotal: 0,
-      imagesDone: 0,
-      rows: 0,
-      errors: 0,
-      extractStartedAt: null,
-      imagesAtExtractStart: 0,
-      extractEndedAt: null,
-      updatedAt: started,
-      imagesPerSecond: 0,
-      etaSeconds: null,
-    },
-    started,
-  );
-  setHandler(progressQuery, () => progress);
-
+  const progress = new RunProgressTracker('preflight', config.out);
   const pipeline = new CancellationScope();
+  const attach = handleAttach(config, progress, pipeline);
+
+  let summary: RunSummary | undefined;
+  try {
+    const template = hasOutputTemplate(parsed.config.out) ? parsed.config.out : undefined;
+    summary = await pipeline.run(() => runPipeline(config, progress, template, runDurations(durations)));
+  } catch (error) {
+    if (!(attach.restartWith() && isCancellation(error))) throw error;
+  }
+  await condition(allHandlersFinished);
+  const restartWith = attach.restartWith();
+  if (restartWith) await continueAsNew<typeof extractVectors>(restartWith, durations);
+  return summary!;
+}
+
+/**
+ * Answers the `attach` update: attached when the command's options and data are the run's; a
+ * restart (the pipeline cancelled, then continue-as-new on the command's config) when they changed
+ * and may; refused, naming the difference, otherwise.
+ */
+function handleAttach(config: RunConfig, progress: RunProgressTracker, pipeline: CancellationScope) {
+  const { cpu } = activitiesFor(config);
   let restartWith: RunConfig | undefined;
   setHandler(attachUpdate, async (requestedInput): Promise<AttachResult> => {
     const requested = parseRunConfig(requestedInput); // parsed here too: any client can send an update
@@ -95,7 +97,7 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
       );
     }
     // Nothing read yet: a run still in preflight works on whatever the files hold now.
-    if (progress.stage === 'preflight' && JSON.stringify(requested.config) === JSON.stringify(config))
+    if (progress.current.stage === 'preflight' && JSON.stringify(requested.config) === JSON.stringify(config))
       return { action: 'attached' };
     let verdict: AttachResult;
     try {
@@ -116,17 +118,19 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
     }
     return verdict;
   });
+  return { restartWith: () => restartWith };
+}
 
-  let summary: RunSummary | undefined;
-  try {
-    const template = hasOutputTemplate(parsed.config.out) ? parsed.config.out : undefined;
-    summary = await pipeline.run(() => runPipeline(config, progress, started, template));
-  } catch (error) {
-    if (!(restartWith && isCancellation(error))) throw error;
-  }
-  await condition(allHandlersFinished);
-  if (restartWith) await continueAsNew<typeof extractVectors>(restartWith);
-  return summary!;
+/** What planning decided: the config the run works on (with its reuse sources), its split and shards. */
+interface PlannedRun {
+  config: RunConfig;
+  template: string | undefined;
+  reuse: RunSummary['reuse'];
+  split: { seconds: number; inputRows: number; trainingRows: number; validationRows: number };
+  shardCounts: Partial<Record<Split, number>>;
+  ranges: ShardRange[];
+  planSeconds: number;
+  started: number;
 }
 
 /**
@@ -136,19 +140,24 @@ export async function extractVectors(input: RunConfigInput): Promise<RunSummary>
  */
 async function runPipeline(
   options: RunConfig,
-  progress: RunProgress,
-  started: number,
+  progress: RunProgressTracker,
   template: string | undefined,
+  durations: RunDurations,
 ): Promise<RunSummary> {
-  const { cpu, compactOnCpu, inference, followingCompaction } = activitiesFor(options);
-  const { workflowId, runId } = workflowInfo();
-  const stage = (name: RunProgress['stage']) => {
-    Object.assign(progress, withRate({ ...progress, stage: name }, Date.now()));
-    setCurrentDetails(`${describeProgress(progress)}\n\nOutput: \`${options.out}\``);
-    log.info('run stage', { stage: name, out: options.out });
-  };
+  const planned = await planRun(options, progress, template);
+  const followed = await extractShards(planned, progress);
+  const compacted = await compactWithRepairs(planned, followed, progress, durations);
+  return writeManifest(planned, compacted, progress);
+}
 
-  stage('preflight');
+async function planRun(
+  options: RunConfig,
+  progress: RunProgressTracker,
+  template: string | undefined,
+): Promise<PlannedRun> {
+  const started = Date.now();
+  const { cpu } = activitiesFor(options);
+  progress.enter('preflight');
   await cpu.preflight(options);
   // Only for runs that ask for reuse: histories of runs without it see no new activity.
   const reuse =
@@ -157,9 +166,9 @@ async function runPipeline(
       : undefined;
   for (const skipped of reuse?.skipped ?? []) log.warn(skipped);
   const config: RunConfig = reuse ? { ...options, reuse: reuse.sources } : options;
-  stage('split');
+  progress.enter('split');
   const split = await cpu.prepareSplit(config);
-  stage('plan');
+  progress.enter('plan');
   const shardCounts: Partial<Record<Split, number>> = {};
   const ranges: ShardRange[] = [];
   let planSeconds = 0;
@@ -167,30 +176,31 @@ async function runPipeline(
     const plan = await cpu.planShards(config, name);
     shardCounts[name] = plan.shardCount;
     planSeconds += plan.seconds;
-    progress.shardsTotal += plan.shardCount;
-    progress.imagesTotal += plan.images;
-    progress.imagesDone += plan.rejectedRows;
-    progress.errors += plan.rejectedRows;
+    progress.addPlanned({ shards: plan.shardCount, images: plan.images, rejectedRows: plan.rejectedRows });
     ranges.push(...shardRanges(name, plan.shardCount));
   }
-  progress.extractStartedAt = Date.now();
-  progress.imagesAtExtractStart = progress.imagesDone;
-  stage('extract');
+  return { config, template, reuse, split, shardCounts, ranges, planSeconds, started };
+}
 
-  const finished = (done: { shards: number; images: number; rows: number; errors: number; seconds: number }) => {
-    progress.shardsDone += done.shards;
-    progress.imagesDone += done.images;
-    progress.rows += done.rows;
-    progress.errors += done.errors;
-    stage('extract');
-  };
+/**
+ * Every shard, range by range in child workflows, each split's compaction following its shards
+ * (compaction-followers.ts). Ranges run one after another; each keeps parallelShards activities in
+ * flight, so the only idle time is a range's last shards finishing: under one shard's time per 256
+ * shards. Returns the followers, still finishing their last shard.
+ */
+async function extractShards(
+  { config, shardCounts, ranges }: PlannedRun,
+  progress: RunProgressTracker,
+): Promise<CompactionFollowers | undefined> {
+  const { inference, followingCompaction } = activitiesFor(config);
+  const { workflowId } = workflowInfo();
+  progress.startExtraction();
+  progress.enter('extract');
   let followers: CompactionFollowers | undefined;
   if (patched('shard-range-children')) {
     followers = patched('compaction-follows-extraction')
       ? new CompactionFollowers(config, followingCompaction)
       : undefined;
-    // Ranges run one after another; each keeps parallelShards activities in flight, so the only
-    // idle time is a range's last shards finishing: under one shard's time per 256 shards.
     try {
       for (const range of ranges) {
         followers?.follow(range.split, shardCounts[range.split]!);
@@ -200,7 +210,7 @@ async function runPipeline(
           workflowId: `${workflowId}--${range.split}-shards-${range.firstShard}-${last}`,
           staticSummary: `tessera ${range.split} shards ${range.firstShard}–${last} of \`${config.out}\``,
         });
-        finished({ ...done, shards: done.shardCount });
+        progress.addFinished({ ...done, shards: done.shardCount });
       }
     } catch (error) {
       await followers?.stop();
@@ -208,50 +218,45 @@ async function runPipeline(
     }
   } else {
     await extractShardsInline(config, inference, shardCounts, (shard) =>
-      finished({ shards: 1, images: shard.images, rows: shard.rows, errors: shard.errorCount, seconds: shard.seconds }),
+      progress.addFinished({ shards: 1, images: shard.images, rows: shard.rows, errors: shard.errorCount }),
     );
   }
+  progress.endExtraction();
+  return followers;
+}
 
-  progress.extractEndedAt = Date.now();
-  stage('compact');
-  // A follower should need about one shard's copy after the last shard; past the extraction's own
-  // time (at least a minute) something is wrong, and compacting afresh is the known way out.
+interface CompactedRun {
+  train: CompactSummary | undefined;
+  val: CompactSummary | undefined;
+  errors: number;
+  /** Seconds compaction added after the last shard (errors.csv not counted). */
+  seconds: number;
+}
+
+/**
+ * errors.csv, then each split's vectors file: the followed one unless a shard changed after it
+ * was copied (or was repaired here), else compacted afresh. A shard file found damaged, truncated
+ * or replaced (or a report missing) is extracted again at once and the step repeated: never
+ * compacted as it is, never retried for minutes.
+ */
+async function compactWithRepairs(
+  { config, shardCounts }: PlannedRun,
+  followers: CompactionFollowers | undefined,
+  progress: RunProgressTracker,
+  durations: RunDurations,
+): Promise<CompactedRun> {
+  const { cpu, compactOnCpu } = activitiesFor(config);
+  progress.enter('compact');
   const followed =
-    (await followers?.finish(Math.max(60_000, progress.extractEndedAt - progress.extractStartedAt!))) ??
+    (await followers?.finish(Math.max(durations.followerGraceMs, progress.extractSeconds * 1000))) ??
     new Map<Split, FollowedCompaction>();
-  // A shard file found damaged, truncated or replaced (or a report missing) is extracted again
-  // at once, then the step is repeated: never compacted as it is, never retried for minutes.
-  let repaired = false;
-  const repairing = async <T>(step: () => Promise<T>): Promise<T> => {
-    for (let round = 1; ; round++) {
-      try {
-        return await step();
-      } catch (error) {
-        const damaged = damagedShards(error);
-        if (!damaged || round > SHARD_REPAIR_ROUNDS) throw error;
-        log.warn('shards must be extracted again', {
-          split: damaged.split,
-          shards: damaged.shards,
-          reason: (error as ActivityFailure).cause?.message,
-        });
-        repaired = true;
-        let next = 0;
-        const lane = async () => {
-          while (next < damaged.shards.length)
-            await inference.extractShard(config, damaged.split, damaged.shards[next++]!);
-        };
-        await Promise.all(Array.from({ length: Math.min(config.parallelShards, damaged.shards.length) }, lane));
-      }
-    }
-  };
+  const repairs = new ShardRepairs(config, durations.shardRepairRounds);
   const errorsStarted = Date.now();
-  let errors = await repairing(() => cpu.writeErrors(config, shardCounts));
+  let errors = await repairs.around(() => cpu.writeErrors(config, shardCounts));
   const errorsSeconds = (Date.now() - errorsStarted) / 1000;
-  // The followed file becomes the split's vectors file unless a shard changed after it was
-  // copied (or was repaired just now): then the split is compacted afresh.
   const publishFollowed = async (split: Split): Promise<CompactSummary | null> => {
     const file = followed.get(split);
-    if (!file || repaired) return null;
+    if (!file || repairs.repaired) return null;
     try {
       return await compactOnCpu.publishFollowed(config, file);
     } catch (error) {
@@ -264,21 +269,61 @@ async function runPipeline(
     }
   };
   const compacted = async (split: Split): Promise<CompactSummary> =>
-    (await publishFollowed(split)) ?? (await repairing(() => compactOnCpu.compact(config, split, shardCounts[split]!)));
+    (await publishFollowed(split)) ??
+    (await repairs.around(() => compactOnCpu.compact(config, split, shardCounts[split]!)));
   const train = config.splits.includes('train') ? await compacted('train') : undefined;
   const val = config.splits.includes('val') ? await compacted('val') : undefined;
-  const compactedAt = Date.now();
+  const seconds = (Date.now() - progress.current.extractEndedAt!) / 1000 - errorsSeconds;
   // A shard extracted again may have lost or regained rows: errors.csv is written anew.
-  if (repaired) errors = await cpu.writeErrors(config, shardCounts);
-  stage('manifest');
+  if (repairs.repaired) errors = await cpu.writeErrors(config, shardCounts);
+  return { train, val, errors, seconds };
+}
+
+/** Extracting again the shards a step found damaged, then repeating the step, a few rounds at most. */
+class ShardRepairs {
+  repaired = false;
+
+  constructor(
+    private readonly config: RunConfig,
+    private readonly rounds: number,
+  ) {}
+
+  async around<T>(step: () => Promise<T>): Promise<T> {
+    const { inference } = activitiesFor(this.config);
+    for (let round = 1; ; round++) {
+      try {
+        return await step();
+      } catch (error) {
+        const damaged = damagedShards(error);
+        if (!damaged || round > this.rounds) throw error;
+        log.warn('shards must be extracted again', {
+          split: damaged.split,
+          shards: damaged.shards,
+          reason: (error as ActivityFailure).cause?.message,
+        });
+        this.repaired = true;
+        await runInLanes(damaged.shards, this.config.parallelShards, async (shard) => {
+          await inference.extractShard(this.config, damaged.split, shard);
+        });
+      }
+    }
+  }
+}
+
+/** manifest.json, then (for a scheduled run with keepRuns) the earlier outputs beyond keepRuns. */
+async function writeManifest(
+  { config, template, reuse, split, shardCounts, planSeconds, started }: PlannedRun,
+  { train, val, errors, seconds }: CompactedRun,
+  progress: RunProgressTracker,
+): Promise<RunSummary> {
+  const { cpu } = activitiesFor(config);
+  const { workflowId, runId } = workflowInfo();
+  progress.enter('manifest');
   const timings = {
     split: split.seconds,
     plan: planSeconds,
-    // From the first shard handed out to the last one done: the shards' own seconds overlap (a worker
-    // takes its next shard in the last one's tail; several workers run at once), so their sum would not.
-    extract: (progress.extractEndedAt - progress.extractStartedAt!) / 1000,
-    // After the last shard: what compaction added to the run's time.
-    compact: (compactedAt - progress.extractEndedAt) / 1000 - errorsSeconds,
+    extract: progress.extractSeconds,
+    compact: seconds,
     total: (Date.now() - started) / 1000,
   };
   const counts: RunCounts = {
@@ -292,7 +337,7 @@ async function runPipeline(
     reusedImages: train?.reused ?? 0,
     validationReusedImages: val?.reused ?? 0,
     errors,
-    shards: progress.shardsTotal,
+    shards: progress.current.shardsTotal,
     tilesPerImage: (train ?? val)!.tilesPerImage,
     channels: (train ?? val)!.channels,
   };
@@ -302,7 +347,7 @@ async function runPipeline(
       ? await cpu.removeOldRuns(config, template, config.keepRuns)
       : [];
   if (removed.length > 0) log.info('removed earlier outputs beyond keepRuns', { keepRuns: config.keepRuns, removed });
-  stage('done');
+  progress.enter('done');
   return {
     workflowId,
     out: config.out,

@@ -1,6 +1,7 @@
 import type { ShardSummary } from '../activities/inference-activities.ts';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import type { activitiesFor } from './activity-options.ts';
+import { runInLanes } from './lanes.ts';
 
 /**
  * How runs started before shard-range child workflows existed extract their shards: every shard
@@ -17,12 +18,7 @@ export async function extractShardsInline(
   const work = config.splits.flatMap((split) =>
     Array.from({ length: shardCounts[split] ?? 0 }, (_, shard) => ({ split, shard })),
   );
-  let next = 0;
-  const lane = async () => {
-    while (next < work.length) {
-      const { split, shard } = work[next++]!;
-      onShard(await inference.extractShard(config, split, shard));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(config.parallelShards, work.length) }, lane));
+  await runInLanes(work, config.parallelShards, async ({ split, shard }) =>
+    onShard(await inference.extractShard(config, split, shard)),
+  );
 }

@@ -1,4 +1,4 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, log, setCurrentDetails, setHandler } from '@temporalio/workflow';
 
 export const RUN_STAGES = ['preflight', 'split', 'plan', 'extract', 'compact', 'manifest', 'done'] as const;
 
@@ -53,4 +53,94 @@ export function describeProgress(p: RunProgress): string {
   const rate = p.imagesPerSecond > 0 ? `, ${p.imagesPerSecond.toFixed(1)} images/s` : '';
   const eta = knowsTotal && p.etaSeconds !== null && p.stage === 'extract' ? `, ETA ${Math.round(p.etaSeconds)} s` : '';
   return `**${p.stage}**: shards ${p.shardsDone}/${p.shardsTotal}, images ${images}, rows ${p.rows}, errors ${p.errors}${rate}${eta}`;
+}
+
+/** Counts of shards that finished, added to a run's progress. */
+export interface FinishedShards {
+  shards: number;
+  images: number;
+  rows: number;
+  errors: number;
+}
+
+/**
+ * A workflow's progress, answered to the `progress` query and shown as the Temporal UI's current
+ * details. Every change to the counts goes through here, so the rate and the details shown always
+ * follow them. `output` (the run's folder) is named in the details and in the stage log lines.
+ */
+export class RunProgressTracker {
+  private readonly progress: RunProgress;
+
+  constructor(
+    stage: RunProgress['stage'],
+    private readonly output?: string,
+  ) {
+    const now = Date.now();
+    this.progress = withRate(
+      {
+        stage,
+        shardsTotal: 0,
+        shardsDone: 0,
+        imagesTotal: 0,
+        imagesDone: 0,
+        rows: 0,
+        errors: 0,
+        extractStartedAt: null,
+        imagesAtExtractStart: 0,
+        extractEndedAt: null,
+        updatedAt: now,
+        imagesPerSecond: 0,
+        etaSeconds: null,
+      },
+      now,
+    );
+    setHandler(progressQuery, () => this.progress);
+  }
+
+  get current(): Readonly<RunProgress> {
+    return this.progress;
+  }
+
+  /** Seconds from the first shard handed out to the last one done (so far, while extracting). */
+  get extractSeconds(): number {
+    const { extractStartedAt, extractEndedAt } = this.progress;
+    return extractStartedAt === null ? 0 : ((extractEndedAt ?? Date.now()) - extractStartedAt) / 1000;
+  }
+
+  enter(stage: RunProgress['stage']): void {
+    this.progress.stage = stage;
+    this.publish();
+    if (this.output !== undefined) log.info('run stage', { stage, out: this.output });
+  }
+
+  /** A split's shards planned: `rejectedRows` count as done images (and errors) from the start. */
+  addPlanned(plan: { shards: number; images: number; rejectedRows: number }): void {
+    this.progress.shardsTotal += plan.shards;
+    this.progress.imagesTotal += plan.images;
+    this.progress.imagesDone += plan.rejectedRows;
+    this.progress.errors += plan.rejectedRows;
+  }
+
+  startExtraction(): void {
+    this.progress.extractStartedAt = Date.now();
+    this.progress.imagesAtExtractStart = this.progress.imagesDone;
+  }
+
+  addFinished(done: FinishedShards): void {
+    this.progress.shardsDone += done.shards;
+    this.progress.imagesDone += done.images;
+    this.progress.rows += done.rows;
+    this.progress.errors += done.errors;
+    this.publish();
+  }
+
+  endExtraction(): void {
+    this.progress.extractEndedAt = Date.now();
+  }
+
+  private publish(): void {
+    Object.assign(this.progress, withRate(this.progress, Date.now()));
+    const details = describeProgress(this.progress);
+    setCurrentDetails(this.output === undefined ? details : `${details}\n\nOutput: \`${this.output}\``);
+  }
 }

@@ -13,9 +13,8 @@ import {
   ManifestSchema,
   SplitRecordSchema,
   type ManifestShard,
-  type RunCounts,
-  type RunTimings,
 } from '../run-folder/records.ts';
+import type { RunCounts, RunTimings } from '../core/run-summary.ts';
 import { readRecord, requireRecord, writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardReports } from '../run-folder/shard-records.ts';

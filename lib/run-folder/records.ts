@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RunCountsSchema, RunTimingsSchema } from '../core/run-summary.ts';
 
 /**
  * The schema of every record tessera writes into an output folder and reads back: one zod schema
@@ -216,40 +217,6 @@ export const CompactionRecordSchema = z.object({
   shards: z.array(z.string().nullable()),
 });
 export type CompactionRecord = z.infer<typeof CompactionRecordSchema>;
-
-/** Counts of one run, as the workflow returns them and manifest.json records them. */
-export const RunCountsSchema = z.object({
-  inputRows: z.number().int(),
-  trainingImages: z.number().int(),
-  validationImages: z.number().int(),
-  extractedImages: z.number().int(),
-  rows: z.number().int(),
-  /** Validation images and rows extracted (splits includes "val"), else 0. */
-  validationExtractedImages: z.number().int(),
-  validationRows: z.number().int(),
-  /** Of the extracted images, those whose vectors were copied from an earlier output (--reuse). */
-  reusedImages: z.number().int().default(0),
-  validationReusedImages: z.number().int().default(0),
-  errors: z.number().int(),
-  shards: z.number().int(),
-  tilesPerImage: z.number().int(),
-  channels: z.number().int(),
-});
-export type RunCounts = z.infer<typeof RunCountsSchema>;
-
-/**
- * Seconds per stage; `extract` is wall time from the first shard handed out to the last one done
- * (shards overlap: a worker takes its next shard in the last one's tail, several workers run at
- * once; manifests written before this summed the shards' own times), `total` the workflow's own wall time.
- */
-export const RunTimingsSchema = z.object({
-  split: z.number(),
-  plan: z.number(),
-  extract: z.number(),
-  compact: z.number(),
-  total: z.number(),
-});
-export type RunTimings = z.infer<typeof RunTimingsSchema>;
 
 export const ManifestShardSchema = z.object({
   split: z.enum(['train', 'val']),

@@ -7,7 +7,7 @@ import { currentImageHash } from '../extract/lineage.ts';
 import { openCsv } from '../pandas/csv.ts';
 import type { OutputLayout, RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
-import type { RunSummary } from '../compact/run-summary.ts';
+import type { RunSummary } from '../core/run-summary.ts';
 import { readRecord } from '../run-folder/records-io.ts';
 import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-folder/run-options-record.ts';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { SPLITS, type Split } from '../core/run-config.ts';
 import { errorMessage } from '../core/errors.ts';
-import { RunSummarySchema } from '../compact/run-summary.ts';
+import { RunSummarySchema } from '../core/run-summary.ts';
 import { outputLayout, SHARD_FILE, type OutputLayout } from '../run-folder/layout.ts';
 import { readLeaseWithVerdict } from '../run-folder/lease.ts';
 import {

@@ -14,7 +14,7 @@ import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { prepareSplit } from '../../lib/split/prepare-split.ts';
 import { InputError } from '../../lib/core/errors.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
-import type { RunSummary } from '../../lib/compact/run-summary.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { duckdbRows } from '../support/vectors.ts';

@@ -14,7 +14,7 @@ import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { parseRunConfig, type RunConfig, type RunConfigInput } from '../../lib/core/run-config.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { runLayout } from '../../lib/run-folder/layout.ts';
-import type { RunSummary } from '../../lib/compact/run-summary.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';

@@ -19,7 +19,7 @@ import { parseRunConfig, type RunConfig, type Split } from '../../lib/core/run-c
 import { startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
 import { DEFAULT_MODEL, WORKFLOWS_PATH } from '../../lib/core/project-paths.ts';
 import { runLayout } from '../../lib/run-folder/layout.ts';
-import type { RunSummary } from '../../lib/compact/run-summary.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { SHARDS_PER_CHILD } from '../../workflows/extract-shard-range.ts';
 import { quietBundlerLogger } from '../../workers/create-workers.ts';

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { freePort, startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
 import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
-import type { RunSummary } from '../../lib/compact/run-summary.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { ManifestSchema, type ManifestShard } from '../../lib/run-folder/records.ts';
 import { workflowIdForOutput } from '../../cli/workflow-id.ts';

@@ -6,7 +6,7 @@ import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { progressQuery } from '../../workflows/run-progress.ts';
-import type { RunSummary } from '../../lib/compact/run-summary.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { duckdbRows, referenceFeatures } from '../support/vectors.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';

@@ -14,7 +14,7 @@ import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { localTarget } from '../../lib/temporal/connection.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
-import type { RunSummary } from '../../lib/compact/run-summary.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
 import { duckdbRows } from '../support/vectors.ts';
