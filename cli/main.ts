@@ -21,16 +21,18 @@ import { cancelCommand } from './cancel-command.ts';
 import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
 import { reportCommand } from './report-command.ts';
+import { heldOutValidationNote } from '../lib/report/held-out.ts';
 import { hasOutputTemplate } from '../lib/run/output-template.ts';
 
 function printSummary(summary: RunSummary, seconds: number, finishedAt?: string): void {
   const extract = summary.timings.extract ?? 0;
   const c = summary.counts;
+  const heldOut = heldOutValidationNote(c.validationImages, summary.validationVectors !== null);
   const lines = [
     finishedAt === undefined
       ? `tessera: done in ${seconds.toFixed(1)} s`
       : `tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished ${finishedAt} (${summary.manifest})`,
-    `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages})`,
+    `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages}${heldOut ? ` ${heldOut}` : ''})`,
     ...(c.reusedImages + c.validationReusedImages > 0
       ? [
           `  reused     ${c.reusedImages + c.validationReusedImages} images' vectors copied from earlier outputs; ${c.extractedImages + c.validationExtractedImages - c.reusedImages - c.validationReusedImages} through the model`,

@@ -1,5 +1,6 @@
 import type { ReportData, VectorSummary } from './report-data.ts';
 import { classColours, escapeHtml as e, OUTCOME_LEGEND, scatterSvg, timelineSvg } from './svg.ts';
+import { heldOutValidationNote } from './held-out.ts';
 
 /**
  * The report page: one HTML file with its CSS and SVG inline and no script. Its Content Security
@@ -81,12 +82,13 @@ function countsSection(data: ReportData): string {
   const validation =
     c.validationExtractedImages > 0 ||
     (Array.isArray(data.manifest.config.splits) && data.manifest.config.splits.includes('val'));
+  const heldOut = heldOutValidationNote(c.validationImages, validation);
   const cards = [
     card('inputRows', c.inputRows, 'input rows'),
     card('trainingImages', c.trainingImages, 'training images'),
     card('extractedImages', c.extractedImages, 'extracted'),
     card('rows', c.rows, `rows (${c.tilesPerImage} tiles × ${c.channels} channels)`),
-    card('validationImages', c.validationImages, 'validation images'),
+    card('validationImages', c.validationImages, `validation images${heldOut ? ` ${heldOut}` : ''}`),
     ...(validation
       ? [
           card('validationExtractedImages', c.validationExtractedImages, 'validation extracted'),

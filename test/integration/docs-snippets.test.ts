@@ -64,6 +64,17 @@ before(async () => {
     { cwd: work, timeout: 180_000 },
   );
   assert.match(run.stdout, /tessera: done/);
+  // A train-only run says why its validation images have no vectors.
+  assert.match(
+    run.stdout,
+    /images +9 extracted of 9 \(validation: 3 held out by the split, not extracted: add --splits train,val\)/,
+  );
+});
+
+test('the report, as the demo writes it, says the same of the held-out validation images', async () => {
+  const { stdout } = await execFileAsync(process.execPath, [TESSERA_BIN, 'report', 'runs/demo'], { cwd: work });
+  const page = fs.readFileSync(stdout.trim(), 'utf8');
+  assert.match(page, /validation images held out by the split, not extracted: add --splits train,val/);
 });
 
 test('the README names its examples: SQL for DuckDB and Python for pyarrow/numpy and pandas', () => {
