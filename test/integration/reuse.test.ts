@@ -12,7 +12,6 @@ import sharp from 'sharp';
 import { submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
-import { localTarget } from '../../lib/temporal/connection.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
@@ -50,7 +49,7 @@ async function run(data: string, out: string, options: Partial<RunConfigInput> =
     splits: ['train', 'val'],
     ...options,
   });
-  const { summary } = await submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
+  const { summary } = await submitRun(config, { target: temporal.target, quiet: true });
   assert.ok(summary, `the run of ${out} returned its summary`);
   return summary;
 }
@@ -88,7 +87,7 @@ let second: string;
 let fresh: string;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   await preparePhotos(PHOTOS.map((row) => row.id));
   dir = tempDir('reuse');
   temporal = await startTemporal(dir);

@@ -12,7 +12,6 @@ import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { RunConfigSchema } from '../../lib/core/run-config.ts';
 import { outputLayout } from '../../lib/run-folder/layout.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
-import { localTarget } from '../../lib/temporal/connection.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
 
@@ -21,7 +20,7 @@ let temporal: TemporalHarness;
 const IDS = [1, 2, 3, 4, 5, 81, 82, 83, 84, 85].map((n) => `image_${String(n).padStart(4, '0')}.jpg`);
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   await preparePhotos(IDS);
   dir = tempDir('formats');
   temporal = await startTemporal(dir);
@@ -44,7 +43,7 @@ function writeDataset(data: string): void {
 
 function run(data: string, out: string, options: { keepShards?: boolean } = {}) {
   const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 4, batchSize: 4, ...options });
-  return submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
+  return submitRun(config, { target: temporal.target, quiet: true });
 }
 
 function withoutFormat(record: Record<string, unknown>): Record<string, unknown> {

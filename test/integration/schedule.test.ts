@@ -21,7 +21,7 @@ let data: string;
 let temporal: TemporalHarness;
 
 async function tessera(...args: string[]): Promise<{ code: number | null; output: string }> {
-  const proc = startTessera([...args, '--address', temporal.server.address]);
+  const proc = startTessera([...args, ...temporal.cliFlags]);
   const code = await proc.exited;
   return { code, output: proc.output() };
 }
@@ -38,7 +38,7 @@ async function listEventually(pattern: RegExp, present: boolean): Promise<string
 }
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('schedule');
   data = path.join(dir, 'data');
   await generateSampleData({ dir: data, images: 44, classes: 4, seed: 9 });

@@ -16,7 +16,7 @@ let dir: string;
 let temporal: TemporalHarness;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('temporal-cli');
   await generateSampleData({ dir: path.join(dir, 'data'), images: 12, classes: 3 });
   temporal = await startTemporal(dir);
@@ -33,13 +33,11 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
     inputFile,
     JSON.stringify({ data: path.join(dir, 'data'), out, model: DEFAULT_MODEL, batchSize: 4 }),
   );
-  const address = temporal.server.address;
-  // Exactly the README's command, with this test's address and paths.
+  // Exactly the README's command, with this test's address (and namespace) and paths.
   await run(temporalBinary(), [
     'workflow',
     'start',
-    '--address',
-    address,
+    ...temporal.cliFlags,
     '--task-queue',
     'tessera-cpu',
     '--type',
@@ -51,7 +49,7 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
   ]);
   const { stdout } = await run(
     temporalBinary(),
-    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-from-temporal-cli', '--output', 'json'],
+    ['workflow', 'result', ...temporal.cliFlags, '--workflow-id', 'tessera-from-temporal-cli', '--output', 'json'],
     { timeout: 120_000 },
   );
   assert.match(stdout, /"status":\s*"COMPLETED"/);
@@ -62,7 +60,7 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
   assert.equal(rows, files * 64);
 
   // `tessera status --out` finds the run although it was started under its own id: the folder names it.
-  const status = await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', address, '--json']);
+  const status = await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, ...temporal.cliFlags, '--json']);
   const report = StatusReportSchema.parse(JSON.parse(status.stdout));
   assert.equal(report.workflowId, 'tessera-from-temporal-cli');
   assert.equal(report.source, 'server');
@@ -85,8 +83,7 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
     'status',
     '--workflow-id',
     'tessera-nobody',
-    '--address',
-    address,
+    ...temporal.cliFlags,
   ]).catch((error: { code: number; stderr: string }) => error);
   assert.ok('code' in unknown && unknown.code === 2);
   assert.match(
@@ -96,12 +93,10 @@ test('`temporal workflow start` with a JSON input file runs the same workflow (R
 });
 
 test('a bad --input fails the workflow at once with every bad field named', async () => {
-  const address = temporal.server.address;
   await run(temporalBinary(), [
     'workflow',
     'start',
-    '--address',
-    address,
+    ...temporal.cliFlags,
     '--task-queue',
     'tessera-cpu',
     '--type',
@@ -113,7 +108,7 @@ test('a bad --input fails the workflow at once with every bad field named', asyn
   ]);
   const result = await run(
     temporalBinary(),
-    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-bad-input', '--output', 'json'],
+    ['workflow', 'result', ...temporal.cliFlags, '--workflow-id', 'tessera-bad-input', '--output', 'json'],
     { timeout: 60_000 },
   ).catch((error: { stdout: string; stderr: string }) => error);
   const text = `${result.stdout}\n${result.stderr}`;
@@ -130,13 +125,11 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   const inputFile = path.join(dir, 'cancel.json');
   // One shard of 300 images: several seconds of work, so the cancel lands in the middle of it.
   fs.writeFileSync(inputFile, JSON.stringify({ data, out, model: DEFAULT_MODEL, batchSize: 4, shardSize: 300 }));
-  const address = temporal.server.address;
   const start = (id: string) =>
     run(temporalBinary(), [
       'workflow',
       'start',
-      '--address',
-      address,
+      ...temporal.cliFlags,
       '--task-queue',
       'tessera-cpu',
       '--type',
@@ -150,10 +143,10 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   const attempts = path.join(out, '.tessera', 'attempts', 'train', 'shard-00000.jsonl');
   await waitUntil(() => fs.existsSync(attempts), 'the shard attempt', { timeoutMs: 60_000 });
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // the model is loaded and batches are running
-  await run(temporalBinary(), ['workflow', 'cancel', '--address', address, '--workflow-id', 'tessera-cancel-me']);
+  await run(temporalBinary(), ['workflow', 'cancel', ...temporal.cliFlags, '--workflow-id', 'tessera-cancel-me']);
   const cancelled = await run(
     temporalBinary(),
-    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me', '--output', 'json'],
+    ['workflow', 'result', ...temporal.cliFlags, '--workflow-id', 'tessera-cancel-me', '--output', 'json'],
     { timeout: 60_000 },
   ).catch((error: { stdout: string }) => error);
   assert.match(cancelled.stdout, /CANCELED|CANCELLED/);
@@ -170,7 +163,7 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   );
   const status = StatusReportSchema.parse(
     JSON.parse(
-      (await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, '--address', address, '--json'])).stdout,
+      (await run(process.execPath, [TESSERA_BIN, 'status', '--out', out, ...temporal.cliFlags, '--json'])).stdout,
     ),
   );
   assert.equal(status.workflowId, 'tessera-cancel-me');
@@ -179,7 +172,7 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   await start('tessera-cancel-me-again');
   const { stdout } = await run(
     temporalBinary(),
-    ['workflow', 'result', '--address', address, '--workflow-id', 'tessera-cancel-me-again', '--output', 'json'],
+    ['workflow', 'result', ...temporal.cliFlags, '--workflow-id', 'tessera-cancel-me-again', '--output', 'json'],
     { timeout: 120_000 },
   );
   assert.match(stdout, /"status":\s*"COMPLETED"/);

@@ -12,7 +12,6 @@ import sharp from 'sharp';
 import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.ts';
 import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/core/project-paths.ts';
-import { localTarget } from '../../lib/temporal/connection.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
@@ -53,7 +52,7 @@ function readRows(folder: string): { id: string; cls: string }[] {
 
 function run(data: string, out: string, options: Partial<RunConfigInput> = {}) {
   const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 8, batchSize: 4, ...options });
-  return submitRun(config, { target: localTarget(temporal.server.address), quiet: true });
+  return submitRun(config, { target: temporal.target, quiet: true });
 }
 
 /** Each shard's attempt outcomes in the latest run (manifest.json lists all runs' attempts). */
@@ -77,7 +76,7 @@ function snapshot(folder: string): Map<string, string> {
 }
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   await preparePhotos([
     ...BASE_ROWS.map((row) => row.id),
     'image_0170.jpg',

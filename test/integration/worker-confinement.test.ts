@@ -29,7 +29,7 @@ let outside: string;
 let temporal: TemporalHarness;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('confinement');
   root = path.join(dir, 'root');
   data = path.join(root, 'data');
@@ -185,7 +185,7 @@ test('a non-CSV file inside data as csv fails naming the input CSV, without echo
 test('`tessera worker` without a root, or with one that does not exist, exits 2 saying how to give one', async () => {
   const env = { ...process.env, TESSERA_ALLOW_ROOTS: '' };
   const worker = (args: string[]) =>
-    run(process.execPath, [TESSERA_BIN, 'worker', '--address', temporal.server.address, ...args], {
+    run(process.execPath, [TESSERA_BIN, 'worker', ...temporal.cliFlags, ...args], {
       env,
       timeout: 60_000,
     }).then(

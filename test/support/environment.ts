@@ -1,24 +1,67 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startDevServer, type DevServer } from '../../lib/dev/dev-server.ts';
-import { DEFAULT_MODEL, PROJECT_ROOT } from '../../lib/core/project-paths.ts';
-import { localTarget } from '../../lib/temporal/connection.ts';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import { startDevServer } from '../../lib/dev/dev-server.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT, temporalBinary } from '../../lib/core/project-paths.ts';
+import { localTarget, type TemporalTarget } from '../../lib/temporal/connection.ts';
 import { createWorkers, type TesseraWorkers } from '../../workers/create-workers.ts';
+import { installRuntime } from '../../workers/runtime.ts';
 
 export const PYTHON = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
 
-/** Fails loudly (never skips) when `npm test`'s pretest step did not provide what tests need. */
-export function requireSetup(): void {
-  const missing = [DEFAULT_MODEL, PYTHON].filter((file) => !fs.existsSync(file));
+/** What a test needs from setup: the committed default model, the Temporal CLI, or the torch environment. */
+export type SetupNeed = 'model' | 'temporal' | 'python';
+
+const SETUP_FILES: Record<SetupNeed, { file: () => string; setup: string }> = {
+  model: { file: () => DEFAULT_MODEL, setup: 'git checkout models/ (the default model is committed)' },
+  temporal: { file: temporalBinary, setup: '`npm run setup` (npm test does it first)' },
+  python: { file: () => PYTHON, setup: '`npm run setup:export` (npm run test:fidelity does it first)' },
+};
+
+/** Fails loudly (never skips) when setup did not provide what this test needs (none named: model and Temporal CLI). */
+export function requireSetup(...needs: SetupNeed[]): void {
+  const missing = (needs.length > 0 ? needs : (['model', 'temporal'] as const)).filter(
+    (need) => !fs.existsSync(SETUP_FILES[need].file()),
+  );
   if (missing.length > 0)
-    throw new Error(`missing ${missing.join(', ')}: run \`npm run setup\` (npm test does it first)`);
+    throw new Error(
+      missing.map((need) => `missing ${SETUP_FILES[need].file()}: run ${SETUP_FILES[need].setup}`).join('; '),
+    );
 }
 
 export { tempDir } from './temp-dir.ts';
 
+/** Set by test/run-suite.ts: the address of the one dev server every integration file shares. */
+export const SHARED_TEMPORAL_ENV = 'TESSERA_TEST_TEMPORAL_ADDRESS';
+
+/** Where tests write what no one reads unless something fails (gitignored). */
+export const TEST_ARTIFACTS = path.join(PROJECT_ROOT, '.test-artifacts');
+
+/** This test file's name without `.test.ts` (node --test runs each file as its own process's entry point). */
+function testFileStem(): string {
+  return path.basename(process.argv[1] ?? 'test', '.ts').replace(/\.test$/, '');
+}
+
+/**
+ * The Temporal SDK's log of this test process goes to `.test-artifacts/temporal-sdk/<file>.log`,
+ * not to the test report: a failure's context is there, the report keeps to results. Must run
+ * before the process's first worker or native connection (the runtime is installed once).
+ */
+export function logSdkToFile(): string {
+  const file = path.join(TEST_ARTIFACTS, 'temporal-sdk', `${testFileStem()}.log`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  installRuntime({ logFile: file, level: 'INFO' });
+  return file;
+}
+
 export interface TemporalHarness {
-  server: DevServer;
+  /** The frontend's address (the shared server's, or this file's own). */
+  server: { address: string };
+  /** Address and this harness's own namespace, for submitRun and the like. */
+  target: TemporalTarget;
+  /** The same for a CLI: `--address A --namespace N` (tessera's and the temporal CLI's flags). */
+  cliFlags: string[];
   client: Client;
   connection: Connection;
   workers: TesseraWorkers;
@@ -28,31 +71,57 @@ export interface TemporalHarness {
 }
 
 /**
- * A real dev server (state in a temp folder) with tessera's workers on both queues. The workers
- * serve `allowRoots`: by default the test's own folder and the flowers dataset some tests read.
- * `holdWorkers` leaves them idle until `releaseWorkers()`, so a test can hold a run open (started,
- * not yet picked up) for as long as it needs, rather than racing a run that may already be done.
+ * A namespace of its own on the shared server: task queues, workflow ids and schedules are per
+ * namespace, so files sharing the server never take each other's tasks. Registration is visible at
+ * once on a dev server (checked: a workflow starts in the new namespace on the first try).
+ */
+async function ownNamespace(address: string, dir: string): Promise<string> {
+  const namespace = `test-${testFileStem()}-${path.basename(dir)}`.replace(/[^\w.-]/g, '-');
+  const connection = await Connection.connect({ address });
+  try {
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+  } finally {
+    await connection.close();
+  }
+  return namespace;
+}
+
+/**
+ * tessera's workers on both queues against a real dev server: under test/run-suite.ts the one all
+ * files share (in a namespace of this harness's own), otherwise one of its own with its state in
+ * the test's folder. The workers serve `allowRoots`: by default the test's own folder and the
+ * flowers dataset some tests read. `holdWorkers` leaves them idle until `releaseWorkers()`, so a
+ * test can hold a run open (started, not yet picked up) for as long as it needs, rather than
+ * racing a run that may already be done.
  */
 export async function startTemporal(
   dir: string,
   allowRoots: readonly string[] = [dir, FLOWERS_DIR],
   options: { holdWorkers?: boolean } = {},
 ): Promise<TemporalHarness> {
-  const server = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
-  const workers = await createWorkers({
-    target: localTarget(server.address),
-    queues: ['cpu', 'inference'],
-    allowRoots,
-  });
+  logSdkToFile();
+  const shared = process.env[SHARED_TEMPORAL_ENV];
+  const own = shared ? undefined : await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
+  const address = shared ?? own!.address;
+  const target: TemporalTarget = {
+    ...localTarget(address),
+    namespace: shared ? await ownNamespace(address, dir) : 'default',
+  };
+  const workers = await createWorkers({ target, queues: ['cpu', 'inference'], allowRoots });
   let running: Promise<void> | undefined;
   const releaseWorkers = () => {
     running ??= workers.run();
   };
   if (!options.holdWorkers) releaseWorkers();
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: target.namespace });
   return {
-    server,
+    server: { address },
+    target,
+    cliFlags: ['--address', address, '--namespace', target.namespace],
     client,
     connection,
     workers,
@@ -62,7 +131,7 @@ export async function startTemporal(
       releaseWorkers(); // a held worker still has to run to be shut down and release its threads
       workers.shutdown();
       await running;
-      await server.stop();
+      await own?.stop();
     },
   };
 }

@@ -70,3 +70,51 @@ export async function assertSameVectors(actual: string, expected: string): Promi
       throw new Error(`${actual}: vector of row ${r} differs by ${diff} (scale ${scale})`);
   }
 }
+
+export interface ReferenceRow {
+  file: string;
+  x: number;
+  y: number;
+  target: number;
+  vector: Float32Array;
+}
+
+/**
+ * Joins a vectors file with reference rows on (file, x, y), as bench/reference/compare_vectors.py
+ * does: rows missing or extra, targets that differ, and the largest relative error of a tile
+ * (max|a − b| / max|b| over its channels, robust to channels near zero).
+ */
+export async function compareWithReference(ours: string, reference: readonly ReferenceRow[]) {
+  const key = (file: string, x: number, y: number) => `${file}|${x}|${y}`;
+  const rows = await duckdbRows(`SELECT file, x, y, target, vector FROM read_parquet('${ours}')`);
+  const byKey = new Map(
+    rows.map(([file, x, y, target, vector]) => [
+      key(String(file), Number(x), Number(y)),
+      {
+        target: Number(target),
+        vector: new Float32Array(Uint8Array.from((vector as { bytes: Uint8Array }).bytes).buffer),
+      },
+    ]),
+  );
+  let compared = 0;
+  let missing = 0;
+  let targetMismatches = 0;
+  let maxRelError = 0;
+  for (const row of reference) {
+    const found = byKey.get(key(row.file, row.x, row.y));
+    if (!found) {
+      missing++;
+      continue;
+    }
+    compared++;
+    targetMismatches += Number(found.target !== row.target);
+    let scale = 0;
+    let diff = found.vector.length === row.vector.length ? 0 : Infinity;
+    for (let k = 0; k < row.vector.length; k++) {
+      scale = Math.max(scale, Math.abs(row.vector[k]!));
+      diff = Math.max(diff, Math.abs(found.vector[k]! - row.vector[k]!));
+    }
+    maxRelError = Math.max(maxRelError, diff / Math.max(scale, Number.MIN_VALUE));
+  }
+  return { compared, missing, extra: byKey.size - compared, targetMismatches, maxRelError };
+}

@@ -67,7 +67,7 @@ const sameBytes = (a: ort.Tensor, b: ort.Tensor) => {
 
 for (const normalize of ['none', 'imagenet'] as const) {
   test(`the default model with the pixel graph in front (${normalize}) gives the two-session features bit for bit, at every level`, async () => {
-    requireSetup();
+    requireSetup('model');
     const size = 96;
     const input = pixels(3, size, 1);
     for (const level of [0, 2, 4]) {

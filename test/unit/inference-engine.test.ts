@@ -18,7 +18,7 @@ function pixels(images: number, size: number, seed: number): Uint8Array {
 }
 
 test('batches sent to the session thread at once (as extraction pipelines them) give the same features as one at a time', async () => {
-  requireSetup();
+  requireSetup('model');
   // Slices of 2 images: each batch runs in several session.run calls, with awaits between them.
   const size = 128;
   // Each normalisation has its own pixel graph in front of the model, hence its own engine.
@@ -47,7 +47,7 @@ test('batches sent to the session thread at once (as extraction pipelines them) 
 });
 
 test("the session runs a waiting batch of an earlier place first: a shard started in another one's tail waits until that one has none ready", async () => {
-  requireSetup();
+  requireSetup('model');
   const size = 128;
   const engine = await engines.get({
     modelPath: DEFAULT_MODEL,

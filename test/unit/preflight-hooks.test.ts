@@ -18,7 +18,7 @@ function dataset(dir: string): string {
 }
 
 test('preflight hands the recorded model sha256 to modelRecorded (where a worker starts loading the session), once', async () => {
-  requireSetup();
+  requireSetup('model');
   const dir = tempDir('preflight-hooks');
   const config = RunConfigSchema.parse({ data: dataset(dir), out: path.join(dir, 'out') });
   const seen: string[] = [];

@@ -16,7 +16,7 @@ let data: string;
 let temporal: TemporalHarness;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal', 'python');
   dir = tempDir('fidelity');
   data = path.join(dir, 'data');
   // 256×256 JPEG and PNG files (the notebook's images were pre-sized, so it never resizes).

@@ -33,7 +33,7 @@ async function features(model: string, input: ort.Tensor): Promise<Record<string
 }
 
 test('the committed default model computes what a fresh export from the pinned weights computes', async () => {
-  requireSetup();
+  requireSetup('model', 'python');
   const dir = tempDir('shipped-model');
   const fresh = path.join(dir, 'efficientnet-lite0.onnx');
   execFileSync(
