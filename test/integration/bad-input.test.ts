@@ -87,7 +87,7 @@ const BAD: Record<string, RegExp> = {
 };
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('bad-input');
   const data = path.join(dir, 'data');
   const images = path.join(data, 'images');

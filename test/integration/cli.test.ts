@@ -26,7 +26,7 @@ async function runTessera(args: string[], cwd: string) {
 }
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('cli');
   await generateSampleData({ dir: path.join(dir, 'data'), images: 10, classes: 2 });
 });

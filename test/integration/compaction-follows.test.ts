@@ -24,7 +24,7 @@ let data: string;
 let temporal: TemporalHarness;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('follows');
   data = path.join(dir, 'data');
   await generateSampleData({ dir: data, images: 30, classes: 3, size: 256 });

@@ -83,7 +83,7 @@ async function assertLikeReference(out: string): Promise<void> {
 }
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('crash');
   data = path.join(dir, 'data');
   await generateSampleData({ dir: data, images: IMAGES, classes: 4 });

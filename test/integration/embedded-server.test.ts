@@ -103,7 +103,7 @@ function portFree(port: number): Promise<boolean> {
 const noStackTrace = (output: string) => assert.doesNotMatch(output, /^\s+at /m, `no stack trace:\n${output}`);
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('embedded');
   data = path.join(dir, 'data');
   await generateSampleData({ dir: data, images: 40, classes: 4 });

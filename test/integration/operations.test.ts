@@ -88,7 +88,7 @@ function filesNamed(folder: string, suffix: string): string[] {
 }
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('operations');
   data = path.join(dir, 'data');
   out = path.join(dir, 'out');

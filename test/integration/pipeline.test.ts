@@ -20,7 +20,7 @@ let data: string;
 let out: string;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('pipeline');
   data = path.join(dir, 'data');
   out = path.join(dir, 'out');

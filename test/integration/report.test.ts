@@ -83,7 +83,7 @@ function appendBadRows(data: string): void {
 }
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('report');
   await prepareData(path.join(dir, 'data'));
   const run = await tessera([

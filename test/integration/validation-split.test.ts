@@ -15,7 +15,7 @@ let data: string;
 let temporal: TemporalHarness;
 
 before(async () => {
-  requireSetup();
+  requireSetup('model', 'temporal');
   dir = tempDir('validation');
   data = path.join(dir, 'data');
   await generateSampleData({ dir: data, images: 24, classes: 4, size: 256 });

@@ -1,0 +1,83 @@
+/**
+ * Runs test files with node's built-in runner against one Temporal dev server that they share.
+ *
+ *     node --import tsx test/run-suite.ts [--concurrency N] [FILE | FOLDER]...
+ *
+ * A folder stands for its *.test.ts files; none given: every folder of test/ but test/fidelity/
+ * (`npm test`: unit, integration and workflow tests; `npm run test:fidelity` names test/fidelity).
+ *
+ * Node 20's runner has no global setup, so this starts the server, hands its address to every
+ * test process in SHARED_TEMPORAL_ENV (startTemporal then registers a namespace of its own per
+ * harness), runs `node --test` over the files (its report and summary lines unchanged), stops the
+ * server and exits with the runner's status. Tests that must own a server (they kill, restart or
+ * start it themselves) still start their own. The server's log goes to .test-artifacts/.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDevServer } from '../lib/dev/dev-server.ts';
+import { SHARED_TEMPORAL_ENV, TEST_ARTIFACTS } from './support/environment.ts';
+
+const TEST_ROOT = path.dirname(fileURLToPath(import.meta.url));
+/** Suites with a command of their own, left out when no folder is named. */
+const NOT_BY_DEFAULT = ['fidelity', 'fixtures', 'support'];
+
+function testFiles(paths: string[]): string[] {
+  const folders =
+    paths.length > 0
+      ? paths
+      : fs
+          .readdirSync(TEST_ROOT, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory() && !NOT_BY_DEFAULT.includes(entry.name))
+          .map((entry) => path.join(TEST_ROOT, entry.name));
+  return folders.flatMap((entry) =>
+    fs.statSync(entry).isDirectory()
+      ? fs
+          .readdirSync(entry)
+          .filter((name) => name.endsWith('.test.ts'))
+          .sort()
+          .map((name) => path.join(entry, name))
+      : [entry],
+  );
+}
+
+function parseArguments(argv: string[]): { concurrency: number; files: string[] } {
+  const at = argv.indexOf('--concurrency');
+  const concurrency = at === -1 ? 1 : Number(argv[at + 1]);
+  const files = testFiles(at === -1 ? argv : [...argv.slice(0, at), ...argv.slice(at + 2)]);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || files.length === 0) {
+    process.stderr.write('usage: node --import tsx test/run-suite.ts [--concurrency N] [FILE | FOLDER]...\n');
+    process.exit(2);
+  }
+  return { concurrency, files };
+}
+
+async function main(): Promise<number> {
+  const { concurrency, files } = parseArguments(process.argv.slice(2));
+  fs.mkdirSync(TEST_ARTIFACTS, { recursive: true });
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-suite-temporal-'));
+  const server = await startDevServer({
+    dbFile: path.join(state, 'state.db'),
+    logFile: path.join(TEST_ARTIFACTS, 'shared-temporal-server.log'),
+  });
+  process.stdout.write(`test/run-suite.ts: one Temporal dev server for the suite at ${server.address}\n`);
+  const runner = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: 'inherit', env: { ...process.env, [SHARED_TEMPORAL_ENV]: server.address } },
+  );
+  // Ctrl-C reaches the runner through the terminal's process group; the server goes when it has ended.
+  const forward = (signal: NodeJS.Signals) => runner.kill(signal);
+  process.on('SIGTERM', forward);
+  process.on('SIGINT', () => undefined);
+  const status = await new Promise<number>((resolve) =>
+    runner.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + os.constants.signals[signal] : 1))),
+  );
+  await server.stop();
+  fs.rmSync(state, { recursive: true, force: true });
+  return status;
+}
+
+process.exitCode = await main();
