@@ -8,6 +8,10 @@ import { S3Client } from '@aws-sdk/client-s3';
  * self-hosted stores have no per-bucket host names) and a region when none is configured.
  */
 export function s3ClientFromEnvironment(env: NodeJS.ProcessEnv = process.env): S3Client {
+  // The SDK warns once per process on Node < 22 that its releases after January 2027 will need 22.
+  // The version tessera pins runs on Node 20 (package.json engines), so the warning would only
+  // interleave with a run's progress; a user who sets the variable either way is left alone.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
   return new S3Client({

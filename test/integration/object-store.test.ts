@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { InputError } from '../../lib/core/errors.ts';
@@ -15,7 +17,7 @@ import { probeConditionalWrites, Stores } from '../../lib/storage/open-store.ts'
 import { s3ClientFromEnvironment } from '../../lib/storage/s3-client.ts';
 import { StoreUnavailableError } from '../../lib/storage/s3-errors.ts';
 import { S3Store } from '../../lib/storage/s3-store.ts';
-import { startS3Server, type S3Server } from '../support/s3-server.ts';
+import { startRcloneS3, startS3Server, type S3Server } from '../support/s3-server.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let server: S3Server;
@@ -174,4 +176,25 @@ describe('S3 only', () => {
     }
     assert.ok(Date.now() - started < 30_000, 'retries are bounded');
   });
+});
+
+test('a store that ignores conditional writes (rclone serve s3) is refused for the lease, and still read', async () => {
+  const dir = tempDir('rclone');
+  fs.mkdirSync(path.join(dir, 'datasets', 'rooms'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'datasets', 'rooms', 'train.csv'), 'image_id,hotel_id\na.jpg,1\n');
+  const rclone = await startRcloneS3(dir);
+  const rcloneStores = new Stores(() => s3ClientFromEnvironment({ ...process.env, ...rclone.env }));
+  try {
+    const location = parseLocation('s3://datasets/out');
+    await assert.rejects(probeConditionalWrites(rcloneStores.open(location) as S3Store, location), (error: unknown) => {
+      assert.ok(error instanceof InputError, String(error));
+      assert.match(error.message, /^s3:\/\/datasets\/out: the store accepted a second If-None-Match: \* write/);
+      return true;
+    });
+    const data = rcloneStores.open(parseLocation('s3://datasets/rooms'));
+    assert.equal(new TextDecoder().decode(await data.read('train.csv')), 'image_id,hotel_id\na.jpg,1\n');
+  } finally {
+    rcloneStores.close();
+    await rclone.stop();
+  }
 });

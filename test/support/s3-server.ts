@@ -6,6 +6,7 @@ import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 
 /** Installed by infra/setup-s3.sh (npm test runs it first). */
 export const MOTO_SERVER = path.join(PROJECT_ROOT, '.venv-s3', 'bin', 'moto_server');
+export const RCLONE = path.join(PROJECT_ROOT, '.venv-s3', 'bin', 'rclone');
 
 export interface S3Server {
   endpoint: string;
@@ -24,10 +25,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
+async function waitForPort(port: number, child: ChildProcess, name: string, deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode} before listening`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before listening`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.destroy();
@@ -36,16 +37,29 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
       socket.on('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`moto_server did not listen on 127.0.0.1:${port} in ${deadlineMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on 127.0.0.1:${port} in ${deadlineMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 /** A real S3-compatible server (moto's server mode) on loopback, in memory, for one test file. */
-export async function startS3Server(): Promise<S3Server> {
+export function startS3Server(): Promise<S3Server> {
+  return startServer('moto_server', (port) => [MOTO_SERVER, '-H', '127.0.0.1', '-p', String(port)]);
+}
+
+/**
+ * `rclone serve s3` over `dir` (each sub-folder a bucket): a store without conditional writes (it
+ * accepts a second If-None-Match: * PUT), which tessera must refuse for --out and may read from.
+ */
+export function startRcloneS3(dir: string): Promise<S3Server> {
+  return startServer('rclone', (port) => [RCLONE, 'serve', 's3', dir, '--addr', `127.0.0.1:${port}`]);
+}
+
+async function startServer(name: string, command: (port: number) => string[]): Promise<S3Server> {
   const port = await freePort();
-  const child = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  await waitForPort(port, child, 30_000);
+  const [program, ...args] = command(port);
+  const child = spawn(program!, args, { stdio: 'ignore' });
+  await waitForPort(port, child, name, 30_000);
   const endpoint = `http://127.0.0.1:${port}`;
   const env = {
     AWS_ENDPOINT_URL_S3: endpoint,
