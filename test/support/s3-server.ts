@@ -67,6 +67,7 @@ async function startServer(name: string, command: (port: number) => string[]): P
     AWS_SECRET_ACCESS_KEY: 'tessera-test-secret',
     AWS_REGION: 'us-east-1',
   };
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // as tessera's own clients (s3-client.ts)
   const client = new S3Client({
     endpoint,
     forcePathStyle: true,
