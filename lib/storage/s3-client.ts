@@ -7,7 +7,20 @@ import { S3Client } from '@aws-sdk/client-s3';
  * does not do for a custom endpoint: path-style addressing (MinIO, Ceph RGW, moto and most
  * self-hosted stores have no per-bucket host names) and a region when none is configured.
  */
-export function s3ClientFromEnvironment(env: NodeJS.ProcessEnv = process.env): S3Client {
+export interface S3ClientTimeouts {
+  /** Connecting to the endpoint. */
+  connectMs?: number;
+  /** A socket silent this long (a stalled request or body) fails, and the read is tried again. */
+  idleMs?: number;
+}
+
+/** Sockets kept open per client: image reads run many at once. */
+const MAX_SOCKETS = 64;
+
+export function s3ClientFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  timeouts: S3ClientTimeouts = {},
+): S3Client {
   // The SDK warns once per process on Node < 22 that its releases after January 2027 will need 22.
   // The version tessera pins runs on Node 20 (package.json engines), so the warning would only
   // interleave with a run's progress; a user who sets the variable either way is left alone.
@@ -22,6 +35,12 @@ export function s3ClientFromEnvironment(env: NodeJS.ProcessEnv = process.env): S
     // client down when the store keeps saying so.
     retryMode: 'adaptive',
     maxAttempts: 5,
+    requestHandler: {
+      connectionTimeout: timeouts.connectMs ?? 5_000,
+      socketTimeout: timeouts.idleMs ?? 30_000,
+      httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+      httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+    },
   });
 }
 

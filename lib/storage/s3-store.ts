@@ -22,6 +22,8 @@ import {
 
 /** Parts of a multipart upload: S3's minimum is 5 MiB; 8 MiB keeps 10,000 parts ≥ 78 GiB. */
 const PART_SIZE = 8 * 1024 * 1024;
+/** Tries of a GET whose body failed after its answer began. */
+const BODY_ATTEMPTS = 5;
 /** Parts in flight per upload. */
 const UPLOAD_QUEUE = 4;
 
@@ -61,10 +63,7 @@ export class S3Store implements ObjectStore, ConditionalWrites {
 
   async read(key: string): Promise<Uint8Array | undefined> {
     try {
-      const answer = await this.send(key, () =>
-        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) })),
-      );
-      return await answer.Body!.transformToByteArray();
+      return await this.getBytes(key);
     } catch (error) {
       if (statusOf(error) === 404 && (error as Error).name === 'NoSuchKey') return undefined;
       throw error;
@@ -74,14 +73,31 @@ export class S3Store implements ObjectStore, ConditionalWrites {
   async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     if (length <= 0) return new Uint8Array(0);
     try {
-      const range = `bytes=${offset}-${offset + length - 1}`;
-      const answer = await this.send(key, () =>
-        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Range: range })),
-      );
-      return await answer.Body!.transformToByteArray();
+      return await this.getBytes(key, `bytes=${offset}-${offset + length - 1}`);
     } catch (error) {
       if (statusOf(error) === 416) return new Uint8Array(0); // from past the end
       throw error;
+    }
+  }
+
+  /**
+   * GET with its body read whole. The SDK retries a request until its answer begins; a body cut
+   * off or stalled afterwards (a reset connection, a silent socket) is retried here, from the start.
+   */
+  private async getBytes(key: string, range?: string): Promise<Uint8Array> {
+    for (let attempt = 1; ; attempt++) {
+      const answer = await this.send(key, () =>
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Range: range })),
+      );
+      try {
+        return await answer.Body!.transformToByteArray();
+      } catch (error) {
+        if (attempt >= BODY_ATTEMPTS)
+          throw new StoreUnavailableError(`${this.describe(key)}: the object's body failed ${attempt} times`, {
+            cause: error,
+          });
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
     }
   }
 

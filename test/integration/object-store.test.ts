@@ -17,6 +17,7 @@ import { probeConditionalWrites, Stores } from '../../lib/storage/open-store.ts'
 import { s3ClientFromEnvironment } from '../../lib/storage/s3-client.ts';
 import { StoreUnavailableError } from '../../lib/storage/s3-errors.ts';
 import { S3Store } from '../../lib/storage/s3-store.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { startRcloneS3, startS3Server, type S3Server } from '../support/s3-server.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -196,5 +197,44 @@ test('a store that ignores conditional writes (rclone serve s3) is refused for t
   } finally {
     rcloneStores.close();
     await rclone.stop();
+  }
+});
+
+test('throttling, connections reset mid-object and stalls are retried: nothing is lost', async () => {
+  const proxy = await startFaultProxy(server.endpoint);
+  const faulty = new Stores(() =>
+    s3ClientFromEnvironment({ ...process.env, AWS_ENDPOINT_URL_S3: proxy.endpoint }, { idleMs: 1_000 }),
+  );
+  try {
+    const store = faulty.open(parseLocation(`s3://${BUCKET}/faults`));
+    const isPut = (request: { method?: string }) => request.method === 'PUT';
+    const isGet = (request: { method?: string }) => request.method === 'GET';
+    proxy.inject([{ kind: 'slow-down' }, { kind: 'slow-down' }], isPut);
+    const small = bytesOf(2 * 1024 * 1024, 8);
+    await store.write('small.bin', small);
+    const large = bytesOf(12 * 1024 * 1024, 9);
+    proxy.inject([{ kind: 'slow-down' }, { kind: 'slow-down' }], isPut); // parts of the multipart upload
+    await store.write('large.bin', chunksOf(large, 1 << 20));
+
+    assert.equal(proxy.pending, 0, 'every throttled PUT was tried again');
+    proxy.inject([{ kind: 'reset-mid-body' }, { kind: 'reset-mid-body' }], isGet);
+    const before = proxy.requests;
+    assert.equal(sha256((await store.read('small.bin'))!), sha256(small));
+    assert.equal(proxy.requests - before, 3, 'two bodies cut off, the third whole');
+    proxy.inject([{ kind: 'stall', ms: 3_000 }], isGet);
+    assert.equal(sha256((await store.read('large.bin'))!), sha256(large));
+    proxy.inject([{ kind: 'slow-down' }, { kind: 'reset-mid-body' }], isGet);
+    assert.deepEqual(
+      Buffer.from(await store.readRange('large.bin', 5_000_000, 1_000)),
+      large.subarray(5_000_000, 5_001_000),
+    );
+    proxy.inject([{ kind: 'slow-down' }]);
+    assert.deepEqual(await keysOf(store, ''), ['large.bin', 'small.bin']);
+    assert.equal(proxy.pending, 0);
+    const open = await server.client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'faults/' }));
+    assert.deepEqual(open.Uploads ?? [], []);
+  } finally {
+    faulty.close();
+    await proxy.stop();
   }
 });
