@@ -16,6 +16,9 @@ import { PROJECT_ROOT } from '../../lib/core/project-paths.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
 import { TESSERA_BIN } from '../support/processes.ts';
+import { configKeys, kebabCase } from '../../cli/run-options.ts';
+import { workerFlags } from '../../cli/worker-options.ts';
+import { runTargetFlags } from '../../cli/temporal-target.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -75,6 +78,23 @@ test('the report, as the demo writes it, says the same of the held-out validatio
   const { stdout } = await execFileAsync(process.execPath, [TESSERA_BIN, 'report', 'runs/demo'], { cwd: work });
   const page = fs.readFileSync(stdout.trim(), 'utf8');
   assert.match(page, /validation images held out by the split, not extracted: add --splits train,val/);
+});
+
+test('docs/cli.md names every run option, worker flag and connection flag the CLI parses', () => {
+  const cliDoc = fs.readFileSync(path.join(PROJECT_ROOT, 'docs', 'cli.md'), 'utf8');
+  const flags = [
+    ...configKeys.map(kebabCase),
+    ...Object.keys(workerFlags),
+    ...Object.keys(runTargetFlags),
+    'config',
+    'detach',
+    'quiet',
+    'verbose',
+    'no-wait',
+    'json',
+  ];
+  const missing = flags.filter((flag) => !new RegExp(`--${flag}(?![\\w-])`).test(cliDoc));
+  assert.deepEqual(missing, [], 'flags docs/cli.md does not name');
 });
 
 test('the README names its examples: SQL for DuckDB and Python for pyarrow/numpy and pandas', () => {
