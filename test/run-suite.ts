@@ -9,7 +9,8 @@
  * Node 20's runner has no global setup, so this starts the server, hands its address to every
  * test process in SHARED_TEMPORAL_ENV (startTemporal then registers a namespace of its own per
  * harness), runs `node --test` over the files (its report and summary lines unchanged), stops the
- * server and exits with the runner's status. Tests that must own a server (they kill, restart or
+ * server and exits with the runner's status. It also bundles the workflow code once for them all
+ * (WORKFLOW_BUNDLE_ENV). Tests that must own a server (they kill, restart or
  * start it themselves) still start their own. The server's log goes to .test-artifacts/.
  */
 import { spawn } from 'node:child_process';
@@ -18,7 +19,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDevServer } from '../lib/dev/dev-server.ts';
-import { SHARED_TEMPORAL_ENV, TEST_ARTIFACTS } from './support/environment.ts';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
+import { quietBundlerLogger } from '../workers/create-workers.ts';
+import { SHARED_TEMPORAL_ENV, TEST_ARTIFACTS, WORKFLOW_BUNDLE_ENV } from './support/environment.ts';
 
 const TEST_ROOT = path.dirname(fileURLToPath(import.meta.url));
 /** Suites with a command of their own, left out when no folder is named. */
@@ -56,17 +60,28 @@ function parseArguments(argv: string[]): { concurrency: number; files: string[] 
 
 async function main(): Promise<number> {
   const { concurrency, files } = parseArguments(process.argv.slice(2));
+  // This run's SDK logs only (startTemporal appends to them).
+  fs.rmSync(path.join(TEST_ARTIFACTS, 'temporal-sdk'), { recursive: true, force: true });
   fs.mkdirSync(TEST_ARTIFACTS, { recursive: true });
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-suite-temporal-'));
-  const server = await startDevServer({
-    dbFile: path.join(state, 'state.db'),
-    logFile: path.join(TEST_ARTIFACTS, 'shared-temporal-server.log'),
-  });
+  // The workflow code bundled once here rather than once per test file (seconds each).
+  const [server, bundle] = await Promise.all([
+    startDevServer({
+      dbFile: path.join(state, 'state.db'),
+      logFile: path.join(TEST_ARTIFACTS, 'shared-temporal-server.log'),
+    }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
+  ]);
+  const bundlePath = path.join(state, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
   process.stdout.write(`test/run-suite.ts: one Temporal dev server for the suite at ${server.address}\n`);
   const runner = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-    { stdio: 'inherit', env: { ...process.env, [SHARED_TEMPORAL_ENV]: server.address } },
+    {
+      stdio: 'inherit',
+      env: { ...process.env, [SHARED_TEMPORAL_ENV]: server.address, [WORKFLOW_BUNDLE_ENV]: bundlePath },
+    },
   );
   // Ctrl-C reaches the runner through the terminal's process group; the server goes when it has ended.
   const forward = (signal: NodeJS.Signals) => runner.kill(signal);

@@ -1,11 +1,5 @@
 import type { Duration } from '@temporalio/common';
-import {
-  bundleWorkflowCode,
-  NativeConnection,
-  Runtime,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities, sessionSpecFor } from '../activities/inference-activities.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
@@ -52,6 +46,11 @@ export interface TesseraWorkersOptions {
    * files, and the shard is redone elsewhere.
    */
   shutdownGraceTime?: string;
+  /**
+   * The workflow code already bundled (the test suite bundles it once for all its processes);
+   * bundled from workflows/ when undefined.
+   */
+  workflowBundle?: WorkflowBundleOption;
   /** Log format and level, metrics endpoint (process-wide; the first worker of a process sets them). */
   runtime?: RuntimeOptions;
   /**
@@ -117,10 +116,12 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
     defaultHeartbeatThrottleInterval: '1 second',
     shutdownGraceTime: (options.shutdownGraceTime ?? 0) as Duration,
   } as const;
-  let bundle: WorkflowBundleWithSourceMap | undefined;
+  let bundle: WorkflowBundleOption | undefined;
   try {
     if (options.queues.includes('cpu')) {
-      bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+      bundle =
+        options.workflowBundle ??
+        (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
       // One process with both queues: preflight has recorded the run's model, and its session (unless
       // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
       const cpuActivities = createCpuActivities(roots, {

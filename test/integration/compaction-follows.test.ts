@@ -17,6 +17,7 @@ import { runLayout } from '../../lib/run-folder/layout.ts';
 import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { waitUntil } from '../support/processes.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
 let dir: string;
@@ -63,14 +64,29 @@ async function run(name: string): Promise<{ summary: RunSummary; workflowId: str
   return { summary, workflowId };
 }
 
-const pending = (promise: Promise<unknown>) =>
-  Promise.race([
-    promise.then(
-      () => false,
-      () => false,
-    ),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 400)),
-  ]);
+/**
+ * followExtraction with its every look at the reports counted (checkCancelled runs before each
+ * read of a report). `stillWaiting()` holds when it has looked three more times since the call
+ * (so it has seen whatever the test just wrote) and has not returned: a condition, not a pause.
+ */
+function countedFollower(config: RunConfig, checkCancelled: () => void = () => {}) {
+  let looks = 0;
+  let settled = false;
+  const following = followExtraction(config, 'train', 6, () => {
+    looks++;
+    checkCancelled();
+  });
+  following.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const stillWaiting = async (what: string) => {
+    const from = looks;
+    await waitUntil(() => settled || looks >= from + 3, what, { timeoutMs: 30_000 });
+    return !settled;
+  };
+  return { following, stillWaiting };
+}
 
 test("a run starts each split's compaction beside its extraction and uses it: one compaction per split, started before its shards", async () => {
   const { summary, workflowId } = await run('run');
@@ -129,7 +145,7 @@ test(
     fs.mkdirSync(files.reports);
     fs.rmSync(files.vectors);
 
-    const following = followExtraction(config, 'train', 6);
+    const { following, stillWaiting } = countedFollower(config);
     // shard 0's report, but written for other images (and pointing at shard 1's rows): not this
     // plan's, so not taken; taken, it would put shard 1's rows first and fail the order check.
     type Report = { parquet: string; parquetSha256: string; lineage: { images: [number, string, number][] } };
@@ -140,10 +156,10 @@ test(
       files.report(0),
       JSON.stringify({ ...report, parquet: shardOne.parquet, parquetSha256: shardOne.parquetSha256 }),
     );
-    assert.ok(await pending(following), 'still waiting with no report of this plan');
+    assert.ok(await stillWaiting("looks at the other plan's report"), 'still waiting with no report of this plan');
     for (let shard = 0; shard < 6; shard++) {
       fs.copyFileSync(path.join(aside, `shard-0000${shard}.json`), files.report(shard));
-      if (shard < 5) assert.ok(await pending(following), `still waiting after shard ${shard}`);
+      if (shard < 5) assert.ok(await stillWaiting(`looks after shard ${shard}`), `still waiting after shard ${shard}`);
     }
     const followed = await following;
     assert.equal(fs.existsSync(files.vectors), false, 'nothing published before the run says extraction is done');
@@ -190,10 +206,10 @@ test('following: cancelled while it waits, it stops and removes its temporary fi
   fs.rmSync(files.reports, { recursive: true });
   fs.mkdirSync(files.reports);
   let cancelled = false;
-  const following = followExtraction(config, 'train', 6, () => {
+  const { following, stillWaiting } = countedFollower(config, () => {
     if (cancelled) throw new Error('cancelled by the test');
   });
-  assert.ok(await pending(following));
+  assert.ok(await stillWaiting('looks at the empty reports folder'));
   assert.equal(scratchTemps(config).length, 1, 'the file it writes into while it follows');
   cancelled = true;
   await assert.rejects(following, /cancelled by the test/);

@@ -35,6 +35,9 @@ export { tempDir } from './temp-dir.ts';
 /** Set by test/run-suite.ts: the address of the one dev server every integration file shares. */
 export const SHARED_TEMPORAL_ENV = 'TESSERA_TEST_TEMPORAL_ADDRESS';
 
+/** Set by test/run-suite.ts: a file with the workflow code bundled once for every test process. */
+export const WORKFLOW_BUNDLE_ENV = 'TESSERA_TEST_WORKFLOW_BUNDLE';
+
 /** Where tests write what no one reads unless something fails (gitignored). */
 export const TEST_ARTIFACTS = path.join(PROJECT_ROOT, '.test-artifacts');
 
@@ -110,7 +113,13 @@ export async function startTemporal(
     ...localTarget(address),
     namespace: shared ? await ownNamespace(address, dir) : 'default',
   };
-  const workers = await createWorkers({ target, queues: ['cpu', 'inference'], allowRoots });
+  const bundled = process.env[WORKFLOW_BUNDLE_ENV];
+  const workers = await createWorkers({
+    target,
+    queues: ['cpu', 'inference'],
+    allowRoots,
+    workflowBundle: bundled ? { codePath: bundled } : undefined,
+  });
   let running: Promise<void> | undefined;
   const releaseWorkers = () => {
     running ??= workers.run();
