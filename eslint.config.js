@@ -60,6 +60,7 @@ const LIB_LAYERS = {
   run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'reuse', 'extract', 'compact'],
   dev: ['core', 'pandas'],
   report: ['core', 'pandas', 'parquet', 'run-folder', 'eval'],
+  search: ['core', 'image', 'inference', 'parquet', 'run-folder', 'extract'],
 };
 const LAYER_ZONES = [
   ...Object.entries(LIB_LAYERS).map(([folder, allowed]) => ({

@@ -21,6 +21,10 @@ import { cancelCommand } from './cancel-command.ts';
 import { scheduleCommand } from './schedule-command.ts';
 import { statusCommand } from './status-command.ts';
 import { reportCommand } from './report-command.ts';
+import { indexCommand } from './index-command.ts';
+import { searchCommand } from './search-command.ts';
+import { evaluateCommand } from './evaluate-command.ts';
+import { serveCommand } from './serve-command.ts';
 import { heldOutValidationNote } from '../lib/report/held-out.ts';
 import { hasOutputTemplate } from '../lib/run/output-template.ts';
 
@@ -163,6 +167,10 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   dev: devCommand,
   'sample-data': sampleDataCommand,
   report: reportCommand,
+  index: indexCommand,
+  search: searchCommand,
+  evaluate: evaluateCommand,
+  serve: serveCommand,
   status: statusCommand,
   cancel: cancelCommand,
   schedule: scheduleCommand,

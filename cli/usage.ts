@@ -49,6 +49,22 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       errors by reason, shards over time with images/s, images per class, and a PCA scatter and
       nearest-neighbour accuracy of up to N mean-pooled image vectors (default 2000), sampled
       from a bounded part of vectors.parquet. Prints the page's path.
+  tessera index OUT [--metric cos|l2|ip] [--index-precision f32|f16|i8] [--connectivity N]
+      [--expansion-add N] [--expansion-search N] [--threads N] [--json]
+      Builds OUT/index/: an approximate-nearest-neighbour index (usearch HNSW) of every tile of
+      vectors.parquet, key = i, and its record (the vectors' sha256, the settings). Defaults: cos,
+      f16, connectivity 16, expansion 128 (add) / 64 (search). An index that is current is kept.
+  tessera search OUT IMAGE... [--top N] [--neighbours K] [--json]
+      Each image through the output's own model, input size, normalisation and layer; ranks
+      classes and training images by the votes of each query tile's K nearest tiles (default 10),
+      and prints the top N (default 5) with the tiles that matched (x, y, distance).
+  tessera evaluate OUT [--queries DIR] [--neighbours K] [--recall-images N] [--recall-k K] [--json]
+      Scores the index on the run's occluded validation images (a run with --splits train,val) or
+      on another output's vectors (--queries): MAP@5, top-1, ANN recall@K against exact search on
+      N query images (default 5 images, K 10). Writes OUT/evaluation.json.
+  tessera serve OUT [--port N] [--host ADDR] [--max-bytes N] [--max-pixels N]
+      A local web page and JSON API over the index: POST /search with an image, GET /health.
+      Loopback by default (port 8765); one query at a time (503 when busy); uploads stay in memory.
   tessera COMMAND --help
       That command's usage; for run, every run option with its default.
 `;
