@@ -1,12 +1,10 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
 import { sha256File } from '../core/hashing.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
-import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter, type TileRows } from '../parquet/tile-writer.ts';
-import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
+import { loadZstd } from '../parquet/tile-writer.ts';
 import { runLayout, type RunLayout, type SplitLayout } from '../run-folder/layout.ts';
 import { withdrawPublishedOutputs } from '../run-folder/output-folder.ts';
 import {
@@ -26,9 +24,9 @@ import { decodeBatch, type DecodedBatch } from './decode-batch.ts';
 import { sharedPixels, type DecodeThreads } from './decode-threads.ts';
 import { ImageFiles } from './image-files.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
-import { findReusedImages, mergeTileRows, reusedTileRows, type ReusedShardImages } from './reused-images.ts';
+import { findReusedImages, type ReusedShardImages } from './reused-images.ts';
 import type { ReuseIndexes } from '../reuse/reuse-index.ts';
-import { featuresToTileVectors, tileIndex } from './tiles.ts';
+import { ShardFile } from './shard-file.ts';
 
 export type ShardReport = ShardReportRecord & {
   /** Set on the returned report (never on disk) when an earlier attempt had already extracted it. */
@@ -178,71 +176,125 @@ export async function extractShard(
   }
 }
 
+/** What a shard is made from: its plan and extraction key, and where its images and earlier outputs are. */
+interface ShardInputs {
+  plan: ShardPlan;
+  key: ExtractionKey;
+  images: ImageFiles;
+  /** The image folder's real path. */
+  root: string;
+  previousOutput: string;
+}
+
 /** Decodes, runs and writes a shard that has no report yet; its temporary file never outlives it. */
 async function extractFreshShard(
   config: RunConfig,
   files: SplitLayout,
   split: Split,
   shard: number,
-  {
-    plan,
-    key,
-    images,
-    root,
-    previousOutput,
-  }: { plan: ShardPlan; key: ExtractionKey; images: ImageFiles; root: string; previousOutput: string },
+  inputs: ShardInputs,
   deps: ExtractDeps,
   started: number,
 ): Promise<ShardReport> {
-  // Sources: --reuse folders, and this folder's own finished outputs when a run replaces them.
+  const { plan, key } = inputs;
+  const reused = await reusedImagesOf(config, split, inputs, deps);
+  const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
+  const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
+  await loadZstd();
+  await fs.mkdir(files.shards, { recursive: true });
+  const file = new ShardFile(files.parquet(shard), plan.images, reused, config.batchSize);
+  const decoded: DecodeFindings = { errors: [], lineage: new Map(reused?.lineage) };
+  let parquetSha256: string | null;
+  try {
+    const batches = inBatches(toExtract, config.batchSize);
+    const shardRun = { config, split, shard, inputs, deps, engine, file, decoded };
+    await decodeInferWrite(shardRun, batches, reused?.tiles.size ?? 0);
+    deps.turn.tail();
+    parquetSha256 = await file.publish(shard);
+  } catch (error) {
+    await file.discard();
+    throw error;
+  }
+  const report = {
+    format: 3 as const,
+    split,
+    shard,
+    images: plan.images.length,
+    extracted: file.images,
+    rows: file.rows,
+    channels: file.channels,
+    grid: file.grid,
+    parquet: await file.publishedName(shard),
+    parquetSha256,
+    lineage: { key, images: plan.images.map((image) => decoded.lineage.get(image.ordinal)!) },
+    errors: decoded.errors,
+    seconds: (performance.now() - started) / 1000,
+    reusedFrom: reused?.from ?? [],
+  };
+  await fs.mkdir(files.reports, { recursive: true });
+  return writeRecord(files.report(shard), ShardReportSchema, report);
+}
+
+/**
+ * The shard's images whose vectors an earlier output holds: from --reuse folders, and from this
+ * folder's own finished outputs when a run replaces them. Undefined when there is no source.
+ */
+async function reusedImagesOf(
+  config: RunConfig,
+  split: Split,
+  { plan, key, images, previousOutput }: ShardInputs,
+  deps: ExtractDeps,
+): Promise<ReusedShardImages | undefined> {
   const previous = await fs.stat(previousOutput).then(
     () => [previousOutput],
     () => [],
   );
   const sources = [...config.reuse, ...previous];
-  const reused =
-    sources.length > 0
-      ? await findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images)
-      : undefined;
-  const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
-  const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
-  await loadZstd();
-  const size = config.imgSize;
-  const batchBytes = config.batchSize * 3 * size * size;
-  const batches: ShardImage[][] = [];
-  for (let k = 0; k < toExtract.length; k += config.batchSize) batches.push(toExtract.slice(k, k + config.batchSize));
+  if (sources.length === 0) return undefined;
+  return findReusedImages(plan.images, split, await deps.reuseIndexes.get(sources, split, key, config.out), images);
+}
 
-  await fs.mkdir(files.shards, { recursive: true });
-  const finalPath = files.parquet(shard);
-  const tempPath = uniqueTempPath(finalPath);
-  let writer: TileParquetWriter | undefined;
-  let channels: number | null = reused?.channels ?? null;
-  let grid: [number, number] | null = null;
-  const errors: RejectedRow[] = [];
-  const lineage = new Map<number, ImageLineage>(reused?.lineage);
-  let parquetSha256: string | null = null;
-  let imagesDone = reused?.tiles.size ?? 0;
-  let extracted = 0;
-  // Reused images' rows go into the file between the extracted ones, in ordinal order.
-  const pendingReused = reused ? plan.images.filter((image) => reused.tiles.has(image.ordinal)) : [];
-  let reusedWritten = 0;
-  const appendRows = async (rows: TileRows, c: number, tiles: number, below: number) => {
-    const start = reusedWritten;
-    while (reusedWritten < pendingReused.length && pendingReused[reusedWritten]!.ordinal < below) reusedWritten++;
-    const merged = mergeTileRows(
-      rows,
-      reusedTileRows(pendingReused.slice(start, reusedWritten), reused?.tiles ?? new Map()),
-    );
-    extracted += reusedWritten - start;
-    if (merged.i.length === 0) return;
-    // In the vectors file's encoding: compaction copies the shard's row groups as they are.
-    writer ??= new TileParquetWriter(tempPath, c, tiles, FINAL_CODEC);
-    await writer.append(merged);
-  };
+function inBatches(images: ShardImage[], batchSize: number): ShardImage[][] {
+  const batches: ShardImage[][] = [];
+  for (let k = 0; k < images.length; k += batchSize) batches.push(images.slice(k, k + batchSize));
+  return batches;
+}
+
+/** What decoding found, image by image: the images rejected, and every image's lineage by ordinal. */
+interface DecodeFindings {
+  errors: RejectedRow[];
+  lineage: Map<number, ImageLineage>;
+}
+
+/** One fresh shard's extraction, as the read → infer → write loop uses it. */
+interface ShardRun {
+  config: RunConfig;
+  split: Split;
+  shard: number;
+  inputs: ShardInputs;
+  deps: ExtractDeps;
+  /** Undefined when every image of the shard is reused. */
+  engine: InferenceEngine | undefined;
+  file: ShardFile;
+  decoded: DecodeFindings;
+}
+
+/**
+ * Every batch decoded, through the model and into the shard file. Three stages in flight: batch
+ * b+1 decodes (the decode threads) and batch b runs in the model (its thread) while batch b−1's
+ * rows are written here. Each promise gets a handler at once, so a failure while another stage is
+ * awaited is not an unhandled rejection; it is awaited in turn, and on a failure the stages still
+ * in flight settle before it is thrown. `imagesDone`: the images already there (reused).
+ */
+async function decodeInferWrite(run: ShardRun, batches: ShardImage[][], imagesDone: number): Promise<void> {
+  const { config, split, shard, inputs, deps, engine, file, decoded } = run;
   const spare: Uint8Array[] = [];
-  let tileVectors = new Float32Array(0);
-  const takeBuffer = () => spare.pop() ?? sharedPixels(batchBytes);
-  const decodeFrom = { decoders: deps.decoders, root, place: deps.turn.place };
+  const batchBytes = config.batchSize * 3 * config.imgSize * config.imgSize;
+  const decodeFrom = { decoders: deps.decoders, root: inputs.root, place: deps.turn.place };
+  const decode = (b: number) =>
+    b < batches.length
+      ? inFlight(decodeBatch(batches[b]!, config, split, decodeFrom, spare.pop() ?? sharedPixels(batchBytes)))
+      : undefined;
 
   /** A batch through the model (on its thread); a batch in which no image decoded skips it. */
   const infer = async (batch: DecodedBatch, index: number) => {
@@ -254,145 +306,57 @@ async function extractFreshShard(
     spare.push(result.pixels);
     return { batch, index, result };
   };
-  /** Tiles and rows of an inferred batch, appended to the shard file. */
+  /** Tiles and rows of an inferred batch, appended to the shard file; then progress, and perhaps the tail. */
   const write = async ({ batch, index, result }: Awaited<ReturnType<typeof infer>>) => {
     if (result) {
-      if (result.dims.length !== 4) {
-        throw new InputError(
-          `model output ${engine!.model.outputName} has shape [${result.dims.join(', ')}], expected 4-D [batch, channels, height, width]`,
-        );
-      }
-      const [, c, h, w] = result.dims as [number, number, number, number];
-      // Reused vectors come from a source with this extraction key, hence this width; checked all the same.
-      if (reused?.channels != null && reused.channels !== c)
-        throw new Error(`reused vectors have ${reused.channels} channels, the model gives ${c}`);
-      channels = c;
-      grid = [h, w];
-      // One buffer for every batch's tile vectors: the writer keeps none of them once append resolves.
-      if (tileVectors.length < config.batchSize * c * h * w)
-        tileVectors = new Float32Array(config.batchSize * c * h * w);
-      await appendRows(
-        tileRows(batch.images, result.data, c, h, w, tileVectors),
-        c,
-        h * w,
-        batches[index]!.at(-1)!.ordinal,
-      );
-      extracted += batch.images.length;
+      const [channels, height, width] = featureShape(result.dims, engine!.model.outputName);
+      const features = { images: batch.images, features: result.data, channels, height, width };
+      await file.appendBatch(features, batches[index]!.at(-1)!.ordinal);
       if (index === 0) await failpoint('extract-first-batch', shard);
       if (index === Math.floor(batches.length / 2) && index > 0) await failpoint('extract-mid-shard', shard);
     }
     imagesDone += batches[index]!.length;
-    deps.heartbeat({ split, shard, imagesDone, imagesTotal: plan.images.length, rows: writer?.rowCount ?? 0 });
+    deps.heartbeat({ split, shard, imagesDone, imagesTotal: inputs.plan.images.length, rows: file.rows });
     // The batches left, at the pace of those done so far.
     const secondsPerBatch = (performance.now() - extractionStarted) / 1000 / (index + 1);
     if ((batches.length - index - 1) * secondsPerBatch <= TAIL_SECONDS) deps.turn.tail();
   };
 
-  // Three stages in flight: batch b+1 decodes (libuv threads) and batch b runs in the model (its
-  // thread) while batch b−1's rows are written here. Each promise gets a handler at once, so a
-  // failure while another stage is awaited is not an unhandled rejection; it is awaited in turn.
-  const inFlight = <T>(promise: Promise<T>): Promise<T> => {
-    promise.catch(() => undefined);
-    return promise;
-  };
   const extractionStarted = performance.now();
-  let decoding =
-    batches.length > 0 ? inFlight(decodeBatch(batches[0]!, config, split, decodeFrom, takeBuffer())) : undefined;
+  let decoding = decode(0);
   let inferring: ReturnType<typeof infer> | undefined;
   try {
     for (let b = 0; b < batches.length; b++) {
       deps.checkCancelled();
       const batch = await decoding!;
-      decoding =
-        b + 1 < batches.length
-          ? inFlight(decodeBatch(batches[b + 1]!, config, split, decodeFrom, takeBuffer()))
-          : undefined;
-      errors.push(...batch.errors);
-      for (const entry of batch.lineage) lineage.set(entry[0], entry);
+      decoding = decode(b + 1);
+      decoded.errors.push(...batch.errors);
+      for (const entry of batch.lineage) decoded.lineage.set(entry[0], entry);
       const previous = inferring;
       inferring = inFlight(infer(batch, b));
       if (previous) await write(await previous);
     }
     if (inferring) await write(await inferring);
-    inferring = undefined;
-    deps.turn.tail();
-    grid ??= reused ? reusedGrid(reused) : null;
-    if (reusedWritten < pendingReused.length)
-      await appendRows(allocateTileRows(0), channels!, grid![0] * grid![1], Number.POSITIVE_INFINITY);
-    if (writer) {
-      parquetSha256 = await writer.close();
-      await failpoint('extract-before-rename', shard);
-      await publishFile(tempPath, finalPath);
-    }
   } catch (error) {
-    // Cancelled or failed: nothing half-written stays in shards/ (a retry writes its own file).
     await decoding?.catch(() => undefined);
     await inferring?.catch(() => undefined);
-    await writer?.abort();
-    await fs.rm(tempPath, { force: true });
     throw error;
   }
-  let parquet: string | null = null;
-  if (writer) {
-    await failpoint('extract-after-rename', shard);
-    parquet = path.basename(finalPath);
-  } else {
-    await fs.rm(finalPath, { force: true }); // an earlier version of this shard, no longer true
-  }
-  const report = {
-    format: 2 as const,
-    split,
-    shard,
-    images: plan.images.length,
-    extracted,
-    rows: writer?.rowCount ?? 0,
-    channels,
-    grid,
-    parquet,
-    parquetSha256,
-    lineage: { key, images: plan.images.map((image) => lineage.get(image.ordinal)!) },
-    errors,
-    seconds: (performance.now() - started) / 1000,
-    reusedFrom: reused?.from ?? [],
-  };
-  await fs.mkdir(files.reports, { recursive: true });
-  return writeRecord(files.report(shard), ShardReportSchema, report);
 }
 
-/** The grid of reused tiles (when no image of the shard went through the model). */
-function reusedGrid(reused: ReusedShardImages): [number, number] | null {
-  const first = reused.tiles.values().next();
-  if (first.done) return null;
-  const { x, y } = first.value;
-  return [Math.max(...x) + 1, Math.max(...y) + 1];
+/** A promise with a handler from the start: its rejection is awaited later, never unhandled. */
+function inFlight<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
-/** The rows of a batch's features: one per tile, `i` from the image's ordinal (tiles.ts). */
-function tileRows(
-  images: readonly ShardImage[],
-  features: Float32Array,
-  c: number,
-  h: number,
-  w: number,
-  into: Float32Array,
-): TileRows {
-  const n = images.length;
-  const vectors = featuresToTileVectors({ data: features, batch: n, channels: c, height: h, width: w }, n, into);
-  const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
-  const columns = allocateTileRows(n * h * w);
-  for (let img = 0; img < n; img++) {
-    const image = images[img]!;
-    for (let x = 0; x < h; x++) {
-      for (let y = 0; y < w; y++) {
-        const r = (img * h + x) * w + y;
-        columns.i[r] = tileIndex(image.ordinal, x, y, h, w);
-        columns.vector[r] = bytes.subarray(r * c * 4, (r + 1) * c * 4);
-        columns.target[r] = image.target;
-        columns.file[r] = image.imageId;
-        columns.x[r] = x;
-        columns.y[r] = y;
-      }
-    }
+/** The model output's channels, height and width: it must be 4-D [batch, channels, height, width]. */
+function featureShape(dims: number[], outputName: string): [number, number, number] {
+  if (dims.length !== 4) {
+    throw new InputError(
+      `model output ${outputName} has shape [${dims.join(', ')}], expected 4-D [batch, channels, height, width]`,
+    );
   }
-  return columns;
+  const [, channels, height, width] = dims as [number, number, number, number];
+  return [channels, height, width];
 }
