@@ -9,8 +9,8 @@ import { sha256File } from '../core/hashing.ts';
 import { publishFile, uniqueTempPath, writeFileAtomic } from '../run-folder/atomic-files.ts';
 import { ClassMappingSchema, SplitRecordSchema, type ClassMapping } from '../run-folder/records.ts';
 import { writeRecord } from '../run-folder/records-io.ts';
-import { ColumnTyper, compareCodePoints, type ColumnKind } from '../pandas/values.ts';
-import { runLayout } from '../run-folder/layout.ts';
+import { ColumnTyper, compareCodePoints, type ColumnKind, type ColumnTyping } from '../pandas/values.ts';
+import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { pickValidationRows, SplitError } from './validation-rows.ts';
 
 export interface SplitSummary {
@@ -123,6 +123,143 @@ class CsvFileWriter {
   }
 }
 
+/** Pass 1 over the input: its header, how pandas types each column, and each row's class. */
+interface InputColumns {
+  header: string[];
+  typings: ColumnTyping[];
+  /** Each distinct raw class value, by its index in `classOfRow`. */
+  rawClasses: Map<string, number>;
+  /** Each row's raw class, as an index into `rawClasses`. */
+  classOfRow: GrowableInt32Array;
+}
+
+/** Pass 1: column types; each row's raw class as an index into the distinct raw values. */
+async function readInputColumns(config: RunConfig, source: string): Promise<InputColumns> {
+  const csv = await openCsv(source);
+  const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
+  if (missing.length > 0) {
+    const names = missing.map((m) => JSON.stringify(m)).join(' or ');
+    throw new InputError(`input CSV ${source} has no column ${names} (${describeCsvHeader(csv.header)})`);
+  }
+  const classColumn = csv.header.indexOf(config.classColumn);
+  const typers = csv.header.map(() => new ColumnTyper());
+  const rawClasses = new Map<string, number>();
+  const classOfRow = new GrowableInt32Array();
+  for await (const { fields } of csv.rows) {
+    for (let c = 0; c < fields.length; c++) typers[c]!.observe(fields[c]!);
+    const raw = fields[classColumn]!;
+    let code = rawClasses.get(raw);
+    if (code === undefined) rawClasses.set(raw, (code = rawClasses.size));
+    classOfRow.push(code);
+  }
+  return { header: csv.header, typings: typers.map((typer) => typer.typing()), rawClasses, classOfRow };
+}
+
+/** The split itself, from pass 1 alone: the classes as pandas groups them, and the validation rows. */
+interface ClassSplit {
+  /** Each row's class, as an index into the keys in first-seen order (-1: no class). */
+  keyOfRow: Int32Array;
+  /** The class keys in pandas' group order. */
+  keys: string[];
+  /** Positions of the validation rows, in the order they are written. */
+  picked: number[];
+  mapping: ClassMapping;
+}
+
+function splitClasses(config: RunConfig, source: string, columns: InputColumns): ClassSplit {
+  const classTyping = columns.typings[columns.header.indexOf(config.classColumn)]!;
+  // Raw values that type alike ("007" and "7" in an int column) are one class.
+  const keyIndex = new Map<string, number>();
+  const keyOfRawClass = [...columns.rawClasses.keys()].map((raw) => {
+    const key = classTyping.render(raw);
+    if (key === null) return -1;
+    if (!keyIndex.has(key)) keyIndex.set(key, keyIndex.size);
+    return keyIndex.get(key)!;
+  });
+  const keyOfRow = columns.classOfRow.values().map((code) => keyOfRawClass[code]!);
+  const order = keyOrder(classTyping.kind);
+  let picked: number[];
+  try {
+    picked = pickValidationRows(keyOfRow, [...keyIndex.keys()], config.valSamples, config.seed, order);
+  } catch (error) {
+    if (error instanceof SplitError) throw new InputError(`${source}: ${error.message}`);
+    throw error;
+  }
+  const keys = [...keyIndex.keys()].sort(order);
+  return { keyOfRow, keys, picked, mapping: classMapping(classTyping.kind, keys) };
+}
+
+/** The input's rows as to_csv writes them, each after its position (the unnamed index column). */
+class RowRenderer {
+  readonly headerLine: string;
+  private readonly idColumn: number;
+
+  constructor(
+    config: RunConfig,
+    private readonly columns: InputColumns,
+  ) {
+    this.headerLine = formatCsvRow(['', ...columns.header]);
+    this.idColumn = columns.header.indexOf(config.idColumn);
+  }
+
+  /** The row's fields as pandas typed them, and its id among them. */
+  typed(fields: string[]): { typed: string[]; id: string } {
+    const typed = fields.map((text, c) => this.columns.typings[c]!.render(text) ?? '');
+    return { typed, id: typed[this.idColumn]! };
+  }
+
+  line(position: number, typed: string[]): string {
+    return formatCsvRow([String(position), ...typed]);
+  }
+}
+
+/** Pass 2: validation.csv, its rows in the order picked; and their ids (as pandas typed them, for isin). */
+async function writeValidationCsv(
+  file: string,
+  source: string,
+  picked: number[],
+  rows: RowRenderer,
+): Promise<{ csv: CsvFileWriter; sha256: string; ids: Set<string> }> {
+  const pickedPositions = new Set(picked);
+  const lines = new Map<number, string>();
+  const ids = new Set<string>();
+  let position = 0;
+  for await (const { fields } of (await openCsv(source)).rows) {
+    if (pickedPositions.has(position)) {
+      const { typed, id } = rows.typed(fields);
+      lines.set(position, rows.line(position, typed));
+      ids.add(id);
+    }
+    position++;
+  }
+  const csv = await CsvFileWriter.create(file);
+  await csv.write(rows.headerLine);
+  for (const row of picked) await csv.write(lines.get(row)!);
+  return { csv, sha256: await csv.finish(), ids };
+}
+
+/** Pass 3: training.csv, every row whose id is not a validation id, in input order. */
+async function writeTrainingCsv(
+  file: string,
+  source: string,
+  validationIds: Set<string>,
+  rows: RowRenderer,
+): Promise<{ csv: CsvFileWriter; sha256: string; rows: number }> {
+  const csv = await CsvFileWriter.create(file);
+  await csv.write(rows.headerLine);
+  let written = 0;
+  let position = 0;
+  for await (const { fields } of (await openCsv(source)).rows) {
+    const { typed, id } = rows.typed(fields);
+    if (!validationIds.has(id)) {
+      await csv.write(rows.line(position, typed));
+      written++;
+    }
+    position++;
+  }
+  return { csv, sha256: await csv.finish(), rows: written };
+}
+
 /**
  * Writes training.csv and validation.csv byte for byte as the notebook's pandas code does:
  * read_csv's typing of every column, groupby(class).sample(valSamples, random_state=seed),
@@ -138,102 +275,52 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const source = layout.inputCsv;
   await assertReadableFile(source);
   const inputSha256 = await sha256File(source);
-
-  // Pass 1: column types; each row's raw class as an index into the distinct raw values.
-  const { header, typers, rawClasses, classOfRow } = await (async () => {
-    const csv = await openCsv(source);
-    const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
-    if (missing.length > 0) {
-      throw new InputError(
-        `input CSV ${source} has no column ${missing.map((m) => JSON.stringify(m)).join(' or ')} (${describeCsvHeader(csv.header)})`,
-      );
-    }
-    const classColumn = csv.header.indexOf(config.classColumn);
-    const typers = csv.header.map(() => new ColumnTyper());
-    const rawClasses = new Map<string, number>();
-    const classOfRow = new GrowableInt32Array();
-    for await (const { fields } of csv.rows) {
-      for (let c = 0; c < fields.length; c++) typers[c]!.observe(fields[c]!);
-      const raw = fields[classColumn]!;
-      let code = rawClasses.get(raw);
-      if (code === undefined) rawClasses.set(raw, (code = rawClasses.size));
-      classOfRow.push(code);
-    }
-    return { header: csv.header, typers, rawClasses, classOfRow };
-  })();
-  const typings = typers.map((typer) => typer.typing());
-  const idColumn = header.indexOf(config.idColumn);
-  const classColumn = header.indexOf(config.classColumn);
-  const classTyping = typings[classColumn]!;
-  // Raw values that type alike ("007" and "7" in an int column) are one class.
-  const keyIndex = new Map<string, number>();
-  const keyOfRawClass = [...rawClasses.keys()].map((raw) => {
-    const key = classTyping.render(raw);
-    if (key === null) return -1;
-    if (!keyIndex.has(key)) keyIndex.set(key, keyIndex.size);
-    return keyIndex.get(key)!;
-  });
-  const keyOfRow = classOfRow.values().map((code) => keyOfRawClass[code]!);
-  const order = keyOrder(classTyping.kind);
-
-  let picked: number[];
-  try {
-    picked = pickValidationRows(keyOfRow, [...keyIndex.keys()], config.valSamples, config.seed, order);
-  } catch (error) {
-    if (error instanceof SplitError) throw new InputError(`${source}: ${error.message}`);
-    throw error;
-  }
-  const keys = [...keyIndex.keys()].sort(order);
-  const mapping = classMapping(classTyping.kind, keys);
-
-  const render = (fields: string[]) => fields.map((text, c) => typings[c]!.render(text) ?? '');
-  const headerLine = formatCsvRow(['', ...header]);
-  // Pass 2: the validation rows, rendered, and their ids (as pandas typed them, for isin).
-  const pickedPositions = new Set(picked);
-  const validationLines = new Map<number, string>();
-  const validationIds = new Set<string>();
-  await (async () => {
-    let position = 0;
-    for await (const { fields } of (await openCsv(source)).rows) {
-      if (pickedPositions.has(position)) {
-        const typed = render(fields);
-        validationLines.set(position, formatCsvRow([String(position), ...typed]));
-        validationIds.add(typed[idColumn]!);
-      }
-      position++;
-    }
-  })();
+  const columns = await readInputColumns(config, source);
+  const { keyOfRow, keys, picked, mapping } = splitClasses(config, source, columns);
+  const rows = new RowRenderer(config, columns);
   await fs.mkdir(layout.work, { recursive: true });
-  const validation = await CsvFileWriter.create(layout.validationCsv);
-  await validation.write(headerLine);
-  for (const position of picked) await validation.write(validationLines.get(position)!);
-  const validationSha256 = await validation.finish();
-
-  // Pass 3: training.csv, every row whose id is not a validation id, in input order.
-  const training = await CsvFileWriter.create(layout.trainingCsv);
-  await training.write(headerLine);
-  let trainingRows = 0;
-  await (async () => {
-    let position = 0;
-    for await (const { fields } of (await openCsv(source)).rows) {
-      const typed = render(fields);
-      if (!validationIds.has(typed[idColumn]!)) {
-        await training.write(formatCsvRow([String(position), ...typed]));
-        trainingRows++;
-      }
-      position++;
-    }
-  })();
-  const trainingSha256 = await training.finish();
+  const validation = await writeValidationCsv(layout.validationCsv, source, picked, rows);
+  const training = await writeTrainingCsv(layout.trainingCsv, source, validation.ids, rows);
   // Three passes read the CSV: had it changed in between, the split could mix two versions.
   if ((await sha256File(source)) !== inputSha256)
     throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);
-  // A finished folder run again (its inputs changed, or the run was started anew) keeps its
-  // outputs aside: the shards extracted again copy the vectors of unchanged images from them.
+  await publishSplit(layout, training, validation);
+  await writeRecord(layout.splitRecord, SplitRecordSchema, {
+    inputCsv: source,
+    inputSha256,
+    trainingSha256: training.sha256,
+    validationSha256: validation.sha256,
+  });
+  await writeRecord(layout.classMapping, ClassMappingSchema, mapping);
+  await writeFileAtomic(
+    layout.classesCsv,
+    formatCsvRow(['target', config.classColumn]) +
+      Object.entries(mapping.targets)
+        .map(([value, target]) => formatCsvRow([String(target), value]))
+        .join(''),
+  );
+  return {
+    inputRows: keyOfRow.length,
+    trainingRows: training.rows,
+    validationRows: picked.length,
+    classes: keys.length,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * Publishes the two CSVs. A finished folder run again (its inputs changed, or the run was started
+ * anew) keeps its outputs aside first: the shards extracted again copy the vectors of unchanged
+ * images from them. A changed split makes every published output stale: they go before the new
+ * split appears, so the folder never shows vectors or a manifest of other inputs beside it.
+ */
+async function publishSplit(
+  layout: RunLayout,
+  training: { csv: CsvFileWriter; sha256: string },
+  validation: { csv: CsvFileWriter; sha256: string },
+): Promise<void> {
   await setAsideFinishedOutputs(layout);
-  // A changed split makes every published output stale: they go before the new split appears,
-  // so the folder never shows vectors or a manifest of other inputs beside it.
-  if ((await training.changes(trainingSha256)) || (await validation.changes(validationSha256))) {
+  if ((await training.csv.changes(training.sha256)) || (await validation.csv.changes(validation.sha256))) {
     for (const stale of [
       layout.manifest,
       layout.lineageCsv,
@@ -246,28 +333,6 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
       await fs.rm(stale, { force: true });
     }
   }
-  await validation.publish();
-  await training.publish();
-
-  await writeRecord(layout.splitRecord, SplitRecordSchema, {
-    inputCsv: source,
-    inputSha256,
-    trainingSha256,
-    validationSha256,
-  });
-  await writeRecord(layout.classMapping, ClassMappingSchema, mapping);
-  await writeFileAtomic(
-    layout.classesCsv,
-    formatCsvRow(['target', config.classColumn]) +
-      Object.entries(mapping.targets)
-        .map(([value, target]) => formatCsvRow([String(target), value]))
-        .join(''),
-  );
-  return {
-    inputRows: keyOfRow.length,
-    trainingRows,
-    validationRows: picked.length,
-    classes: keys.length,
-    seconds: (performance.now() - started) / 1000,
-  };
+  await validation.csv.publish();
+  await training.csv.publish();
 }
