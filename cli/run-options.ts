@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import type { StringValue } from '@temporalio/common';
 import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
 import { DEFAULT_MODEL } from '../lib/core/project-paths.ts';
+import { isUri } from '../lib/core/uri.ts';
+import { uriNotSupported } from '../lib/run-folder/confinement.ts';
 
 export const configKeys = Object.keys(RunConfigSchema.shape) as (keyof typeof RunConfigSchema.shape)[];
 
@@ -103,6 +105,9 @@ export function buildRunConfig(
   const base = configFile && fromFile ? path.dirname(path.resolve(configFile)) : process.cwd();
   for (const key of PATH_OPTIONS) {
     const value = merged[key];
+    // Said now, before anything starts (a URI would otherwise become a folder named `s3:`).
+    for (const text of Array.isArray(value) ? value : [value])
+      if (typeof text === 'string' && isUri(text)) throw new UsageError(uriNotSupported(`--${key}`, text).message);
     const from = key in fromFlags ? process.cwd() : base;
     if (typeof value === 'string' && value !== '') merged[key] = path.resolve(from, value);
     if (Array.isArray(value))

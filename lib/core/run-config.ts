@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isUri } from './uri.ts';
 
 /**
  * The one schema for a run's options. The CLI flags, the JSON config file and the Temporal
@@ -17,14 +18,34 @@ export type Split = (typeof SPLITS)[number];
  */
 export const DEFAULT_MODEL_FILE = 'models/efficientnet-lite0.onnx';
 
+/** `/abs/path` or `C:\\abs\\path`. */
+const ABSOLUTE_PATH = /^(\/|[A-Za-z]:[\\/])/;
+
+/**
+ * A folder or file of a run. The workflow input reaches workers on other machines, where a
+ * relative path would resolve against whatever their working directory is: it is refused, by name.
+ * (tessera's CLI resolves the relative paths a user types before it sends them.)
+ */
+const location = z
+  .string()
+  .min(1)
+  .refine(
+    (value) => ABSOLUTE_PATH.test(value) || isUri(value),
+    'a relative path means nothing to a worker on another machine: give an absolute path (or an s3:// URI)',
+  );
+
 export const RunConfigSchema = z
   .object({
     /** Dataset folder holding the CSV and the image folder. */
-    data: z.string().min(1),
+    data: location,
     /** Output folder (training.csv, validation.csv, shards/, vectors.parquet, …). */
-    out: z.string().min(1),
+    out: location,
     /** ONNX model file. */
-    model: z.string().min(1).default(DEFAULT_MODEL_FILE),
+    model: z
+      .union([z.literal(DEFAULT_MODEL_FILE), location], {
+        error: 'a relative path means nothing to a worker on another machine: give an absolute path (or an s3:// URI)',
+      })
+      .default(DEFAULT_MODEL_FILE),
     /** CSV file name inside `data`. */
     csv: z.string().min(1).default('train.csv'),
     /** Image folder inside `data`; an image's file is `<images>/<image_id>`. */
@@ -82,7 +103,7 @@ export const RunConfigSchema = z
      * extraction key match; only the rest is extracted. Each source is verified first and skipped
      * with a warning when damaged or made otherwise. The result is the same as without it.
      */
-    reuse: z.array(z.string().min(1)).default([]),
+    reuse: z.array(location).default([]),
     /**
      * With an `out` holding {scheduledTime} (a schedule's runs): also reuse the newest finished
      * earlier output of the same template. `tessera schedule create` sets it unless --full.

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { RunConfigSchema, formatConfigIssues, type RunConfig } from '../core/run-config.ts';
+import { DEFAULT_MODEL_FILE, RunConfigSchema, formatConfigIssues, type RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
-import { PROJECT_ROOT } from '../core/project-paths.ts';
-import { runLayout } from './layout.ts';
+import { isUri } from '../core/uri.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT } from '../core/project-paths.ts';
 
 /**
  * A worker takes its run config from whoever can reach the Temporal frontend, which has no
@@ -26,9 +26,12 @@ export class RootsError extends Error {
   override name = 'RootsError';
 }
 
-/** TESSERA_ALLOW_ROOTS: folders separated by the platform's path delimiter (`:`), empty entries ignored. */
+/**
+ * TESSERA_ALLOW_ROOTS: entries separated by `:` as before (`/data:/out`), where a `:` that begins a
+ * URI's `://` does not separate (`/data:s3://bucket/prefix:/out`); empty entries are ignored.
+ */
 export function rootsFromEnv(value: string | undefined): string[] {
-  return (value ?? '').split(path.delimiter).filter((entry) => entry !== '');
+  return (value ?? '').split(/:(?!\/\/)/).filter((entry) => entry !== '');
 }
 
 /** Whether `target` is `root` or below it; both must be resolved already. */
@@ -112,12 +115,20 @@ async function resolveField(field: string, given: string, absolute: string, root
 
 const resolvedNote = (absolute: string, real: string) => (real === absolute ? '' : ` (it resolves to ${real})`);
 
+/** `s3://…` and other URIs: the schema accepts them, the stages do not read or write them yet. */
+export function uriNotSupported(field: string, given: string): InputError {
+  return new InputError(
+    `${field} ${given}: this version of tessera reads and writes run data in local folders (or mounted volumes) only; object storage URIs are not supported yet`,
+  );
+}
+
 async function requireInRoots(
   field: 'data' | 'out' | 'model' | 'reuse',
   given: string,
   absolute: string,
   roots: WorkerRoots,
 ): Promise<string> {
+  if (isUri(given)) throw uriNotSupported(field, given);
   const real = await resolveField(field, given, absolute, roots);
   const allowed = field === 'model' ? [...roots.roots, ...roots.modelRoots] : roots.roots;
   if (!allowed.some((root) => isInside(real, root))) {
@@ -143,21 +154,69 @@ async function requireInData(
     throw new InputError(`${field} ${given} leads outside the dataset folder ${data} (to ${real}). ${fix}`);
 }
 
+/** An input error's message collected instead of thrown, so that every bad field is named at once. */
+async function collecting<T>(problems: string[], check: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await check();
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
+}
+
+/** The run's paths that this worker cannot serve, each named (the fields given; none thrown). */
+async function pathProblems(
+  fields: Partial<Pick<RunConfig, 'data' | 'out' | 'model' | 'reuse' | 'csv' | 'images'>>,
+  roots: WorkerRoots,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const model = fields.model === DEFAULT_MODEL_FILE ? DEFAULT_MODEL : fields.model;
+  const data =
+    fields.data === undefined
+      ? undefined
+      : await collecting(problems, () => requireInRoots('data', fields.data!, path.resolve(fields.data!), roots));
+  if (fields.out !== undefined)
+    await collecting(problems, () => requireInRoots('out', fields.out!, path.resolve(fields.out!), roots));
+  if (model !== undefined)
+    await collecting(problems, () => requireInRoots('model', fields.model!, path.resolve(model), roots));
+  for (const source of fields.reuse ?? [])
+    await collecting(problems, () => requireInRoots('reuse', source, path.resolve(source), roots));
+  for (const field of ['csv', 'images'] as const) {
+    const given = fields[field];
+    if (data !== undefined && given !== undefined)
+      await collecting(problems, () => requireInData(field, given, path.resolve(fields.data!, given), data, roots));
+  }
+  return problems;
+}
+
 /**
- * Refuses a run config whose files lie outside what this worker serves. Called by every activity
- * before it touches a file; the error is an InputError, so the run fails at once, not after retries.
- * The config is parsed again: an activity can be scheduled by any workflow, not only tessera's.
+ * Refuses a run config whose files lie outside what this worker serves, naming every such path at
+ * once. Called by every activity before it touches a file; the error is an InputError, so the run
+ * fails at once, not after retries. The config is parsed again: an activity can be scheduled by
+ * any workflow, not only tessera's.
  */
 export async function checkRunConfigPaths(input: unknown, roots: WorkerRoots): Promise<RunConfig> {
   const parsed = RunConfigSchema.safeParse(input);
   if (!parsed.success) throw new InputError(`invalid run config: ${formatConfigIssues(parsed.error)}`);
-  const config = parsed.data;
-  const layout = runLayout(config);
-  const data = await requireInRoots('data', config.data, layout.data, roots);
-  await requireInRoots('out', config.out, layout.out, roots);
-  await requireInRoots('model', config.model, layout.model, roots);
-  for (const source of config.reuse) await requireInRoots('reuse', source, path.resolve(source), roots);
-  await requireInData('csv', config.csv, layout.inputCsv, data, roots);
-  await requireInData('images', config.images, layout.images, data, roots);
-  return config;
+  const problems = await pathProblems(parsed.data, roots);
+  if (problems.length > 0) throw new InputError(problems.join('; '));
+  return parsed.data;
+}
+
+/**
+ * Every problem of a workflow input that did not parse: the schema's, and this worker's roots for
+ * each path field that is valid by itself, so that a user fixes them all in one go.
+ */
+export async function describeInputProblems(input: unknown, roots: WorkerRoots): Promise<string> {
+  const parsed = RunConfigSchema.safeParse(input);
+  if (parsed.success) return '';
+  const record = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
+  const valid: Record<string, unknown> = {};
+  for (const field of ['data', 'out', 'model', 'reuse', 'csv', 'images'] as const) {
+    const value = record[field] ?? RunConfigSchema.shape[field].safeParse(undefined).data;
+    if (RunConfigSchema.shape[field].safeParse(value).success) valid[field] = value;
+  }
+  const problems = [formatConfigIssues(parsed.error), ...(await pathProblems(valid, roots))];
+  return `invalid run config: ${problems.join('; ')}`;
 }

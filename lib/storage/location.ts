@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { isUri, URI_SCHEME } from '../core/uri.ts';
 
 /**
  * Where a folder or file lives: a local path or an object-store prefix. Every place tessera names
@@ -7,22 +8,17 @@ import { InputError } from '../core/errors.ts';
  */
 export type Location = { kind: 'local'; path: string } | { kind: 's3'; bucket: string; key: string };
 
-const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
-
 /** S3 bucket names: 3–63 characters of lower-case letters, digits, dots and hyphens. */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** Whether `text` names a URI (`s3://…`) rather than a local path. */
-export function isUri(text: string): boolean {
-  return SCHEME.test(text);
-}
+export { isUri };
 
 /**
  * `s3://bucket/some/prefix` or a local path (resolved against `cwd` when relative). Another scheme
  * is refused by name: GCS is reached through its S3-compatible endpoint, Azure not at all yet.
  */
 export function parseLocation(text: string, cwd = process.cwd()): Location {
-  const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
+  const scheme = URI_SCHEME.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: 'local', path: path.resolve(cwd, text) };
   if (scheme === 'file') return { kind: 'local', path: path.resolve(decodeURIComponent(text.slice('file://'.length))) };
   if (scheme !== 's3') {

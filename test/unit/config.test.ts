@@ -4,7 +4,7 @@ import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { buildRunConfig, kebabCase } from '../../cli/run-options.ts';
 
 test('defaults follow the notebook', () => {
-  const parsed = parseRunConfig({ data: 'd', out: 'o' });
+  const parsed = parseRunConfig({ data: '/d', out: '/o' });
   assert.ok(parsed.ok);
   const c = parsed.config;
   assert.deepEqual(
@@ -27,10 +27,38 @@ test('defaults follow the notebook', () => {
 });
 
 test('one message lists every bad field', () => {
-  const parsed = parseRunConfig({ data: 'd', out: 'o', batchSize: 0, imgSize: '256', seed: -1, colour: 'red' });
+  const parsed = parseRunConfig({ data: '/d', out: '/o', batchSize: 0, imgSize: '256', seed: -1, colour: 'red' });
   assert.ok(!parsed.ok);
   for (const field of ['batchSize', 'imgSize', 'seed']) assert.match(parsed.message, new RegExp(`${field}:`));
   assert.match(parsed.message, /colour/, 'unknown fields are named');
+});
+
+test('relative paths in a workflow input are refused by name, with the other bad fields', () => {
+  const parsed = parseRunConfig({ data: 'rooms', out: '/out', model: 'm.onnx', reuse: ['/ok', 'old'], batchSize: -3 });
+  assert.ok(!parsed.ok);
+  for (const field of ['data', 'model', 'reuse.1'])
+    assert.match(
+      parsed.message,
+      new RegExp(`${field.replace('.', '\\.')}: a relative path means nothing to a worker on another machine`),
+    );
+  assert.match(parsed.message, /batchSize:/);
+  assert.doesNotMatch(parsed.message, /out:|reuse\.0:/);
+  assert.ok(parseRunConfig({ data: '/d', out: 's3://bucket/out' }).ok, 'a URI is not relative');
+  assert.ok(
+    parseRunConfig({ data: '/d', out: '/o', model: 'models/efficientnet-lite0.onnx' }).ok,
+    "the default names tessera's own",
+  );
+});
+
+test('an s3:// path is refused by the CLI before anything starts, not turned into a folder named s3:', () => {
+  assert.throws(
+    () => buildRunConfig({ data: 's3://bucket/datasets/rooms', out: '/tmp/out' }),
+    /^UsageError: --data s3:\/\/bucket\/datasets\/rooms: this version of tessera reads and writes run data in local folders/,
+  );
+  assert.throws(
+    () => buildRunConfig({ data: 'd', out: 'o', reuse: 's3://bucket/old' }),
+    /--reuse s3:\/\/bucket\/old: /,
+  );
 });
 
 test('missing data and out are reported', () => {

@@ -12,6 +12,7 @@ import {
   resolveWorkerRoots,
   RootsError,
   rootsFromEnv,
+  describeInputProblems,
   type WorkerRoots,
 } from '../../lib/run-folder/confinement.ts';
 import { InputError } from '../../lib/core/errors.ts';
@@ -67,9 +68,34 @@ async function refused(overrides: Record<string, unknown>, ...patterns: RegExp[]
   return message;
 }
 
-test('TESSERA_ALLOW_ROOTS splits on the path delimiter and ignores empty entries', () => {
+test('TESSERA_ALLOW_ROOTS splits on `:` as before, except the `:` of a URI, and ignores empty entries', () => {
   assert.deepEqual(rootsFromEnv(undefined), []);
-  assert.deepEqual(rootsFromEnv(['/a', '', '/b c'].join(path.delimiter)), ['/a', '/b c']);
+  assert.deepEqual(rootsFromEnv('/a::/b c'), ['/a', '/b c']);
+  assert.deepEqual(rootsFromEnv('/data:s3://bucket/prefix:/out:s3://other'), [
+    '/data',
+    's3://bucket/prefix',
+    '/out',
+    's3://other',
+  ]);
+});
+
+test('every path outside the roots is named in one message, with what the schema refused', async () => {
+  const message = await refused(
+    { out: path.join(outside, 'out'), model: path.join(outside, 'model.onnx'), csv: '../secret.csv' },
+    /out .*outside the folders this worker may use/,
+    /model .*outside the folders this worker may use/,
+    /csv \.\.\/secret\.csv leads outside the dataset folder/,
+  );
+  assert.doesNotMatch(message, /^data /);
+  const all = await describeInputProblems(
+    { data: 'rooms', out: path.join(outside, 'x'), model: path.join(root, 'model.onnx'), batchSize: -3 },
+    roots,
+  );
+  assert.match(all, /^invalid run config: /);
+  assert.match(all, /data: a relative path means nothing to a worker on another machine/);
+  assert.match(all, /batchSize: /);
+  assert.match(all, /out .*outside the folders this worker may use/);
+  assert.doesNotMatch(all, /model /, 'a model inside the roots is no problem');
 });
 
 test('inside means the root itself or below it, never a sibling sharing its prefix', () => {
