@@ -117,87 +117,23 @@ export async function concatenateParquet(
     laneOf: (stream) => (stream === 'target' ? 0 : 1),
     bufferBytes: COPY_BYTES,
   });
-  let offset = 0;
-  let flushedAt = 0;
-  let flushing: Promise<void> | undefined;
-  /** Writes `bytes` (a view of a buffer about to go to the hasher) and says which part of it the target's hash takes. */
-  const writeOut = (bytes: Uint8Array): HashPart => {
-    for (let written = 0; written < bytes.byteLength;) written += fsSync.writeSync(fd, bytes, written);
-    offset += bytes.byteLength;
-    if (options.flushEveryBytes !== undefined && !flushing && offset - flushedAt >= options.flushEveryBytes) {
-      flushedAt = offset;
-      // Durability is the closing fsync's alone: this only starts the disk early, so its error is not the copy's.
-      flushing = new Promise<void>((resolve) => fsSync.fdatasync(fd, () => resolve())).then(
-        () => (flushing = undefined),
-      );
-    }
-    return ['target', bytes.byteOffset, bytes.byteOffset + bytes.byteLength];
-  };
-  /** Small bytes of the target's own (its magic number, its footer), written and hashed in order. */
-  const writeOwn = async (bytes: Uint8Array) => {
-    for (let at = 0; at < bytes.byteLength; at += COPY_BYTES) {
-      const { id, bytes: buffer } = await hasher.take();
-      const piece = buffer.subarray(0, Math.min(COPY_BYTES, bytes.byteLength - at));
-      piece.set(bytes.subarray(at, at + piece.byteLength));
-      hasher.update(id, [writeOut(piece)]);
-    }
-  };
-  let closed = false;
+  const out = new TargetFile(fd, hasher, options.flushEveryBytes);
   try {
-    await writeOwn(MAGIC_BYTES);
+    await out.writeOwn(MAGIC_BYTES);
     const groups: RowGroup[] = [];
     const sourceDigests: Promise<string>[] = [];
     let first: ConcatenateSource | undefined;
     let schema = '';
-    let index = 0;
-    for await (const { file, footer } of files) {
-      if (!first) [first, schema] = [{ file, footer }, JSON.stringify(footer.schema)];
-      else if (JSON.stringify(footer.schema) !== schema)
-        throw new Error(`${file} has another schema than ${first.file}`);
-      const pending = footer.row_groups.map((group) => ({ group, ...extent(group) })).sort((a, b) => a.start - b.start);
-      const stream = `source-${index}`;
-      const handle = await fs.open(file, 'r');
-      try {
-        const { size } = await handle.stat();
-        let next = 0; // the row group being copied
-        let shift = 0n;
-        let copiedTo = 0;
-        for (let at = 0; at < size;) {
-          const { id, bytes: chunk } = await hasher.take();
-          const { bytesRead } = await handle.read(chunk, 0, Math.min(COPY_BYTES, size - at), at);
-          if (bytesRead === 0) throw new Error(`${file} ended early, at byte ${at} of ${size}`);
-          const end = at + bytesRead;
-          const parts: HashPart[] = [[stream, 0, bytesRead]];
-          const finishedGroups: RowGroup[] = [];
-          for (let position = at; next < pending.length && position < end;) {
-            const { group, start, end: groupEnd } = pending[next]!;
-            if (start >= end) break;
-            const from = Math.max(start, position);
-            if (from === start) {
-              if (start < copiedTo) throw new Error(`${file}: its row groups overlap`);
-              shift = BigInt(offset - start);
-            }
-            const to = Math.min(groupEnd, end);
-            parts.push(writeOut(chunk.subarray(from - at, to - at)));
-            position = copiedTo = to;
-            if (to === groupEnd) {
-              finishedGroups.push(moved(group, shift));
-              next++;
-            }
-          }
-          hasher.update(id, parts);
-          for (const group of finishedGroups) {
-            groups.push(group);
-            await options.afterRowGroup?.();
-          }
-          at = end;
-        }
-        if (next < pending.length) throw new Error(`${file} ends before its row groups do`);
-      } finally {
-        await handle.close();
-      }
+    for await (const source of files) {
+      if (!first) [first, schema] = [source, JSON.stringify(source.footer.schema)];
+      else if (JSON.stringify(source.footer.schema) !== schema)
+        throw new Error(`${source.file} has another schema than ${first.file}`);
+      const stream = `source-${sourceDigests.length}`;
+      await copyRowGroups(source, stream, out, hasher, async (group) => {
+        groups.push(group);
+        await options.afterRowGroup?.();
+      });
       sourceDigests.push(hasher.digest(stream));
-      index++;
     }
     if (!first) throw new Error('nothing to concatenate');
     const metadata: FileMetaData = {
@@ -212,19 +148,123 @@ export async function concatenateParquet(
     const footer = new ByteWriter();
     writeMetadata(footer, metadata); // metadata_length is not one of the fields it writes
     footer.appendUint32(MAGIC);
-    await writeOwn(footer.getBytes());
-    await flushing;
-    fsSync.fsyncSync(fd);
-    fsSync.closeSync(fd);
-    closed = true;
+    await out.writeOwn(footer.getBytes());
+    await out.close();
     const [sha256, sourceSha256] = await Promise.all([hasher.digest('target'), Promise.all(sourceDigests)]);
     return { metadata, sha256, sourceSha256 };
   } catch (error) {
-    await flushing; // before the close: the flush holds the descriptor
-    if (!closed) fsSync.closeSync(fd);
+    await out.abort();
     await fs.rm(target, { force: true });
     throw error;
   } finally {
     await hasher.close();
+  }
+}
+
+/** The file being written: its writes, the hash of every byte in order, and its early flushes. */
+class TargetFile {
+  private written = 0;
+  private flushedAt = 0;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly fd: number,
+    private readonly hasher: HashThreads,
+    private readonly flushEveryBytes: number | undefined,
+  ) {}
+
+  /** Bytes written so far: where the next byte goes. */
+  get offset(): number {
+    return this.written;
+  }
+
+  /** Writes `bytes` (a view of a buffer about to go to the hasher) and says which part of it the target's hash takes. */
+  write(bytes: Uint8Array): HashPart {
+    for (let written = 0; written < bytes.byteLength;) written += fsSync.writeSync(this.fd, bytes, written);
+    this.written += bytes.byteLength;
+    if (this.flushEveryBytes !== undefined && !this.flushing && this.written - this.flushedAt >= this.flushEveryBytes) {
+      this.flushedAt = this.written;
+      // Durability is the closing fsync's alone: this only starts the disk early, so its error is not the copy's.
+      this.flushing = new Promise<void>((resolve) => fsSync.fdatasync(this.fd, () => resolve())).then(
+        () => (this.flushing = undefined),
+      );
+    }
+    return ['target', bytes.byteOffset, bytes.byteOffset + bytes.byteLength];
+  }
+
+  /** Small bytes of the target's own (its magic number, its footer), written and hashed in order. */
+  async writeOwn(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.byteLength; at += COPY_BYTES) {
+      const { id, bytes: buffer } = await this.hasher.take();
+      const piece = buffer.subarray(0, Math.min(COPY_BYTES, bytes.byteLength - at));
+      piece.set(bytes.subarray(at, at + piece.byteLength));
+      this.hasher.update(id, [this.write(piece)]);
+    }
+  }
+
+  /** Complete: fsynced and closed. */
+  async close(): Promise<void> {
+    await this.flushing;
+    fsSync.fsyncSync(this.fd);
+    fsSync.closeSync(this.fd);
+    this.closed = true;
+  }
+
+  /** Given up: closed, if it was not already (the caller removes the file). */
+  async abort(): Promise<void> {
+    await this.flushing; // before the close: the flush holds the descriptor
+    if (!this.closed) fsSync.closeSync(this.fd);
+  }
+}
+
+/**
+ * Reads `source` start to end in chunks, each hashed as `stream`, and writes its row groups'
+ * bytes into `out`; `onGroup` gets each row group, moved to its place in `out`, once it is copied.
+ */
+async function copyRowGroups(
+  { file, footer }: ConcatenateSource,
+  stream: string,
+  out: TargetFile,
+  hasher: HashThreads,
+  onGroup: (group: RowGroup) => Promise<void>,
+): Promise<void> {
+  const pending = footer.row_groups.map((group) => ({ group, ...extent(group) })).sort((a, b) => a.start - b.start);
+  const handle = await fs.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    let next = 0; // the row group being copied
+    let shift = 0n;
+    let copiedTo = 0;
+    for (let at = 0; at < size;) {
+      const { id, bytes: chunk } = await hasher.take();
+      const { bytesRead } = await handle.read(chunk, 0, Math.min(COPY_BYTES, size - at), at);
+      if (bytesRead === 0) throw new Error(`${file} ended early, at byte ${at} of ${size}`);
+      const end = at + bytesRead;
+      const parts: HashPart[] = [[stream, 0, bytesRead]];
+      const finishedGroups: RowGroup[] = [];
+      for (let position = at; next < pending.length && position < end;) {
+        const { group, start, end: groupEnd } = pending[next]!;
+        if (start >= end) break;
+        const from = Math.max(start, position);
+        if (from === start) {
+          if (start < copiedTo) throw new Error(`${file}: its row groups overlap`);
+          shift = BigInt(out.offset - start);
+        }
+        const to = Math.min(groupEnd, end);
+        parts.push(out.write(chunk.subarray(from - at, to - at)));
+        position = copiedTo = to;
+        if (to === groupEnd) {
+          finishedGroups.push(moved(group, shift));
+          next++;
+        }
+      }
+      hasher.update(id, parts);
+      for (const group of finishedGroups) await onGroup(group);
+      at = end;
+    }
+    if (next < pending.length) throw new Error(`${file} ends before its row groups do`);
+  } finally {
+    await handle.close();
   }
 }
