@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { InputError } from '../../lib/core/errors.ts';
 import { LocalStore } from '../../lib/storage/local-store.ts';
+import { ObjectLease } from '../../lib/storage/object-lease.ts';
 import { parseLocation } from '../../lib/storage/location.ts';
 import type { ObjectStore } from '../../lib/storage/object-store.ts';
 import { probeConditionalWrites, Stores } from '../../lib/storage/open-store.ts';
@@ -237,4 +238,51 @@ test('throttling, connections reset mid-object and stalls are retried: nothing i
     faulty.close();
     await proxy.stop();
   }
+});
+
+describe('the output lease as an object', () => {
+  const holder = (owner: string) => ({ host: 'machine-a', pid: 1, startedAt: '2026-12-07T00:00:00Z', owner });
+  const leaseStore = () =>
+    stores.open(parseLocation(`s3://${BUCKET}/lease/${Math.random().toString(36).slice(2)}`)) as S3Store;
+
+  test('one holder at a time: the other is refused naming the holder, and gets it once released', async () => {
+    const store = leaseStore();
+    const first = new ObjectLease(store, '.tessera/lease.json');
+    const second = new ObjectLease(store, '.tessera/lease.json');
+    assert.deepEqual(await first.tryAcquire(holder('tessera run A')), { acquired: true });
+    const refused = await second.tryAcquire(holder('tessera run B'));
+    assert.equal(refused.acquired, false);
+    assert.equal(!refused.acquired && refused.holder?.owner, 'tessera run A');
+    assert.ok(await first.renew());
+    assert.ok(await first.renew());
+    await first.release();
+    assert.deepEqual(await second.tryAcquire(holder('tessera run B')), { acquired: true });
+  });
+
+  test('a silent holder is taken over after the ttl on the observer’s own clock; it then knows it lost', async () => {
+    const store = leaseStore();
+    let clock = 0;
+    const silent = new ObjectLease(store, 'lease.json');
+    const observer = new ObjectLease(store, 'lease.json', { ttlMs: 30_000, now: () => clock });
+    await silent.tryAcquire(holder('crashed run'));
+    assert.equal((await observer.tryAcquire(holder('next run'))).acquired, false, 'first seen now');
+    clock += 29_000;
+    assert.equal((await observer.tryAcquire(holder('next run'))).acquired, false, 'not silent long enough');
+    assert.ok(await silent.renew(), 'a renewal changes the ETag');
+    clock += 29_000;
+    assert.equal((await observer.tryAcquire(holder('next run'))).acquired, false, 'the renewal restarted the wait');
+    clock += 30_000;
+    assert.deepEqual(await observer.tryAcquire(holder('next run')), { acquired: true });
+    assert.equal(await silent.renew(), false, 'the old holder learns it lost the lease');
+    const dead = new ObjectLease(store, 'lease.json', { isDead: (record) => record.owner === 'next run' });
+    assert.deepEqual(await dead.tryAcquire(holder('third run')), { acquired: true }, 'a holder known dead at once');
+  });
+
+  test('eight processes racing for a free lease: exactly one gets it', async () => {
+    const store = leaseStore();
+    const attempts = await Promise.all(
+      Array.from({ length: 8 }, (_, k) => new ObjectLease(store, 'lease.json').tryAcquire(holder(`run ${k}`))),
+    );
+    assert.equal(attempts.filter((attempt) => attempt.acquired).length, 1);
+  });
 });
