@@ -1,4 +1,4 @@
-import { condition, patched } from '@temporalio/workflow';
+import { condition } from '@temporalio/workflow';
 import type { ShardSummary } from '../activities/inference-activities.ts';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
 import { activitiesFor } from './activity-options.ts';
@@ -72,7 +72,7 @@ export async function extractShardRange(
   // shard 1 before shard 0 in 5 runs of 8, and compaction, which follows the shards in order, then
   // had all of shard 0 to copy after the last shard. The other lanes start after a short timer or
   // when shard 0 is done, whichever comes first.
-  const firstAlone = range.firstShard === 0 && patched('first-shard-dispatched-alone');
+  const firstAlone = range.firstShard === 0;
   const { firstShardAloneMs } = runDurations(durations);
   const shards = Array.from({ length: range.shardCount }, (_, k) => range.firstShard + k);
   await runInLanes(shards, config.parallelShards, extract, (lane) =>

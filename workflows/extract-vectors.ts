@@ -9,7 +9,6 @@ import {
   executeChild,
   isCancellation,
   log,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -18,10 +17,8 @@ import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/core/errors.ts'
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/run/output-template.ts';
 import type { RunCounts, RunSummary } from '../lib/core/run-summary.ts';
 import type { CompactSummary } from '../lib/compact/compact.ts';
-import type { FollowedCompaction } from '../lib/compact/follow-extraction.ts';
 import { activitiesFor } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
-import { extractShardsInline } from './inline-extraction.ts';
 import { attachUpdate, type AttachResult } from './attach.ts';
 import { CompactionFollowers } from './compaction-followers.ts';
 import { runInLanes } from './lanes.ts';
@@ -145,8 +142,8 @@ async function runPipeline(
   durations: RunDurations,
 ): Promise<RunSummary> {
   const planned = await planRun(options, progress, template);
-  const followed = await extractShards(planned, progress);
-  const compacted = await compactWithRepairs(planned, followed, progress, durations);
+  const followers = await extractShards(planned, progress, durations);
+  const compacted = await compactWithRepairs(planned, followers, progress, durations);
   return writeManifest(planned, compacted, progress);
 }
 
@@ -186,40 +183,32 @@ async function planRun(
  * Every shard, range by range in child workflows, each split's compaction following its shards
  * (compaction-followers.ts). Ranges run one after another; each keeps parallelShards activities in
  * flight, so the only idle time is a range's last shards finishing: under one shard's time per 256
- * shards. Returns the followers, still finishing their last shard.
+ * shards. Returns the followers, still finishing their last shard. The children get the run's
+ * `durations`.
  */
 async function extractShards(
   { config, shardCounts, ranges }: PlannedRun,
   progress: RunProgressTracker,
-): Promise<CompactionFollowers | undefined> {
-  const { inference, followingCompaction } = activitiesFor(config);
+  durations: RunDurations,
+): Promise<CompactionFollowers> {
   const { workflowId } = workflowInfo();
   progress.startExtraction();
   progress.enter('extract');
-  let followers: CompactionFollowers | undefined;
-  if (patched('shard-range-children')) {
-    followers = patched('compaction-follows-extraction')
-      ? new CompactionFollowers(config, followingCompaction)
-      : undefined;
-    try {
-      for (const range of ranges) {
-        followers?.follow(range.split, shardCounts[range.split]!);
-        const last = range.firstShard + range.shardCount - 1;
-        const done = await executeChild(extractShardRange, {
-          args: [config, range],
-          workflowId: `${workflowId}--${range.split}-shards-${range.firstShard}-${last}`,
-          staticSummary: `tessera ${range.split} shards ${range.firstShard}–${last} of \`${config.out}\``,
-        });
-        progress.addFinished({ ...done, shards: done.shardCount });
-      }
-    } catch (error) {
-      await followers?.stop();
-      throw error;
+  const followers = new CompactionFollowers(config, activitiesFor(config).followingCompaction);
+  try {
+    for (const range of ranges) {
+      followers.follow(range.split, shardCounts[range.split]!);
+      const last = range.firstShard + range.shardCount - 1;
+      const done = await executeChild(extractShardRange, {
+        args: [config, range, durations],
+        workflowId: `${workflowId}--${range.split}-shards-${range.firstShard}-${last}`,
+        staticSummary: `tessera ${range.split} shards ${range.firstShard}–${last} of \`${config.out}\``,
+      });
+      progress.addFinished({ ...done, shards: done.shardCount });
     }
-  } else {
-    await extractShardsInline(config, inference, shardCounts, (shard) =>
-      progress.addFinished({ shards: 1, images: shard.images, rows: shard.rows, errors: shard.errorCount }),
-    );
+  } catch (error) {
+    await followers.stop();
+    throw error;
   }
   progress.endExtraction();
   return followers;
@@ -241,15 +230,13 @@ interface CompactedRun {
  */
 async function compactWithRepairs(
   { config, shardCounts }: PlannedRun,
-  followers: CompactionFollowers | undefined,
+  followers: CompactionFollowers,
   progress: RunProgressTracker,
   durations: RunDurations,
 ): Promise<CompactedRun> {
   const { cpu, compactOnCpu } = activitiesFor(config);
   progress.enter('compact');
-  const followed =
-    (await followers?.finish(Math.max(durations.followerGraceMs, progress.extractSeconds * 1000))) ??
-    new Map<Split, FollowedCompaction>();
+  const followed = await followers.finish(Math.max(durations.followerGraceMs, progress.extractSeconds * 1000));
   const repairs = new ShardRepairs(config, durations.shardRepairRounds);
   const errorsStarted = Date.now();
   let errors = await repairs.around(() => cpu.writeErrors(config, shardCounts));

@@ -19,8 +19,8 @@ export interface CompactSummary {
   rows: number;
   images: number;
   extracted: number;
-  /** Of the extracted images, those whose vectors were copied from earlier outputs (absent in histories of earlier versions). */
-  reused?: number;
+  /** Of the extracted images, those whose vectors were copied from earlier outputs. */
+  reused: number;
   errors: number;
   tilesPerImage: number;
   channels: number;
@@ -129,27 +129,18 @@ export async function writeMerged(
         shard,
         file: path.join(files.shards, report.parquet),
         sha256: report.parquetSha256,
-        channels: report.channels!,
-        tilesPerImage: report.grid[0] * report.grid[1],
       };
     }
     if (!reports.some((r) => r.parquet !== null && r.grid !== null)) throw noVectors(files.csv, reports);
   }
-  const scratch = scratchOf(layout, split);
-  await fs.mkdir(scratch, { recursive: true });
   try {
-    // DuckDB only re-encodes shards of an earlier version's encoding.
-    const sha256 = await withDuckDB(scratch, (connection) =>
-      mergeShards(
-        connection,
-        split,
-        shardFiles(),
-        temp,
-        scratch,
-        checkCancelled,
-        () => reports.length === shardCount,
-        flushEveryBytes,
-      ),
+    const sha256 = await mergeShards(
+      split,
+      shardFiles(),
+      temp,
+      checkCancelled,
+      () => reports.length === shardCount,
+      flushEveryBytes,
     );
     return { sha256, reports };
   } catch (error) {

@@ -15,7 +15,7 @@ import {
   type ManifestShard,
 } from '../run-folder/records.ts';
 import type { RunCounts, RunTimings } from '../core/run-summary.ts';
-import { readRecord, requireRecord, writeRecord } from '../run-folder/records-io.ts';
+import { requireRecord, writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
 import { readShardReports } from '../run-folder/shard-records.ts';
 
@@ -37,8 +37,7 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
   const layout = runLayout(config);
   // Hashed once, by preflight: a large model is not read again at the end of the run.
   const { modelSha256 } = await readRunOptions(layout);
-  // A run split by an earlier tessera version (open across the upgrade) has no record of its CSV's bytes.
-  const split = await readRecord(layout.splitRecord, SplitRecordSchema).catch(() => undefined);
+  const split = await requireRecord(layout.splitRecord, SplitRecordSchema, 'prepareSplit');
   const shards: ManifestShard[] = [];
   const outputs: Record<string, { sha256: string; rows?: number }> = {};
   const reusedFrom = { train: new Map<string, number>(), val: new Map<string, number>() };
@@ -82,7 +81,7 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
     createdAt: new Date().toISOString(),
     config,
     model: { path: layout.model, sha256: modelSha256 },
-    input: { csv: layout.inputCsv, sha256: split?.inputSha256 ?? null, images: layout.images },
+    input: { csv: layout.inputCsv, sha256: split.inputSha256, images: layout.images },
     workflow: { id: stats.workflowId, runId: stats.runId },
     counts: stats.counts,
     timings: stats.timings,

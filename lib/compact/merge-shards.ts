@@ -1,23 +1,15 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import type { DuckDBBlobValue, DuckDBConnection } from '@duckdb/node-api';
 import type { FileMetaData } from 'hyparquet';
 import type { Split } from '../core/run-config.ts';
 import { DamagedShardsError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
-import { sha256File } from '../core/hashing.ts';
 import { concatenateParquet, readParquetFooter, type ConcatenateSource } from '../parquet/concatenate.ts';
-import { sqlString } from '../core/sql-string.ts';
-import { allocateTileRows, FINAL_CODEC, loadZstd, TileParquetWriter } from '../parquet/tile-writer.ts';
+import { FINAL_CODEC } from '../parquet/tile-writer.ts';
 
 export interface ShardFile {
   shard: number;
   file: string;
   /** The sha256 its report recorded: the file must still be that one. */
   sha256: string | null;
-  /** Its report's shape, for a shard of an earlier version's encoding that is written again. */
-  channels: number;
-  tilesPerImage: number;
 }
 
 /**
@@ -26,16 +18,13 @@ export interface ShardFile {
  * copied byte for byte one after another (parquet/concatenate.ts): no decoding, no sort, memory
  * flat in the dataset's size. The same pass hashes every shard whole: a shard that is not the file
  * its report recorded (damaged, truncated, replaced) fails the merge as a damaged shard, which the
- * workflow extracts again. A shard written in another encoding (by an earlier version) is checked,
- * then re-encoded on its own through DuckDB first. `shards` may arrive over time (an async
- * iterable): each is copied as it comes.
+ * workflow extracts again, as it does a shard in another encoding than this version writes.
+ * `shards` may arrive over time (an async iterable): each is copied as it comes.
  */
 export async function mergeShards(
-  connection: DuckDBConnection,
   split: Split,
   shards: Iterable<ShardFile> | AsyncIterable<ShardFile>,
   target: string,
-  scratch: string,
   checkCancelled: () => void,
   /** Whether every shard is extracted (the copy of a compaction that follows extraction is then past it); the failpoint 'compact-mid' waits for that. */
   extractionDone: () => boolean = () => true,
@@ -44,7 +33,6 @@ export async function mergeShards(
 ): Promise<string> {
   const sources: ConcatenateSource[] = [];
   const copied: ShardFile[] = []; // the shards hashed by the copying pass, in order
-  const reencoded: string[] = [];
   const damaged = new Map<number, string>();
   /**
    * The shards checked one by one and handed to the copy as they come. After a damaged one the
@@ -64,41 +52,31 @@ export async function mergeShards(
         return undefined;
       });
       if (!footer || damaged.size > 0) continue;
-      let source = { file: shard.file, footer };
-      if (inFinalEncoding(footer)) copied.push(shard);
-      else {
-        if ((await sha256File(shard.file)) !== shard.sha256) {
-          damaged.set(shard.shard, mismatch(shard.file));
-          continue;
-        }
-        const copy = path.join(scratch, `reencoded-${split}-${shard.shard}.parquet`);
-        reencoded.push(copy);
-        await reencode(connection, shard.file, copy, shard.channels, shard.tilesPerImage, checkCancelled);
-        source = { file: copy, footer: await readParquetFooter(copy) };
+      if (!inFinalEncoding(footer)) {
+        damaged.set(shard.shard, `${shard.file} is not in the encoding this tessera version writes`);
+        continue;
       }
+      const source = { file: shard.file, footer };
+      copied.push(shard);
       previousMax = assertIncreasing(source, previousMax);
       sources.push(source);
       yield source;
     }
     if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
   }
-  try {
-    const { sha256, sourceSha256 } = await concatenateParquet(checked(), target, {
-      createdBy: 'tessera',
-      flushEveryBytes,
-      afterRowGroup: async () => {
-        checkCancelled();
-        if (extractionDone()) await failpoint('compact-mid');
-      },
-    });
-    const hashed = new Map(sources.map((source, k) => [source.file, sourceSha256[k]!]));
-    for (const shard of copied)
-      if (hashed.get(shard.file) !== shard.sha256) damaged.set(shard.shard, mismatch(shard.file));
-    if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
-    return sha256;
-  } finally {
-    for (const copy of reencoded) await fs.rm(copy, { force: true });
-  }
+  const { sha256, sourceSha256 } = await concatenateParquet(checked(), target, {
+    createdBy: 'tessera',
+    flushEveryBytes,
+    afterRowGroup: async () => {
+      checkCancelled();
+      if (extractionDone()) await failpoint('compact-mid');
+    },
+  });
+  const hashed = new Map(sources.map((source, k) => [source.file, sourceSha256[k]!]));
+  for (const shard of copied)
+    if (hashed.get(shard.file) !== shard.sha256) damaged.set(shard.shard, mismatch(shard.file));
+  if (damaged.size > 0) throw new DamagedShardsError(split, [...damaged.keys()], [...damaged.values()]);
+  return sha256;
 }
 
 const mismatch = (file: string) => `${file} does not match its report (damaged, truncated or replaced)`;
@@ -125,46 +103,4 @@ function assertIncreasing({ file, footer }: { file: string; footer: FileMetaData
     max = high;
   }
   return max;
-}
-
-/** One shard's rows, read by DuckDB in file order, written again in the final encoding. */
-async function reencode(
-  connection: DuckDBConnection,
-  shardFile: string,
-  target: string,
-  channels: number,
-  tilesPerImage: number,
-  checkCancelled: () => void,
-): Promise<void> {
-  await loadZstd();
-  const writer = new TileParquetWriter(target, channels, tilesPerImage, FINAL_CODEC);
-  let previous = -1;
-  try {
-    const result = await connection.stream(
-      `SELECT i, vector, target, file, x, y FROM read_parquet(${sqlString(shardFile)})`,
-    );
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-      checkCancelled();
-      const n = chunk.rowCount;
-      const [iv, vv, tv, fv, xv, yv] = [0, 1, 2, 3, 4, 5].map((k) => chunk.getColumnVector(k));
-      const rows = allocateTileRows(n);
-      for (let r = 0; r < n; r++) {
-        const i = iv!.getItem(r) as number;
-        if (i <= previous) throw new Error(`${shardFile}: i ${i} follows ${previous}; shards must hold increasing i`);
-        previous = i;
-        rows.i[r] = i;
-        // Copy: the chunk's memory belongs to DuckDB and is reused after this loop.
-        rows.vector[r] = (vv!.getItem(r) as DuckDBBlobValue).bytes.slice();
-        rows.target[r] = tv!.getItem(r) as number;
-        rows.file[r] = fv!.getItem(r) as string;
-        rows.x[r] = xv!.getItem(r) as number;
-        rows.y[r] = yv!.getItem(r) as number;
-      }
-      await writer.append(rows);
-    }
-  } catch (error) {
-    await writer.abort();
-    throw error;
-  }
-  await writer.close();
 }

@@ -16,8 +16,8 @@ export const RunCountsSchema = z.object({
   validationExtractedImages: z.number().int(),
   validationRows: z.number().int(),
   /** Of the extracted images, those whose vectors were copied from an earlier output (--reuse). */
-  reusedImages: z.number().int().default(0),
-  validationReusedImages: z.number().int().default(0),
+  reusedImages: z.number().int(),
+  validationReusedImages: z.number().int(),
   errors: z.number().int(),
   shards: z.number().int(),
   tilesPerImage: z.number().int(),

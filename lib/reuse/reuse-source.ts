@@ -62,7 +62,7 @@ export async function openReuseSource(
     return skip(`it holds no ${split === 'train' ? 'training' : 'validation'} vectors`);
   const shards = new Set(
     manifest.shards
-      .filter((shard) => shard.split === split && shard.key && extractionKeyChanges(shard.key, key).length === 0)
+      .filter((shard) => shard.split === split && extractionKeyChanges(shard.key, key).length === 0)
       .map((shard) => shard.shard),
   );
   if (shards.size === 0) {
@@ -70,7 +70,7 @@ export async function openReuseSource(
     return skip(
       other
         ? `made under another extraction key (${extractionKeyChanges(other, key).join(', ')} differ)`
-        : 'its manifest records no extraction keys (written by an earlier tessera)',
+        : `its manifest records no ${split === 'train' ? 'training' : 'validation'} shards`,
     );
   }
 

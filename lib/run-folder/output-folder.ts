@@ -39,18 +39,17 @@ export async function assertOutputApartFromInputs(layout: RunLayout): Promise<vo
   }
 }
 
-async function isTesseraWork(layout: OutputLayout): Promise<'marked' | 'earlier-version' | 'lease-only' | 'foreign'> {
+async function isTesseraWork(layout: OutputLayout): Promise<'marked' | 'lease-only' | 'foreign'> {
   const names = await fs.readdir(layout.work).catch(() => undefined);
   if (!names) return 'foreign';
   if (names.includes(path.basename(layout.marker))) return 'marked';
-  if (names.includes(path.basename(layout.runOptions))) return 'earlier-version';
   return names.every((name) => LEASE_ENTRIES.test(name)) ? 'lease-only' : 'foreign';
 }
 
 /**
  * Why tessera may not write into `out`, or undefined when it may: it does not exist, is empty
- * (or holds only the lease of the run now starting), or carries tessera's marker (or an earlier
- * version's run record). Reads only; `claimOutputFolder` then writes the marker.
+ * (or holds only the lease of the run now starting), or carries tessera's marker. Reads only;
+ * `claimOutputFolder` then writes the marker.
  */
 export async function outputFolderRefusal(out: string): Promise<string | undefined> {
   const stat = await fs.stat(out).catch((error: NodeJS.ErrnoException) => {
@@ -63,7 +62,7 @@ export async function outputFolderRefusal(out: string): Promise<string | undefin
   const layout = outputLayout(out);
   const workName = path.basename(layout.work);
   const work = names.includes(workName) ? await isTesseraWork(layout) : undefined;
-  if (work === 'marked' || work === 'earlier-version') return undefined;
+  if (work === 'marked') return undefined;
   const foreign = names.filter((name) => !(name === workName && work === 'lease-only'));
   if (foreign.length === 0) return undefined;
   const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : '');

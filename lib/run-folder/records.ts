@@ -3,12 +3,13 @@ import { RunCountsSchema, RunTimingsSchema } from '../core/run-summary.ts';
 
 /**
  * The schema of every record tessera writes into an output folder and reads back: one zod schema
- * per file, the TypeScript type inferred from it. Each carries a `format` version. Files written
- * before formats were recorded lack the field and are read as format 1, which they are; a file of
- * an unknown format is refused by name (see records-io.ts). Paths are layout.ts's.
+ * per file, the TypeScript type inferred from it. Each carries a `format` version, bumped whenever
+ * the way a record is read changes; a record without one, or of another format, is refused by name
+ * (records-io.ts). Records of pre-release versions are not read (docs/compatibility.md). Paths are
+ * layout.ts's.
  */
 
-/** `format: N`, taken as N when absent (files of versions that did not write it). */
+/** `format: N`, filled in when a record is written (records-io.ts refuses a record read without one). */
 const format = <N extends number>(n: N) => z.literal(n).default(n);
 
 /**
@@ -30,10 +31,7 @@ export const FolderMarkerSchema = z.object({
   createdAt: z.string(),
 });
 
-/**
- * .tessera/run.json: the options that decide what the run writes, and the model's sha256. Folders
- * of earlier versions also hold data, csv and images in `config`: ignored.
- */
+/** .tessera/run.json: the options that decide what the run writes, and the model's sha256. */
 export const RunOptionsRecordSchema = z.object({
   format: format(1),
   config: z.record(z.string(), z.unknown()),
@@ -104,11 +102,8 @@ export const ExtractionKeySchema = z.object({
   output: z.union([z.number(), z.string()]),
   imgSize: z.number(),
   normalize: z.string(),
-  /**
-   * tessera's arithmetic from pixels to the model's input (image/model-input.ts): it changed once
-   * (ImageNet normalisation moved from doubles to float32), so a key written before says nothing.
-   */
-  preprocessing: z.number().int().default(1),
+  /** tessera's arithmetic from pixels to the model's input (image/model-input.ts), by version. */
+  preprocessing: z.number().int(),
   /** Validation images get the notebook's occlusion (scheme and seed); training images none. */
   occlusion: z.object({ scheme: z.string(), seed: z.number() }).nullable(),
   executionProvider: z.string(),
@@ -117,23 +112,22 @@ export const ExtractionKeySchema = z.object({
   libvips: z.string(),
   /**
    * The decoder of plain JPEGs at the model's size (image/jpeg-turbo.ts): libjpeg-turbo's build, or
-   * `libvips` where sharp decodes every image (keys written before libjpeg-turbo was used).
+   * `libvips` where sharp decodes every image.
    */
-  jpegDecoder: z.string().default('libvips'),
+  jpegDecoder: z.string(),
   /**
    * Where pixels become the model's input: `fused`, the pixel graph spliced in front of the model
-   * in one session (inference/fused-model.ts), or `separate`, a session of its own (keys written
-   * before). The same arithmetic, and the same bits on every model tested; recorded all the same,
-   * because onnxruntime optimises the two graphs apart and no test covers every model.
+   * in one session (inference/fused-model.ts), or `separate`, a session of its own. The same
+   * arithmetic, and the same bits on every model tested; recorded all the same, because onnxruntime
+   * optimises the two graphs apart and no test covers every model.
    */
-  pixelGraph: z.enum(['separate', 'fused']).default('separate'),
+  pixelGraph: z.enum(['separate', 'fused']),
 });
 export type ExtractionKey = z.infer<typeof ExtractionKeySchema>;
 
-/** The fields in which two extraction keys differ (a key written before a field existed reads with its default). */
+/** The fields in which two extraction keys differ. */
 export function extractionKeyChanges(was: ExtractionKey, now: ExtractionKey): (keyof ExtractionKey)[] {
-  const [a, b] = [ExtractionKeySchema.parse(was), ExtractionKeySchema.parse(now)];
-  return (Object.keys(b) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return (Object.keys(now) as (keyof ExtractionKey)[]).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
 }
 
 /** One planned image and the sha256 of the bytes it was extracted from (null: unreadable). */
@@ -158,10 +152,12 @@ export type ReusedImages = z.infer<typeof ReusedImagesSchema>;
 /**
  * .tessera/shards/<split>/shard-N.json, written after the shard's file is published. `lineage`
  * and `parquetSha256` prove what the file holds: a later run reuses the shard only when both
- * still hold (see extract/lineage.ts). Format 1 reports lack them: such shards are extracted again.
+ * still hold (see extract/lineage.ts). A report this version does not read (another format,
+ * damaged) proves nothing: its shard is extracted again (shard-records.ts). Format 3: every field
+ * of the extraction key and `reusedFrom` are recorded.
  */
 export const ShardReportSchema = z.object({
-  format: z.literal(2),
+  format: z.literal(3),
   split: z.enum(['train', 'val']),
   shard: z.number().int(),
   images: z.number().int(),
@@ -177,7 +173,7 @@ export const ShardReportSchema = z.object({
   errors: z.array(RejectedRowSchema),
   seconds: z.number(),
   /** Images whose vectors were copied from an earlier run's output (--reuse), per source folder. */
-  reusedFrom: z.array(ReusedImagesSchema).default([]),
+  reusedFrom: z.array(ReusedImagesSchema),
 });
 export type ShardReportRecord = z.infer<typeof ShardReportSchema>;
 
@@ -226,9 +222,9 @@ export const ManifestShardSchema = z.object({
   parquetSha256: z.string().nullable(),
   /** sha256 of the shard's lineage: extraction key and every image's row, id, target and bytes. */
   lineageSha256: z.string(),
-  /** The shard's extraction key (absent in manifests of earlier versions): what a later run's --reuse matches. */
-  key: ExtractionKeySchema.optional(),
-  reusedFrom: z.array(ReusedImagesSchema).optional(),
+  /** The shard's extraction key: what a later run's --reuse matches. */
+  key: ExtractionKeySchema,
+  reusedFrom: z.array(ReusedImagesSchema),
   /** Every attempt at the shard: started when, by which worker, extracted, reused or interrupted. */
   attempts: z.array(ShardAttemptSchema),
 });
@@ -236,30 +232,27 @@ export type ManifestShard = z.infer<typeof ManifestShardSchema>;
 
 /**
  * manifest.json: what produced the output folder, so a reader can trust or reproduce it. Written
- * last; its absence means the run did not finish.
+ * last; its absence means the run did not finish. Format 2: every shard's extraction key, the
+ * input CSV's sha256, the reuse counts and shardsKept are always recorded.
  */
 export const ManifestSchema = z.object({
-  format: format(1),
+  format: format(2),
   tessera: z.string(),
   createdAt: z.string(),
   config: z.record(z.string(), z.unknown()),
   model: z.object({ path: z.string(), sha256: z.string() }),
-  /** The input CSV's sha256 is null for a run split by a version that did not record it. */
-  input: z.object({ csv: z.string(), sha256: z.string().nullable(), images: z.string() }),
+  input: z.object({ csv: z.string(), sha256: z.string(), images: z.string() }),
   workflow: z.object({ id: z.string(), runId: z.string() }),
   counts: RunCountsSchema,
   timings: RunTimingsSchema,
   shards: z.array(ManifestShardSchema),
   /** Per split, the earlier output folders whose vectors this run copied, and for how many images. */
-  reuse: z
-    .object({ train: z.array(ReusedImagesSchema), val: z.array(ReusedImagesSchema) })
-    .partial()
-    .default({}),
+  reuse: z.object({ train: z.array(ReusedImagesSchema), val: z.array(ReusedImagesSchema) }).partial(),
   /** sha256 of every output file (and the rows of the vectors files), by name relative to the folder. */
   outputs: z.record(z.string(), z.object({ sha256: z.string(), rows: z.number().int().optional() })),
   files: z.record(z.string(), z.string()),
   /** Whether the shard files were kept (--keep-shards); by default they are removed once the manifest is written. */
-  shardsKept: z.boolean().default(true),
+  shardsKept: z.boolean(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -15,7 +15,7 @@ export async function readShardReport(file: string): Promise<{ report: ShardRepo
     const report = await readRecord(file, ShardReportSchema);
     return report === undefined ? { problem: 'not extracted yet' } : { report };
   } catch {
-    return { problem: `its report ${file} is damaged or from an earlier tessera version` };
+    return { problem: `its report ${file} is damaged or of a format this tessera version does not read` };
   }
 }
 

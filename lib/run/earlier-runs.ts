@@ -6,6 +6,7 @@ import { SCHEDULED_TIME_PLACEHOLDER } from './output-template.ts';
 import { outputLayout, runLayout } from '../run-folder/layout.ts';
 import { readLiveLease } from '../run-folder/lease.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
+import { refuseUnreadRecords } from '../run-folder/records-io.ts';
 import { InputError } from '../core/errors.ts';
 import { openReuseSource } from '../reuse/reuse-source.ts';
 
@@ -100,7 +101,8 @@ export async function planReuse(config: RunConfig, template: string | undefined)
  * Once a run of a template has finished: removes the finished outputs of the template beyond the
  * newest `keep` (the run itself is one of them). A finished run needs none of its sources any
  * more (reused vectors are copied); a folder without a manifest (running, failed, resumable) or
- * with a live lease is never removed, nor one tessera did not create.
+ * with a live lease is never removed, nor one tessera did not create, nor one holding a record of
+ * a format this version does not read.
  */
 export async function removeOldRuns(template: string, out: string, keep: number): Promise<string[]> {
   const removed: string[] = [];
@@ -113,6 +115,12 @@ export async function removeOldRuns(template: string, out: string, keep: number)
       () => false,
     );
     if (!ours || readLiveLease(folder) !== null) continue;
+    // A folder of another version's formats is refused as it is: never removed (docs/compatibility.md).
+    const unread = await refuseUnreadRecords(layout).then(
+      () => false,
+      () => true,
+    );
+    if (unread) continue;
     await fs.rm(folder, { recursive: true, force: true });
     removed.push(folder);
   }

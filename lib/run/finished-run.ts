@@ -8,7 +8,7 @@ import { openCsv } from '../pandas/csv.ts';
 import type { OutputLayout, RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
 import type { RunSummary } from '../core/run-summary.ts';
-import { readRecord } from '../run-folder/records-io.ts';
+import { readRecord, RecordFormatError } from '../run-folder/records-io.ts';
 import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-folder/run-options-record.ts';
 
 /**
@@ -20,15 +20,17 @@ import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-fold
 export type FinishedRun = { finished: true; manifest: Manifest } | { finished: false; changed?: string };
 
 export async function finishedRun(config: RunConfig, layout: RunLayout): Promise<FinishedRun> {
-  const manifest = await readRecord(layout.manifest, ManifestSchema).catch(() => undefined);
-  const recorded = manifest && (await readRunOptionsIfAny(layout).catch(() => undefined));
+  // A damaged record is rewritten by the run; one of a format this version does not read refuses the folder.
+  const unlessUnread = (error: unknown) => {
+    if (error instanceof RecordFormatError) throw error;
+    return undefined;
+  };
+  const manifest = await readRecord(layout.manifest, ManifestSchema).catch(unlessUnread);
+  const recorded = manifest && (await readRunOptionsIfAny(layout).catch(unlessUnread));
   if (!manifest || !recorded) return { finished: false };
   // Other options or another model: not this run; the normal path refuses or replaces it.
   if (runOptionChanges(recorded, await runOptionsOf(config, layout)).length > 0) return { finished: false };
-  if (
-    manifest.input.sha256 === null ||
-    (await sha256File(layout.inputCsv).catch(() => null)) !== manifest.input.sha256
-  ) {
+  if ((await sha256File(layout.inputCsv).catch(() => null)) !== manifest.input.sha256) {
     return { finished: false, changed: `${layout.inputCsv} changed since the run finished` };
   }
   for (const [name, output] of Object.entries(manifest.outputs)) {

@@ -14,7 +14,7 @@ import {
 import { claimRunOptions } from '../run-folder/run-options-record.ts';
 import { runLayout } from '../run-folder/layout.ts';
 import { WorkflowRecordSchema } from '../run-folder/records.ts';
-import { writeRecord } from '../run-folder/records-io.ts';
+import { refuseUnreadRecords, writeRecord } from '../run-folder/records-io.ts';
 
 export interface PreflightSummary {
   outputName: string;
@@ -55,6 +55,7 @@ export async function preflight(
   await requireFolder(layout.data, 'dataset folder');
   await requireFolder(layout.images, 'image folder');
   await assertOutputApartFromInputs(layout);
+  await refuseUnreadRecords(layout);
   await claimOutputFolder(layout);
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
   const { modelSha256 } = await ensureWritable(layout.out, () => claimRunOptions(config, layout));

@@ -129,7 +129,7 @@ async function splitProgress(layout: OutputLayout, split: Split) {
     if (!plan) continue;
     counts.shardsTotal++;
     counts.imagesTotal += plan.images.length;
-    // A report of a shard no longer planned, or made from an earlier version, is not progress.
+    // A report of a shard no longer planned, or of a format this version does not read, is not progress.
     const report = await readRecord(files.report(shard), ShardReportSchema).catch(() => undefined);
     if (!report || report.images !== plan.images.length) continue;
     counts.shardsDone++;

@@ -1,9 +1,10 @@
 /**
  * Upgrading workers must not break runs that are open: Temporal replays a run's history through
- * the new workflow code whenever a worker picks it up again (restart, crash, new deployment). These
- * histories were recorded from real runs: one by the code before shard-range child workflows
- * (commit c4a2c63, every shard an activity of the run's workflow), one by the current layout; and
- * two shard-range children, from before and after the first shard was handed out alone.
+ * the new workflow code whenever a worker picks it up again (restart, crash, new deployment).
+ * These histories were recorded from a real run by the current workflow code
+ * (test/fixtures/histories/capture.ts): the run's own and its training shard-range child's.
+ * Histories of earlier workflow code are not replayed: tessera restarts such runs instead
+ * (cli/stale-runs.ts, docs/compatibility.md).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -24,83 +25,49 @@ function history(name: string): History {
   return History.decode(fs.readFileSync(path.join(HISTORIES, name)));
 }
 
-/**
- * A history with its patch markers removed, renumbered so that only the missing patch, not a gap
- * in event ids, tells it from the recorded run: it reads as a run that never took the new path.
- */
-function removePatchMarkers(recorded: History) {
-  const patchEvents = new Set([
-    EventType.EVENT_TYPE_MARKER_RECORDED,
-    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-  ]);
+/** The workflow id each history was recorded under, which replay must use too. */
+const WORKFLOW_IDS = JSON.parse(fs.readFileSync(path.join(HISTORIES, 'workflow-ids.json'), 'utf8')) as Record<
+  string,
+  string
+>;
+const replay = (recorded: Parameters<typeof Worker.runReplayHistory>[1], name: string) =>
+  Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, recorded, WORKFLOW_IDS[name]);
+
+/** A history without events of `types`, renumbered so that only their absence tells it from the recorded run. */
+function withoutEvents(recorded: History, types: readonly number[]) {
   const plain = History.toObject(
-    History.create({ events: (recorded.events ?? []).filter((e) => !patchEvents.has(e.eventType!)) }),
+    History.create({ events: (recorded.events ?? []).filter((e) => !types.includes(e.eventType!)) }),
     { longs: Number },
   ) as { events: { eventId: number }[] };
   plain.events.forEach((event, k) => (event.eventId = k + 1));
   return History.fromObject(plain);
 }
 
-const types = (h: History) => new Set((h.events ?? []).map((e) => e.eventType));
+const count = (h: History, type: number) => (h.events ?? []).filter((e) => e.eventType === type).length;
 
-test('a run recorded before shard-range children replays on the current workflow code', async () => {
-  const recorded = history('extract-vectors-inline-shards-c4a2c63.binpb');
-  assert.ok(
-    !types(recorded).has(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
-    'the old run had no children',
+test("a run's history, with its shard-range child started, replays on the current workflow code", async () => {
+  const recorded = history('extract-vectors.binpb');
+  assert.equal(
+    count(recorded, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+    1,
+    'the training shards',
   );
-  assert.ok(
-    (recorded.events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).length >= 7,
-    'it scheduled its shards itself',
-  );
-  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, recorded, 'run-before-children');
+  await replay(recorded, 'extract-vectors.binpb');
 });
 
-test('a run with shard-range children replays on the current workflow code', async () => {
-  const recorded = history('extract-vectors-shard-range-children.binpb');
-  assert.ok(types(recorded).has(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED));
-  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, recorded, 'run-with-children');
+test("a shard-range child's history, its first shard handed out alone, replays on the current workflow code", async () => {
+  const recorded = history('extract-shard-range.binpb');
+  assert.equal(count(recorded, EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED), 2, 'two shards');
+  assert.equal(count(recorded, EventType.EVENT_TYPE_TIMER_STARTED), 1, "the second lane's head-start timer");
+  await replay(recorded, 'extract-shard-range.binpb');
 });
 
-test('the replay check can fail: a run with children, stripped of its patch marker, clashes with the inline path', async () => {
-  // Without its patch marker the workflow code must take the inline path and clash with the recorded children.
-  const withoutMarker = removePatchMarkers(history('extract-vectors-shard-range-children.binpb'));
-  await assert.rejects(
-    Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, withoutMarker, 'run-with-children'),
-    /Nondeterminism error: .*(StartChildWorkflowExecution|ChildWorkflow)/,
-  );
-});
-
-// Shard-range children's histories, recorded from two-shard runs: 1,360 photos, and 8 images in shards of 4.
-test('shard-range children recorded before and after the first shard was handed out alone replay on the current code; stripped of the patch, the new ones clash', async () => {
-  const before = history('extract-shard-range-d31b02e.binpb');
-  assert.ok(!types(before).has(EventType.EVENT_TYPE_TIMER_STARTED), 'both shards were scheduled at once');
-  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, before, 'range-before-first-alone');
-
-  const {
-    EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: scheduled,
-    EVENT_TYPE_ACTIVITY_TASK_COMPLETED: completed,
-    EVENT_TYPE_TIMER_FIRED: fired,
-    EVENT_TYPE_TIMER_CANCELED: cancelled,
-  } = EventType;
-  const steps = (h: History) =>
-    (h.events ?? [])
-      .map((e) => e.eventType)
-      .filter((t) => t === scheduled || t === completed || t === fired || t === cancelled);
-  const recorded = {
-    // Shard 0 still running when the timer fired: shard 1 was scheduled then.
-    'extract-shard-range-first-shard-alone.binpb': [scheduled, fired, scheduled, completed, completed],
-    // Shard 0 done before the timer fired: shard 1 scheduled then, the timer cancelled.
-    'extract-shard-range-first-shard-done-first.binpb': [scheduled, completed, scheduled, cancelled, completed],
-  };
-  for (const [name, expected] of Object.entries(recorded)) {
-    const after = history(name);
-    assert.deepEqual(steps(after), expected, name);
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, after, name);
-    await assert.rejects(
-      Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, removePatchMarkers(after), name),
-      /Nondeterminism error/,
-      `${name} without its marker`,
-    );
-  }
+test('the replay check can fail: the child without its head-start timer clashes with the current code', async () => {
+  const { EVENT_TYPE_TIMER_STARTED, EVENT_TYPE_TIMER_FIRED, EVENT_TYPE_TIMER_CANCELED } = EventType;
+  const withoutTimer = withoutEvents(history('extract-shard-range.binpb'), [
+    EVENT_TYPE_TIMER_STARTED,
+    EVENT_TYPE_TIMER_FIRED,
+    EVENT_TYPE_TIMER_CANCELED,
+  ]);
+  await assert.rejects(replay(withoutTimer, 'extract-shard-range.binpb'), /Nondeterminism error/);
 });

@@ -1,7 +1,7 @@
 /**
- * Output folders written before records carried a format version still resume (every shard
- * reused, the same vectors), and a record of a format this version does not read ends the run
- * with a message naming the file. Real Temporal, real files, real onnxruntime and DuckDB.
+ * A record without a format version (a pre-release tessera's) or of a format this version does not
+ * read ends the run with a message naming the file, and the folder is left as it is, --force
+ * included (docs/compatibility.md). Real Temporal, real files, real onnxruntime and DuckDB.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,7 +11,6 @@ import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { RunConfigSchema } from '../../lib/core/run-config.ts';
 import { outputLayout } from '../../lib/run-folder/layout.ts';
-import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
 
@@ -41,7 +40,7 @@ function writeDataset(data: string): void {
   );
 }
 
-function run(data: string, out: string, options: { keepShards?: boolean } = {}) {
+function run(data: string, out: string, options: { keepShards?: boolean; force?: boolean } = {}) {
   const config = RunConfigSchema.parse({ data, out, model: DEFAULT_MODEL, shardSize: 4, batchSize: 4, ...options });
   return submitRun(config, { target: temporal.target, quiet: true });
 }
@@ -52,7 +51,7 @@ function withoutFormat(record: Record<string, unknown>): Record<string, unknown>
   return copy;
 }
 
-/** Rewrites every JSON record under .tessera/ (and the attempt lines) as the previous version wrote them: no `format`. */
+/** Rewrites every JSON record under .tessera/ (and the attempt lines) as pre-release versions wrote them: no `format`. */
 function stripFormats(out: string): number {
   let stripped = 0;
   const walk = (folder: string) => {
@@ -72,7 +71,7 @@ function stripFormats(out: string): number {
         !folder.includes(`${path.sep}shards${path.sep}`) &&
         entry.name !== 'lease.json'
       ) {
-        // Shard reports were already format 2 in the previous version: they keep it.
+        // Shard reports carried a format before the other records did: they keep theirs.
         fs.writeFileSync(
           file,
           JSON.stringify(withoutFormat(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)),
@@ -85,29 +84,34 @@ function stripFormats(out: string): number {
   return stripped;
 }
 
-test('a folder whose records carry no format version (the previous version) resumes: every shard reused, the same vectors', async () => {
+/** Every file under `folder` and its bytes. */
+function snapshot(folder: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of fs.readdirSync(folder, { recursive: true }) as string[]) {
+    const file = path.join(folder, name);
+    if (fs.statSync(file).isFile()) files.set(name, fs.readFileSync(file).toString('base64'));
+  }
+  return files;
+}
+
+test('a folder whose records carry no format version (a pre-release tessera) is refused by name; --force leaves it as it is', async () => {
   const data = path.join(dir, 'data');
   const out = path.join(dir, 'out');
   writeDataset(data);
-  await run(data, out, { keepShards: true }); // the previous version kept its shard files
-  const layout = outputLayout(out);
-  const vectorsBefore = fs.readFileSync(layout.split('train').vectors);
-  fs.rmSync(layout.manifest); // an unfinished run of the previous version: the run goes on from its records
+  await run(data, out, { keepShards: true });
   assert.ok(stripFormats(out) >= 6, 'marker, run.json, split, classes, plans and attempt lines were rewritten');
-
-  const again = await run(data, out);
-  assert.equal(again.summary!.counts.extractedImages, 8);
-  const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(layout.manifest, 'utf8')));
-  assert.deepEqual(
-    manifest.shards.map((shard) => shard.attempts.at(-1)!.outcome),
-    ['reused', 'reused'],
-  );
-  assert.ok(fs.readFileSync(layout.split('train').vectors).equals(vectorsBefore), 'vectors.parquet is byte-identical');
-  assert.equal(
-    JSON.parse(fs.readFileSync(layout.runOptions, 'utf8')).format,
-    1,
-    'records written again carry their format',
-  );
+  const before = snapshot(out);
+  const { marker } = outputLayout(out);
+  for (const force of [false, true]) {
+    await assert.rejects(
+      run(data, out, { keepShards: true, force }),
+      (error: Error) =>
+        error instanceof RunFailedError &&
+        error.message.includes(`${marker} records no format version, which this tessera version does not read`),
+      `force: ${force}`,
+    );
+    assert.deepEqual(snapshot(out), before, `the folder is left byte-identical (force: ${force})`);
+  }
 });
 
 test('a record of a format this version does not read ends the run naming the file', async () => {

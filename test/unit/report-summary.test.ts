@@ -102,7 +102,17 @@ const shard = (
   n: number,
   images: number,
   attempts: ManifestShard['attempts'],
-): ManifestShard => ({ split, shard: n, images, parquet: null, parquetSha256: null, lineageSha256: 'x', attempts });
+): ManifestShard => ({
+  split,
+  shard: n,
+  images,
+  parquet: null,
+  parquetSha256: null,
+  lineageSha256: 'x',
+  key: {} as ManifestShard['key'],
+  reusedFrom: [],
+  attempts,
+});
 
 test("shardTimeline: attempts on one axis from the first start, each shard's images/s from its extracting attempt", () => {
   const timeline = shardTimeline([
@@ -147,7 +157,7 @@ test('the page escapes what it shows and loads nothing', () => {
     createdAt: '2026-01-01T00:00:00.000Z',
     config: { splits: ['train'] },
     model: { path: '/m/<model>.onnx', sha256: 'f'.repeat(64) },
-    input: { csv: '/d/train.csv', sha256: null, images: '/d/images' },
+    input: { csv: '/d/train.csv', sha256: 'e'.repeat(64), images: '/d/images' },
     workflow: { id: 'w', runId: 'r' },
     counts: {
       inputRows: 3,
@@ -157,6 +167,8 @@ test('the page escapes what it shows and loads nothing', () => {
       rows: 12,
       validationExtractedImages: 0,
       validationRows: 0,
+      reusedImages: 0,
+      validationReusedImages: 0,
       errors: 0,
       shards: 1,
       tilesPerImage: 4,
@@ -164,8 +176,10 @@ test('the page escapes what it shows and loads nothing', () => {
     },
     timings: { split: 0, plan: 0, extract: 1, compact: 0, total: 1 },
     shards: [],
+    reuse: {},
     outputs: {},
     files: {},
+    shardsKept: false,
   });
   const data: ReportData = {
     out: '/o/"quoted"&<b>',

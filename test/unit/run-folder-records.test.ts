@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { InputError } from '../../lib/core/errors.ts';
 import { outputLayout } from '../../lib/run-folder/layout.ts';
 import { ClassMappingSchema, ShardPlanSchema } from '../../lib/run-folder/records.ts';
-import { readRecord, requireRecord, writeRecord } from '../../lib/run-folder/records-io.ts';
+import { readRecord, RecordFormatError, requireRecord, writeRecord } from '../../lib/run-folder/records-io.ts';
 import { readShardReport } from '../../lib/run-folder/shard-records.ts';
 import { tempDir } from '../support/environment.ts';
 
@@ -27,19 +27,25 @@ test('records are written with their format version and read back by schema', as
   );
 });
 
-test('a record of an earlier version (no format field) reads as format 1; another format or a damaged one is refused by name', async () => {
+test('a record without a format (a pre-release version), of another format, or damaged is refused by name', async () => {
   const files = outputLayout(tempDir('records')).split('train');
   fs.mkdirSync(files.plans, { recursive: true });
   fs.writeFileSync(files.plan(0), JSON.stringify({ shard: 0, images: [] }));
-  assert.equal((await readRecord(files.plan(0), ShardPlanSchema))?.format, 1);
+  await assert.rejects(
+    readRecord(files.plan(0), ShardPlanSchema),
+    (error: Error) =>
+      error instanceof RecordFormatError &&
+      /shard-00000\.json records no format version, which this tessera version does not read/.test(error.message),
+  );
   fs.writeFileSync(files.plan(0), JSON.stringify({ format: 9, shard: 0, images: [] }));
   await assert.rejects(
     readRecord(files.plan(0), ShardPlanSchema),
     (error: Error) =>
+      error instanceof RecordFormatError &&
       error instanceof InputError &&
       /shard-00000\.json is of format 9, which this tessera version does not read/.test(error.message),
   );
-  fs.writeFileSync(files.plan(0), JSON.stringify({ shard: 0, images: [{ ordinal: 'x' }] }));
+  fs.writeFileSync(files.plan(0), JSON.stringify({ format: 1, shard: 0, images: [{ ordinal: 'x' }] }));
   await assert.rejects(
     readRecord(files.plan(0), ShardPlanSchema),
     /shard-00000\.json is not a tessera record of its kind \(damaged\? at images\.0\.ordinal/,
@@ -57,7 +63,7 @@ test('a shard report that cannot be trusted makes its shard be redone, naming wh
   assert.ok(
     'problem' in read &&
       read.problem.includes(path.basename(files.report(0))) &&
-      /earlier tessera version/.test(read.problem),
+      /of a format this tessera version does not read/.test(read.problem),
   );
 });
 
