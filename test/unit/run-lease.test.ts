@@ -10,6 +10,7 @@ import { processAlive } from '../../lib/core/process-info.ts';
 import { acquireRunLease, judgeLease, leaseFile, LeaseHeldError, readLiveLease } from '../../lib/run-folder/lease.ts';
 import { LeaseRecordSchema, type LeaseRecord } from '../../lib/run-folder/records.ts';
 import { tempDir } from '../support/environment.ts';
+import { waitUntil } from '../support/processes.ts';
 
 const owner = 'tessera run --test';
 
@@ -216,42 +217,80 @@ test("a breaking file left by a process that died mid-break does not hold the fo
 });
 
 test('processes racing to break one stale lease: exactly one holds it, the others are refused naming it', async () => {
-  for (let round = 0; round < 3; round++) {
+  // Three rounds, each on its own folder, raced by the same eight processes (loading tsx is most
+  // of their cost). Each round starts at the same moment for all, once every one has loaded and
+  // said so with a file (then spins until the round's go file is there); the winner holds on until
+  // every racer has had its answer, so a loser could only have got the lease by racing, not after
+  // a release.
+  const ROUNDS = 3;
+  const barrier = tempDir('lease-race-barrier');
+  const folders = Array.from({ length: ROUNDS }, () => {
     const out = tempDir('lease-race');
     writeLease(out, { host: 'elsewhere', token: 'stale' }, 60_000);
-    // All at the same moment, after every child has loaded; the winner holds on long enough that a
-    // loser could only have got the lease by racing, not after a release.
-    const startAt = Date.now() + 2_500;
-    const script = `
-      import { acquireRunLease } from ${JSON.stringify(path.join(PROJECT_ROOT, 'lib', 'run-folder', 'lease.ts'))};
-      while (Date.now() < ${startAt});
+    return out;
+  });
+  const script = `
+    import fs from 'node:fs';
+    import path from 'node:path';
+    import { acquireRunLease } from ${JSON.stringify(path.join(PROJECT_ROOT, 'lib', 'run-folder', 'lease.ts'))};
+    const barrier = ${JSON.stringify(barrier)};
+    for (const [round, out] of ${JSON.stringify(folders)}.entries()) {
+      fs.writeFileSync(path.join(barrier, 'ready-' + round + '-' + process.pid), '');
+      while (!fs.existsSync(path.join(barrier, 'go-' + round)));
       try {
-        const lease = acquireRunLease(${JSON.stringify(out)}, { owner: 'racer' });
-        console.log(JSON.stringify({ held: lease.current.token, previous: lease.previous?.token ?? null }));
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const lease = acquireRunLease(out, { owner: 'racer' });
+        console.log(JSON.stringify({ round, held: lease.current.token, previous: lease.previous?.token ?? null }));
+        while (!fs.existsSync(path.join(barrier, 'release-' + round))) await new Promise((r) => setTimeout(r, 10));
+        lease.release();
       } catch (error) {
-        console.log(JSON.stringify({ refused: error.name, message: error.message }));
-      }`;
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-          cwd: PROJECT_ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let text = '';
-        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-        return new Promise<{ held?: string; previous?: string | null; refused?: string; message?: string }>((resolve) =>
-          child.once('exit', () => resolve(JSON.parse(text.trim()) as { held?: string })),
-        );
-      }),
+        console.log(JSON.stringify({ round, refused: error.name, message: error.message }));
+      }
+    }`;
+  type Answer = { round: number; held?: string; previous?: string | null; refused?: string; message?: string };
+  const racers = Array.from({ length: 8 }, () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const racer = { text: '', done: false, exited: new Promise((resolve) => child.once('exit', resolve)) };
+    void racer.exited.then(() => (racer.done = true));
+    child.stdout.on('data', (d: Buffer) => (racer.text += d.toString()));
+    return racer;
+  });
+  const answers = (round: number) =>
+    racers.flatMap((r) =>
+      r.text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as Answer)
+        .filter((answer) => answer.round === round),
     );
-    const holders = results.filter((r) => r.held);
-    assert.equal(holders.length, 1, JSON.stringify(results));
-    // It learns the stale lease it replaced when it read it; a racer may have removed it unseen.
-    assert.ok([null, 'stale'].includes(holders[0]!.previous ?? null));
-    for (const r of results.filter((r) => !r.held)) {
-      assert.equal(r.refused, 'LeaseHeldError', JSON.stringify(r));
-      assert.match(r.message!, /in use by another tessera run: pid \d+/);
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const ready = () => fs.readdirSync(barrier).filter((name) => name.startsWith(`ready-${round}-`)).length;
+      await waitUntil(() => ready() === 8 || racers.some((r) => r.done), `every racer at round ${round}`, {
+        timeoutMs: 120_000,
+      });
+      fs.writeFileSync(path.join(barrier, `go-${round}`), '');
+      await waitUntil(() => answers(round).length === 8 || racers.some((r) => r.done), `round ${round} answered`, {
+        timeoutMs: 60_000,
+      });
+      fs.writeFileSync(path.join(barrier, `release-${round}`), '');
+      const results = answers(round);
+      assert.equal(results.length, 8, `round ${round}: every racer answered`);
+      const holders = results.filter((r) => r.held);
+      assert.equal(holders.length, 1, JSON.stringify(results));
+      // It learns the stale lease it replaced when it read it; a racer may have removed it unseen.
+      assert.ok([null, 'stale'].includes(holders[0]!.previous ?? null));
+      for (const r of results.filter((r) => !r.held)) {
+        assert.equal(r.refused, 'LeaseHeldError', JSON.stringify(r));
+        assert.match(r.message!, /in use by another tessera run: pid \d+/);
+      }
     }
+  } finally {
+    // A failed round leaves no racer spinning at a barrier.
+    for (let round = 0; round < ROUNDS; round++)
+      for (const name of [`go-${round}`, `release-${round}`]) fs.writeFileSync(path.join(barrier, name), '');
+    await Promise.all(racers.map((r) => r.exited));
   }
 });
