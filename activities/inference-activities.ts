@@ -1,11 +1,10 @@
 import { Context } from '@temporalio/activity';
 import type { RunConfig, Split } from '../lib/core/run-config.ts';
-import { extractShard as extractShardFiles, type ShardReport } from '../lib/extract/extract-shard.ts';
+import { extractShard as extractShardFiles, type ShardReport, type ShardTurn } from '../lib/extract/extract-shard.ts';
+import { sessionSpecFor, type SessionTuning } from '../lib/extract/session-spec.ts';
 import type { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
-import type { SessionSpec } from '../lib/inference/protocol.ts';
 import type { WorkerRoots } from '../lib/run-folder/confinement.ts';
-import { runLayout } from '../lib/run-folder/layout.ts';
 import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
@@ -16,38 +15,6 @@ export type ShardSummary = Omit<ShardReport, 'errors' | 'lineage' | 'format' | '
   errorCount: number;
   reusedImages?: number;
 };
-
-export interface InferenceActivityOptions {
-  /** Threads for onnxruntime's intra-op pool; undefined lets onnxruntime pick (all cores). */
-  intraOpThreads?: number;
-  /** Images per session.run on the CPU provider (see SessionSpec.microBatch); GPUs take whole batches. */
-  cpuMicroBatch?: number;
-}
-
-export const DEFAULT_CPU_MICRO_BATCH = 8;
-
-/** The session a run needs on this worker: its model, provider and output, with the worker's tuning. */
-export function sessionSpecFor(config: RunConfig, options: InferenceActivityOptions = {}): SessionSpec {
-  return {
-    modelPath: runLayout(config).model,
-    executionProvider: config.executionProvider,
-    output: config.output,
-    imgSize: config.imgSize,
-    normalize: config.normalize,
-    intraOpThreads: options.intraOpThreads,
-    microBatch: config.executionProvider === 'cpu' ? (options.cpuMicroBatch ?? DEFAULT_CPU_MICRO_BATCH) : undefined,
-  };
-}
-
-/** A shard's hold on the inference queue's slots: it says when only its tail is left, and when it ends. */
-export interface ShardTurn {
-  /** Its place in line on this worker, in the order shards entered: earlier places are served first. */
-  readonly place: number;
-  /** What is left of the shard is its tail (last batches, fsync, report): the next shard may start. Idempotent. */
-  tail(): void;
-  /** The shard is over (done, failed or stopped). Idempotent. */
-  leave(): void;
-}
 
 /** This process's parts that every shard uses: one session per model, the decode threads, the queue's slots. */
 export interface InferenceWorkerParts {
@@ -61,7 +28,7 @@ export interface InferenceWorkerParts {
 export function createInferenceActivities(
   { engines, decoders, shardTurns }: InferenceWorkerParts,
   roots: WorkerRoots,
-  options: InferenceActivityOptions = {},
+  options: SessionTuning = {},
 ) {
   const reuseIndexes = new ReuseIndexes();
   return confineActivities(roots, {

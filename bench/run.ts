@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
-import { DEFAULT_CPU_MICRO_BATCH } from '../activities/inference-activities.ts';
+import { DEFAULT_CPU_MICRO_BATCH } from '../lib/extract/session-spec.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/core/project-paths.ts';
 import { benchDataset, median, runMeasured } from './measure.ts';

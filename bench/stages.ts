@@ -13,7 +13,7 @@ import { planShards } from '../lib/plan/plan-shards.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
 import { prepareSplit } from '../lib/split/prepare-split.ts';
 import { allocateTileRows, TileParquetWriter } from '../lib/parquet/tile-writer.ts';
-import { sessionSpecFor } from '../activities/inference-activities.ts';
+import { sessionSpecFor } from '../lib/extract/session-spec.ts';
 import { seconds } from './measure.ts';
 import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
 import { preflight } from '../lib/run/preflight.ts';

@@ -1,7 +1,8 @@
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
-import { createInferenceActivities, sessionSpecFor } from '../activities/inference-activities.ts';
+import { createInferenceActivities } from '../activities/inference-activities.ts';
+import { sessionSpecFor } from '../lib/extract/session-spec.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { resolveWorkerRoots } from '../lib/run-folder/confinement.ts';
 import { connectionOptions, type TemporalTarget } from '../lib/temporal/connection.ts';

@@ -1,5 +1,5 @@
 import type { ActivitySlotInfo, CustomSlotSupplier, SlotPermit, TunerHolder } from '@temporalio/worker';
-import type { ShardTurn } from '../activities/inference-activities.ts';
+import type { ShardTurn } from '../lib/extract/extract-shard.ts';
 
 /**
  * Slots of the inference queue: one shard at a time, and the next one taken while the current one

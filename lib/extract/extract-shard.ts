@@ -60,16 +60,27 @@ export interface ExtractDeps {
   reuseIndexes: ReuseIndexes;
   /** This worker's decode threads. */
   decoders: DecodeThreads;
-  /** The shard's turn on this worker (activities/inference-activities.ts ShardTurn). */
-  turn: {
-    /** Its place in line: the decode threads and the session serve an earlier place first. */
-    place: number;
-    /**
-     * Told when what is left of the shard is its tail (about TAIL_SECONDS of batches, then the
-     * file's close and report): the worker may start its next shard now (workers/next-shard-slots.ts).
-     */
-    tail: () => void;
-  };
+  /** The shard's turn on this worker: its place in line, and where it says that its tail has come. */
+  turn: Pick<ShardTurn, 'place' | 'tail'>;
+}
+
+/**
+ * A shard's hold on the inference queue's slots (workers/next-shard-slots.ts): it says when only
+ * its tail is left, and when it ends.
+ */
+export interface ShardTurn {
+  /**
+   * Its place in line on this worker, in the order shards entered: the decode threads and the
+   * session serve an earlier place first.
+   */
+  readonly place: number;
+  /**
+   * What is left of the shard is its tail (about TAIL_SECONDS of batches, then the file's close
+   * and report): the worker may start its next shard now. Idempotent.
+   */
+  tail(): void;
+  /** The shard is over (done, failed or stopped). Idempotent. */
+  leave(): void;
 }
 
 /** How long before a shard's end the next one may start: its set-up and first decodes take 0.2–0.4 s here. */
