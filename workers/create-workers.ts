@@ -2,9 +2,9 @@ import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
-import { sessionSpecFor } from '../lib/extract/session-spec.ts';
+import { sessionSpecFor, type SessionTuning } from '../lib/extract/session-spec.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
-import { resolveWorkerRoots } from '../lib/run-folder/confinement.ts';
+import { resolveWorkerRoots, type WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { connectionOptions, type TemporalTarget } from '../lib/temporal/connection.ts';
 import { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
@@ -79,7 +79,80 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   // Every image is decoded once: libvips' operation cache only costs here (~5–10 % of decode CPU).
   sharp.cache(false);
   const connection = await NativeConnection.connect(connectionOptions(options.target));
-  const namespace = options.target.namespace;
+  const inference = startInference(options);
+  const closeAll = async () => {
+    await inference.engines.closeAll();
+    await inference.decoders.close();
+    await connection.close();
+  };
+  const on: WorkerPlace = {
+    connection,
+    namespace: options.target.namespace,
+    // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends
+    // them as rarely as 0.8 × heartbeatSeconds: one per second makes `tessera cancel` prompt.
+    common: {
+      maxHeartbeatThrottleInterval: '1 second',
+      defaultHeartbeatThrottleInterval: '1 second',
+      shutdownGraceTime: (options.shutdownGraceTime ?? 0) as Duration,
+    },
+  };
+  const workers: Worker[] = [];
+  try {
+    if (options.queues.includes('cpu')) {
+      // One process with both queues: preflight has recorded the run's model, and its session (unless
+      // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
+      const warmInference = options.queues.includes('inference') ? inference.warm : undefined;
+      workers.push(...(await createCpuWorkers(on, options, createCpuActivities(roots, { warmInference }))));
+    }
+    if (options.queues.includes('inference')) workers.push(await createInferenceWorker(on, options, inference, roots));
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+
+  return {
+    async run() {
+      try {
+        await Promise.all(workers.map((worker) => worker.run()));
+      } finally {
+        await closeAll();
+      }
+    },
+    shutdown() {
+      for (const worker of workers) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+    },
+  };
+}
+
+/** Where the workers poll, and the settings every one of them shares. */
+interface WorkerPlace {
+  connection: NativeConnection;
+  namespace: string;
+  common: {
+    maxHeartbeatThrottleInterval: string;
+    defaultHeartbeatThrottleInterval: string;
+    shutdownGraceTime: Duration;
+  };
+}
+
+/** The process's inference parts (sessions, decode threads), and how to warm them for a run. */
+interface InferenceParts {
+  engines: InferenceEngines;
+  decoders: DecodeThreads;
+  tuning: SessionTuning;
+  /** What a shard of `config` will ask for, loading now: a failure is the first shard's to report. */
+  warm: (config: RunConfig, modelSha256: string) => void;
+}
+
+/**
+ * The inference parts, created in every process (the CPU activities may warm them). A process with
+ * the inference queue starts them now: every shard needs the decode threads, so they start with the
+ * worker (while the workflow code bundles), not in its first shard; the embedded run's session loads
+ * meanwhile too.
+ */
+function startInference(options: TesseraWorkersOptions): InferenceParts {
   // One line per session loaded: a run should load its model once per worker process.
   const engines = new InferenceEngines((spec, seconds) =>
     Runtime.instance().logger.info('inference session loaded', {
@@ -92,104 +165,73 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
     }),
   );
   const decoders = new DecodeThreads(options.decodeThreads);
-  const inferenceOptions = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
-  // What a shard of `config` will ask for, loading now: a failure is the first shard's to report.
-  const warmInference = (config: RunConfig, modelSha256: string) => {
-    void engines.get({ ...sessionSpecFor(config, inferenceOptions), modelSha256 }).catch(() => undefined);
+  const tuning = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
+  const warm = (config: RunConfig, modelSha256: string) => {
+    void engines.get({ ...sessionSpecFor(config, tuning), modelSha256 }).catch(() => undefined);
     void decoders.start().catch(() => undefined);
   };
   if (options.queues.includes('inference')) {
-    // Every shard needs the decode threads: they start with the worker (while the workflow code
-    // bundles), not in its first shard. The embedded run's session loads meanwhile too.
     void decoders.start().catch(() => undefined);
     const config = options.warmFor;
     if (config)
       void sha256File(runLayout(config).model).then(
-        (sha256) => warmInference(config, sha256),
+        (sha256) => warm(config, sha256),
         () => undefined,
       );
   }
-  const workers: Worker[] = [];
-  // Cancellation reaches an activity only in a heartbeat's reply, and the SDK otherwise sends
-  // them as rarely as 0.8 × heartbeatSeconds: one per second makes `tessera cancel` prompt.
-  const common = {
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
-    shutdownGraceTime: (options.shutdownGraceTime ?? 0) as Duration,
-  } as const;
-  let bundle: WorkflowBundleOption | undefined;
-  try {
-    if (options.queues.includes('cpu')) {
-      bundle =
-        options.workflowBundle ??
-        (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
-      // One process with both queues: preflight has recorded the run's model, and its session (unless
-      // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
-      const cpuActivities = createCpuActivities(roots, {
-        warmInference: options.queues.includes('inference') ? warmInference : undefined,
-      });
-      workers.push(
-        await Worker.create({
-          connection,
-          namespace,
-          taskQueue: TASK_QUEUES.cpu,
-          workflowBundle: bundle,
-          activities: cpuActivities,
-          maxConcurrentActivityTaskExecutions: options.cpuConcurrency ?? 2,
-          ...common,
-        }),
-        // Compactions that follow extraction mostly wait for shards: slots of their own (one per
-        // run being extracted, two while a run moves from train to val).
-        await Worker.create({
-          connection,
-          namespace,
-          taskQueue: FOLLOWING_COMPACTION_QUEUE,
-          activities: { followExtraction: cpuActivities.followExtraction },
-          maxConcurrentActivityTaskExecutions: FOLLOWING_COMPACTION_SLOTS,
-          ...common,
-        }),
-      );
-    }
-    if (options.queues.includes('inference')) {
-      // Shards take their places in line here either way; its slots are the queue's only by default.
-      const shardTurns = new NextShardSlots();
-      const shardSlots = options.inferenceConcurrency === undefined ? shardTurns : undefined;
-      workers.push(
-        await Worker.create({
-          connection,
-          namespace,
-          taskQueue: TASK_QUEUES.inference,
-          activities: createInferenceActivities({ engines, decoders, shardTurns }, roots, inferenceOptions),
-          ...(shardSlots
-            ? { tuner: tunerWithActivitySlots(shardSlots) }
-            : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),
-          ...common,
-        }),
-      );
-    }
-  } catch (error) {
-    await engines.closeAll();
-    await decoders.close();
-    await connection.close();
-    throw error;
-  }
+  return { engines, decoders, tuning, warm };
+}
 
-  return {
-    async run() {
-      try {
-        await Promise.all(workers.map((worker) => worker.run()));
-      } finally {
-        await engines.closeAll();
-        await decoders.close();
-        await connection.close();
-      }
-    },
-    shutdown() {
-      for (const worker of workers) {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-      }
-    },
-  };
+/** The workflow's and CPU activities' worker, and the one of compactions that follow extraction. */
+async function createCpuWorkers(
+  on: WorkerPlace,
+  options: TesseraWorkersOptions,
+  cpuActivities: ReturnType<typeof createCpuActivities>,
+): Promise<Worker[]> {
+  const bundle =
+    options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
+  return [
+    await Worker.create({
+      connection: on.connection,
+      namespace: on.namespace,
+      taskQueue: TASK_QUEUES.cpu,
+      workflowBundle: bundle,
+      activities: cpuActivities,
+      maxConcurrentActivityTaskExecutions: options.cpuConcurrency ?? 2,
+      ...on.common,
+    }),
+    // Compactions that follow extraction mostly wait for shards: slots of their own (one per
+    // run being extracted, two while a run moves from train to val).
+    await Worker.create({
+      connection: on.connection,
+      namespace: on.namespace,
+      taskQueue: FOLLOWING_COMPACTION_QUEUE,
+      activities: { followExtraction: cpuActivities.followExtraction },
+      maxConcurrentActivityTaskExecutions: FOLLOWING_COMPACTION_SLOTS,
+      ...on.common,
+    }),
+  ];
+}
+
+async function createInferenceWorker(
+  on: WorkerPlace,
+  options: TesseraWorkersOptions,
+  { engines, decoders, tuning }: InferenceParts,
+  roots: WorkerRoots,
+): Promise<Worker> {
+  // Shards take their places in line here either way; its slots are the queue's only by default.
+  const shardTurns = new NextShardSlots();
+  const shardSlots = options.inferenceConcurrency === undefined ? shardTurns : undefined;
+  return Worker.create({
+    connection: on.connection,
+    namespace: on.namespace,
+    taskQueue: TASK_QUEUES.inference,
+    activities: createInferenceActivities({ engines, decoders, shardTurns }, roots, tuning),
+    ...(shardSlots
+      ? { tuner: tunerWithActivitySlots(shardSlots) }
+      : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),
+    ...on.common,
+  });
 }
 
 /** The workflow bundler's logger without its progress chatter: warnings and errors only. */
