@@ -29,12 +29,11 @@ async function tessera(...args: string[]): Promise<{ code: number | null; output
 /** `schedule list` reads Temporal's visibility store, which may lag a moment behind a change. */
 async function listEventually(pattern: RegExp, present: boolean): Promise<string> {
   let output = '';
-  for (let waited = 0; waited < 15_000; waited += 250) {
-    output = (await tessera('schedule', 'list')).output;
-    if (pattern.test(output) === present) return output;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  assert.fail(`schedule list ${present ? 'never showed' : 'still shows'} ${pattern}:\n${output}`);
+  const shows = async () => pattern.test((output = (await tessera('schedule', 'list')).output)) === present;
+  await waitUntil(shows, `schedule list ${present ? 'showing' : 'no longer showing'} ${pattern}`, {
+    timeoutMs: 15_000,
+  }).catch(() => assert.fail(`schedule list ${present ? 'never showed' : 'still shows'} ${pattern}:\n${output}`));
+  return output;
 }
 
 before(async () => {
@@ -206,10 +205,19 @@ test('a schedule runs incrementally: a later run copies the vectors of unchanged
       .result();
   };
 
+  // Each run gets its own second, so its own folder: the next trigger waits until the clock has
+  // left the second the last run was scheduled in.
+  const nextSecond = async () => {
+    const last = (await handle.describe()).info.recentActions.at(-1)!.scheduledAt.getTime();
+    await waitUntil(() => Math.floor(Date.now() / 1000) > Math.floor(last / 1000), 'the next second', {
+      timeoutMs: 5_000,
+    });
+  };
+
   const first = await runOnce(1);
   assert.equal(first.counts.reusedImages, 0, 'nothing to reuse yet');
   fs.copyFileSync(path.join(grown, 'train.csv'), path.join(incData, 'train.csv'));
-  await new Promise((resolve) => setTimeout(resolve, 1_100)); // each run gets its own second, so its own folder
+  await nextSecond();
   const second = await runOnce(2);
   const throughModel = second.counts.extractedImages - second.counts.reusedImages;
   assert.ok(second.counts.reusedImages >= 30, `most images reused (${second.counts.reusedImages})`);
@@ -232,7 +240,7 @@ test('a schedule runs incrementally: a later run copies the vectors of unchanged
     ),
   );
 
-  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await nextSecond();
   const third = await runOnce(3);
   assert.equal(third.counts.reusedImages, third.counts.extractedImages, 'nothing changed: every image reused');
   assert.deepEqual(

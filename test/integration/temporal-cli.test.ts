@@ -142,7 +142,10 @@ test('`temporal workflow cancel` stops a running run cleanly, and the same input
   await start('tessera-cancel-me');
   const attempts = path.join(out, '.tessera', 'attempts', 'train', 'shard-00000.jsonl');
   await waitUntil(() => fs.existsSync(attempts), 'the shard attempt', { timeoutMs: 60_000 });
-  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the model is loaded and batches are running
+  // The model is loaded and batches are being written: the shard's temporary file is there.
+  const shards = path.join(out, 'shards');
+  const halfWritten = () => fs.existsSync(shards) && fs.readdirSync(shards).some((name) => name.endsWith('.tmp'));
+  await waitUntil(halfWritten, "the shard's first batch", { timeoutMs: 60_000 });
   await run(temporalBinary(), ['workflow', 'cancel', ...temporal.cliFlags, '--workflow-id', 'tessera-cancel-me']);
   const cancelled = await run(
     temporalBinary(),
