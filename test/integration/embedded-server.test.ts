@@ -180,7 +180,15 @@ test('a run on a folder in use mid-run is refused naming host, pid, start and se
   assert.equal(reported.progress?.stage, 'extract');
 
   holder.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The second signal once the first is being handled (the graceful stop has begun).
+  await waitUntil(
+    () => /SIGTERM: stopping \(a second signal stops at once\)/.test(holder.output()),
+    'the first SIGTERM',
+    {
+      watched: holder,
+      timeoutMs: 30_000,
+    },
+  );
   holder.child.kill('SIGTERM');
   assert.equal(await holder.exited, 143, holder.output());
   assert.match(holder.output(), /SIGTERM again: killing the local Temporal server and exiting now/);
