@@ -70,12 +70,24 @@ function prebuiltLibrary(): { file: string; packageVersion: string } | null {
   };
 }
 
-function loadJpegTurbo(): JpegTurbo | null {
-  let version: string;
-  let init: koffi.KoffiFunction;
-  let destroy: koffi.KoffiFunction;
-  let header: koffi.KoffiFunction;
-  let decompress: koffi.KoffiFunction;
+/** The TurboJPEG functions tessera calls, bound through koffi, and the build they are from. */
+interface TurboJpegLibrary {
+  version: string;
+  init: koffi.KoffiFunction;
+  destroy: koffi.KoffiFunction;
+  header: koffi.KoffiFunction;
+  decompress: koffi.KoffiFunction;
+}
+
+const HEADER_SIGNATURE =
+  'int tjDecompressHeader3(void *handle, const uint8_t *jpeg, unsigned long size, ' +
+  '_Out_ int *width, _Out_ int *height, _Out_ int *subsampling, _Out_ int *colorspace)';
+const DECOMPRESS_SIGNATURE =
+  'int tjDecompress2(void *handle, const uint8_t *jpeg, unsigned long size, ' +
+  'uint8_t *rgb, int width, int pitch, int height, int pixelFormat, int flags)';
+
+/** The prebuilt library's functions, or null where there is no build for this platform. */
+function bindTurboJpeg(): TurboJpegLibrary | null {
   try {
     const prebuilt = prebuiltLibrary();
     if (!prebuilt) return null;
@@ -84,58 +96,64 @@ function loadJpegTurbo(): JpegTurbo | null {
     const lib = ffi.load(prebuilt.file);
     // The library's own banner (JVERSION) names the decoder that made the pixels.
     const banner = /libjpeg-turbo version ([0-9][0-9.]*)/.exec(fs.readFileSync(prebuilt.file).toString('latin1'));
-    version = `libjpeg-turbo ${banner?.[1] ?? 'unknown'} (@julusian/jpeg-turbo ${prebuilt.packageVersion})`;
-    init = lib.func('void *tjInitDecompress()');
-    destroy = lib.func('int tjDestroy(void *handle)');
-    header = lib.func(
-      'int tjDecompressHeader3(void *handle, const uint8_t *jpeg, unsigned long size, _Out_ int *width, _Out_ int *height, _Out_ int *subsampling, _Out_ int *colorspace)',
-    );
-    decompress = lib.func(
-      'int tjDecompress2(void *handle, const uint8_t *jpeg, unsigned long size, uint8_t *rgb, int width, int pitch, int height, int pixelFormat, int flags)',
-    );
+    return {
+      version: `libjpeg-turbo ${banner?.[1] ?? 'unknown'} (@julusian/jpeg-turbo ${prebuilt.packageVersion})`,
+      init: lib.func('void *tjInitDecompress()'),
+      destroy: lib.func('int tjDestroy(void *handle)'),
+      header: lib.func(HEADER_SIGNATURE),
+      decompress: lib.func(DECOMPRESS_SIGNATURE),
+    };
   } catch {
     return null; // no build for this platform: sharp decodes, with the same pixels, only slower
   }
+}
 
-  const flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING;
-  /**
-   * `decode(handle, rgb)` once the header shows the plain case at size × size; false otherwise.
-   * A failed call (not the image's fault) leaves the image to sharp rather than to errors.csv.
-   */
-  const whenPlain = <R>(
-    bytes: Uint8Array,
-    size: number,
-    target: Uint8Array,
-    offset: number,
-    decode: (handle: unknown, rgb: Uint8Array) => R,
-  ): R | false => {
-    if (!isPlainJpeg(bytes)) return false;
-    const handle: unknown = init();
-    if (!handle) return false;
-    let result: R | false = false;
-    try {
-      const width = [0];
-      const height = [0];
-      const subsampling = [0];
-      const colorspace = [0];
-      if (header(handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0) return false;
-      if (width[0] !== size || height[0] !== size) return false;
-      if (colorspace[0] !== TJCS_YCbCr && colorspace[0] !== TJCS_GRAY) return false;
-      const rgb = target.subarray(offset, offset + 3 * size * size);
-      if (rgb.length !== 3 * size * size) throw new RangeError(`no room for a ${size}×${size} image at ${offset}`);
-      result = decode(handle, rgb);
-      return result;
-    } finally {
-      // An async decode destroys its handle when it has finished with it.
-      if (!(result instanceof Promise)) destroy(handle);
-    }
-  };
+const FLAGS = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING;
 
+/**
+ * `decode(handle, rgb)` once the header shows the plain case at size × size; false otherwise.
+ * A failed call (not the image's fault) leaves the image to sharp rather than to errors.csv.
+ */
+function whenPlain<R>(
+  { init, destroy, header }: TurboJpegLibrary,
+  bytes: Uint8Array,
+  size: number,
+  target: Uint8Array,
+  offset: number,
+  decode: (handle: unknown, rgb: Uint8Array) => R,
+): R | false {
+  if (!isPlainJpeg(bytes)) return false;
+  const handle: unknown = init();
+  if (!handle) return false;
+  let result: R | false = false;
+  try {
+    const width = [0];
+    const height = [0];
+    const subsampling = [0];
+    const colorspace = [0];
+    if (header(handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0) return false;
+    if (width[0] !== size || height[0] !== size) return false;
+    if (colorspace[0] !== TJCS_YCbCr && colorspace[0] !== TJCS_GRAY) return false;
+    const rgb = target.subarray(offset, offset + 3 * size * size);
+    if (rgb.length !== 3 * size * size) throw new RangeError(`no room for a ${size}×${size} image at ${offset}`);
+    result = decode(handle, rgb);
+    return result;
+  } finally {
+    // An async decode destroys its handle when it has finished with it.
+    if (!(result instanceof Promise)) destroy(handle);
+  }
+}
+
+function loadJpegTurbo(): JpegTurbo | null {
+  const lib = bindTurboJpeg();
+  if (!lib) return null;
+  const { destroy, decompress } = lib;
   return {
-    version,
+    version: lib.version,
     async decodeInto(bytes, size, target, offset) {
       // On a libuv thread: decoding takes every core there is, as sharp's did.
       const decoding = whenPlain(
+        lib,
         bytes,
         size,
         target,
@@ -152,7 +170,7 @@ function loadJpegTurbo(): JpegTurbo | null {
                 0,
                 size,
                 TJPF_RGB,
-                flags,
+                FLAGS,
                 (error: unknown, result: number) => {
                   destroy(handle);
                   resolve(!error && result === 0);
@@ -168,11 +186,12 @@ function loadJpegTurbo(): JpegTurbo | null {
     },
     decodeIntoBlocking(bytes, size, target, offset) {
       return whenPlain(
+        lib,
         bytes,
         size,
         target,
         offset,
-        (handle, rgb) => decompress(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, flags) === 0,
+        (handle, rgb) => decompress(handle, bytes, bytes.length, rgb, size, 0, size, TJPF_RGB, FLAGS) === 0,
       );
     },
   };
