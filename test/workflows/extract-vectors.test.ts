@@ -16,6 +16,7 @@ import { temporalBinary, WORKFLOWS_PATH } from '../../lib/core/project-paths.ts'
 import type { RunConfig, RunConfigInput, Split } from '../../lib/core/run-config.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { attachUpdate } from '../../workflows/attach.ts';
+import type { RunDurations } from '../../workflows/run-durations.ts';
 import { bundleOnce, quietRuntime, waitFor } from './workflow-harness.ts';
 
 type Stubs = ReturnType<typeof stubActivities>;
@@ -163,9 +164,9 @@ async function withWorkers<T>(activities: Stubs, body: () => Promise<T>): Promis
 }
 
 let runs = 0;
-const start = (input: RunConfigInput = INPUT) =>
+const start = (input: RunConfigInput = INPUT, durations: Partial<RunDurations> = {}) =>
   env.client.workflow.start(WORKFLOW_TYPE, {
-    args: [input],
+    args: [input, durations],
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `extract-vectors-test-${++runs}`,
   });
@@ -208,7 +209,8 @@ test('a shard still damaged after every repair round fails the run, naming the d
     const handle = await start();
     await assert.rejects(handle.result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
-      assert.match(String(error.cause?.cause?.message ?? error.cause?.message), /shard 1 damaged/);
+      const activityFailure = error.cause as (Error & { cause?: Error }) | undefined;
+      assert.match(String(activityFailure?.cause?.message ?? activityFailure?.message), /shard 1 damaged/);
       return true;
     });
   });
@@ -221,6 +223,16 @@ test('a follower that fails leaves the split to be compacted after extraction, a
   const calls: Calls = [];
   const result = await withWorkers(stubActivities(calls, { follow: 'fail' }), async () => (await start()).result());
   assert.ok(calls.includes('compact train'));
+  assert.ok(!calls.some((call) => call.startsWith('publishFollowed')));
+  assert.equal(result.counts.extractedImages, 30);
+});
+
+test('a follower still running after its grace period is stopped and the split compacted afresh', async () => {
+  const calls: Calls = [];
+  const result = await withWorkers(stubActivities(calls, { follow: 'hang' }), async () =>
+    (await start(INPUT, { followerGraceMs: 500 })).result(),
+  );
+  assert.ok(calls.includes('compact train'), 'compacted afresh');
   assert.ok(!calls.some((call) => call.startsWith('publishFollowed')));
   assert.equal(result.counts.extractedImages, 30);
 });
