@@ -14,6 +14,7 @@ import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
 import { parseCommandArgs, SCHEDULE_USAGE } from './usage.ts';
 import { RunSummarySchema } from '../lib/core/run-summary.ts';
+import { restartStaleRun } from './stale-runs.ts';
 
 /** Every scheduled run starts as `tessera-schedule-NAME-<time>` (Temporal appends the time). */
 export const scheduledWorkflowIdPrefix = (id: string) => `tessera-schedule-${id}`;
@@ -163,9 +164,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     return describeLines(description, outcomes).join('\n') + '\n';
   }),
   trigger: onSchedule(async (client, id) => {
+    const restarted = await restartStaleScheduledRuns(client, id);
     // The SDK's default for a manual trigger is ALLOW_ALL; tessera keeps the schedule's rule.
     await client.schedule.getHandle(id).trigger(ScheduleOverlapPolicy.SKIP);
-    return `schedule ${id}: run triggered (skipped if one is still running)\n`;
+    return `${restarted}schedule ${id}: run triggered (skipped if one is still running)\n`;
   }),
   pause: onSchedule(
     async (client, id, values) => {
@@ -177,14 +179,29 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     { note: { type: 'string' } },
   ),
   unpause: onSchedule(async (client, id) => {
+    const restarted = await restartStaleScheduledRuns(client, id);
     await client.schedule.getHandle(id).unpause();
-    return `schedule ${id} unpaused\n`;
+    return `${restarted}schedule ${id} unpaused\n`;
   }),
   delete: onSchedule(async (client, id) => {
     await client.schedule.getHandle(id).delete();
     return `schedule ${id} deleted (runs it started are kept)\n`;
   }),
 };
+
+/**
+ * The schedule's open runs that other workflow code started, restarted on this version's (they
+ * would never finish, and the schedule skips every slot while one is open); one line for each.
+ */
+async function restartStaleScheduledRuns(client: Client, id: string): Promise<string> {
+  const { info } = await client.schedule.getHandle(id).describe();
+  let lines = '';
+  for (const { workflow } of info.runningActions) {
+    const reason = await restartStaleRun(client, workflow.workflowId);
+    if (reason) lines += `${reason}\n`;
+  }
+  return lines;
+}
 
 export async function scheduleCommand(args: string[]): Promise<number> {
   const [name, ...rest] = args;

@@ -15,6 +15,7 @@ import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
 import type { RunSummary } from '../lib/core/run-summary.ts';
 import { ProgressBar, readProgress } from './progress.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
+import { restartStaleRun } from './stale-runs.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
 
 export interface SubmitOptions {
@@ -68,7 +69,8 @@ async function throwIfEnded(client: Client, workflowId: string): Promise<void> {
  * Starts the workflow for this output folder, or attaches to the one already running (after a
  * crash, the same command continues the same run), then follows it to the end. Attaching goes
  * through the run's `attach` update, so the open run checks the command's options and data
- * first: changed options are refused, changed data restarts it on the data as it is now.
+ * first: changed options are refused, changed data restarts it on the data as it is now. An open
+ * run started by other workflow code is restarted on this version's first (stale-runs.ts).
  */
 export async function submitRun(
   config: RunConfig,
@@ -79,6 +81,10 @@ export async function submitRun(
   try {
     const client = new Client({ connection, namespace: options.target.namespace });
     const workflowId = workflowIdForOutput(config.out);
+    const log = (line: string) => options.quiet || process.stderr.write(`${line}\n`);
+    // An open run of other workflow code would never answer the attach update: it restarts first.
+    const restarted = await restartStaleRun(client, workflowId);
+    if (restarted) log(`tessera: ${restarted}`);
     const start = new WithStartWorkflowOperation<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUES.cpu,
       workflowId,
@@ -107,7 +113,6 @@ export async function submitRun(
       throw error;
     }
     const handle = await start.workflowHandle();
-    const log = (line: string) => options.quiet || process.stderr.write(`${line}\n`);
     log(`tessera: workflow ${workflowId} on ${options.target.address}`);
     if (attached.action === 'restarted') log(`tessera: the open run of this folder starts over: ${attached.reason}`);
     if (options.detach) return { workflowId, seconds: (Date.now() - started) / 1000 };

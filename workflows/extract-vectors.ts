@@ -10,6 +10,7 @@ import {
   isCancellation,
   log,
   setHandler,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import { parseRunConfig, type RunConfig, type RunConfigInput, type Split } from '../lib/core/run-config.ts';
@@ -24,6 +25,7 @@ import { CompactionFollowers } from './compaction-followers.ts';
 import { runInLanes } from './lanes.ts';
 import { runDurations, type RunDurations } from './run-durations.ts';
 import { RunProgressTracker } from './run-progress.ts';
+import { WORKFLOW_CODE_MEMO, WORKFLOW_CODE_VERSION } from './workflow-code.ts';
 
 /** Set by Temporal on every workflow a schedule starts: the slot's time, not the start time. */
 const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
@@ -56,6 +58,8 @@ export async function extractVectors(
   input: RunConfigInput,
   durations: Partial<RunDurations> = {},
 ): Promise<RunSummary> {
+  // First, before any other command: a run whose memo lacks it was started by other workflow code.
+  upsertMemo({ [WORKFLOW_CODE_MEMO]: WORKFLOW_CODE_VERSION });
   const parsed = parseRunConfig(input);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
   const config = resolveOutput(parsed.config);

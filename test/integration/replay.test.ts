@@ -71,3 +71,10 @@ test('the replay check can fail: the child without its head-start timer clashes 
   ]);
   await assert.rejects(replay(withoutTimer, 'extract-shard-range.binpb'), /Nondeterminism error/);
 });
+
+test("a run's history without the workflow-code memo (earlier code) does not replay: tessera restarts such runs instead", async () => {
+  const recorded = history('extract-vectors.binpb');
+  const { EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED: memo } = EventType;
+  assert.equal(count(recorded, memo), 1, 'the memo is recorded once, by the first workflow task');
+  await assert.rejects(replay(withoutEvents(recorded, [memo]), 'extract-vectors.binpb'), /Nondeterminism error/);
+});

@@ -53,3 +53,14 @@ export async function preparePhotos(ids: readonly string[]): Promise<void> {
 export function photoFile(id: string): string {
   return realPhotos() ? path.join(FLOWERS_DIR, 'images', id) : path.join(generatedFolder(), id);
 }
+
+/** A dataset folder (train.csv, images/) of `ids`, prepared first: the first half class 1, the rest class 2. */
+export function writePhotoDataset(data: string, ids: readonly string[]): void {
+  fs.mkdirSync(path.join(data, 'images'), { recursive: true });
+  for (const id of ids) fs.copyFileSync(photoFile(id), path.join(data, 'images', id));
+  const half = Math.ceil(ids.length / 2);
+  fs.writeFileSync(
+    path.join(data, 'train.csv'),
+    'image_id,hotel_id\n' + ids.map((id, k) => `${id},${k < half ? 1 : 2}\n`).join(''),
+  );
+}
