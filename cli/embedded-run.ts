@@ -4,8 +4,8 @@ import path from 'node:path';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } from '../lib/dev/dev-server.ts';
 import { errorMessage, InputError } from '../lib/core/errors.ts';
-import { acquireRunLease, onThisMachine, type RunLease } from '../lib/run-folder/lease.ts';
-import { RunOutcomeSchema, type LeaseRecord, type RunOutcome } from '../lib/run-folder/records.ts';
+import { acquireRunLease, leaseHolder, onThisMachine, type RunLease } from '../lib/run-folder/lease.ts';
+import { RunOutcomeSchema, type RunOutcome } from '../lib/run-folder/records.ts';
 import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
 import type { RuntimeOptions } from '../workers/runtime.ts';
 import {
@@ -14,7 +14,7 @@ import {
   outputFolderError,
   outputFolderRefusal,
 } from '../lib/run-folder/output-folder.ts';
-import { runLayout } from '../lib/run-folder/layout.ts';
+import { runLayout, type RunLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { writeRecordSync } from '../lib/run-folder/records-io.ts';
@@ -90,8 +90,140 @@ function outcomeOf(error: unknown): Pick<RunOutcome, 'outcome' | 'message'> {
   return { outcome: 'failed', message: errorMessage(error) };
 }
 
-function describeHolder(holder: LeaseRecord | null): string {
-  return holder ? `pid ${holder.pid} on ${holder.host}` : 'no one (the lease file is gone)';
+/**
+ * OUT/.tessera/outcome.json of this command's run, written at most once, and before the lease goes:
+ * status then always finds either the live run or how it ended.
+ */
+class RunOutcomeRecord {
+  readonly command = ['tessera', ...process.argv.slice(2)].join(' ');
+  readonly startedAt = new Date().toISOString();
+  private settled = false;
+
+  constructor(
+    private readonly config: RunConfig,
+    private readonly layout: RunLayout,
+  ) {}
+
+  write(ended: Pick<RunOutcome, 'outcome' | 'message'>): void {
+    if (this.settled) return;
+    this.settled = true;
+    const record = {
+      ...ended,
+      command: this.command,
+      workflowId: workflowIdForOutput(this.config.out),
+      startedAt: this.startedAt,
+      endedAt: new Date().toISOString(),
+      log: this.layout.log,
+    };
+    try {
+      writeRecordSync(this.layout.outcome, RunOutcomeSchema, record);
+    } catch (error) {
+      say(`could not record how the run ended in ${this.layout.outcome}: ${errorMessage(error)}`);
+    }
+  }
+
+  /** No outcome of ours to write: the folder is another run's now, or nothing ran (the finished run's stays). */
+  forgo(): void {
+    this.settled = true;
+  }
+}
+
+/**
+ * Before the lease or the server create anything in it: a folder tessera may not write into
+ * (someone else's files, the inputs themselves) is refused untouched.
+ */
+async function refuseForeignFolder(layout: RunLayout): Promise<void> {
+  try {
+    await assertOutputApartFromInputs(layout);
+    const refusal = await outputFolderRefusal(layout.out);
+    if (refusal) throw new InputError(refusal);
+  } catch (error) {
+    if (error instanceof InputError) throw new RunFailedError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The result of the same command on a finished folder whose inputs are unchanged: nothing to run,
+ * and the finished run's own outcome stays.
+ */
+async function finishedAlready(
+  config: RunConfig,
+  layout: RunLayout,
+  outcome: RunOutcomeRecord,
+  options: EmbeddedRunOptions,
+): Promise<EmbeddedRunResult | undefined> {
+  // A check that cannot be made (the model file gone, say) is left to the run, which reports it.
+  const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
+  if (finished.finished) {
+    outcome.forgo();
+    return {
+      summary: summaryOfFinishedRun(finished.manifest, layout),
+      workflowId: finished.manifest.workflow.id,
+      seconds: 0,
+      finishedAt: finished.manifest.createdAt,
+    };
+  }
+  if (finished.changed && !options.quiet)
+    say(`${finished.changed}: running again (the vectors of unchanged images are reused)`);
+  return undefined;
+}
+
+/** A Temporal server that an earlier run on this folder left running (on its state file) is stopped. */
+async function stopLeftoverServers(layout: RunLayout, lease: RunLease): Promise<void> {
+  const recorded = lease.previous && onThisMachine(lease.previous) ? lease.previous.server?.pid : undefined;
+  for (const pid of await killLeftoverServers(layout.temporalState, recorded)) {
+    say(`stopped the Temporal server (pid ${pid}) that an earlier run on this folder left running`);
+  }
+}
+
+/** The local Temporal server on the folder's own state file, recorded in `parts` and the lease once spawned. */
+async function startServer(
+  layout: RunLayout,
+  parts: Parts,
+  lease: RunLease,
+  outcome: RunOutcomeRecord,
+  options: EmbeddedRunOptions,
+): Promise<DevServerProcess> {
+  const dbFile = layout.temporalState;
+  makeFolders(path.dirname(dbFile), layout.out);
+  fs.appendFileSync(layout.log, `${outcome.startedAt} ---- ${outcome.command} (pid ${process.pid})\n`);
+  const server = await startDevServerOnOwnState(
+    {
+      dbFile,
+      onSpawn: (spawned) => {
+        parts.server = spawned;
+        lease.recordServer({ address: spawned.address, uiUrl: spawned.uiUrl, pid: spawned.pid, dbFile });
+      },
+    },
+    say,
+  ).catch((error: unknown) => {
+    throw outputFolderError(layout.out, error); // e.g. its log file on a disk that just filled up
+  });
+  options.onServer?.(server.uiUrl, layout.log);
+  return server;
+}
+
+/** In-process workers for both queues: this server runs only this command's run. */
+function startWorkers(config: RunConfig, layout: RunLayout, server: DevServerProcess, options: EmbeddedRunOptions) {
+  return createWorkers({
+    target: localTarget(server.address),
+    queues: ['cpu', 'inference'],
+    // Its workers serve exactly the folders this command names: its data, its output, and the
+    // earlier outputs it reuses.
+    allowRoots: [config.data, layout.out, ...config.reuse],
+    allowModelFiles: [layout.model],
+    runtime: { ...options.runtime, logFile: layout.log, echo: options.verbose },
+    decodeThreads: options.decodeThreads,
+    warmFor: config,
+  });
+}
+
+export interface EmbeddedRunResult {
+  summary?: RunSummary;
+  workflowId: string;
+  seconds: number;
+  finishedAt?: string;
 }
 
 /**
@@ -101,39 +233,17 @@ function describeHolder(holder: LeaseRecord | null): string {
  * taken before anything else, so a second run on the same folder is refused instead of starting
  * a second server on the same state file.
  */
-export async function embeddedRun(
-  config: RunConfig,
-  options: EmbeddedRunOptions,
-): Promise<{ summary?: RunSummary; workflowId: string; seconds: number; finishedAt?: string }> {
+export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions): Promise<EmbeddedRunResult> {
   const layout = runLayout(config);
-  const { out, temporalState: dbFile } = layout;
+  const outcome = new RunOutcomeRecord(config, layout);
+  const { command } = outcome;
+  await refuseForeignFolder(layout);
   const parts: Parts = {};
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts, lease));
-  const command = ['tessera', ...process.argv.slice(2)].join(' ');
-  const startedAt = new Date().toISOString();
-  /** Written before the lease goes, so that status always finds either the live run or how it ended. */
-  let outcomeWritten = false;
-  const recordOutcome = (ended: Pick<RunOutcome, 'outcome' | 'message'>) => {
-    if (outcomeWritten) return;
-    outcomeWritten = true;
-    const record = {
-      ...ended,
-      command,
-      workflowId: workflowIdForOutput(config.out),
-      startedAt,
-      endedAt: new Date().toISOString(),
-      log: layout.log,
-    };
-    try {
-      writeRecordSync(layout.outcome, RunOutcomeSchema, record);
-    } catch (error) {
-      say(`could not record how the run ended in ${layout.outcome}: ${errorMessage(error)}`);
-    }
-  };
   /** Ends the process once everything is stopped: an interrupted run's pending calls to its own server would never settle. */
   const exitAfterStop = (code: number, ended?: Pick<RunOutcome, 'outcome' | 'message'>) => {
-    if (ended) recordOutcome(ended);
+    if (ended) outcome.write(ended);
     void stop().then(
       () => process.exit(code),
       (error: unknown) => {
@@ -142,28 +252,17 @@ export async function embeddedRun(
       },
     );
   };
-
-  // Before the lease or the server create anything in it: a folder tessera may not write into
-  // (someone else's files, the inputs themselves) is refused untouched.
-  try {
-    await assertOutputApartFromInputs(layout);
-    const refusal = await outputFolderRefusal(out);
-    if (refusal) throw new InputError(refusal);
-  } catch (error) {
-    if (error instanceof InputError) throw new RunFailedError(error.message);
-    throw error;
-  }
-
-  const lease = acquireRunLease(out, {
+  const lease = acquireRunLease(layout.out, {
     owner: command,
     onLost: (holder) => {
       // Only when this process stalled past the lease's TTL and a run on another machine took the folder.
-      say(`lost the lease on ${out} to ${describeHolder(holder)}; stopping so that two runs never share the folder`);
-      outcomeWritten = true; // the folder is another run's now: its outcome is not ours to write
+      say(
+        `lost the lease on ${layout.out} to ${leaseHolder(holder)}; stopping so that two runs never share the folder`,
+      );
+      outcome.forgo(); // the folder is another run's now: its outcome is not ours to write
       exitAfterStop(1);
     },
   });
-
   const removeSignalHandlers = onStopSignals({
     graceful: (code) =>
       exitAfterStop(code, {
@@ -171,7 +270,7 @@ export async function embeddedRun(
         message: `stopped by a signal; the same command resumes it: ${command}`,
       }),
     immediate: () => {
-      recordOutcome({
+      outcome.write({
         outcome: 'interrupted',
         message: `stopped at once by a second signal; the same command resumes it: ${command}`,
       });
@@ -181,54 +280,11 @@ export async function embeddedRun(
   });
 
   try {
-    const recorded = lease.previous && onThisMachine(lease.previous) ? lease.previous.server?.pid : undefined;
-    for (const pid of await killLeftoverServers(dbFile, recorded)) {
-      say(`stopped the Temporal server (pid ${pid}) that an earlier run on this folder left running`);
-    }
-    // The same command on a finished folder whose inputs are unchanged: nothing to run.
-    if (!config.force) {
-      // A check that cannot be made (the model file gone, say) is left to the run, which reports it.
-      const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
-      if (finished.finished) {
-        outcomeWritten = true; // nothing ran: the finished run's own outcome stays
-        return {
-          summary: summaryOfFinishedRun(finished.manifest, layout),
-          workflowId: finished.manifest.workflow.id,
-          seconds: 0,
-          finishedAt: finished.manifest.createdAt,
-        };
-      }
-      if (finished.changed && !options.quiet)
-        say(`${finished.changed}: running again (the vectors of unchanged images are reused)`);
-    }
-    makeFolders(path.dirname(dbFile), out);
-    fs.appendFileSync(layout.log, `${startedAt} ---- ${command} (pid ${process.pid})\n`);
-    const server = await startDevServerOnOwnState(
-      {
-        dbFile,
-        onSpawn: (spawned) => {
-          parts.server = spawned;
-          lease.recordServer({ address: spawned.address, uiUrl: spawned.uiUrl, pid: spawned.pid, dbFile });
-        },
-      },
-      say,
-    ).catch((error: unknown) => {
-      throw outputFolderError(out, error); // e.g. its log file on a disk that just filled up
-    });
-    options.onServer?.(server.uiUrl, layout.log);
-    // This server runs only this command's run: its workers serve exactly the run's own folders.
-    // The folders this command names: its data, its output, and the earlier outputs it reuses.
-    const allowRoots = [config.data, out, ...config.reuse];
-    const runtime = { ...options.runtime, logFile: layout.log, echo: options.verbose };
-    parts.workers = await createWorkers({
-      target: localTarget(server.address),
-      queues: ['cpu', 'inference'],
-      allowRoots,
-      allowModelFiles: [layout.model],
-      runtime,
-      decodeThreads: options.decodeThreads,
-      warmFor: config,
-    });
+    await stopLeftoverServers(layout, lease);
+    const finished = config.force ? undefined : await finishedAlready(config, layout, outcome, options);
+    if (finished) return finished;
+    const server = await startServer(layout, parts, lease, outcome, options);
+    parts.workers = await startWorkers(config, layout, server, options);
     const running = (parts.running = parts.workers.run());
     const result = await Promise.race([
       submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),
@@ -236,10 +292,10 @@ export async function embeddedRun(
         throw new Error('the in-process worker stopped before the run finished');
       }),
     ]);
-    recordOutcome({ outcome: 'completed', message: null });
+    outcome.write({ outcome: 'completed', message: null });
     return result;
   } catch (error) {
-    recordOutcome(outcomeOf(error));
+    outcome.write(outcomeOf(error));
     if (error instanceof RunFailedError) error.log = layout.log;
     throw error;
   } finally {

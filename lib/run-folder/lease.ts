@@ -37,12 +37,18 @@ export function onThisMachine(record: Pick<LeaseRecord, 'host' | 'bootId'>): boo
 
 // ---- errors -----------------------------------------------------------------------------------
 
-function describeHolder(out: string, holder: LeaseRecord): string {
+/** Who holds the lease, in a few words: `pid 123 on host`. */
+export function leaseHolder(holder: LeaseRecord | null): string {
+  return holder ? `pid ${holder.pid} on ${holder.host}` : 'no one (the lease file is gone)';
+}
+
+/** Why a command is refused the folder: who holds it, since when, and how to follow or stop that run. */
+function heldMessage(out: string, holder: LeaseRecord): string {
   const server = holder.server
     ? `its Temporal server is at ${holder.server.address} (Web UI ${holder.server.uiUrl})`
     : 'its Temporal server is not started yet';
   return (
-    `output folder ${out} is in use by another tessera run: pid ${holder.pid} on ${holder.host}, since ${holder.startedAt} ` +
+    `output folder ${out} is in use by another tessera run: ${leaseHolder(holder)}, since ${holder.startedAt} ` +
     `(${holder.owner}); ${server}. Follow it with \`tessera status --out ${out}\`, or stop that process and run again`
   );
 }
@@ -55,7 +61,7 @@ export class LeaseHeldError extends Error {
     readonly holder: LeaseRecord | null,
     detail?: string,
   ) {
-    super(detail ?? (holder ? describeHolder(out, holder) : `output folder ${out} is in use by another tessera run`));
+    super(detail ?? (holder ? heldMessage(out, holder) : `output folder ${out} is in use by another tessera run`));
   }
 }
 
