@@ -172,6 +172,83 @@ function splitsOf(config: Record<string, unknown> | undefined): Split[] {
   return parsed.success ? parsed.data : ['train'];
 }
 
+/** The folder's records as they are, each undefined where it is missing or unreadable (`notes` says why). */
+async function readFolderRecords(layout: OutputLayout, notes: string[]) {
+  const read = <S extends z.ZodType>(file: string, schema: S) =>
+    readRecord(file, schema).catch((error: unknown) => {
+      notes.push(errorMessage(error));
+      return undefined;
+    });
+  return {
+    marker: await read(layout.marker, FolderMarkerSchema),
+    options: await read(layout.runOptions, RunOptionsRecordSchema),
+    workflow: await read(layout.workflowRecord, WorkflowRecordSchema),
+    outcome: await read(layout.outcome, RunOutcomeSchema),
+    manifest: await read(layout.manifest, ManifestSchema),
+  };
+}
+
+type FolderRecords = Awaited<ReturnType<typeof readFolderRecords>>;
+
+/**
+ * The run's state in `report`, from its lease and records: running (a live lease), how the last
+ * embedded run ended (an outcome written after the lease was taken), crashed (a lease whose process
+ * is gone), finished (manifest.json), not started, or else unfinished.
+ */
+function settleState(
+  report: StatusReport,
+  lease: ReturnType<typeof readLeaseWithVerdict>,
+  { options, workflow, outcome, manifest }: FolderRecords,
+): void {
+  // The lease goes when its run ends; one left behind by a process that is gone is a crash.
+  const crashed = lease !== null && !lease.verdict.live;
+  const endedHere =
+    outcome !== undefined && (lease === null || Date.parse(outcome.endedAt) >= Date.parse(lease.record.startedAt));
+  if (lease?.verdict.live) {
+    report.state = 'running';
+  } else if (endedHere) {
+    report.state = outcome.outcome;
+    report.startTime = outcome.startedAt;
+    report.closeTime = outcome.endedAt;
+    if (outcome.outcome !== 'completed') {
+      report.failure = outcome.message;
+      report.resume = outcome.command;
+    }
+  } else if (crashed) {
+    const { pid, host, startedAt, owner } = lease.record;
+    const reason = 'reason' in lease.verdict ? lease.verdict.reason : 'gone';
+    report.state = 'stopped';
+    report.resume = owner;
+    report.failure =
+      `the tessera process that ran it (pid ${pid} on ${host}, started ${startedAt}) ` +
+      `stopped without finishing (${reason})`;
+  } else if (manifest) {
+    report.state = 'completed';
+  } else if (options === undefined && workflow === undefined) {
+    report.state = 'not-started';
+  }
+}
+
+/** A finished run's progress: every shard and image done, as its manifest counts them. */
+function finishedProgress(manifest: NonNullable<FolderRecords['manifest']>): StatusProgress {
+  const c = manifest.counts;
+  const splits = splitsOf(manifest.config);
+  const images = (splits.includes('train') ? c.trainingImages : 0) + (splits.includes('val') ? c.validationImages : 0);
+  return {
+    stage: 'done',
+    shardsDone: c.shards,
+    shardsTotal: c.shards,
+    imagesTotal: images,
+    imagesDone: images,
+    imagesSeen: images,
+    rows: c.rows + c.validationRows,
+    errors: c.errors,
+    imagesPerSecond: null,
+    etaSeconds: null,
+    running: [],
+  };
+}
+
 /**
  * The run in `out` as its files tell it, with no server: finished (manifest.json), how the last
  * embedded run ended (outcome.json), crashed (a lease whose process is gone), or how far it got.
@@ -183,23 +260,14 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
   const stat = await fs.stat(layout.out).catch(() => undefined);
   if (!stat?.isDirectory()) throw new NoRunFolderError(`${layout.out} does not exist or is not a folder`);
   const notes: string[] = [];
-  const read = <S extends z.ZodType>(file: string, schema: S) =>
-    readRecord(file, schema).catch((error: unknown) => {
-      notes.push(errorMessage(error));
-      return undefined;
-    });
-  const [marker, options, workflow, outcome, manifest] = [
-    await read(layout.marker, FolderMarkerSchema),
-    await read(layout.runOptions, RunOptionsRecordSchema),
-    await read(layout.workflowRecord, WorkflowRecordSchema),
-    await read(layout.outcome, RunOutcomeSchema),
-    await read(layout.manifest, ManifestSchema),
-  ];
+  const records = await readFolderRecords(layout, notes);
+  const { marker, options, workflow, outcome, manifest } = records;
   const lease = readLeaseWithVerdict(layout.out);
   // An embedded run that failed before claiming the folder (no dataset, say) left only its outcome.
   if (!marker && !outcome && !lease) {
     throw new NoRunFolderError(
-      `${layout.out} is not a tessera output folder (it has no ${path.relative(layout.out, layout.marker)}): give the --out of a tessera run`,
+      `${layout.out} is not a tessera output folder (it has no ${path.relative(layout.out, layout.marker)}): ` +
+        'give the --out of a tessera run',
     );
   }
   const serverState = await exists(path.dirname(layout.temporalState));
@@ -223,51 +291,12 @@ export async function readFolderStatus(outFolder: string): Promise<{ report: Sta
     log: outcome?.log ?? ((await exists(layout.log)) ? layout.log : null),
     note: null,
   };
-  // The lease goes when its run ends; one left behind by a process that is gone is a crash.
-  const crashed = lease !== null && !lease.verdict.live;
-  const endedHere =
-    outcome !== undefined && (lease === null || Date.parse(outcome.endedAt) >= Date.parse(lease.record.startedAt));
-  if (lease?.verdict.live) {
-    report.state = 'running';
-  } else if (endedHere) {
-    report.state = outcome.outcome;
-    report.startTime = outcome.startedAt;
-    report.closeTime = outcome.endedAt;
-    if (outcome.outcome !== 'completed') {
-      report.failure = outcome.message;
-      report.resume = outcome.command;
-    }
-  } else if (crashed) {
-    report.state = 'stopped';
-    report.resume = lease.record.owner;
-    report.failure = `the tessera process that ran it (pid ${lease.record.pid} on ${lease.record.host}, started ${lease.record.startedAt}) stopped without finishing (${'reason' in lease.verdict ? lease.verdict.reason : 'gone'})`;
-  } else if (manifest) {
-    report.state = 'completed';
-  } else if (options === undefined && workflow === undefined) {
-    report.state = 'not-started';
-  }
-
+  settleState(report, lease, records);
   if (manifest && (report.state === 'completed' || report.state === 'unfinished')) {
     report.state = 'completed';
     report.closeTime ??= manifest.createdAt;
     report.result = summaryOfFinishedRun(manifest, layout);
-    const c = manifest.counts;
-    const images =
-      (splitsOf(manifest.config).includes('train') ? c.trainingImages : 0) +
-      (splitsOf(manifest.config).includes('val') ? c.validationImages : 0);
-    report.progress = {
-      stage: 'done',
-      shardsDone: c.shards,
-      shardsTotal: c.shards,
-      imagesTotal: images,
-      imagesDone: images,
-      imagesSeen: images,
-      rows: c.rows + c.validationRows,
-      errors: c.errors,
-      imagesPerSecond: null,
-      etaSeconds: null,
-      running: [],
-    };
+    report.progress = finishedProgress(manifest);
   } else if (report.state !== 'not-started') {
     report.progress = await progressFromFiles(layout, splitsOf(options?.config));
   }
