@@ -19,6 +19,7 @@ import { TESSERA_BIN } from '../support/processes.ts';
 import { configKeys, kebabCase } from '../../cli/run-options.ts';
 import { workerFlags } from '../../cli/worker-options.ts';
 import { runTargetFlags } from '../../cli/temporal-target.ts';
+import { USAGE } from '../../cli/usage.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -80,7 +81,7 @@ test('the report, as the demo writes it, says the same of the held-out validatio
   assert.match(page, /validation images held out by the split, not extracted: add --splits train,val/);
 });
 
-test('docs/cli.md names every run option, worker flag and connection flag the CLI parses', () => {
+test('docs/cli.md has a section for every command and names every run option, worker flag and connection flag', () => {
   const cliDoc = fs.readFileSync(path.join(PROJECT_ROOT, 'docs', 'cli.md'), 'utf8');
   const flags = [
     ...configKeys.map(kebabCase),
@@ -95,6 +96,9 @@ test('docs/cli.md names every run option, worker flag and connection flag the CL
   ];
   const missing = flags.filter((flag) => !new RegExp(`--${flag}(?![\\w-])`).test(cliDoc));
   assert.deepEqual(missing, [], 'flags docs/cli.md does not name');
+  const commands = [...new Set([...USAGE.matchAll(/^ {2}tessera ([a-z-]+)/gm)].map((match) => match[1]!))];
+  const undocumented = commands.filter((command) => !cliDoc.includes(`\n## tessera ${command}\n`));
+  assert.deepEqual(undocumented, [], 'commands of the usage text without a section in docs/cli.md');
 });
 
 test('the README names its examples: SQL for DuckDB and Python for pyarrow/numpy and pandas', () => {
