@@ -17,7 +17,7 @@ import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { ManifestSchema, type ManifestShard } from '../../lib/run-folder/records.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
 import { requireSetup, tempDir } from '../support/environment.ts';
-import { startTessera, waitForFile, type TesseraProcess } from '../support/processes.ts';
+import { startTessera, waitForFile, waitUntil, type TesseraProcess } from '../support/processes.ts';
 import { assertSameVectors } from '../support/vectors.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 
@@ -224,8 +224,10 @@ test('the dev server SIGKILLed mid-run and restarted on its state file: the work
   });
   await ownConnection.close();
   const reports = path.join(out, '.tessera', 'shards', 'train');
-  while (!fs.existsSync(reports) || fs.readdirSync(reports).length < 2)
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  await waitUntil(() => fs.existsSync(reports) && fs.readdirSync(reports).length >= 2, 'two shards done', {
+    watched: steady,
+    timeoutMs: 120_000,
+  });
   own.process.kill('SIGKILL');
   await new Promise((resolve) => own.process.once('exit', resolve));
   const doneAtKill = fs.readdirSync(reports).length;
