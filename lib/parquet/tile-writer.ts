@@ -185,7 +185,8 @@ export class TileParquetWriter {
           copied.uncompressedSize !== this.rowsPerPage * this.width
         ) {
           throw new Error(
-            `a copied vector page (${copied.codec}, ${copied.rows} rows, ${copied.uncompressedSize} bytes) does not fit this file (${this.vectorCodec}, ${this.rowsPerPage} rows of ${this.width} bytes)`,
+            `a copied vector page (${copied.codec}, ${copied.rows} rows, ${copied.uncompressedSize} bytes) ` +
+              `does not fit this file (${this.vectorCodec}, ${this.rowsPerPage} rows of ${this.width} bytes)`,
           );
         }
         b.pages.set(b.i.length, copied);

@@ -100,7 +100,9 @@ function countsSection(data: ReportData): string {
   ];
   const groups = data.errors.groups.map(
     (g) =>
-      `<tr data-error-group><td class="num" data-error-count>${int(g.count)}</td><td>${e(g.stage)}</td><td>${e(g.reason)}</td><td>${e(g.splits.join(', '))}</td><td>${g.examples.map((x) => `<code>${e(x)}</code>`).join(' ')}${g.count > g.examples.length ? ' …' : ''}</td></tr>`,
+      `<tr data-error-group><td class="num" data-error-count>${int(g.count)}</td><td>${e(g.stage)}</td>` +
+      `<td>${e(g.reason)}</td><td>${e(g.splits.join(', '))}</td>` +
+      `<td>${g.examples.map((x) => `<code>${e(x)}</code>`).join(' ')}${g.count > g.examples.length ? ' …' : ''}</td></tr>`,
   );
   const errors =
     data.errors.total === 0
@@ -116,7 +118,14 @@ function timelineSection(data: ReportData): string {
   const rows = t.shards.map((s) => {
     const last = s.attempts.at(-1);
     const end = last && last.seconds !== null ? last.start + last.seconds : null;
-    return `<tr data-shard="${s.split}-${s.shard}"><td>${s.split}</td><td class="num">${s.shard}</td><td class="num">${int(s.images)}</td><td class="num">${last ? last.start.toFixed(2) : '–'}</td><td class="num">${end !== null ? end.toFixed(2) : '–'}</td><td class="num">${last?.seconds != null ? last.seconds.toFixed(2) : '–'}</td><td class="num" data-rate>${s.imagesPerSecond !== null ? s.imagesPerSecond.toFixed(1) : '–'}</td><td>${s.attempts.map((a) => e(a.outcome)).join(', ')}</td></tr>`;
+    return (
+      `<tr data-shard="${s.split}-${s.shard}"><td>${s.split}</td><td class="num">${s.shard}</td>` +
+      `<td class="num">${int(s.images)}</td><td class="num">${last ? last.start.toFixed(2) : '–'}</td>` +
+      `<td class="num">${end !== null ? end.toFixed(2) : '–'}</td>` +
+      `<td class="num">${last?.seconds != null ? last.seconds.toFixed(2) : '–'}</td>` +
+      `<td class="num" data-rate>${s.imagesPerSecond !== null ? s.imagesPerSecond.toFixed(1) : '–'}</td>` +
+      `<td>${s.attempts.map((a) => e(a.outcome)).join(', ')}</td></tr>`
+    );
   });
   const legend = OUTCOME_LEGEND.map(
     ([outcome, colour]) =>
@@ -126,10 +135,18 @@ function timelineSection(data: ReportData): string {
     t.imagesPerSecond !== null
       ? `${t.imagesPerSecond.toFixed(1)} images/s over the ${t.span.toFixed(1)} s from the first shard's start to the last one's end`
       : 'no shard was extracted in this run (all reused)';
+  const stages =
+    `split ${totals.split.toFixed(2)} s, plan ${totals.plan.toFixed(2)} s, ` +
+    `extract ${totals.extract.toFixed(2)} s (first shard handed out to last one done), ` +
+    `compact ${totals.compact.toFixed(2)} s, whole run ${totals.total.toFixed(2)} s`;
+  const caption = `Each bar is one attempt at a shard (from the attempt logs gathered in manifest.json), started at ${e(t.origin ?? '?')}.`;
+  const head =
+    '<th>split</th><th class="num">shard</th><th class="num">images</th><th class="num">start s</th>' +
+    '<th class="num">end s</th><th class="num">seconds</th><th class="num">images/s</th><th>attempts</th>';
   return `<section id="timeline"><h2>Shards over time</h2>
-<p>Extraction: <strong data-overall-rate>${overall}</strong>. Workflow stages: split ${totals.split.toFixed(2)} s, plan ${totals.plan.toFixed(2)} s, extract ${totals.extract.toFixed(2)} s (first shard handed out to last one done), compact ${totals.compact.toFixed(2)} s, whole run ${totals.total.toFixed(2)} s.</p>
-<figure>${timelineSvg(t)}<figcaption>Each bar is one attempt at a shard (from the attempt logs gathered in manifest.json), started at ${e(t.origin ?? '?')}. <ul class="legend">${legend}</ul></figcaption></figure>
-<div class="scroll"><table><thead><tr><th>split</th><th class="num">shard</th><th class="num">images</th><th class="num">start s</th><th class="num">end s</th><th class="num">seconds</th><th class="num">images/s</th><th>attempts</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>
+<p>Extraction: <strong data-overall-rate>${overall}</strong>. Workflow stages: ${stages}.</p>
+<figure>${timelineSvg(t)}<figcaption>${caption} <ul class="legend">${legend}</ul></figcaption></figure>
+<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>
 <p class="muted">Start and end are seconds since the first shard started (last attempt); images/s is the shard's images ÷ the time of the attempt that extracted it.</p></section>`;
 }
 
@@ -138,17 +155,27 @@ function classesSection(data: ReportData): string {
   const most = Math.max(1, ...data.classes.map((c) => c.training));
   const rows = data.classes.map(
     (c) =>
-      `<tr data-class="${c.target}"><td>${e(c.label)}</td><td class="num">${c.target}</td><td class="num" data-class-images>${int(c.training)}</td><td><span class="bar" style="width:${Math.round((c.training / most) * 160)}px"></span></td>${hasValidation ? `<td class="num">${int(c.validation ?? 0)}</td>` : ''}</tr>`,
+      `<tr data-class="${c.target}"><td>${e(c.label)}</td><td class="num">${c.target}</td>` +
+      `<td class="num" data-class-images>${int(c.training)}</td>` +
+      `<td><span class="bar" style="width:${Math.round((c.training / most) * 160)}px"></span></td>` +
+      `${hasValidation ? `<td class="num">${int(c.validation ?? 0)}</td>` : ''}</tr>`,
   );
+  const head =
+    '<th>class</th><th class="num">target</th><th class="num">training images</th><th></th>' +
+    (hasValidation ? '<th class="num">validation images</th>' : '');
   return `<section id="classes"><h2>Images per class</h2><p>${int(data.classes.length)} classes; extracted images counted in the vectors files (rows ÷ tiles per image).</p>
-<div class="scroll"><table><thead><tr><th>class</th><th class="num">target</th><th class="num">training images</th><th></th>${hasValidation ? '<th class="num">validation images</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
+<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
 }
 
 function vectorsSection(data: ReportData, v: VectorSummary | null): string {
   if (!v) return '<section id="vectors"><h2>Vectors</h2><p>This run extracted no training vectors.</p></section>';
   const how = v.complete
     ? `every image of <code>${e(v.file)}</code> (<span data-sampled>${int(v.sampled)}</span> images; ${megabytes(v.bytesRead)} read)`
-    : `<span data-sampled>${int(v.sampled)}</span> images of the ${int(v.totalImages)} in <code>${e(v.file)}</code>: the first images of ${int(v.rowGroupsRead)} of its ${int(v.rowGroups)} row groups, spread evenly over the file, at most ${int(Math.floor(v.maxImages / Math.max(v.rowGroupsRead, 1)))} each (${int(v.pagesRead)} vector pages${v.wholeGroups > 0 ? `, ${v.wholeGroups} groups read whole` : ''}): ${megabytes(v.bytesRead)} read of the file's ${megabytes(v.fileBytes)}`;
+    : `<span data-sampled>${int(v.sampled)}</span> images of the ${int(v.totalImages)} in <code>${e(v.file)}</code>: ` +
+      `the first images of ${int(v.rowGroupsRead)} of its ${int(v.rowGroups)} row groups, spread evenly over the file, ` +
+      `at most ${int(Math.floor(v.maxImages / Math.max(v.rowGroupsRead, 1)))} each ` +
+      `(${int(v.pagesRead)} vector pages${v.wholeGroups > 0 ? `, ${v.wholeGroups} groups read whole` : ''}): ` +
+      `${megabytes(v.bytesRead)} read of the file's ${megabytes(v.fileBytes)}`;
   const classes = data.classes.map((c) => c.target);
   const colours = classColours(classes);
   const labels = new Map(data.classes.map((c) => [c.target, c.label]));
@@ -158,14 +185,21 @@ function vectorsSection(data: ReportData, v: VectorSummary | null): string {
     .sort((a, b) => a - b)
     .map(
       (target) =>
-        `<li data-target="${target}"><span class="swatch" style="background:${colours.get(target) ?? '#888'}"></span>${e(labels.get(target) ?? String(target))} <span class="muted">(${inSample.get(target)})</span></li>`,
+        `<li data-target="${target}"><span class="swatch" style="background:${colours.get(target) ?? '#888'}"></span>` +
+        `${e(labels.get(target) ?? String(target))} <span class="muted">(${inSample.get(target)})</span></li>`,
     );
   const scatter = v.pca
-    ? `<figure>${scatterSvg(v.pca.points, colours, labels, [`PC1 (${percent(v.pca.explained[0])} of variance)`, `PC2 (${percent(v.pca.explained[1])})`])}<figcaption>Each point is one image's mean-pooled vector (the mean of its ${v.tilesPerImage} tile vectors, ${v.channels} channels), projected on the sample's first two principal components; colour is the class.</figcaption><ul class="legend" data-legend>${legend.join('')}</ul></figure>`
+    ? `<figure>${scatterSvg(v.pca.points, colours, labels, [`PC1 (${percent(v.pca.explained[0])} of variance)`, `PC2 (${percent(v.pca.explained[1])})`])}` +
+      `<figcaption>Each point is one image's mean-pooled vector (the mean of its ${v.tilesPerImage} tile vectors, ` +
+      `${v.channels} channels), projected on the sample's first two principal components; colour is the class.</figcaption>` +
+      `<ul class="legend" data-legend>${legend.join('')}</ul></figure>`
     : '<p>Too few images for a projection.</p>';
   const nn = v.nearestNeighbour;
   const accuracy = nn
-    ? `<p>Leave-one-out nearest-neighbour accuracy, cosine similarity: <span class="figure" data-accuracy="${nn.accuracy.toFixed(6)}">${percent(nn.accuracy)}</span> of ${int(nn.images)} sampled images (${int(nn.classes)} classes) have a nearest other image of their own class; a neighbour drawn at random would be of the same class ${percent(nn.chance)} of the time.</p>`
+    ? '<p>Leave-one-out nearest-neighbour accuracy, cosine similarity: ' +
+      `<span class="figure" data-accuracy="${nn.accuracy.toFixed(6)}">${percent(nn.accuracy)}</span> ` +
+      `of ${int(nn.images)} sampled images (${int(nn.classes)} classes) have a nearest other image of their own class; ` +
+      `a neighbour drawn at random would be of the same class ${percent(nn.chance)} of the time.</p>`
     : '';
   return `<section id="vectors"><h2>Vectors</h2><p>Sample: ${how}. Computed in ${v.seconds.toFixed(1)} s.</p>${scatter}${accuracy}</section>`;
 }

@@ -52,8 +52,10 @@ export async function readReportInputs(out: string): Promise<ReportInputs> {
     const started = (await kind(layout.marker)) === 'file' || (await kind(layout.runOptions)) === 'file';
     throw new NotAFinishedRunError(
       started
-        ? `${layout.out} holds a tessera run that has not finished: manifest.json is missing (a run writes it last; \`tessera status --out ${layout.out}\` says where it stands, the same \`tessera run\` command resumes it)`
-        : `${layout.out} is not a tessera output folder: it has no manifest.json (nor .tessera/folder.json); give the --out folder of a finished \`tessera run\``,
+        ? `${layout.out} holds a tessera run that has not finished: manifest.json is missing (a run writes it last; ` +
+            `\`tessera status --out ${layout.out}\` says where it stands, the same \`tessera run\` command resumes it)`
+        : `${layout.out} is not a tessera output folder: it has no manifest.json (nor .tessera/folder.json); ` +
+            'give the --out folder of a finished `tessera run`',
     );
   }
   const named = (name: string | undefined) => (name === undefined ? null : path.join(layout.out, name));

@@ -92,7 +92,9 @@ export function scatterSvg(
   ];
   const circles = points.map(
     (p) =>
-      `<circle class="point" cx="${sx(p.x)}" cy="${sy(p.y)}" r="3.5" fill="${colours.get(p.target) ?? '#888'}" data-target="${p.target}"><title>${escapeHtml(`${p.file}: class ${labels.get(p.target) ?? p.target}`)}</title></circle>`,
+      `<circle class="point" cx="${sx(p.x)}" cy="${sy(p.y)}" r="3.5" ` +
+      `fill="${colours.get(p.target) ?? '#888'}" data-target="${p.target}">` +
+      `<title>${escapeHtml(`${p.file}: class ${labels.get(p.target) ?? p.target}`)}</title></circle>`,
   );
   return [
     `<svg class="scatter" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="PCA of mean-pooled image vectors">`,
@@ -139,8 +141,15 @@ export function timelineSvg(timeline: Timeline): string {
         attempt.outcome === 'extracted' && attempt.seconds
           ? `, ${(shard.images / attempt.seconds).toFixed(1)} images/s`
           : '';
-      const title = `${shard.split} shard ${shard.shard}, attempt ${attempt.attempt} on ${attempt.worker}: ${attempt.outcome}, ${shard.images} images${attempt.seconds !== null ? ` in ${attempt.seconds.toFixed(2)} s` : ''}${rate}`;
-      return `<rect class="attempt" x="${sx(attempt.start)}" y="${y + 1}" width="${round(barWidth)}" height="${Math.max(1, rowHeight - 2)}" fill="${OUTCOME_COLOURS[attempt.outcome] ?? '#888'}" data-outcome="${attempt.outcome}"><title>${escapeHtml(title)}</title></rect>`;
+      const took = attempt.seconds !== null ? ` in ${attempt.seconds.toFixed(2)} s` : '';
+      const title =
+        `${shard.split} shard ${shard.shard}, attempt ${attempt.attempt} on ${attempt.worker}: ` +
+        `${attempt.outcome}, ${shard.images} images${took}${rate}`;
+      return (
+        `<rect class="attempt" x="${sx(attempt.start)}" y="${y + 1}" width="${round(barWidth)}" ` +
+        `height="${Math.max(1, rowHeight - 2)}" fill="${OUTCOME_COLOURS[attempt.outcome] ?? '#888'}" ` +
+        `data-outcome="${attempt.outcome}"><title>${escapeHtml(title)}</title></rect>`
+      );
     });
     return [...label, ...bars];
   });
