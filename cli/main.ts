@@ -31,16 +31,16 @@ import { hasOutputTemplate } from '../lib/run/output-template.ts';
 function printSummary(summary: RunSummary, seconds: number, finishedAt?: string): void {
   const extract = summary.timings.extract ?? 0;
   const c = summary.counts;
+  const reused = c.reusedImages + c.validationReusedImages;
+  const extracted = c.extractedImages + c.validationExtractedImages;
   const heldOut = heldOutValidationNote(c.validationImages, summary.validationVectors !== null);
   const lines = [
     finishedAt === undefined
       ? `tessera: done in ${seconds.toFixed(1)} s`
       : `tessera: already complete, nothing to run: the options, model, input CSV, images and outputs are those of the run that finished ${finishedAt} (${summary.manifest})`,
     `  images     ${c.extractedImages} extracted of ${c.trainingImages} (validation: ${c.validationImages}${heldOut ? ` ${heldOut}` : ''})`,
-    ...(c.reusedImages + c.validationReusedImages > 0
-      ? [
-          `  reused     ${c.reusedImages + c.validationReusedImages} images' vectors copied from earlier outputs; ${c.extractedImages + c.validationExtractedImages - c.reusedImages - c.validationReusedImages} through the model`,
-        ]
+    ...(reused > 0
+      ? [`  reused     ${reused} images' vectors copied from earlier outputs; ${extracted - reused} through the model`]
       : []),
     `  rows       ${c.rows} (${c.tilesPerImage} tiles × ${c.channels} channels per image)`,
     ...(summary.validationVectors
