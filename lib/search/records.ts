@@ -17,15 +17,17 @@ export type Precision = (typeof PRECISIONS)[number];
 
 /**
  * How the index is built. Connectivity is HNSW's M (neighbours per node), the expansions its
- * ef_construction and ef_search; the defaults are usearch's own, recorded rather than left implicit.
+ * ef_construction and ef_search. The defaults were measured on flowers17-256 (76,160 tiles of 320,
+ * docs/search.md): expansion 32 when adding with 128 when searching keeps recall@10 against exact
+ * search above 0.95 and builds about four times faster than usearch's own 128 / 64.
  */
 export const IndexSettingsSchema = z
   .object({
     metric: z.enum(METRICS).default('cos'),
     precision: z.enum(PRECISIONS).default('f16'),
     connectivity: z.number().int().min(2).max(256).default(16),
-    expansionAdd: z.number().int().min(1).max(4096).default(128),
-    expansionSearch: z.number().int().min(1).max(4096).default(64),
+    expansionAdd: z.number().int().min(1).max(4096).default(32),
+    expansionSearch: z.number().int().min(1).max(4096).default(128),
   })
   .refine((s) => s.precision !== 'i8' || s.metric === 'cos', {
     message: 'i8 precision is only exact enough with the cos metric (usearch scales i8 for unit vectors)',

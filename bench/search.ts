@@ -1,0 +1,146 @@
+/**
+ * The search benchmark (issue "Compare by distance"), on the 1,360 real photos of flowers17-256:
+ *
+ *   npm run bench:search -- [--repeat 3] [--threads N] [--photos DIR]
+ *
+ * One real run (`tessera run --splits train,val --val-samples 10`: 1,190 training images, 170
+ * occluded validation queries), made once and kept in bench/.data/search. Then, each repetition:
+ * the index built from nothing (default settings), `evaluate` (MAP@5, top-1 of the vote rule,
+ * recall@10 against exact search on 5 query images), the index's time per query image (its 64 tile
+ * queries and the votes) over every validation image, and the model's time per query image (decode
+ * and inference, after the session is loaded) over 20 of them. Beside them, the plain baseline
+ * from the same files: one mean-pooled vector per image, exact cosine, classes in the order of
+ * the nearest images (1-NN for top-1). Prints medians; raw figures go to bench/results/.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../lib/core/project-paths.ts';
+import { buildIndex } from '../lib/search/build-index.ts';
+import { evaluateOutput, queryImages, type QueryImage } from '../lib/search/evaluate.ts';
+import { Searcher } from '../lib/search/searcher.ts';
+import { averagePrecisionAt5 } from '../lib/search/votes.ts';
+import { median, runMeasured } from './measure.ts';
+
+const { values } = parseArgs({
+  options: {
+    repeat: { type: 'string', default: '3' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    photos: { type: 'string', default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'flowers17-256') },
+  },
+});
+const repeat = Number(values.repeat);
+const threads = Number(values.threads);
+const out = path.join(PROJECT_ROOT, 'bench', '.data', 'search');
+const TILES = 64;
+
+async function ensureOutput(): Promise<void> {
+  if (fs.existsSync(path.join(out, 'manifest.json'))) return;
+  process.stderr.write(`bench:search: extracting ${values.photos} into ${out} (once)\n`);
+  const args = ['run', '--data', values.photos, '--out', out, '--splits', 'train,val', '--val-samples', '10'];
+  await runMeasured(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'tessera.js'), ...args, '--quiet']);
+}
+
+async function allImages(file: string): Promise<QueryImage[]> {
+  const images: QueryImage[] = [];
+  for await (const image of queryImages(file, TILES)) images.push(image);
+  return images;
+}
+
+function meanUnit(vectors: Float32Array, dimensions: number): Float32Array {
+  const mean = new Float32Array(dimensions);
+  for (let at = 0; at < vectors.length; at += dimensions)
+    for (let c = 0; c < dimensions; c++) mean[c] = mean[c]! + vectors[at + c]!;
+  const norm = Math.hypot(...mean) || 1;
+  return mean.map((v) => v / norm);
+}
+
+/** The baseline: mean-pooled image vectors, exact cosine, classes ranked by their nearest image. */
+function baseline(training: QueryImage[], queries: QueryImage[], dimensions: number) {
+  const pooled = training.map((image) => ({ target: image.target, vector: meanUnit(image.vectors, dimensions) }));
+  let ap = 0;
+  let top1 = 0;
+  for (const query of queries) {
+    const q = meanUnit(query.vectors, dimensions);
+    const ranked = pooled
+      .map(({ target, vector }) => ({ target, similarity: vector.reduce((sum, v, c) => sum + v * q[c]!, 0) }))
+      .sort((a, b) => b.similarity - a.similarity);
+    const classes = [...new Set(ranked.map((r) => r.target))];
+    ap += averagePrecisionAt5(classes, query.target);
+    if (classes[0] === query.target) top1++;
+  }
+  return { map5: ap / queries.length, top1: top1 / queries.length };
+}
+
+async function repetition(queries: QueryImage[]) {
+  fs.rmSync(path.join(out, 'index'), { recursive: true, force: true });
+  const started = performance.now();
+  const { record } = await buildIndex(out, {}, { threads });
+  const buildSeconds = (performance.now() - started) / 1000;
+  const evaluation = await evaluateOutput(out, { threads });
+  const searcher = await Searcher.open(out);
+  try {
+    const indexMs = queries.map((query) => searcher.rank(query.vectors, 5).searchMs);
+    const photos = fs.readFileSync(path.join(out, 'validation.csv'), 'utf8').trim().split('\n').slice(1, 21);
+    const modelMs: number[] = [];
+    for (const row of photos) {
+      const file = path.join(values.photos, 'images', row.split(',')[1]!);
+      modelMs.push((await searcher.search(fs.readFileSync(file), file)).timings.embedMs);
+    }
+    const vectorBytes = record.entries * record.dimensions * 2;
+    return {
+      tilesPerSecond: record.entries / buildSeconds,
+      buildSeconds,
+      map5: evaluation.map5,
+      top1: evaluation.top1,
+      recall10: evaluation.recall.value,
+      indexMsPerImage: median(indexMs),
+      modelMsPerImage: median(modelMs),
+      indexBytes: record.indexBytes,
+      vectorBytes,
+      graphBytes: record.indexBytes - vectorBytes,
+      parquetBytes: record.vectors.bytes,
+      entries: record.entries,
+    };
+  } finally {
+    await searcher.close();
+  }
+}
+
+async function main(): Promise<void> {
+  await ensureOutput();
+  const training = await allImages(path.join(out, 'vectors.parquet'));
+  const queries = await allImages(path.join(out, 'validation-vectors.parquet'));
+  const plain = baseline(training, queries, training[0]!.vectors.length / TILES);
+  const runs: Awaited<ReturnType<typeof repetition>>[] = [];
+  for (let r = 0; r < repeat; r++) {
+    runs.push(await repetition(queries));
+    process.stderr.write(`bench:search: repetition ${r + 1}/${repeat} ${JSON.stringify(runs.at(-1))}\n`);
+  }
+  const m = (key: keyof (typeof runs)[number]) => median(runs.map((run) => run[key]));
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  const lines = [
+    `flowers17-256: ${training.length} training images (${m('entries')} tiles), ${queries.length} occluded validation queries; ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; medians of ${repeat}`,
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| MAP@5, vote rule (k = 10) | ${m('map5').toFixed(4)} |`,
+    `| MAP@5, baseline (mean-pooled, exact cosine) | ${plain.map5.toFixed(4)} |`,
+    `| top-1, vote rule / baseline 1-NN | ${m('top1').toFixed(4)} / ${plain.top1.toFixed(4)} |`,
+    `| ANN recall@10 against exact search (320 query tiles) | ${m('recall10').toFixed(4)} |`,
+    `| index build | ${m('tilesPerSecond').toFixed(0)} tiles/s (${m('buildSeconds').toFixed(1)} s) |`,
+    `| index per query image (64 tile queries + votes) | ${m('indexMsPerImage').toFixed(1)} ms |`,
+    `| model per query image (decode + inference, loaded) | ${m('modelMsPerImage').toFixed(1)} ms |`,
+    `| index size | ${mb(m('indexBytes'))} = vectors ${mb(m('vectorBytes'))} (f16) + graph and keys ${mb(m('graphBytes'))}; vectors.parquet ${mb(m('parquetBytes'))} |`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  const results = path.join(PROJECT_ROOT, 'bench', 'results');
+  fs.mkdirSync(results, { recursive: true });
+  fs.writeFileSync(
+    path.join(results, `search-${new Date().toISOString().replaceAll(':', '-')}.json`),
+    JSON.stringify({ baseline: plain, runs, threads, load: os.loadavg() }, null, 2) + '\n',
+  );
+}
+
+await main();
