@@ -273,18 +273,17 @@ test('the Prometheus endpoint serves the SDK metrics', async () => {
 });
 
 async function waitForTextInAnyFrame(page: Page, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const shown = async () => {
     for (const frame of page.frames()) {
       const text = await frame
         .locator('body')
         .innerText({ timeout: 1_000 })
         .catch(() => '');
-      if (pattern.test(text.replace(/[\u2044\u2215]/g, '/'))) return; // Markdown typesets a/b with fraction slashes
+      if (pattern.test(text.replace(/[\u2044\u2215]/g, '/'))) return true; // Markdown typesets a/b with fraction slashes
     }
-    if (Date.now() > deadline) throw new Error(`the page shows no ${pattern}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+    return false;
+  };
+  await waitUntil(shown, `the page showing ${pattern}`, { timeoutMs });
 }
 
 test('the Temporal UI shows the run, its summary and its shard ranges', async () => {
