@@ -4,9 +4,9 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { DamagedShardsError, InputError } from '../core/errors.ts';
 import { extractionKey } from '../extract/lineage.ts';
-import { publishFile, uniqueTempPath } from '../run-folder/atomic-files.ts';
+import { publishFile, removeTempFilesIn, uniqueTempPath } from '../run-folder/atomic-files.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
-import { removeLeftoverTempFiles as removeLeftoverOutputTempFiles } from '../run-folder/output-folder.ts';
+import { removeTopLevelTempFiles } from '../run-folder/output-folder.ts';
 import { CompactionRecordSchema, type ShardReportRecord } from '../run-folder/records.ts';
 import { writeRecord } from '../run-folder/records-io.ts';
 import { readRunOptions } from '../run-folder/run-options-record.ts';
@@ -83,16 +83,6 @@ async function assertShardsIntact(
     }
   }
   if (damaged.length > 0) throw new DamagedShardsError(split, damaged, problems);
-}
-
-/**
- * Temporary files of attempts that crashed before their rename (`<prefix>*.tmp` in `dir`): shard
- * attempts once every shard is final, compaction attempts once vectors.parquet is.
- */
-export async function removeLeftoverTempFiles(dir: string, prefix = ''): Promise<void> {
-  for (const name of await fs.readdir(dir)) {
-    if (name.startsWith(prefix) && name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
-  }
 }
 
 const noVectors = (csv: string, reports: ShardReportRecord[]) =>
@@ -197,12 +187,14 @@ export async function publishMerged(
     rows: shape.expectedRows,
     shards: reports.map((r) => r.parquetSha256),
   });
-  await removeLeftoverTempFiles(files.shards);
+  // Temporary files of attempts that crashed before their rename: shard attempts' now that every
+  // shard is final, compaction attempts' now that vectors.parquet is.
+  await removeTempFilesIn(files.shards);
   // A split killed mid-write, even in a run resumed by attaching. (A compaction following the other
   // split's extraction writes under .tessera, not here: no top-level file is in use now.)
-  await removeLeftoverOutputTempFiles(layout);
-  await removeLeftoverTempFiles(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
-  await removeLeftoverTempFiles(scratchOf(layout, split)); // a following compaction's, not published
+  await removeTopLevelTempFiles(layout);
+  await removeTempFilesIn(path.dirname(files.vectors), `${path.basename(files.vectors)}.`);
+  await removeTempFilesIn(scratchOf(layout, split)); // a following compaction's, not published
   const { size } = await fs.stat(files.vectors);
   return {
     split,

@@ -2,19 +2,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { RunConfig, Split } from '../core/run-config.ts';
-import { uniqueTempPath } from '../run-folder/atomic-files.ts';
+import { removeTempFilesIn, uniqueTempPath } from '../run-folder/atomic-files.ts';
 import { runLayout } from '../run-folder/layout.ts';
 import type { ShardReportRecord } from '../run-folder/records.ts';
 import { readShardReport, readShardReports } from '../run-folder/shard-records.ts';
 import { FolderChanges } from '../core/folder-changes.ts';
-import {
-  planCheck,
-  publishMerged,
-  removeLeftoverTempFiles,
-  scratchOf,
-  writeMerged,
-  type CompactSummary,
-} from './compact.ts';
+import { planCheck, publishMerged, scratchOf, writeMerged, type CompactSummary } from './compact.ts';
 
 /** How often compaction that follows extraction looks for the next shard's report. */
 const FOLLOW_POLL_MS = 100;
@@ -68,7 +61,7 @@ export async function followExtraction(
   const layout = runLayout(config);
   const scratch = scratchOf(layout, split);
   await fs.mkdir(scratch, { recursive: true });
-  await removeLeftoverTempFiles(scratch, FOLLOWED_PREFIX); // of a follower that died
+  await removeTempFilesIn(scratch, FOLLOWED_PREFIX); // of a follower that died
   const temp = uniqueTempPath(path.join(scratch, `${FOLLOWED_PREFIX}${path.basename(layout.split(split).vectors)}`));
   // The disk idles while shards are extracted: what is copied goes to it then, not at the end.
   const fitsPlan = await planCheck(config, layout, split);

@@ -27,6 +27,29 @@ export function uniqueTempPath(file: string): string {
   return `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
 }
 
+/** Whether `candidate` is a temporary file of `name` (`name.PID-HEX.tmp`, as uniqueTempPath names it). */
+export function isTempOf(name: string, candidate: string): boolean {
+  return candidate.startsWith(`${name}.`) && /^\.\d+-[0-9a-f]{8}\.tmp$/.test(candidate.slice(name.length));
+}
+
+/**
+ * Removes every temporary file in `dir` whose name starts with `prefix` (`<prefix>*.tmp`): those
+ * of attempts that died before their rename. `dir` must exist.
+ */
+export async function removeTempFilesIn(dir: string, prefix = ''): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
+  }
+}
+
+/** Removes the temporary files of these files of `dir` (see isTempOf), if `dir` exists. */
+export async function removeTempFilesOf(dir: string, names: readonly string[]): Promise<void> {
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (names.some((name) => isTempOf(name, entry))) await fs.rm(path.join(dir, entry), { force: true });
+  }
+}
+
 /** Writes `content` to a unique temporary file, fsyncs it and renames it over `file`. */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   const temp = uniqueTempPath(file);

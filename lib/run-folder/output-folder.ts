@@ -2,6 +2,7 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isInside as inside, realPathAllowingMissing as realPathOf } from './confinement.ts';
+import { removeTempFilesOf } from './atomic-files.ts';
 import { InputError } from '../core/errors.ts';
 import { outputLayout, type OutputLayout, type RunLayout } from './layout.ts';
 import { FolderMarkerSchema } from './records.ts';
@@ -139,11 +140,6 @@ export function makeFolders(dir: string, out: string): void {
 /** Shard files and their attempts' temporary files: `shard-00012.parquet[.PID-HEX.tmp]`. */
 const SHARD_FILE = /^shard-\d{5,}\.parquet(\.\d+-[0-9a-f]{8}\.tmp)?$/;
 
-/** A temporary file tessera left beside `name` (`name.PID-HEX.tmp`, see atomic-files.ts). */
-export function isTempOf(name: string, candidate: string): boolean {
-  return candidate.startsWith(`${name}.`) && /^\.\d+-[0-9a-f]{8}\.tmp$/.test(candidate.slice(name.length));
-}
-
 /** The files tessera writes at the top of an output folder. */
 function topLevelFiles(layout: OutputLayout): string[] {
   return [
@@ -160,12 +156,11 @@ function topLevelFiles(layout: OutputLayout): string[] {
 }
 
 /** Temporary files of attempts killed before their rename, beside the top-level outputs. */
-export async function removeLeftoverTempFiles(layout: OutputLayout): Promise<void> {
-  const names = await fs.readdir(layout.out).catch(() => [] as string[]);
-  const own = topLevelFiles(layout).map((file) => path.basename(file));
-  for (const name of names) {
-    if (own.some((file) => isTempOf(file, name))) await fs.rm(path.join(layout.out, name), { force: true });
-  }
+export async function removeTopLevelTempFiles(layout: OutputLayout): Promise<void> {
+  await removeTempFilesOf(
+    layout.out,
+    topLevelFiles(layout).map((file) => path.basename(file)),
+  );
 }
 
 /**
@@ -235,7 +230,7 @@ export async function removeShardFiles(shards: string): Promise<void> {
  */
 export async function removeOwnOutputs(layout: OutputLayout): Promise<void> {
   for (const file of topLevelFiles(layout)) await fs.rm(file, { force: true });
-  await removeLeftoverTempFiles(layout);
+  await removeTopLevelTempFiles(layout);
   for (const split of ['train', 'val'] as const) await removeShardFiles(layout.split(split).shards);
   for (const record of layout.runRecords) await fs.rm(record, { recursive: true, force: true });
 }

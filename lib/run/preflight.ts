@@ -9,7 +9,7 @@ import {
   assertOutputApartFromInputs,
   claimOutputFolder,
   ensureWritable,
-  removeLeftoverTempFiles,
+  removeTopLevelTempFiles,
 } from '../run-folder/output-folder.ts';
 import { claimRunOptions } from '../run-folder/run-options-record.ts';
 import { runLayout } from '../run-folder/layout.ts';
@@ -65,7 +65,7 @@ export async function preflight(
       ...workflow,
       recordedAt: new Date().toISOString(),
     });
-  await removeLeftoverTempFiles(layout);
+  await removeTopLevelTempFiles(layout);
   hooks.modelRecorded?.(modelSha256);
 
   let session: ort.InferenceSession;
