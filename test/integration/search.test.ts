@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { FLOWERS_DIR, requireSetup, tempDir } from '../support/environment.ts';
+import { startTessera } from '../support/processes.ts';
+import { launchChromium } from '../support/browser.ts';
+import sharp from 'sharp';
+import { Searcher } from '../../lib/search/searcher.ts';
+import { startSearchServer } from '../../lib/search/search-server.ts';
+import { EvaluationSchema, IndexRecordSchema } from '../../lib/search/records.ts';
+
+/**
+ * tessera index, search and evaluate on the real photos of flowers17-mini (17 classes × 20),
+ * through the real default model, with real indexes: what the commands print, what they write,
+ * and that a stale index is refused.
+ */
+
+let dir: string;
+let out: string;
+
+async function tessera(...args: string[]): Promise<{ code: number | null; output: string }> {
+  const process = startTessera(args);
+  const code = await process.exited;
+  return { code, output: process.output() };
+}
+
+async function mustRun(...args: string[]): Promise<string> {
+  const { code, output } = await tessera(...args);
+  assert.equal(code, 0, `tessera ${args.join(' ')} failed:\n${output}`);
+  return output;
+}
+
+/** A dataset of `images` of flowers17-mini's images (their first rows), as its own folder. */
+function copyDataset(folder: string, ids: string[]): string {
+  const rows = fs.readFileSync(path.join(FLOWERS_DIR, 'train.csv'), 'utf8').trim().split('\n').slice(1);
+  const classOf = new Map(rows.map((row) => row.split(',') as [string, string]));
+  fs.mkdirSync(path.join(folder, 'images'), { recursive: true });
+  for (const id of ids) fs.copyFileSync(path.join(FLOWERS_DIR, 'images', id), path.join(folder, 'images', id));
+  fs.writeFileSync(
+    path.join(folder, 'train.csv'),
+    ['image_id,hotel_id', ...ids.map((id) => `${id},${classOf.get(id)}`)].join('\n') + '\n',
+  );
+  return folder;
+}
+
+/** The first training image of each class in an output's training.csv (pandas' index column first). */
+function firstOfEachClass(output: string): string[] {
+  const seen = new Map<string, string>();
+  for (const row of fs.readFileSync(path.join(output, 'training.csv'), 'utf8').trim().split('\n').slice(1)) {
+    const [, id, target] = row.split(',');
+    if (!seen.has(target!)) seen.set(target!, id!);
+  }
+  return [...seen.values()];
+}
+
+before(async () => {
+  requireSetup('model', 'temporal');
+  dir = tempDir('search');
+  out = path.join(dir, 'out');
+  await mustRun('run', '--data', FLOWERS_DIR, '--out', out, '--splits', 'train,val', '--quiet');
+});
+
+test('tessera index builds the index with its record, and keeps a current one', async () => {
+  const first = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean; entries: number };
+  assert.equal(first.built, true);
+  const record = IndexRecordSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'index', 'index.json'), 'utf8')));
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+    outputs: Record<string, { sha256: string; rows: number }>;
+    model: { sha256: string };
+  };
+  assert.equal(record.format, 1);
+  assert.equal(record.vectors.sha256, manifest.outputs['vectors.parquet']!.sha256, 'lineage: the bytes indexed');
+  assert.equal(record.entries, manifest.outputs['vectors.parquet']!.rows, 'one entry per tile');
+  assert.equal(record.modelSha256, manifest.model.sha256);
+  assert.deepEqual(record.grid, [8, 8]);
+  assert.equal(record.images.length * 64, record.entries);
+  assert.equal(fs.statSync(path.join(out, 'index', 'tiles.usearch')).size, record.indexBytes);
+  const second = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean };
+  assert.equal(second.built, false, 'an index of the same bytes and settings is kept');
+});
+
+test('tessera search: a training image finds itself and its class, in text and JSON; a non-image is a clear error', async () => {
+  const [id] = firstOfEachClass(out).slice(3);
+  const image = path.join(FLOWERS_DIR, 'images', id!);
+  const target = Number(
+    fs.readFileSync(path.join(FLOWERS_DIR, 'train.csv'), 'utf8').match(new RegExp(`${id},(\\d+)`))![1],
+  );
+  const text = await mustRun('search', out, image);
+  assert.match(text, new RegExp(`classes {2}1\\. ${target} \\(`));
+  assert.match(text, new RegExp(`1\\. ${id} {2}class ${target} {2}score 1\\.000`));
+  const json = JSON.parse(await mustRun('search', out, image, '--json', '--top', '3')) as {
+    vote: { rule: string; neighbours: number };
+    answers: {
+      classes: { target: number }[];
+      images: { file: string; matches: { distance: number; tile: number[] }[] }[];
+    }[];
+  };
+  assert.equal(json.vote.neighbours, 10);
+  const [answer] = json.answers;
+  assert.equal(answer!.classes.length, 3);
+  assert.equal(answer!.classes[0]!.target, target);
+  assert.equal(answer!.images[0]!.file, id);
+  assert.equal(answer!.images[0]!.matches.length, 64, 'each of its tiles is some query tile’s nearest');
+  assert.ok(answer!.images[0]!.matches[0]!.distance < 1e-3, 'the same preprocessing: its own tile at distance ~0');
+
+  const notImage = path.join(dir, 'notes.jpg');
+  fs.writeFileSync(notImage, 'not an image');
+  const refused = await tessera('search', out, notImage);
+  assert.equal(refused.code, 1);
+  assert.match(refused.output, /tessera search: .*notes\.jpg is not an image tessera can decode/);
+  assert.doesNotMatch(refused.output, /\n\s+at /, 'no stack trace');
+});
+
+test('tessera evaluate scores the occluded validation images; copies of training images score MAP@5 = 1', async () => {
+  const printed = await mustRun('evaluate', out);
+  assert.match(printed, /MAP@5\s+0\.\d{4}|MAP@5\s+1\.0000/);
+  const evaluation = EvaluationSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8')));
+  assert.equal(evaluation.queries.images, 17);
+  assert.ok(evaluation.map5 >= evaluation.top1 && evaluation.map5 <= 1);
+  assert.ok(evaluation.map5 > 0.5, `MAP@5 ${evaluation.map5}: real vectors rank the right class high`);
+  assert.equal(evaluation.recall.tiles, 5 * 64);
+  assert.ok(evaluation.recall.value >= 0.9, `ANN recall@10 against exact search ${evaluation.recall.value}`);
+
+  const copies = copyDataset(path.join(dir, 'copies'), firstOfEachClass(out));
+  const copiesOut = path.join(dir, 'copies-out');
+  await mustRun('run', '--data', copies, '--out', copiesOut, '--val-samples', '0', '--quiet');
+  const exact = JSON.parse(
+    await mustRun('evaluate', out, '--queries', copiesOut, '--json', '--recall-images', '17'),
+  ) as {
+    map5: number;
+    top1: number;
+    queries: { images: number };
+    recall: { value: number };
+  };
+  assert.equal(exact.queries.images, 17);
+  assert.equal(exact.map5, 1);
+  assert.equal(exact.top1, 1);
+  assert.ok(exact.recall.value >= 0.9);
+});
+
+test('an incremental run makes the index stale: it is refused, and tessera index rebuilds it', async () => {
+  const ids = firstOfEachClass(out).slice(0, 4);
+  const data = copyDataset(path.join(dir, 'grow'), ids);
+  const grown = path.join(dir, 'grow-out');
+  await mustRun('run', '--data', data, '--out', grown, '--val-samples', '0', '--quiet');
+  await mustRun('index', grown);
+  const query = path.join(FLOWERS_DIR, 'images', ids[0]!);
+  await mustRun('search', grown, query);
+
+  copyDataset(data, firstOfEachClass(out).slice(0, 6));
+  await mustRun('run', '--data', data, '--out', grown, '--val-samples', '0', '--quiet');
+  const stale = await tessera('search', grown, query);
+  assert.equal(stale.code, 1);
+  assert.match(stale.output, /is stale: it indexes vectors\.parquet sha256 .*rebuild it with `tessera index/);
+  assert.equal((await tessera('evaluate', grown, '--queries', grown)).code, 1, 'evaluate refuses it too');
+
+  const rebuilt = JSON.parse(await mustRun('index', grown, '--json')) as { built: boolean; entries: number };
+  assert.equal(rebuilt.built, true);
+  assert.equal(rebuilt.entries, 6 * 64);
+  await mustRun('search', grown, query);
+});
+
+test('tessera serve: the page in headless Chromium shows the classes and the matching tiles; bad uploads get a 4xx', async () => {
+  await mustRun('index', out);
+  const searcher = await Searcher.open(out);
+  const server = await startSearchServer(searcher, { port: 0, maxBytes: 200_000, maxPixels: 1_000_000 });
+  const browser = await launchChromium();
+  try {
+    const [id] = firstOfEachClass(out).slice(5);
+    const target = Number(
+      fs.readFileSync(path.join(FLOWERS_DIR, 'train.csv'), 'utf8').match(new RegExp(`${id},(\\d+)`))![1],
+    );
+    const page = await browser.newPage();
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(request.url()));
+    await page.goto(server.url);
+    await page.locator('#pick').setInputFiles(path.join(FLOWERS_DIR, 'images', id!));
+    await page.locator('figure.result').first().waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('li.class').first().textContent(), `class ${target} (1.000)`);
+    assert.match(
+      (await page.locator('figure.result figcaption').first().textContent())!,
+      new RegExp(`^${id} · class ${target}`),
+    );
+    assert.equal(
+      await page.locator('figure.result').first().locator('.tile').count(),
+      64,
+      'its matching tiles outlined',
+    );
+    const loaded = await page
+      .locator('figure.result img')
+      .first()
+      .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+    assert.ok(loaded > 0, 'the training image is served');
+    assert.ok(
+      requested.every((url) => url.startsWith(server.url) || url.startsWith('blob:')),
+      `nothing from elsewhere: ${requested.join(' ')}`,
+    );
+
+    const post = (body: Buffer | string, headers: Record<string, string> = {}) =>
+      rawRequest(server.url, 'POST', '/search', body, headers);
+    const notImage = await post('hello, not an image');
+    assert.equal(notImage.status, 415);
+    assert.match(notImage.body, /not an image tessera can decode/);
+    assert.equal((await post(Buffer.alloc(300_000, 1))).status, 413, 'over the byte limit');
+    const empty = await post('');
+    assert.equal(empty.status, 400);
+    assert.match(empty.body, /empty/);
+    const big = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    assert.equal((await post(big)).status, 413, 'over the pixel limit, refused from its header');
+    assert.equal((await rawRequest(server.url, 'GET', '/health', '', { host: 'evil.example:80' })).status, 421);
+    assert.equal((await post('x', { origin: 'http://evil.example' })).status, 403);
+    const health = await rawRequest(server.url, 'GET', '/health', '', {});
+    assert.equal(health.status, 200);
+    assert.equal((JSON.parse(health.body) as { entries: number }).entries, 323 * 64);
+    assert.equal(health.headers['access-control-allow-origin'], undefined, 'no CORS');
+    // The server still answers after all that.
+    assert.equal((await post(fs.readFileSync(path.join(FLOWERS_DIR, 'images', id!)))).status, 200);
+  } finally {
+    await browser.close();
+    await server.close();
+    await searcher.close();
+  }
+});
+
+/** One HTTP request with the given headers (fetch would not let a test set Host). */
+function rawRequest(
+  base: string,
+  method: string,
+  pathname: string,
+  body: Buffer | string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  const url = new URL(pathname, base);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method,
+        headers: { 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode!, body: text, headers: response.headers }));
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
