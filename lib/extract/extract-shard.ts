@@ -26,7 +26,7 @@ import { ImageFiles } from './image-files.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
 import { findReusedImages, type ReusedShardImages } from './reused-images.ts';
 import type { ReuseIndexes } from '../reuse/reuse-index.ts';
-import { ShardFile } from './shard-file.ts';
+import { ShardFileWriter } from './shard-file-writer.ts';
 
 export type ShardReport = ShardReportRecord & {
   /** Set on the returned report (never on disk) when an earlier attempt had already extracted it. */
@@ -213,7 +213,7 @@ async function extractFreshShard(
   const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
   await loadZstd();
   await fs.mkdir(files.shards, { recursive: true });
-  const file = new ShardFile(files.parquet(shard), plan.images, reused, config.batchSize);
+  const file = new ShardFileWriter(files.parquet(shard), plan.images, reused, config.batchSize);
   const decoded: DecodeFindings = { errors: [], lineage: new Map(reused?.lineage) };
   let parquetSha256: string | null;
   try {
@@ -286,7 +286,7 @@ interface ShardRun {
   deps: ExtractDeps;
   /** Undefined when every image of the shard is reused. */
   engine: InferenceEngine | undefined;
-  file: ShardFile;
+  file: ShardFileWriter;
   decoded: DecodeFindings;
 }
 

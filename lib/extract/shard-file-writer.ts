@@ -21,7 +21,7 @@ export interface BatchFeatures {
  * first rows), the rows of reused images between the extracted ones in ordinal order, and the
  * file is published under its final name once complete. A shard with no rows has no file.
  */
-export class ShardFile {
+export class ShardFileWriter {
   private readonly tempPath: string;
   private writer: TileParquetWriter | undefined;
   /** Reused images, in ordinal order; the first `reusedWritten` of them are in the file. */
