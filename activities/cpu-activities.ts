@@ -13,7 +13,11 @@ import { planShards as planShardFiles, type PlanSummary } from '../lib/plan/plan
 import { preflight as runPreflight, type PreflightSummary } from '../lib/run/preflight.ts';
 import { prepareSplit as prepareSplitFiles, type SplitSummary } from '../lib/split/prepare-split.ts';
 import { writeRunErrors } from '../lib/compact/errors-csv.ts';
-import { checkRunConfigPaths, type WorkerRoots } from '../lib/run-folder/confinement.ts';
+import {
+  checkRunConfigPaths,
+  describeInputProblems as describeProblems,
+  type WorkerRoots,
+} from '../lib/run-folder/confinement.ts';
 import {
   planReuse as planReuseSources,
   removeOldRuns as removeOldRunFolders,
@@ -36,6 +40,19 @@ export interface CpuActivityOptions {
 
 /** Activities of the CPU task queue: thin adapters over lib/, each confined to the worker's roots. */
 export function createCpuActivities(roots: WorkerRoots, options: CpuActivityOptions = {}) {
+  return {
+    /**
+     * Every problem of a workflow input that did not parse, paths against this worker's roots
+     * included (the one activity that takes no valid config: it only reads what the roots resolve).
+     */
+    describeInputProblems(input: unknown): Promise<string> {
+      return describeProblems(input, roots);
+    },
+    ...confinedCpuActivities(roots, options),
+  };
+}
+
+function confinedCpuActivities(roots: WorkerRoots, options: CpuActivityOptions) {
   return confineActivities(roots, {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {

@@ -49,3 +49,10 @@ export function activitiesFor(config: RunConfig) {
     }),
   };
 }
+
+/** For an input that did not parse: no config, so fixed options (a short activity, a few tries). */
+export const inputCheck = proxyActivities<Pick<CpuActivities, 'describeInputProblems'>>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});

@@ -18,7 +18,7 @@ import { FAILURE_TYPES, type DamagedShardsDetails } from '../lib/core/errors.ts'
 import { hasOutputTemplate, resolveOutputTemplate } from '../lib/run/output-template.ts';
 import type { RunCounts, RunSummary } from '../lib/core/run-summary.ts';
 import type { CompactSummary } from '../lib/compact/compact.ts';
-import { activitiesFor } from './activity-options.ts';
+import { activitiesFor, inputCheck } from './activity-options.ts';
 import { extractShardRange, shardRanges, type ShardRange } from './extract-shard-range.ts';
 import { attachUpdate, type AttachResult } from './attach.ts';
 import { CompactionFollowers } from './compaction-followers.ts';
@@ -41,6 +41,18 @@ function resolveOutput(config: RunConfig): RunConfig {
   return { ...config, out: resolveOutputTemplate(config.out, slot) };
 }
 
+/**
+ * The schema's message with a cpu worker's word on the paths (outside its roots, missing), so that
+ * a user fixes every field at once; the schema's alone when no worker answers.
+ */
+async function describeInvalidInput(input: unknown, schemaMessage: string): Promise<string> {
+  try {
+    return (await inputCheck.describeInputProblems(input)) || schemaMessage;
+  } catch {
+    return schemaMessage;
+  }
+}
+
 function damagedShards(error: unknown): DamagedShardsDetails | undefined {
   if (!(error instanceof ActivityFailure) || !(error.cause instanceof ApplicationFailure)) return undefined;
   if (error.cause.type !== FAILURE_TYPES.damagedShards) return undefined;
@@ -61,7 +73,8 @@ export async function extractVectors(
   // First, before any other command: a run whose memo lacks it was started by other workflow code.
   upsertMemo({ [WORKFLOW_CODE_MEMO]: WORKFLOW_CODE_VERSION });
   const parsed = parseRunConfig(input);
-  if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.message, 'InvalidConfig');
+  if (!parsed.ok)
+    throw ApplicationFailure.nonRetryable(await describeInvalidInput(input, parsed.message), 'InvalidConfig');
   const config = resolveOutput(parsed.config);
   const progress = new RunProgressTracker('preflight', config.out);
   const pipeline = new CancellationScope();

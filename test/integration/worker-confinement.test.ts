@@ -161,6 +161,25 @@ test('data outside the roots is refused naming data, the roots and how to allow 
   assert.match(result.root.message, /--allow-root/);
 });
 
+test('an input with several bad fields names them all at once: a relative path, a path outside the roots, a bad number', async () => {
+  const handle = await temporal.client.workflow.start(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: 'confinement-every-field',
+    args: [{ data: 'rooms', out: path.join(outside, 'x'), batchSize: -3 }],
+  });
+  const error = await handle.result().then(
+    () => assert.fail('the run completed'),
+    (error: unknown) => error,
+  );
+  assert.ok(error instanceof WorkflowFailedError, String(error));
+  const message = String(error.cause?.message);
+  assert.match(message, /^invalid run config: /);
+  assert.match(message, /data: a relative path means nothing to a worker on another machine/);
+  assert.match(message, /batchSize: /);
+  assert.match(message, /out .*\/outside\/x is outside the folders this worker may use/);
+  assert.ok(!fs.existsSync(path.join(outside, 'x')), 'nothing written');
+});
+
 test("out outside the roots, with force, is refused and the other run's files stay byte-identical", async () => {
   const other = path.join(outside, 'other-run');
   const before = snapshot(other);
