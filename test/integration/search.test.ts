@@ -9,6 +9,10 @@ import { launchChromium } from '../support/browser.ts';
 import sharp from 'sharp';
 import { Searcher } from '../../lib/search/searcher.ts';
 import { startSearchServer } from '../../lib/search/search-server.ts';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { RunConfigSchema } from '../../lib/core/run-config.ts';
+import { resolveWorkerRoots } from '../../lib/run-folder/confinement.ts';
+import { createSearchActivities, type IndexSummary } from '../../activities/search-activities.ts';
 import { EvaluationSchema, IndexRecordSchema } from '../../lib/search/records.ts';
 
 /**
@@ -254,3 +258,42 @@ function rawRequest(
     request.end(body);
   });
 }
+
+test('the index activity heartbeats its progress while it builds, and gives the results tessera index gives', async () => {
+  const config = RunConfigSchema.parse({ data: FLOWERS_DIR, out, splits: ['train', 'val'] });
+  const built = JSON.parse(await mustRun('index', out, '--json')) as { vectors: { sha256: string }; entries: number };
+  const queries = firstOfEachClass(out).map((id) => fs.readFileSync(path.join(FLOWERS_DIR, 'images', id)));
+  const answers = async () => {
+    const searcher = await Searcher.open(out);
+    try {
+      const ranked = [];
+      for (const bytes of queries) {
+        const answer = await searcher.search(bytes, 'query');
+        ranked.push([answer.classes[0]!.target, answer.images[0]!.file]);
+      }
+      return ranked;
+    } finally {
+      await searcher.close();
+    }
+  };
+  const byCommand = await answers();
+  fs.rmSync(path.join(out, 'index'), { recursive: true });
+
+  const activities = createSearchActivities(await resolveWorkerRoots([dir, FLOWERS_DIR]));
+  const environment = new MockActivityEnvironment();
+  const beats: { tiles?: number; total?: number }[] = [];
+  environment.on('heartbeat', (details: { tiles?: number; total?: number }) => beats.push(details));
+  const summary = (await environment.run(activities.indexOutput, config, {})) as IndexSummary;
+  assert.equal(summary.built, true);
+  assert.equal(summary.entries, built.entries);
+  assert.equal(summary.vectorsSha256, built.vectors.sha256);
+  const counted = beats.filter((beat) => (beat.tiles ?? 0) > 0).map((beat) => beat.tiles!);
+  assert.ok(
+    counted.length >= Math.floor(built.entries / 8192),
+    `a heartbeat per batch of 8,192 tiles: ${counted.join(', ')}`,
+  );
+  assert.equal(counted.at(-1), built.entries);
+  assert.deepEqual(await answers(), byCommand, 'the same top class and image for every query');
+  const second = (await environment.run(activities.indexOutput, config, {})) as IndexSummary;
+  assert.equal(second.built, false, 'a retry after the build finished keeps it');
+});
