@@ -11,10 +11,11 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { RunFailedError, submitRun } from '../../cli/submit-run.ts';
 import { RunConfigSchema, type RunConfigInput } from '../../lib/core/run-config.ts';
-import { DEFAULT_MODEL, RANDOM_LITE0_MODEL } from '../../lib/core/project-paths.ts';
+import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { ManifestSchema } from '../../lib/run-folder/records.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { photoFile, preparePhotos } from '../support/photos.ts';
+import { writeModelWithOtherBytes } from '../support/onnx-models.ts';
 import { startTessera, waitForFile } from '../support/processes.ts';
 import { assertSameOutput, vectorRows } from '../support/outputs.ts';
 
@@ -316,9 +317,14 @@ test('an open run is checked before the same command attaches: other options are
   await waitForFile(path.join(markers, 'extract-mid-shard'), first);
   await first.killHard();
 
-  const other = startTessera([...args, '--seed', '7', '--img-size', '224']);
+  // Other options and another dataset: the attach check speaks first, naming each changed option,
+  // before any activity of the open run meets this command's workers (which serve its own data).
+  const otherData = path.join(dir, 'data-open-other');
+  writeDataset(otherData, BASE_ROWS);
+  const other = startTessera([...args, '--seed', '7', '--img-size', '224', '--data', otherData]);
   assert.equal(await other.exited, 1, other.output());
   assert.match(other.output(), /open run with other options: imgSize \(256 → 224\), seed \(42 → 7\)/);
+  assert.doesNotMatch(other.output(), /outside the folders this worker may use/);
   assert.ok(!fs.existsSync(path.join(out, 'manifest.json')));
 
   writeDataset(
@@ -344,7 +350,7 @@ test('an open run is checked before the same command attaches: other options are
   const reopened = startTessera(args, { failpoint: 'extract-mid-shard', failpointDir: markers, failpointShard: 2 });
   await waitForFile(path.join(markers, 'extract-mid-shard'), reopened);
   await reopened.killHard();
-  fs.copyFileSync(RANDOM_LITE0_MODEL, model);
+  writeModelWithOtherBytes(DEFAULT_MODEL, model);
   const otherModel = startTessera(args);
   assert.equal(await otherModel.exited, 1, otherModel.output());
   // The attach check refuses the other model; or, when the open run's next shard got there first,

@@ -102,3 +102,13 @@ export function writeTinyModel(file: string, options: TinyModelOptions = {}): st
   fs.writeFileSync(file, Uint8Array.from(model));
   return file;
 }
+
+/**
+ * `source`'s model with other bytes: the same graph and weights, plus a field ModelProto does not
+ * define (onnxruntime skips it). A model file replaced by another, for the checks by sha256,
+ * without a second exported model.
+ */
+export function writeModelWithOtherBytes(source: string, file: string): string {
+  fs.writeFileSync(file, Buffer.concat([fs.readFileSync(source), Uint8Array.from(int(1000, 1))]));
+  return file;
+}
