@@ -16,6 +16,7 @@ import {
 } from '../lib/run-folder/output-folder.ts';
 import { runLayout, type RunLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
+import { openRunConfig, openRunFolders } from './open-run.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { writeRecordSync } from '../lib/run-folder/records-io.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
@@ -205,14 +206,21 @@ async function startServer(
 }
 
 /** In-process workers for both queues: this server runs only this command's run. */
-function startWorkers(config: RunConfig, layout: RunLayout, server: DevServerProcess, options: EmbeddedRunOptions) {
+async function startWorkers(
+  config: RunConfig,
+  layout: RunLayout,
+  server: DevServerProcess,
+  options: EmbeddedRunOptions,
+) {
+  const open = openRunFolders(await openRunConfig(localTarget(server.address), layout.out));
   return createWorkers({
     target: localTarget(server.address),
     queues: ['cpu', 'inference'],
     // Its workers serve exactly the folders this command names: its data, its output, and the
-    // earlier outputs it reuses.
-    allowRoots: [config.data, layout.out, ...config.reuse],
-    allowModelFiles: [layout.model],
+    // earlier outputs it reuses; and those of the folder's open run, which an earlier command
+    // named, until the attach check has answered (open-run.ts).
+    allowRoots: [config.data, layout.out, ...config.reuse, ...open.roots],
+    allowModelFiles: [...new Set([layout.model, ...open.modelFiles])],
     runtime: { ...options.runtime, logFile: layout.log, echo: options.verbose },
     decodeThreads: options.decodeThreads,
     warmFor: config,
