@@ -170,8 +170,11 @@ export async function publishMerged(
   const layout = runLayout(config);
   const files = layout.split(split);
   const shape = shapeOf(reports);
+  const scratch = scratchOf(layout, split);
   try {
-    await withDuckDB(scratchOf(layout, split), (connection) => verifyVectors(connection, temp, shape));
+    // DuckDB's spill folder; a compaction that no follower preceded has not made it yet.
+    await fs.mkdir(scratch, { recursive: true });
+    await withDuckDB(scratch, (connection) => verifyVectors(connection, temp, shape));
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
