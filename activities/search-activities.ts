@@ -76,3 +76,5 @@ export function createSearchActivities(roots: WorkerRoots) {
     },
   });
 }
+
+export type SearchActivities = ReturnType<typeof createSearchActivities>;

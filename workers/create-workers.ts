@@ -1,6 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
+import { createSearchActivities } from '../activities/search-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
 import { sessionSpecFor, type SessionTuning } from '../lib/extract/session-spec.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
@@ -102,7 +103,12 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       // One process with both queues: preflight has recorded the run's model, and its session (unless
       // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
       const warmInference = options.queues.includes('inference') ? inference.warm : undefined;
-      workers.push(...(await createCpuWorkers(on, options, createCpuActivities(roots, { warmInference }))));
+      workers.push(
+        ...(await createCpuWorkers(on, options, {
+          ...createCpuActivities(roots, { warmInference }),
+          ...createSearchActivities(roots),
+        })),
+      );
     }
     if (options.queues.includes('inference')) workers.push(await createInferenceWorker(on, options, inference, roots));
   } catch (error) {

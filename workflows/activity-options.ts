@@ -1,6 +1,7 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { CpuActivities } from '../activities/cpu-activities.ts';
 import type { InferenceActivities } from '../activities/inference-activities.ts';
+import type { SearchActivities } from '../activities/search-activities.ts';
 import type { RunConfig } from '../lib/core/run-config.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES } from '../lib/temporal/task-queues.ts';
 
@@ -31,6 +32,12 @@ export function activitiesFor(config: RunConfig) {
     cpu: proxyActivities<CpuActivities>({ ...common, taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30 minutes' }),
     // Compaction streams every shard once; at ~50 MB/s, 1M images (~85 GB) need about half an hour.
     compactOnCpu: proxyActivities<CpuActivities>({
+      ...common,
+      taskQueue: TASK_QUEUES.cpu,
+      startToCloseTimeout: '6 hours',
+    }),
+    // The index and its evaluation stream the vectors once each: minutes per million tiles.
+    search: proxyActivities<SearchActivities>({
       ...common,
       taskQueue: TASK_QUEUES.cpu,
       startToCloseTimeout: '6 hours',

@@ -161,7 +161,19 @@ async function runPipeline(
   const planned = await planRun(options, progress, template);
   const followers = await extractShards(planned, progress, durations);
   const compacted = await compactWithRepairs(planned, followers, progress, durations);
-  return writeManifest(planned, compacted, progress);
+  const summary = await writeManifest(planned, compacted, progress);
+  await searchStages(options);
+  return summary;
+}
+
+/** The search stages a run asks for, after its manifest: the index (index or evaluate), then its evaluation. */
+async function searchStages(config: RunConfig): Promise<void> {
+  if ((!config.index && !config.evaluate) || !config.splits.includes('train')) return;
+  const { search } = activitiesFor(config);
+  log.info('index', { ...(await search.indexOutput(config, {})) });
+  if (!config.evaluate) return;
+  if (config.splits.includes('val')) log.info('evaluation', { ...(await search.evaluateOutput(config, {})) });
+  else log.warn('evaluate needs the validation split (splits train,val): not evaluated');
 }
 
 async function planRun(

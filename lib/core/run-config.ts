@@ -114,6 +114,16 @@ export const RunConfigSchema = z
      * of the same template older than the newest keepRuns (this one included). Unset keeps all.
      */
     keepRuns: z.number().int().min(1).optional(),
+    /**
+     * After the manifest: build (or keep, when current) the index of vectors.parquet in out/index/,
+     * with tessera index's default settings (docs/search.md).
+     */
+    index: z.boolean().default(false),
+    /**
+     * After the index (implied): score it on the run's occluded validation images into
+     * evaluation.json, so that a schedule records retrieval quality run after run. Needs splits train,val.
+     */
+    evaluate: z.boolean().default(false),
   })
   .strict();
 

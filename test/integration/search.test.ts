@@ -63,10 +63,30 @@ before(async () => {
   requireSetup('model', 'temporal');
   dir = tempDir('search');
   out = path.join(dir, 'out');
-  await mustRun('run', '--data', FLOWERS_DIR, '--out', out, '--splits', 'train,val', '--quiet');
+  // The run's own search stages build the index and evaluate it (--index --evaluate).
+  await mustRun(
+    'run',
+    '--data',
+    FLOWERS_DIR,
+    '--out',
+    out,
+    '--splits',
+    'train,val',
+    '--index',
+    '--evaluate',
+    '--quiet',
+  );
 });
 
-test('tessera index builds the index with its record, and keeps a current one', async () => {
+test('the run builds the index with its record and evaluates it; tessera index finds the same index current, or builds one', async () => {
+  assert.ok(fs.existsSync(path.join(out, 'evaluation.json')), 'the run evaluated its index');
+  const kept = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean };
+  assert.equal(
+    kept.built,
+    false,
+    'the index the run built is the one tessera index builds: same vectors, same settings',
+  );
+  fs.rmSync(path.join(out, 'index'), { recursive: true });
   const first = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean; entries: number };
   assert.equal(first.built, true);
   const record = IndexRecordSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'index', 'index.json'), 'utf8')));
@@ -144,12 +164,11 @@ test('tessera evaluate scores the occluded validation images; copies of training
   assert.ok(exact.recall.value >= 0.9);
 });
 
-test('an incremental run makes the index stale: it is refused, and tessera index rebuilds it', async () => {
+test('an incremental run makes the index stale: refused, rebuilt by tessera index; a run with --index updates it', async () => {
   const ids = firstOfEachClass(out).slice(0, 4);
   const data = copyDataset(path.join(dir, 'grow'), ids);
   const grown = path.join(dir, 'grow-out');
-  await mustRun('run', '--data', data, '--out', grown, '--val-samples', '0', '--quiet');
-  await mustRun('index', grown);
+  await mustRun('run', '--data', data, '--out', grown, '--val-samples', '0', '--index', '--quiet');
   const query = path.join(FLOWERS_DIR, 'images', ids[0]!);
   await mustRun('search', grown, query);
 
@@ -164,6 +183,13 @@ test('an incremental run makes the index stale: it is refused, and tessera index
   assert.equal(rebuilt.built, true);
   assert.equal(rebuilt.entries, 6 * 64);
   await mustRun('search', grown, query);
+
+  // A run with --index updates the index of the vectors it changed: current at once.
+  copyDataset(data, firstOfEachClass(out).slice(0, 8));
+  await mustRun('run', '--data', data, '--out', grown, '--val-samples', '0', '--index', '--quiet');
+  await mustRun('search', grown, query);
+  const record = IndexRecordSchema.parse(JSON.parse(fs.readFileSync(path.join(grown, 'index', 'index.json'), 'utf8')));
+  assert.equal(record.entries, 8 * 64);
 });
 
 test('tessera serve: the page in headless Chromium shows the classes and the matching tiles; bad uploads get a 4xx', async () => {
