@@ -133,7 +133,8 @@ async function main(): Promise<void> {
   const m = (key: keyof (typeof runs)[number]) => median(runs.map((run) => run[key]));
   const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
   const lines = [
-    `flowers17-256: ${training.length} training images (${m('entries')} tiles), ${queries.length} occluded validation queries; ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; medians of ${repeat}`,
+    `flowers17-256: ${training.length} training images (${m('entries')} tiles), ${queries.length} occluded validation ` +
+      `queries; ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; medians of ${repeat}`,
     '',
     '| figure | value |',
     '|---|---|',

@@ -93,7 +93,8 @@ async function indexOutput(args: string[]): Promise<number> {
         ? `tessera index: ${record.entries} tiles indexed in ${seconds.toFixed(1)} s (${(record.entries / seconds).toFixed(0)} tiles/s)`
         : `tessera index: up to date (it indexes vectors.parquet sha256 ${record.vectors.sha256.slice(0, 12)}… with these settings)`,
       `  settings   ${s.metric}, ${s.precision}, connectivity ${s.connectivity}, expansion add ${s.expansionAdd} / search ${s.expansionSearch}`,
-      `  size       ${megabytes(record.indexBytes)}: vectors ${megabytes(vectorBytes)} + graph and keys ${megabytes(record.indexBytes - vectorBytes)} (vectors.parquet ${megabytes(record.vectors.bytes)})`,
+      `  size       ${megabytes(record.indexBytes)}: vectors ${megabytes(vectorBytes)} + graph and keys ` +
+        `${megabytes(record.indexBytes - vectorBytes)} (vectors.parquet ${megabytes(record.vectors.bytes)})`,
       `  output     ${path.join(path.resolve(out), record.indexFile)}`,
     ].join('\n') + '\n',
   );

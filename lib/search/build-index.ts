@@ -86,7 +86,8 @@ export async function buildIndex(
   const available = options.availableBytes ?? os.freemem();
   if (estimate > available)
     throw new InputError(
-      `an index of ${rows} tiles × ${dimensions} dimensions at ${settings.precision} needs about ${gib(estimate)} of memory; ${gib(available)} is available (use --index-precision i8 or f16, or a machine with more memory)`,
+      `an index of ${rows} tiles × ${dimensions} dimensions at ${settings.precision} needs about ${gib(estimate)} ` +
+        `of memory; ${gib(available)} is available (use --index-precision i8 or f16, or a machine with more memory)`,
     );
   const started = performance.now();
   const index = newIndex(dimensions, settings);

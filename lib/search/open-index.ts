@@ -39,7 +39,8 @@ export async function openIndex(outFolder: string): Promise<OpenedIndex> {
   const vectorsSha256 = await sha256File(layout.vectors).catch(() => 'missing');
   if (vectorsSha256 !== record.vectors.sha256)
     throw new StaleIndexError(
-      `${layout.indexFile} is stale: it indexes vectors.parquet sha256 ${record.vectors.sha256.slice(0, 12)}…, the folder's is ${vectorsSha256.slice(0, 12)}…; rebuild it with \`tessera index ${layout.out}\``,
+      `${layout.indexFile} is stale: it indexes vectors.parquet sha256 ${record.vectors.sha256.slice(0, 12)}…, ` +
+        `the folder's is ${vectorsSha256.slice(0, 12)}…; rebuild it with \`tessera index ${layout.out}\``,
     );
   if (record.modelSha256 !== manifest.model.sha256)
     throw new StaleIndexError(`${layout.indexFile} was built for another run's model: rebuild it`);

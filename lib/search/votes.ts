@@ -14,7 +14,8 @@ import type { IndexedImage, Metric } from './records.ts';
  * Ties rank the smaller class id (the earlier image) first.
  */
 export const VOTE_RULE =
-  'per query tile, its k nearest tiles; each training image votes once per query tile with the similarity of its nearest tile among them, each class with its best image; scores summed over query tiles / query tiles';
+  'per query tile, its k nearest tiles; each training image votes once per query tile with the similarity of its ' +
+  'nearest tile among them, each class with its best image; scores summed over query tiles / query tiles';
 
 export interface TileMatch {
   /** The query tile's grid cell and the matching training tile's, with their distance. */
