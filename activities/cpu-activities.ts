@@ -16,6 +16,7 @@ import { writeRunErrors } from '../lib/compact/errors-csv.ts';
 import {
   checkRunConfigPaths,
   describeInputProblems as describeProblems,
+  linkTargetsOf,
   type WorkerRoots,
 } from '../lib/run-folder/confinement.ts';
 import {
@@ -66,7 +67,7 @@ function confinedCpuActivities(roots: WorkerRoots, options: CpuActivityOptions) 
     checkAttach(config: RunConfig, requested: RunConfig): Promise<AttachResult> {
       return cpuActivity(async () => {
         await checkRunConfigPaths(requested, roots); // the command's folders too, not only the run's
-        return checkAttachFiles(config, requested);
+        return checkAttachFiles(config, requested, linkTargetsOf(roots));
       });
     },
     /** The --reuse sources (and with reuseEarlierRuns the template's newest finished run) that this run can use. */

@@ -4,7 +4,7 @@ import { extractShard as extractShardFiles, type ShardReport, type ShardTurn } f
 import { sessionSpecFor, type SessionTuning } from '../lib/extract/session-spec.ts';
 import type { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
-import type { WorkerRoots } from '../lib/run-folder/confinement.ts';
+import { linkTargetsOf, type WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
@@ -58,6 +58,7 @@ export function createInferenceActivities(
               attempt: context.info.attempt,
               reuseIndexes,
               decoders,
+              linkTargets: linkTargetsOf(roots),
               turn,
             }),
           () => progress,

@@ -140,6 +140,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         stoppedAs: () => undefined,
         attempt: 1,
         reuseIndexes: new ReuseIndexes(),
+        linkTargets: 'anywhere',
         decoders,
         turn: { place: shard, tail: () => {} },
       });

@@ -221,6 +221,7 @@ async function startWorkers(
     // named, until the attach check has answered (open-run.ts).
     allowRoots: [config.data, layout.out, ...config.reuse, ...open.roots],
     allowModelFiles: [...new Set([layout.model, ...open.modelFiles])],
+    followLinks: true,
     runtime: { ...options.runtime, logFile: layout.log, echo: options.verbose },
     decodeThreads: options.decodeThreads,
     warmFor: config,

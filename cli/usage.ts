@@ -10,7 +10,8 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       Without --address: starts a local Temporal dev server (state under --out) and in-process
       workers, runs to the end with a progress bar. The same command after a crash resumes.
       Its log (the SDK's and the workers' messages) goes to OUT/.tessera/tessera.log;
-      --verbose also shows it live. --quiet: no progress bar.
+      --verbose also shows it live. --quiet: no progress bar. Symlinks under --data are followed
+      wherever they lead (an images folder on another disk, a subset folder of linked images).
       --address HOST:PORT   submit to an existing cluster and wait (--detach: do not wait);
                             --namespace, --api-key and --tls* as below
       Run options (also accepted in --config JSON, same names in camelCase):
@@ -36,7 +37,8 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       [--shutdown-grace DURATION]  on SIGTERM, running shards may finish for this long (default 5m),
                                    then they are cancelled and redone by another worker
       --allow-root DIR  required, repeatable (or TESSERA_ALLOW_ROOTS=DIR:DIR): a run's data, out and
-                        model must lie under these folders (the model may also be in tessera's models/)
+                        model, and where links under data lead (csv, images, image files), must lie
+                        under these folders (the model may also be in tessera's models/)
   Connecting to a cluster (run --address, status, cancel, schedule, worker), as the Temporal CLI:
       --address HOST:PORT (TEMPORAL_ADDRESS, else 127.0.0.1:7233)  --namespace NAME (TEMPORAL_NAMESPACE)
       --api-key KEY (TEMPORAL_API_KEY)  --tls (TEMPORAL_TLS)  --tls-cert-path FILE --tls-key-path FILE

@@ -31,6 +31,11 @@ export interface TesseraWorkersOptions {
   /** Model files this worker may open besides those under its roots (the embedded run's model). */
   allowModelFiles?: readonly string[];
   /**
+   * The embedded run's workers: the CSV, the image folder and the images may be links to anywhere,
+   * since the command itself named the data. A worker serving others keeps them inside its roots.
+   */
+  followLinks?: boolean;
+  /**
    * Shards one inference worker runs at once. Undefined: one, and the next taken in its tail
    * (next-shard-slots.ts); one is enough to keep the session busy, because each shard overlaps
    * decoding with inference. A number N: exactly N at once, none taken early.
@@ -75,7 +80,9 @@ export interface TesseraWorkers {
  */
 export async function createWorkers(options: TesseraWorkersOptions): Promise<TesseraWorkers> {
   // Resolved before connecting: a bad root stops the worker before it takes any task.
-  const roots = await resolveWorkerRoots(options.allowRoots, options.allowModelFiles);
+  const roots = await resolveWorkerRoots(options.allowRoots, options.allowModelFiles, {
+    followLinks: options.followLinks,
+  });
   installRuntime(options.runtime);
   // Every image is decoded once: libvips' operation cache only costs here (~5–10 % of decode CPU).
   sharp.cache(false);

@@ -1,6 +1,7 @@
 import type { RunConfig, Split } from '../core/run-config.ts';
 import type { ImageLineage, RejectedRow, ShardImage } from '../run-folder/records.ts';
 import type { DecodeThreads } from './decode-threads.ts';
+import type { LinkTargets } from './image-files.ts';
 
 export interface DecodedBatch {
   images: ShardImage[];
@@ -20,13 +21,19 @@ export async function decodeBatch(
   images: ShardImage[],
   config: RunConfig,
   split: Split,
-  { decoders, root, place }: { decoders: DecodeThreads; root: string; place?: number },
+  {
+    decoders,
+    root,
+    linkTargets,
+    place,
+  }: { decoders: DecodeThreads; root: string; linkTargets: LinkTargets; place?: number },
   pixels: Uint8Array,
 ): Promise<DecodedBatch> {
   const perImage = 3 * config.imgSize * config.imgSize;
   const outcomes = await decoders.decode(
     {
       root,
+      linkTargets,
       size: config.imgSize,
       occlusionSeed: split === 'val' ? config.seed : null,
       imageIds: images.map((image) => image.imageId),

@@ -1,4 +1,5 @@
 /** Messages between DecodeThreads (decode-threads.ts) and its threads (decode-thread.ts). */
+import type { LinkTargets } from './image-files.ts';
 
 /**
  * A batch to decode: every thread gets the same request and takes images from it one at a time
@@ -7,8 +8,9 @@
  */
 export interface DecodeRequest {
   id: number;
-  /** The image folder's real path: no image is read from outside it. */
+  /** The image folder's real path: no image is read from outside it, or from outside `linkTargets` through a link. */
   root: string;
+  linkTargets: LinkTargets;
   size: number;
   /** Validation images get the seed's occlusion hole (occlusion.ts); null for training images. */
   occlusionSeed: number | null;

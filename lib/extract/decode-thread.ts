@@ -29,6 +29,7 @@ const LANES = 2;
 
 async function decodeImages({
   root,
+  linkTargets,
   size,
   occlusionSeed,
   imageIds,
@@ -36,7 +37,7 @@ async function decodeImages({
   next,
 }: DecodeRequest): Promise<DecodedImage[]> {
   // Folder checks are cached per request: a folder swapped for a symlink is seen by the next batch.
-  const files = new ImageFiles(root);
+  const files = new ImageFiles(root, linkTargets);
   const perImage = 3 * size * size;
   const decoded: DecodedImage[] = [];
   const lane = async () => {

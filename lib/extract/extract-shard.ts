@@ -22,7 +22,7 @@ import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
 import { AttemptLog } from '../run-folder/attempt-log.ts';
 import { decodeBatch, type DecodedBatch } from './decode-batch.ts';
 import { sharedPixels, type DecodeThreads } from './decode-threads.ts';
-import { ImageFiles } from './image-files.ts';
+import { ImageFiles, type LinkTargets } from './image-files.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
 import { findReusedImages, type ReusedShardImages } from './reused-images.ts';
 import type { ReuseIndexes } from '../reuse/reuse-index.ts';
@@ -60,6 +60,8 @@ export interface ExtractDeps {
   reuseIndexes: ReuseIndexes;
   /** This worker's decode threads. */
   decoders: DecodeThreads;
+  /** Where a symlinked image may lead (image-files.ts): the worker's roots, or anywhere for the embedded run. */
+  linkTargets: LinkTargets;
   /** The shard's turn on this worker: its place in line, and where it says that its tail has come. */
   turn: Pick<ShardTurn, 'place' | 'tail'>;
 }
@@ -160,7 +162,7 @@ export async function extractShard(
   try {
     const plan = await readShardPlan(files, shard);
     const root = await imagesRootOf(layout);
-    const images = new ImageFiles(root);
+    const images = new ImageFiles(root, deps.linkTargets);
     const key = extractionKey(config, split, await modelAsRecorded(layout));
     const onDisk = await shardOnDisk(files, split, shard, plan, key, images);
     if ('reusable' in onDisk) {
@@ -301,7 +303,12 @@ async function decodeInferWrite(run: ShardRun, batches: ShardImage[][], imagesDo
   const { config, split, shard, inputs, deps, engine, file, decoded } = run;
   const spare: Uint8Array[] = [];
   const batchBytes = config.batchSize * 3 * config.imgSize * config.imgSize;
-  const decodeFrom = { decoders: deps.decoders, root: inputs.root, place: deps.turn.place };
+  const decodeFrom = {
+    decoders: deps.decoders,
+    root: inputs.root,
+    linkTargets: deps.linkTargets,
+    place: deps.turn.place,
+  };
   const decode = (b: number) =>
     b < batches.length
       ? inFlight(decodeBatch(batches[b]!, config, split, decodeFrom, spare.pop() ?? sharedPixels(batchBytes)))

@@ -8,6 +8,13 @@ import { MAX_INPUT_PIXELS, resolveImagePath } from '../image/decode.ts';
 const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
 
 /**
+ * Where a symlinked image (or image sub-folder) may lead besides the image folder: the folders
+ * the worker serves (real paths), or anywhere for the embedded run, whose own command named the
+ * data (a subset folder of links into a large image store is the usual way to carve a subset).
+ */
+export type LinkTargets = readonly string[] | 'anywhere';
+
+/**
  * Reads image files, never one outside the image folder: each folder's real path is resolved once
  * per reader (not every image's), and the file itself is opened without following a symlink; a
  * symlinked file is then resolved in full and refused when it leads outside. A few syscalls per image.
@@ -21,7 +28,10 @@ export class ImageFiles {
   private readonly foldersNow = new Map<string, string>();
 
   /** `root`: the image folder's real path. */
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly linkTargets: LinkTargets = [],
+  ) {}
 
   /** The file's bytes; `file` (for error reports) is its path, resolved when it is a symlink. */
   async read(imageId: string, onResolved: (file: string) => void): Promise<Buffer> {
@@ -76,11 +86,15 @@ export class ImageFiles {
     }
   }
 
-  /** `real` when it lies inside the image folder (a folder may be the image folder itself); an InputError otherwise. */
+  /**
+   * `real` when it lies inside the image folder (a folder may be the image folder itself) or where
+   * links may lead; an InputError otherwise.
+   */
   private inside(real: string, kind: 'folder' | 'file' = 'folder'): string {
-    if ((kind === 'file' || real !== this.root) && !real.startsWith(this.root + path.sep))
-      throw new InputError(`image resolves outside the image folder (${real})`);
-    return real;
+    if ((kind === 'folder' && real === this.root) || real.startsWith(this.root + path.sep)) return real;
+    if (this.linkTargets === 'anywhere') return real;
+    if (this.linkTargets.some((target) => real === target || real.startsWith(target + path.sep))) return real;
+    throw new InputError(`image resolves outside the image folder and the folders this worker may use (${real})`);
   }
 }
 

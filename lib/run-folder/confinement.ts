@@ -20,6 +20,16 @@ export interface WorkerRoots {
   readonly roots: readonly string[];
   /** Real paths where only the model may be: tessera's own models folder, and single model files. */
   readonly modelRoots: readonly string[];
+  /**
+   * The embedded run's: its own command named the data, so the CSV, the image folder and the images
+   * may be links to anywhere. A worker serving others keeps each of them inside its roots.
+   */
+  readonly followLinks: boolean;
+}
+
+/** Where the run's symlinked images may lead: the roots, or anywhere for the embedded run. */
+export function linkTargetsOf(roots: WorkerRoots): readonly string[] | 'anywhere' {
+  return roots.followLinks ? 'anywhere' : roots.roots;
 }
 
 export class RootsError extends Error {
@@ -79,6 +89,7 @@ export async function realPathAllowingMissing(target: string): Promise<string> {
 export async function resolveWorkerRoots(
   dirs: readonly string[],
   modelFiles: readonly string[] = [],
+  { followLinks = false }: { followLinks?: boolean } = {},
 ): Promise<WorkerRoots> {
   if (!Array.isArray(dirs) || dirs.length === 0) {
     throw new RootsError(`a worker needs at least one folder it may serve (--allow-root DIR or ${ALLOW_ROOTS_ENV})`);
@@ -95,7 +106,7 @@ export async function resolveWorkerRoots(
   const models = await realPathAllowingMissing(path.join(PROJECT_ROOT, 'models'));
   // A model file allowed by itself (the embedded run's --model) opens only that file, not its folder.
   const files = await Promise.all(modelFiles.map((file) => realPathAllowingMissing(file)));
-  return { roots, modelRoots: [models, ...files] };
+  return { roots, modelRoots: [models, ...files], followLinks };
 }
 
 function describeRoots(roots: WorkerRoots): string {
@@ -140,18 +151,28 @@ async function requireInRoots(
   return real;
 }
 
+/**
+ * csv and images are named inside data (no absolute path, no `..` out of it). Where links then
+ * lead is the roots' business: inside them for a worker serving others, anywhere for the embedded
+ * run, whose own command named the data (an image folder linked to another disk is common).
+ */
 async function requireInData(
   field: 'csv' | 'images',
   given: string,
-  absolute: string,
-  data: string,
+  dataGiven: string,
   roots: WorkerRoots,
 ): Promise<void> {
-  const fix = `csv and images are relative paths inside data: move it into ${data} and name it relative to that folder; ${describeRoots(roots)}`;
+  const fix = `csv and images are relative paths inside data: move it into ${dataGiven} and name it relative to that folder`;
   if (path.isAbsolute(given)) throw new InputError(`${field} ${given} is an absolute path. ${fix}`);
+  const absolute = path.resolve(dataGiven, given);
+  if (!isInside(absolute, path.resolve(dataGiven)))
+    throw new InputError(`${field} ${given} leads outside the dataset folder ${dataGiven}. ${fix}`);
   const real = await resolveField(field, given, absolute, roots);
-  if (!isInside(real, data))
-    throw new InputError(`${field} ${given} leads outside the dataset folder ${data} (to ${real}). ${fix}`);
+  if (!roots.followLinks && !roots.roots.some((root) => isInside(real, root)))
+    throw new InputError(
+      `${field} ${given} in ${dataGiven} leads to ${real}, outside the folders this worker may use; ${describeRoots(roots)}. ` +
+        `To allow it, start the worker with --allow-root FOLDER (repeatable) or ${ALLOW_ROOTS_ENV} naming a folder that holds it`,
+    );
 }
 
 /** An input error's message collected instead of thrown, so that every bad field is named at once. */
@@ -185,7 +206,7 @@ async function pathProblems(
   for (const field of ['csv', 'images'] as const) {
     const given = fields[field];
     if (data !== undefined && given !== undefined)
-      await collecting(problems, () => requireInData(field, given, path.resolve(fields.data!, given), data, roots));
+      await collecting(problems, () => requireInData(field, given, fields.data!, roots));
   }
   return problems;
 }

@@ -4,7 +4,7 @@ import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
 import { sha256File } from '../core/hashing.ts';
 import { readShardReport } from '../run-folder/shard-records.ts';
-import { ImageFiles } from '../extract/image-files.ts';
+import { ImageFiles, type LinkTargets } from '../extract/image-files.ts';
 import { currentImageHash } from '../extract/lineage.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { SplitRecordSchema } from '../run-folder/records.ts';
@@ -20,7 +20,11 @@ export type AttachResult = { action: 'attached' } | { action: 'restarted'; reaso
  * CSV, or an image whose bytes changed since its shard was extracted restarts the run on what the
  * command asks for, where every shard that still matches is reused.
  */
-export async function checkAttach(running: RunConfig, requested: RunConfig): Promise<AttachResult> {
+export async function checkAttach(
+  running: RunConfig,
+  requested: RunConfig,
+  linkTargets: LinkTargets,
+): Promise<AttachResult> {
   const layout = runLayout(running);
   // Against what the run recorded when it started (the model as it was then), not the files now.
   const recorded = (await readRunOptionsIfAny(layout)) ?? (await runOptionsOf(running, layout));
@@ -37,7 +41,7 @@ export async function checkAttach(running: RunConfig, requested: RunConfig): Pro
   );
   if (differing.length > 0) return { action: 'restarted', reason: `the command changed ${differing.join(', ')}` };
 
-  const reason = (await csvChange(layout)) ?? (await imageChange(running.splits, layout));
+  const reason = (await csvChange(layout)) ?? (await imageChange(running.splits, layout, linkTargets));
   return reason ? { action: 'restarted', reason } : { action: 'attached' };
 }
 
@@ -52,8 +56,12 @@ async function csvChange(layout: RunLayout): Promise<string | undefined> {
 }
 
 /** The first image whose bytes are not those its finished shard was extracted from. */
-async function imageChange(splits: RunConfig['splits'], layout: RunLayout): Promise<string | undefined> {
-  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images));
+async function imageChange(
+  splits: RunConfig['splits'],
+  layout: RunLayout,
+  linkTargets: LinkTargets,
+): Promise<string | undefined> {
+  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images), linkTargets);
   for (const split of splits) {
     const { reports } = layout.split(split);
     const names = (await fs.readdir(reports).catch(() => [] as string[]))

@@ -38,7 +38,8 @@ export async function finishedRun(config: RunConfig, layout: RunLayout): Promise
       return { finished: false, changed: `${name} in ${layout.out} changed or is missing since the run finished` };
     }
   }
-  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images));
+  // Only the embedded run asks, whose own command named the data: links may lead anywhere.
+  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images), 'anywhere');
   const lineage = await openCsv(layout.lineageCsv);
   const [idColumn, shaColumn] = [lineage.header.indexOf(config.idColumn), lineage.header.indexOf('sha256')];
   for await (const { fields } of lineage.rows) {

@@ -74,6 +74,7 @@ const GOOD = [
   'exif-plain.jpg',
   'one-pixel.png',
   'with, comma.jpg',
+  'link-into-roots.jpg', // a link that stays inside the worker's roots is followed
 ];
 const BAD: Record<string, RegExp> = {
   'missing.jpg': /does not exist/,
@@ -83,7 +84,7 @@ const BAD: Record<string, RegExp> = {
   'bomb.png': /image of 60000×60000 has more than 100,000,000 pixels, refused before decoding/,
   '../outside.jpg': /points outside the image folder/,
   '/etc/hostname': /absolute path/,
-  'escape-link.jpg': /resolves outside the image folder/,
+  'escape-link.jpg': /resolves outside the image folder and the folders this worker may use/,
 };
 
 before(async () => {
@@ -117,7 +118,10 @@ before(async () => {
   fs.writeFileSync(at('text.jpg'), 'this is a text file, not a JPEG\n');
   fs.writeFileSync(at('bomb.png'), declaredPng(60_000, 60_000));
   await pixels(12).jpeg().toFile(path.join(data, 'outside.jpg'));
-  fs.symlinkSync(path.join(data, 'outside.jpg'), at('escape-link.jpg'));
+  fs.symlinkSync(path.join(data, 'outside.jpg'), at('link-into-roots.jpg'));
+  const beyondRoots = tempDir('bad-input-beyond-roots');
+  await pixels(13).jpeg().toFile(path.join(beyondRoots, 'elsewhere.jpg'));
+  fs.symlinkSync(path.join(beyondRoots, 'elsewhere.jpg'), at('escape-link.jpg'));
 
   // BOM, CRLF line ends, blank lines, a quoted id with a comma, a quoted caption with commas and
   // quotes, a duplicate image id and a row without a class.

@@ -134,15 +134,19 @@ test('a run inside the root completes', async () => {
   assert.equal(summary.counts.extractedImages, 8 - 2);
 });
 
-test('csv pointing outside data, by .. or by a symlink, is refused naming csv; the secret stays unread', async () => {
-  for (const [id, csv] of [
-    ['csv-dotdot', '../../outside/secret.csv'],
-    ['csv-symlink', 'linked.csv'],
-    ['csv-absolute', path.join(outside, 'secret.csv')],
+test('csv named outside data, or linked outside the roots, is refused naming csv; the secret stays unread', async () => {
+  for (const [id, csv, reason] of [
+    ['csv-dotdot', '../../outside/secret.csv', /^csv .* leads outside the dataset folder/],
+    [
+      'csv-symlink',
+      'linked.csv',
+      /^csv linked\.csv in .* leads to .*secret\.csv, outside the folders this worker may use/,
+    ],
+    ['csv-absolute', path.join(outside, 'secret.csv'), /^csv .* is an absolute path/],
   ] as const) {
     const result = await failure(id, { csv });
-    assertRefused(result, /^csv .*(leads outside the dataset folder|is an absolute path)/);
-    assert.match(result.root.message, new RegExp(`serves ${fs.realpathSync(root)}`));
+    assertRefused(result, reason);
+    if (id === 'csv-symlink') assert.match(result.root.message, new RegExp(`serves ${fs.realpathSync(root)}`));
     assert.ok(!result.history.includes(SECRET), `${id}: the secret is not in the history`);
   }
 });
@@ -217,4 +221,36 @@ test('`tessera worker` without a root, or with one that does not exist, exits 2 
   const missing = await worker(['--allow-root', path.join(dir, 'no-such-folder')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no-such-folder .*does not exist or is not a folder/);
+});
+
+test('the embedded run follows the links its own command leads to: an image folder on another disk, a subset folder of links', async () => {
+  // The usual ways to carve a dataset out of a large image store, none of them inside the data folder.
+  const store = tempDir('confinement-store');
+  await generateSampleData({ dir: store, images: 8, classes: 2, seed: 3 });
+  const linkedFolder = path.join(dir, 'linked-folder');
+  fs.mkdirSync(linkedFolder);
+  fs.copyFileSync(path.join(store, 'train.csv'), path.join(linkedFolder, 'train.csv'));
+  fs.symlinkSync(path.join(store, 'images'), path.join(linkedFolder, 'images'));
+  const subset = path.join(dir, 'subset');
+  fs.mkdirSync(path.join(subset, 'images'), { recursive: true });
+  const rows = fs.readFileSync(path.join(store, 'train.csv'), 'utf8').trim().split('\n');
+  fs.writeFileSync(path.join(subset, 'train.csv'), `${rows.slice(0, 5).join('\n')}\n`);
+  for (const row of rows.slice(1, 5)) {
+    const id = row.split(',')[0]!;
+    fs.symlinkSync(path.join(store, 'images', id), path.join(subset, 'images', id));
+  }
+  for (const [data, images] of [
+    [linkedFolder, 8],
+    [subset, 4],
+  ] as const) {
+    const out = path.join(dir, `out-${path.basename(data)}`);
+    await run(process.execPath, [TESSERA_BIN, 'run', '--quiet', '--data', data, '--out', out, '--val-samples', '0'], {
+      timeout: 300_000,
+    });
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+      counts: { extractedImages: number; errors: number };
+    };
+    assert.equal(manifest.counts.extractedImages, images, data);
+    assert.equal(manifest.counts.errors, 0, data);
+  }
 });

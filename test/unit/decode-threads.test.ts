@@ -55,7 +55,7 @@ async function imageFolder() {
     'empty.jpg': /image file is empty \(0 bytes\)/,
     'text.jpg': /not an image in a format sharp decodes/,
     'truncated.jpg': /jpeg image is truncated or corrupt/,
-    'outside.jpg': /image resolves outside the image folder \(.*secret\.jpg\)/,
+    'outside.jpg': /image resolves outside the image folder and the folders this worker may use \(.*secret\.jpg\)/,
   };
   return { root: fs.realpathSync(images), good, bad };
 }
@@ -81,7 +81,7 @@ test('decode threads give the pixels decodeRgbInto gives here, hole included, an
       asShardImages(good),
       config,
       split,
-      { decoders, root },
+      { decoders, root, linkTargets: [] },
       sharedPixels(good.length * PER_IMAGE),
     );
     assert.deepEqual(batch.errors, []);
@@ -117,7 +117,7 @@ test('bad files become errors naming what is wrong; the good ones close the gaps
     asShardImages(ids),
     config,
     'train',
-    { decoders, root },
+    { decoders, root, linkTargets: [] },
     sharedPixels(ids.length * PER_IMAGE),
   );
   const decoded = [good[0]!, good[1]!, good[12]!, good[13]!];
@@ -166,7 +166,7 @@ test(
           asShardImages(ids),
           config,
           'val',
-          { decoders, root },
+          { decoders, root, linkTargets: [] },
           sharedPixels(Math.max(1, ids.length) * PER_IMAGE),
         ),
       ),
@@ -191,7 +191,7 @@ test(
         asShardImages(good.slice(0, 2)),
         config,
         'train',
-        { decoders: closing, root },
+        { decoders: closing, root, linkTargets: [] },
         sharedPixels(2 * PER_IMAGE),
       ),
       /decode threads (closed|stopped)/,
@@ -204,7 +204,7 @@ test(
         asShardImages(good.slice(0, 2)),
         config,
         'train',
-        { decoders: closing, root },
+        { decoders: closing, root, linkTargets: [] },
         sharedPixels(2 * PER_IMAGE),
       ),
       /decode threads are closed/,
@@ -220,7 +220,7 @@ test("a batch of a later place waits while one of an earlier place is in the thr
       asShardImages(good.slice(0, 6)),
       config,
       'train',
-      { decoders, root, place },
+      { decoders, root, linkTargets: [], place },
       sharedPixels(6 * PER_IMAGE),
     ).then((batch) => {
       order.push(name);
@@ -244,11 +244,17 @@ test("a batch of a later place waits while one of an earlier place is in the thr
 test('pixels the threads cannot share are refused', async () => {
   const { root, good } = await imageFolder();
   await assert.rejects(
-    decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 1) }, new Uint8Array(PER_IMAGE)),
+    decoders.decode(
+      { root, linkTargets: [], size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 1) },
+      new Uint8Array(PER_IMAGE),
+    ),
     /shared memory/,
   );
   await assert.rejects(
-    decoders.decode({ root, size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 2) }, sharedPixels(PER_IMAGE)),
+    decoders.decode(
+      { root, linkTargets: [], size: SIZE, occlusionSeed: null, imageIds: good.slice(0, 2) },
+      sharedPixels(PER_IMAGE),
+    ),
     /no room for 2 images/,
   );
 });
@@ -267,7 +273,7 @@ test(
           asShardImages(good.slice(0, 2)),
           config,
           'train',
-          { decoders: others, root },
+          { decoders: others, root, linkTargets: [] },
           sharedPixels(2 * PER_IMAGE),
         ),
         /a decode thread decodes JPEGs with libvips, this process with libjpeg-turbo/,
@@ -277,7 +283,7 @@ test(
         asShardImages(good.slice(0, 2)),
         config,
         'train',
-        { decoders: others, root },
+        { decoders: others, root, linkTargets: [] },
         sharedPixels(2 * PER_IMAGE),
       );
       assert.deepEqual(

@@ -17,7 +17,7 @@ function imageFolder() {
   fs.symlinkSync(path.join(images, 'a.jpg'), path.join(images, 'inside-link.jpg'));
   fs.symlinkSync(path.join(dir, 'secret.jpg'), path.join(images, 'outside-link.jpg'));
   fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(images, 'linked-folder'));
-  return { images: fs.realpathSync(images), files: new ImageFiles(fs.realpathSync(images)) };
+  return { dir: fs.realpathSync(dir), images: fs.realpathSync(images), files: new ImageFiles(fs.realpathSync(images)) };
 }
 
 // The decode threads read with readBlocking, shard checks with read: both must refuse alike.
@@ -36,11 +36,23 @@ for (const [name, readBytes] of Object.entries(readers)) {
     assert.equal(await read(files, 'inside-link.jpg'), 'A');
   });
 
-  test(`${name}: a symlinked file or folder leading outside the image folder is refused, naming where it leads`, async () => {
+  test(`${name}: a symlinked file or folder leading outside the image folder and the roots is refused, naming where it leads`, async () => {
     const { files } = imageFolder();
-    await assert.rejects(read(files, 'outside-link.jpg'), /image resolves outside the image folder \(.*secret\.jpg\)/);
-    await assert.rejects(read(files, 'linked-folder/c.jpg'), /image resolves outside the image folder \(.*elsewhere\)/);
+    const outside = /image resolves outside the image folder and the folders this worker may use/;
+    await assert.rejects(read(files, 'outside-link.jpg'), new RegExp(`${outside.source} \\(.*secret\\.jpg\\)`));
+    await assert.rejects(read(files, 'linked-folder/c.jpg'), new RegExp(`${outside.source} \\(.*elsewhere\\)`));
     await assert.rejects(read(files, '../secret.jpg'), /points outside the image folder/);
+  });
+
+  test(`${name}: links are followed into the worker's roots, and anywhere for the embedded run`, async () => {
+    const { dir, images } = imageFolder();
+    const inRoots = new ImageFiles(images, [path.join(dir, 'elsewhere')]);
+    assert.equal(await read(inRoots, 'linked-folder/c.jpg'), 'C');
+    await assert.rejects(read(inRoots, 'outside-link.jpg'), /outside the image folder and the folders/);
+    const anywhere = new ImageFiles(images, 'anywhere');
+    assert.equal(await read(anywhere, 'outside-link.jpg'), 'S');
+    assert.equal(await read(anywhere, 'linked-folder/c.jpg'), 'C');
+    await assert.rejects(read(anywhere, '../secret.jpg'), /points outside the image folder/, 'a name is still inside');
   });
 
   test(`${name}: a missing file (or folder) is reported under the path the CSV names`, async () => {
