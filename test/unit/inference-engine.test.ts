@@ -70,7 +70,11 @@ test("the session runs a waiting batch of an earlier place first: a shard starte
     run('earlier a', first),
     run('earlier b', first),
   ]);
-  assert.deepEqual(order, ['running', 'earlier a', 'earlier b', 'later a', 'later b']);
+  // Usually the session has taken 'running' before the rest arrive; on a busy machine its thread may
+  // wake only after all five are waiting, and then 'running' (a later place) rightly waits too.
+  const waiting = order.filter((name) => name !== 'running');
+  assert.deepEqual(waiting, ['earlier a', 'earlier b', 'later a', 'later b']);
+  assert.ok([0, 2].includes(order.indexOf('running')), `ran first or after the earlier place: ${order.join(', ')}`);
 });
 
 test('a session loads only the model bytes it is keyed by: a file replaced after it was hashed is refused', async () => {
