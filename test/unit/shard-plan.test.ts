@@ -13,7 +13,7 @@ test('shards hold shardSize consecutive images, the last one the rest; rejected 
   assert.ok(parsed.ok);
   const layout = runLayout(parsed.config);
   fs.mkdirSync(layout.work, { recursive: true });
-  fs.writeFileSync(layout.classMapping, JSON.stringify({ mode: 'integer', targets: { '1': 1, '2': 2 } }));
+  fs.writeFileSync(layout.classMapping, JSON.stringify({ format: 1, mode: 'integer', targets: { '1': 1, '2': 2 } }));
   const rows = Array.from({ length: 11 }, (_, k) =>
     k === 5 ? `${k},img_${k}.jpg,\n` : `${k},img_${k}.jpg,${1 + (k % 2)}\n`,
   );
