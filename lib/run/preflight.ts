@@ -8,6 +8,7 @@ import { ProtobufError } from '../inference/protobuf.ts';
 import {
   assertOutputApartFromInputs,
   claimOutputFolder,
+  outputFolderRefusal,
   ensureWritable,
   removeTopLevelTempFiles,
 } from '../run-folder/output-folder.ts';
@@ -55,6 +56,9 @@ export async function preflight(
   await requireFolder(layout.data, 'dataset folder');
   await requireFolder(layout.images, 'image folder');
   await assertOutputApartFromInputs(layout);
+  // A folder tessera did not create is refused as such before its files are read as records.
+  const foreign = await outputFolderRefusal(layout.out);
+  if (foreign) throw new InputError(foreign);
   await refuseUnreadRecords(layout);
   await claimOutputFolder(layout);
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
