@@ -145,8 +145,8 @@ async function refuseForeignFolder(layout: RunLayout): Promise<void> {
 }
 
 /**
- * The result of the same command on a finished folder whose inputs are unchanged: nothing to run,
- * and the finished run's own outcome stays.
+ * The result of the same command on a finished folder whose inputs are unchanged: nothing to run
+ * but the search stages it asks for, and the finished run's own outcome stays.
  */
 async function finishedAlready(
   config: RunConfig,
@@ -158,6 +158,7 @@ async function finishedAlready(
   const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
   if (finished.finished) {
     outcome.forgo();
+    await searchStagesHere(config, options);
     return {
       summary: summaryOfFinishedRun(finished.manifest, layout),
       workflowId: finished.manifest.workflow.id,
@@ -168,6 +169,23 @@ async function finishedAlready(
   if (finished.changed && !options.quiet)
     say(`${finished.changed}: running again (the vectors of unchanged images are reused)`);
   return undefined;
+}
+
+/**
+ * `--index` / `--evaluate` on a finished folder: no workflow runs, so its search stages run here
+ * (lib/search/finished-run-stages.ts), without extracting anything again. Loaded only then: a
+ * plain run's start does not load usearch.
+ */
+async function searchStagesHere(config: RunConfig, options: EmbeddedRunOptions): Promise<void> {
+  if (!config.index && !config.evaluate) return;
+  const { searchStagesOfFinishedRun } = await import('../lib/search/finished-run-stages.ts');
+  try {
+    for (const line of await searchStagesOfFinishedRun(config)) if (!options.quiet) say(line);
+  } catch (error) {
+    // As the workflow's stage would fail: no index to build, or one that cannot fit in memory.
+    if (error instanceof InputError) throw new RunFailedError(error.message);
+    throw error;
+  }
 }
 
 /** A Temporal server that an earlier run on this folder left running (on its state file) is stopped. */

@@ -64,21 +64,23 @@ before(async () => {
   dir = tempDir('search');
   out = path.join(dir, 'out');
   // The run's own search stages build the index and evaluate it (--index --evaluate).
-  await mustRun(
-    'run',
-    '--data',
-    FLOWERS_DIR,
-    '--out',
-    out,
-    '--splits',
-    'train,val',
-    '--index',
-    '--evaluate',
-    '--quiet',
-  );
+  await mustRun(...runWithSearch(), '--quiet');
 });
 
-test('the run builds the index with its record and evaluates it; tessera index finds the same index current, or builds one', async () => {
+/** The run of `out`, with its search stages. */
+const runWithSearch = () => [
+  'run',
+  '--data',
+  FLOWERS_DIR,
+  '--out',
+  out,
+  '--splits',
+  'train,val',
+  '--index',
+  '--evaluate',
+];
+
+test('the run builds the index with its record and evaluates it, also on a finished folder; tessera index finds the same index current, or builds one', async () => {
   assert.ok(fs.existsSync(path.join(out, 'evaluation.json')), 'the run evaluated its index');
   const kept = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean };
   assert.equal(
@@ -86,6 +88,21 @@ test('the run builds the index with its record and evaluates it; tessera index f
     false,
     'the index the run built is the one tessera index builds: same vectors, same settings',
   );
+
+  // The same command on the finished folder, its index and evaluation gone: nothing is extracted
+  // again (the manifest stays), the search stages build the index and score it once more.
+  const manifestBytes = fs.readFileSync(path.join(out, 'manifest.json'));
+  fs.rmSync(path.join(out, 'index'), { recursive: true });
+  fs.rmSync(path.join(out, 'evaluation.json'));
+  const again = await mustRun(...runWithSearch());
+  assert.match(again, /already complete, nothing to run/);
+  assert.match(again, /index built: 20672 tiles in [\d.]+ s \(index\/tiles\.usearch\)/);
+  assert.match(again, /evaluated: MAP@5 [\d.]+, top-1 [\d.]+, recall@10 [\d.]+ over 17 queries/);
+  assert.deepEqual(fs.readFileSync(path.join(out, 'manifest.json')), manifestBytes, 'nothing extracted again');
+  assert.ok(fs.existsSync(path.join(out, 'evaluation.json')));
+  const current = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean };
+  assert.equal(current.built, false, 'the index that run built is current');
+
   fs.rmSync(path.join(out, 'index'), { recursive: true });
   const first = JSON.parse(await mustRun('index', out, '--json')) as { built: boolean; entries: number };
   assert.equal(first.built, true);
