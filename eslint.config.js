@@ -51,15 +51,15 @@ const LIB_LAYERS = {
   eval: ['core'],
   temporal: ['core'],
   storage: ['core'],
-  'run-folder': ['core'],
-  split: ['core', 'pandas', 'run-folder'],
+  'run-folder': ['core', 'storage'],
+  split: ['core', 'pandas', 'run-folder', 'storage'],
   plan: ['core', 'pandas', 'run-folder'],
   reuse: ['core', 'pandas', 'parquet', 'run-folder'],
-  extract: ['core', 'image', 'inference', 'parquet', 'run-folder', 'reuse'],
+  extract: ['core', 'image', 'inference', 'parquet', 'run-folder', 'reuse', 'storage'],
   compact: ['core', 'pandas', 'parquet', 'run-folder', 'extract'],
-  run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'reuse', 'extract', 'compact'],
+  run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'reuse', 'extract', 'compact', 'storage'],
   dev: ['core', 'pandas'],
-  report: ['core', 'pandas', 'parquet', 'run-folder', 'eval'],
+  report: ['core', 'pandas', 'parquet', 'run-folder', 'eval', 'image', 'search'],
   search: ['core', 'image', 'inference', 'parquet', 'run-folder', 'extract'],
 };
 const LAYER_ZONES = [
@@ -85,6 +85,8 @@ export default tseslint.config(
   {
     ignores: [
       'node_modules/',
+      'dist/',
+      'dist.*/',
       '.tools/',
       '.venv-py/',
       '.venv-s3/',

@@ -24,6 +24,7 @@ import {
   removeOldRuns as removeOldRunFolders,
   type ReusePlan,
 } from '../lib/run/earlier-runs.ts';
+import { Stores } from '../lib/storage/open-store.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
@@ -54,20 +55,22 @@ export function createCpuActivities(roots: WorkerRoots, options: CpuActivityOpti
 }
 
 function confinedCpuActivities(roots: WorkerRoots, options: CpuActivityOptions) {
+  // This worker's object-store client, shared by its activities (one connection pool).
+  const stores = new Stores();
   return confineActivities(roots, {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {
       const execution = Context.current().info.workflowExecution;
       const hooks = { modelRecorded: (modelSha256: string) => options.warmInference?.(config, modelSha256) };
       return cpuActivity(() =>
-        runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }, hooks),
+        runPreflight(config, execution && { workflowId: execution.workflowId, runId: execution.runId }, hooks, stores),
       );
     },
     /** Whether a `tessera run` that found this run open may attach to it, or restarts it. */
     checkAttach(config: RunConfig, requested: RunConfig): Promise<AttachResult> {
       return cpuActivity(async () => {
         await checkRunConfigPaths(requested, roots); // the command's folders too, not only the run's
-        return checkAttachFiles(config, requested, linkTargetsOf(roots));
+        return checkAttachFiles(config, requested, linkTargetsOf(roots), stores);
       });
     },
     /** The --reuse sources (and with reuseEarlierRuns the template's newest finished run) that this run can use. */
@@ -79,7 +82,7 @@ function confinedCpuActivities(roots: WorkerRoots, options: CpuActivityOptions) 
       return cpuActivity(() => removeOldRunFolders(template, config.out, keep));
     },
     prepareSplit(config: RunConfig): Promise<SplitSummary> {
-      return cpuActivity(() => prepareSplitFiles(config));
+      return cpuActivity(() => prepareSplitFiles(config, stores));
     },
     planShards(config: RunConfig, split: Split): Promise<PlanSummary> {
       return cpuActivity(() => planShardFiles(config, split));

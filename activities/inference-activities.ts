@@ -6,6 +6,7 @@ import type { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
 import { linkTargetsOf, type WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
+import { Stores } from '../lib/storage/open-store.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
@@ -31,6 +32,7 @@ export function createInferenceActivities(
   options: SessionTuning = {},
 ) {
   const reuseIndexes = new ReuseIndexes();
+  const stores = new Stores();
   return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
@@ -59,6 +61,7 @@ export function createInferenceActivities(
               reuseIndexes,
               decoders,
               linkTargets: linkTargetsOf(roots),
+              stores,
               turn,
             }),
           () => progress,

@@ -1,4 +1,5 @@
 /** Each pipeline stage measured alone, on the same images and model as the end-to-end run. */
+import { Stores } from '../lib/storage/open-store.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -141,6 +142,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
         attempt: 1,
         reuseIndexes: new ReuseIndexes(),
         linkTargets: 'anywhere',
+        stores: new Stores(),
         decoders,
         turn: { place: shard, tail: () => {} },
       });

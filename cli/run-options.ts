@@ -107,9 +107,10 @@ export function buildRunConfig(
     const value = merged[key];
     // Said now, before anything starts (a URI would otherwise become a folder named `s3:`).
     for (const text of Array.isArray(value) ? value : [value])
-      if (typeof text === 'string' && isUri(text)) throw new UsageError(uriNotSupported(`--${key}`, text).message);
+      if (typeof text === 'string' && isUri(text) && key !== 'data')
+        throw new UsageError(uriNotSupported(`--${key}`, text).message);
     const from = key in fromFlags ? process.cwd() : base;
-    if (typeof value === 'string' && value !== '') merged[key] = path.resolve(from, value);
+    if (typeof value === 'string' && value !== '' && !isUri(value)) merged[key] = path.resolve(from, value);
     if (Array.isArray(value))
       merged[key] = value.map((item: unknown) =>
         typeof item === 'string' && item !== '' ? path.resolve(from, item) : item,

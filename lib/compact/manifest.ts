@@ -1,3 +1,4 @@
+import { isUri } from '../core/uri.ts';
 import fs from 'node:fs/promises';
 import type { RunConfig, Split } from '../core/run-config.ts';
 import { sha256File } from '../core/hashing.ts';
@@ -41,7 +42,17 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
   const shards: ManifestShard[] = [];
   const outputs: Record<string, { sha256: string; rows?: number }> = {};
   const reusedFrom = { train: new Map<string, number>(), val: new Map<string, number>() };
-  let lineage = formatCsvRow(['split', 'shard', 'ordinal', config.idColumn, 'target', 'sha256']);
+  // Images read from object storage: the ETag of each version hashed, so that a re-run asks the store (HEAD), not downloads.
+  const withTags = isUri(config.data);
+  let lineage = formatCsvRow([
+    'split',
+    'shard',
+    'ordinal',
+    config.idColumn,
+    'target',
+    'sha256',
+    ...(withTags ? ['etag'] : []),
+  ]);
   for (const [name, count] of Object.entries(stats.shardCounts) as [Split, number][]) {
     const files = layout.split(name);
     for (const report of await readShardReports(files, name, count)) {
@@ -60,7 +71,8 @@ export async function writeManifest(config: RunConfig, stats: RunStats): Promise
       for (const { source, images } of report.reusedFrom)
         reusedFrom[name].set(source, (reusedFrom[name].get(source) ?? 0) + images);
       for (const [ordinal, imageId, target, sha256] of report.lineage.images) {
-        lineage += formatCsvRow([name, String(report.shard), String(ordinal), imageId, String(target), sha256 ?? '']);
+        const row = [name, String(report.shard), String(ordinal), imageId, String(target), sha256 ?? ''];
+        lineage += formatCsvRow(withTags ? [...row, report.imageTags?.[imageId] ?? ''] : row);
       }
     }
     const compacted = await requireRecord(files.compaction, CompactionRecordSchema, `compaction of the ${name} split`);

@@ -2,6 +2,7 @@ import type { RunConfig, Split } from '../core/run-config.ts';
 import type { ImageLineage, RejectedRow, ShardImage } from '../run-folder/records.ts';
 import type { DecodeThreads } from './decode-threads.ts';
 import type { LinkTargets } from './image-files.ts';
+import { packFetched, type FetchedImage } from './s3-images.ts';
 
 export interface DecodedBatch {
   images: ShardImage[];
@@ -10,12 +11,15 @@ export interface DecodedBatch {
   errors: RejectedRow[];
   /** Every image of the batch, in plan order, with the sha256 of the bytes decoded (or null). */
   lineage: ImageLineage[];
+  /** Images fetched from object storage: the ETag of the version decoded, by image id. */
+  tags: [string, string][];
 }
 
 /**
  * Decodes a batch on the decode threads into its slots of `pixels` (shared memory reused batch
  * after batch: memory a process touches for the first time is slow here), then closes the gaps
- * left by images that failed. `root` is the image folder's real path.
+ * left by images that failed. `root` is the image folder's real path; `fetched`, when given, the
+ * images' bytes already fetched from object storage (the threads then read no file).
  */
 export async function decodeBatch(
   images: ShardImage[],
@@ -26,7 +30,8 @@ export async function decodeBatch(
     root,
     linkTargets,
     place,
-  }: { decoders: DecodeThreads; root: string; linkTargets: LinkTargets; place?: number },
+    fetched,
+  }: { decoders: DecodeThreads; root: string; linkTargets: LinkTargets; place?: number; fetched?: FetchedImage[] },
   pixels: Uint8Array,
 ): Promise<DecodedBatch> {
   const perImage = 3 * config.imgSize * config.imgSize;
@@ -37,6 +42,7 @@ export async function decodeBatch(
       size: config.imgSize,
       occlusionSeed: split === 'val' ? config.seed : null,
       imageIds: images.map((image) => image.imageId),
+      ...(fetched ? { fetched: packFetched(fetched) } : {}),
     },
     pixels,
     place,
@@ -65,5 +71,9 @@ export async function decodeBatch(
       });
     }
   });
-  return { images: decoded, pixels, errors, lineage };
+  const tags: [string, string][] = [];
+  fetched?.forEach((image, slot) => {
+    if ('tag' in image && image.tag !== '') tags.push([images[slot]!.imageId, image.tag]);
+  });
+  return { images: decoded, pixels, errors, lineage, tags };
 }

@@ -1,5 +1,6 @@
 /** Messages between DecodeThreads (decode-threads.ts) and its threads (decode-thread.ts). */
 import type { LinkTargets } from './image-files.ts';
+import type { FetchedBatch } from './s3-images.ts';
 
 /**
  * A batch to decode: every thread gets the same request and takes images from it one at a time
@@ -15,6 +16,8 @@ export interface DecodeRequest {
   /** Validation images get the seed's occlusion hole (occlusion.ts); null for training images. */
   occlusionSeed: number | null;
   imageIds: string[];
+  /** The images' bytes already fetched (from object storage): the thread reads no file then. */
+  fetched?: FetchedBatch;
   pixels: Uint8Array;
   next: Int32Array;
 }

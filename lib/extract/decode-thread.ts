@@ -33,6 +33,7 @@ async function decodeImages({
   size,
   occlusionSeed,
   imageIds,
+  fetched,
   pixels,
   next,
 }: DecodeRequest): Promise<DecodedImage[]> {
@@ -45,15 +46,23 @@ async function decodeImages({
       const imageId = imageIds[slot]!;
       let file: string | undefined;
       let sha256: string | null = null;
+      let bytes: Buffer | undefined;
+      const failure = fetched?.failures[slot];
+      if (failure) {
+        decoded.push({ slot, sha256, failure });
+        continue;
+      }
       try {
         // Read once: the bytes hashed for the shard's lineage are the very bytes decoded.
-        const bytes = files.readBlocking(imageId, (resolved) => (file = resolved));
+        bytes = fetched
+          ? Buffer.from(fetched.bytes.subarray(fetched.offsets[slot], fetched.offsets[slot + 1]))
+          : files.readBlocking(imageId, (resolved) => (file = resolved));
         sha256 = sha256Bytes(bytes);
         const hole = occlusionSeed === null ? undefined : occlusionFor(occlusionSeed, imageId, size);
         await decodeRgbInto(bytes, size, pixels, slot * perImage, hole, { blocking: true });
         decoded.push({ slot, sha256 });
       } catch (error) {
-        decoded.push({ slot, sha256, failure: await describeImageError(error, file) });
+        decoded.push({ slot, sha256, failure: await describeImageError(error, file, fetched && bytes) });
       }
     }
   };

@@ -22,7 +22,10 @@ import { readShardPlan, readShardReport } from '../run-folder/shard-records.ts';
 import { AttemptLog } from '../run-folder/attempt-log.ts';
 import { decodeBatch, type DecodedBatch } from './decode-batch.ts';
 import { sharedPixels, type DecodeThreads } from './decode-threads.ts';
-import { ImageFiles, type LinkTargets } from './image-files.ts';
+import type { LinkTargets } from './image-files.ts';
+import { openImageSource, type ImageSource } from './image-source.ts';
+import { S3Images } from './s3-images.ts';
+import type { Stores } from '../storage/open-store.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
 import { findReusedImages, type ReusedShardImages } from './reused-images.ts';
 import type { ReuseIndexes } from '../reuse/reuse-index.ts';
@@ -62,6 +65,8 @@ export interface ExtractDeps {
   decoders: DecodeThreads;
   /** Where a symlinked image may lead (image-files.ts): the worker's roots, or anywhere for the embedded run. */
   linkTargets: LinkTargets;
+  /** This worker's object-store clients (images under an s3:// data prefix). */
+  stores: Stores;
   /** The shard's turn on this worker: its place in line, and where it says that its tail has come. */
   turn: Pick<ShardTurn, 'place' | 'tail'>;
 }
@@ -99,14 +104,14 @@ async function shardOnDisk(
   shard: number,
   plan: ShardPlan,
   key: ExtractionKey,
-  images: ImageFiles,
+  images: ImageSource,
 ): Promise<{ reusable: ShardReport } | { redo: string | null }> {
   const read = await readShardReport(files.report(shard));
   if ('problem' in read)
     return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
   const { report } = read;
   const file = files.parquet(shard);
-  const lineage = await lineageMismatch(report.lineage, key, plan.images, images);
+  const lineage = await lineageMismatch(report.lineage, key, plan.images, images, report.imageTags);
   if (lineage) return { redo: `${file}: ${lineage}` };
   if (report.parquet === null) return { reusable: report };
   const actual = await sha256File(file).catch(() => null);
@@ -137,12 +142,6 @@ async function modelAsRecorded(layout: RunLayout): Promise<string> {
   return recorded;
 }
 
-async function imagesRootOf(layout: RunLayout): Promise<string> {
-  return fs.realpath(layout.images).catch(() => {
-    throw new InputError(`image folder ${layout.images} does not exist`);
-  });
-}
-
 /**
  * Extracts one shard: decode → ONNX → tiles → shard Parquet, written under a temporary name and
  * renamed when complete. Decoding the next batch overlaps inference of the current one. A shard
@@ -161,8 +160,7 @@ export async function extractShard(
   const attempts = await AttemptLog.start(files, shard, deps.attempt);
   try {
     const plan = await readShardPlan(files, shard);
-    const root = await imagesRootOf(layout);
-    const images = new ImageFiles(root, deps.linkTargets);
+    const images = await openImageSource(layout.images, deps.linkTargets, deps.stores);
     const key = extractionKey(config, split, await modelAsRecorded(layout));
     const onDisk = await shardOnDisk(files, split, shard, plan, key, images);
     if ('reusable' in onDisk) {
@@ -177,7 +175,7 @@ export async function extractShard(
       files,
       split,
       shard,
-      { plan, key, images, root, previousOutput: layout.previousOutput },
+      { plan, key, images, previousOutput: layout.previousOutput },
       deps,
       started,
     );
@@ -193,9 +191,7 @@ export async function extractShard(
 interface ShardInputs {
   plan: ShardPlan;
   key: ExtractionKey;
-  images: ImageFiles;
-  /** The image folder's real path. */
-  root: string;
+  images: ImageSource;
   previousOutput: string;
 }
 
@@ -216,7 +212,7 @@ async function extractFreshShard(
   await loadZstd();
   await fs.mkdir(files.shards, { recursive: true });
   const file = new ShardFileWriter(files.parquet(shard), plan.images, reused, config.batchSize);
-  const decoded: DecodeFindings = { errors: [], lineage: new Map(reused?.lineage) };
+  const decoded: DecodeFindings = { errors: [], lineage: new Map(reused?.lineage), tags: new Map(reused?.tags) };
   let parquetSha256: string | null;
   try {
     const batches = inBatches(toExtract, config.batchSize);
@@ -243,6 +239,7 @@ async function extractFreshShard(
     errors: decoded.errors,
     seconds: (performance.now() - started) / 1000,
     reusedFrom: reused?.from ?? [],
+    ...(inputs.images.kind === 's3' ? { imageTags: Object.fromEntries(decoded.tags) } : {}),
   };
   await fs.mkdir(files.reports, { recursive: true });
   return writeRecord(files.report(shard), ShardReportSchema, report);
@@ -277,6 +274,8 @@ function inBatches(images: ShardImage[], batchSize: number): ShardImage[][] {
 interface DecodeFindings {
   errors: RejectedRow[];
   lineage: Map<number, ImageLineage>;
+  /** Images fetched from object storage: the ETag of the version hashed, by image id. */
+  tags: Map<string, string>;
 }
 
 /** One fresh shard's extraction, as the read → infer → write loop uses it. */
@@ -305,14 +304,20 @@ async function decodeInferWrite(run: ShardRun, batches: ShardImage[][], imagesDo
   const batchBytes = config.batchSize * 3 * config.imgSize * config.imgSize;
   const decodeFrom = {
     decoders: deps.decoders,
-    root: inputs.root,
+    root: inputs.images.where,
     linkTargets: deps.linkTargets,
     place: deps.turn.place,
   };
-  const decode = (b: number) =>
-    b < batches.length
-      ? inFlight(decodeBatch(batches[b]!, config, split, decodeFrom, spare.pop() ?? sharedPixels(batchBytes)))
+  // Objects are fetched a batch ahead of the decoder; files are read by the decode threads themselves.
+  const fetchAhead =
+    inputs.images instanceof S3Images
+      ? inputs.images.readAhead(batches.map((batch) => batch.map((image) => image.imageId)))
       : undefined;
+  const decodeAt = async (b: number) => {
+    const fetched = await fetchAhead?.(b);
+    return decodeBatch(batches[b]!, config, split, { ...decodeFrom, fetched }, spare.pop() ?? sharedPixels(batchBytes));
+  };
+  const decode = (b: number) => (b < batches.length ? inFlight(decodeAt(b)) : undefined);
 
   /** A batch through the model (on its thread); a batch in which no image decoded skips it. */
   const infer = async (batch: DecodedBatch, index: number) => {
@@ -350,6 +355,7 @@ async function decodeInferWrite(run: ShardRun, batches: ShardImage[][], imagesDo
       decoding = decode(b + 1);
       decoded.errors.push(...batch.errors);
       for (const entry of batch.lineage) decoded.lineage.set(entry[0], entry);
+      for (const [imageId, tag] of batch.tags) decoded.tags.set(imageId, tag);
       const previous = inferring;
       inferring = inFlight(infer(batch, b));
       if (previous) await write(await previous);

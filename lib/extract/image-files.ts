@@ -3,7 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { errorMessage, InputError } from '../core/errors.ts';
+import { sha256Bytes } from '../core/hashing.ts';
 import { MAX_INPUT_PIXELS, resolveImagePath } from '../image/decode.ts';
+import type { ImageSource } from './image-source.ts';
 
 const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
 
@@ -23,7 +25,9 @@ export type LinkTargets = readonly string[] | 'anywhere';
  * the decode threads, which exist to wait on files and decoders (a pool round trip per syscall
  * cost more CPU than the read itself: ~150 µs against ~20 µs per image here).
  */
-export class ImageFiles {
+export class ImageFiles implements ImageSource {
+  readonly kind = 'local';
+  readonly concurrency = 1;
   private readonly folders = new Map<string, Promise<string>>();
   private readonly foldersNow = new Map<string, string>();
 
@@ -32,6 +36,19 @@ export class ImageFiles {
     private readonly root: string,
     private readonly linkTargets: LinkTargets = [],
   ) {}
+
+  get where(): string {
+    return this.root;
+  }
+
+  /** Read as decoding reads them, with the same refusals, so a refused image hashes as null here too. */
+  async currentHash(imageId: string): Promise<string | null> {
+    try {
+      return sha256Bytes(await this.read(imageId, () => {}));
+    } catch {
+      return null;
+    }
+  }
 
   /** The file's bytes; `file` (for error reports) is its path, resolved when it is a symlink. */
   async read(imageId: string, onResolved: (file: string) => void): Promise<Buffer> {
@@ -110,22 +127,23 @@ function nameAsListed(error: unknown, file: string): unknown {
  * A reason for errors.csv that says what is wrong with the file. libvips' own message can be
  * vague ("Unknown error" under load), so a failed decode is classified from the file itself.
  */
-export async function describeImageError(error: unknown, file: string | undefined): Promise<string> {
+export async function describeImageError(error: unknown, file: string | undefined, bytes?: Buffer): Promise<string> {
   const code = (error as NodeJS.ErrnoException).code;
   const missing = (error as NodeJS.ErrnoException).path;
   if (code === 'ENOENT') return `image file ${missing} does not exist`;
   if (code === 'EACCES') return `image file ${missing} is not readable (permission denied)`;
   if (code === 'EISDIR') return `image ${file} is a folder, not a file`;
   const message = errorMessage(error);
-  if (!file || error instanceof InputError) return message; // ImageInputError included: it says what is wrong
-  if (
-    (await fs.stat(file).then(
-      (s) => s.size,
-      () => undefined,
-    )) === 0
-  )
-    return 'image file is empty (0 bytes)';
-  const header = await sharp(file, { limitInputPixels: false })
+  const input = bytes ?? file;
+  if (input === undefined || error instanceof InputError) return message; // ImageInputError included: it says what is wrong
+  const size = bytes
+    ? bytes.byteLength
+    : await fs.stat(file!).then(
+        (s) => s.size,
+        () => undefined,
+      );
+  if (size === 0) return 'image file is empty (0 bytes)';
+  const header = await sharp(input, { limitInputPixels: false })
     .metadata()
     .catch(() => undefined);
   if (!header?.format)

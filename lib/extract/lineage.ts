@@ -6,8 +6,8 @@ import { jpegDecoderName } from '../image/jpeg-turbo.ts';
 import { PIXEL_GRAPH } from '../inference/fused-model.ts';
 import { OCCLUSION_SCHEME } from '../image/occlusion.ts';
 import { PREPROCESSING } from '../image/model-input.ts';
-import { sha256Bytes } from '../core/hashing.ts';
-import type { ImageFiles } from './image-files.ts';
+import { mapLimited } from '../core/map-limited.ts';
+import type { ImageSource } from './image-source.ts';
 import { extractionKeyChanges, type ExtractionKey, type ShardLineage } from '../run-folder/records.ts';
 
 /**
@@ -40,26 +40,34 @@ export function lineageDigest(lineage: ShardLineage): string {
   return createHash('sha256').update(JSON.stringify(lineage)).digest('hex');
 }
 
-/** The bytes an image id names now, or null when it cannot be read (missing, a folder, outside the image folder, …). */
-export async function currentImageHash(images: ImageFiles, imageId: string): Promise<string | null> {
-  try {
-    // Read as decoding reads them, with the same refusals, so a refused image hashes as null here too.
-    return sha256Bytes(await images.read(imageId, () => {}));
-  } catch {
-    return null;
-  }
+/**
+ * The first image (as [imageId, sha256, tag?] recorded) whose bytes are not the recorded ones now,
+ * or undefined when all still are. Checked `images.concurrency` at a time.
+ */
+export async function firstChangedImage(
+  images: ImageSource,
+  recorded: Iterable<readonly [string, string | null, string | undefined]>,
+): Promise<string | undefined> {
+  let changed: string | undefined;
+  await mapLimited([...recorded], images.concurrency, async ([imageId, sha256, tag]) => {
+    if (changed !== undefined) return;
+    if ((await images.currentHash(imageId, { sha256, tag })) !== sha256) changed ??= imageId;
+  });
+  return changed;
 }
 
 /**
  * Why a shard recorded with `recorded` cannot stand for `planned` images under `key` now, or
- * undefined when it can. Reads every image of the shard: no size or mtime shortcut, which
- * `cp -p` and `rsync -t` defeat.
+ * undefined when it can. Reads every image file of the shard: no size or mtime shortcut, which
+ * `cp -p` and `rsync -t` defeat; an object whose ETag is the one recorded when it was hashed is
+ * not downloaded again (`tags`: the shard's recorded ETags by image id).
  */
 export async function lineageMismatch(
   recorded: ShardLineage,
   key: ExtractionKey,
   planned: readonly { ordinal: number; imageId: string; target: number }[],
-  images: ImageFiles,
+  images: ImageSource,
+  tags: Readonly<Record<string, string>> = {},
 ): Promise<string | undefined> {
   const changed = extractionKeyChanges(recorded.key, key);
   if (changed.length > 0) return `extraction key changed (${changed.join(', ')})`;
@@ -72,8 +80,9 @@ export async function lineageMismatch(
       return `row ${now.ordinal} is now ${now.imageId} (class ${now.target}), was ${imageId} (class ${target}) at row ${ordinal}`;
     }
   }
-  for (const [, imageId, , sha256] of recorded.images) {
-    if ((await currentImageHash(images, imageId)) !== sha256) return `image ${imageId} changed since it was extracted`;
-  }
-  return undefined;
+  const changedImage = await firstChangedImage(
+    images,
+    recorded.images.map(([, imageId, , sha256]) => [imageId, sha256, tags[imageId]] as const),
+  );
+  return changedImage === undefined ? undefined : `image ${changedImage} changed since it was extracted`;
 }

@@ -4,14 +4,15 @@ import type { ImageLineage, ReusedImages, ShardImage } from '../run-folder/recor
 import type { ReuseHit, ReuseIndex } from '../reuse/reuse-index.ts';
 import { readReusedVectors, type ReusedTiles } from '../reuse/reused-rows.ts';
 import { mapLimited } from '../core/map-limited.ts';
-import type { ImageFiles } from './image-files.ts';
-import { currentImageHash } from './lineage.ts';
+import type { ImageSource } from './image-source.ts';
 
 export interface ReusedShardImages {
   /** By ordinal: the image's tiles, copied from a source. */
   tiles: Map<number, ReusedTiles>;
   /** By ordinal: the lineage of each reused image (the bytes hashed now). */
   lineage: Map<number, ImageLineage>;
+  /** Reused objects whose recorded ETag still held: carried into the new shard's report. */
+  tags: Map<string, string>;
   /** How many images came from each source folder. */
   from: ReusedImages[];
   channels: number | null;
@@ -26,13 +27,17 @@ export async function findReusedImages(
   planned: readonly ShardImage[],
   split: Split,
   index: ReuseIndex,
-  files: ImageFiles,
+  files: ImageSource,
 ): Promise<ReusedShardImages> {
   const hits = new Map<number, ReuseHit>();
   const hashes = new Map<number, string>();
-  await mapLimited(planned, 8, async (image) => {
-    const sha256 = await currentImageHash(files, image.imageId);
+  const tags = new Map<string, string>();
+  await mapLimited(planned, Math.max(8, files.concurrency), async (image) => {
+    const recorded = index.recorded(image.imageId);
+    const sha256 = await files.currentHash(image.imageId, recorded);
     if (sha256 === null) return; // extraction reports why it cannot be read
+    // A tag older than the object (same bytes uploaded again) costs the next check a download, never a wrong vector.
+    if (recorded && recorded.sha256 === sha256) tags.set(image.imageId, recorded.tag);
     const hit = index.find(split, sha256, image.imageId);
     if (hit) {
       hits.set(image.ordinal, hit);
@@ -49,7 +54,7 @@ export async function findReusedImages(
     counts.set(folder, (counts.get(folder) ?? 0) + 1);
   }
   const channels = index.sources.find((source) => counts.has(source.folder))?.channels ?? null;
-  return { tiles, lineage, from: [...counts].map(([source, images]) => ({ source, images })), channels };
+  return { tiles, lineage, tags, from: [...counts].map(([source, images]) => ({ source, images })), channels };
 }
 
 /** The rows of reused images, `i` from each image's ordinal now, target and id as planned now. */

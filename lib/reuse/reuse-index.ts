@@ -14,6 +14,15 @@ export interface ReuseHit {
 export class ReuseIndex {
   constructor(readonly sources: readonly ReuseSource[]) {}
 
+  /** What a source recorded of an object it read (sha256 and ETag), for a HEAD instead of a download. */
+  recorded(imageId: string): { sha256: string; tag: string } | undefined {
+    for (const source of this.sources) {
+      const hashed = source.hashed.get(imageId);
+      if (hashed) return hashed;
+    }
+    return undefined;
+  }
+
   find(split: Split, sha256: string, imageId: string): ReuseHit | undefined {
     const lookup = reuseLookupKey(split, sha256, imageId);
     for (const source of this.sources) {

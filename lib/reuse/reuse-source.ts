@@ -22,6 +22,11 @@ export interface ReuseSource {
   channels: number;
   /** Source images by lookup key (reuseLookupKey) → their ordinal in the source's split. */
   ordinals: Map<string, number>;
+  /**
+   * Images its run read from object storage, by id: the sha256 and ETag of the version hashed, so
+   * that an unchanged object is looked up by a HEAD rather than downloaded again.
+   */
+  hashed: Map<string, { sha256: string; tag: string }>;
 }
 
 export type OpenedSource = { source: ReuseSource } | { skipped: string };
@@ -99,14 +104,25 @@ export async function openReuseSource(
   if (actual !== lineageSha256) return skip('its lineage.csv does not match its manifest (changed or damaged)');
 
   const ordinals = new Map<string, number>();
-  if (!index) return { source: { folder: layout.out, vectors, tilesPerImage, channels, ordinals } };
+  const hashed = new Map<string, { sha256: string; tag: string }>();
+  const source = { folder: layout.out, vectors, tilesPerImage, channels, ordinals, hashed };
+  if (!index) return { source };
   const { rows } = await openCsv(layout.lineageCsv);
   for await (const { fields } of rows) {
-    // split, shard, ordinal, <id column>, target, sha256 (manifest.ts)
-    const [rowSplit, shard, ordinal, imageId, , sha256] = fields as [string, string, string, string, string, string];
+    // split, shard, ordinal, <id column>, target, sha256[, etag] (manifest.ts)
+    const [rowSplit, shard, ordinal, imageId, , sha256, tag] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string?,
+    ];
     if (rowSplit !== split || sha256 === '' || !shards.has(Number(shard))) continue;
     const lookup = reuseLookupKey(split, sha256, imageId);
     if (!ordinals.has(lookup)) ordinals.set(lookup, Number(ordinal));
+    if (tag && !hashed.has(imageId)) hashed.set(imageId, { sha256, tag });
   }
-  return { source: { folder: layout.out, vectors, tilesPerImage, channels, ordinals } };
+  return { source };
 }

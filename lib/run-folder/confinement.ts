@@ -4,6 +4,7 @@ import { DEFAULT_MODEL_FILE, RunConfigSchema, formatConfigIssues, type RunConfig
 import { InputError } from '../core/errors.ts';
 import { isUri } from '../core/uri.ts';
 import { DEFAULT_MODEL, PROJECT_ROOT } from '../core/project-paths.ts';
+import { formatLocation, isWithin, parseLocation } from '../storage/location.ts';
 
 /**
  * A worker takes its run config from whoever can reach the Temporal frontend, which has no
@@ -20,6 +21,8 @@ export interface WorkerRoots {
   readonly roots: readonly string[];
   /** Real paths where only the model may be: tessera's own models folder, and single model files. */
   readonly modelRoots: readonly string[];
+  /** Object-store prefixes (`s3://bucket/prefix`) a run's data may be under. */
+  readonly uriRoots: readonly string[];
   /**
    * The embedded run's: its own command named the data, so the CSV, the image folder and the images
    * may be links to anywhere. A worker serving others keeps each of them inside its roots.
@@ -95,9 +98,14 @@ export async function resolveWorkerRoots(
     throw new RootsError(`a worker needs at least one folder it may serve (--allow-root DIR or ${ALLOW_ROOTS_ENV})`);
   }
   const roots: string[] = [];
+  const uriRoots: string[] = [];
   for (const dir of dirs) {
     if (typeof dir !== 'string' || dir === '' || dir.includes('\0'))
       throw new RootsError(`allowed root ${JSON.stringify(dir)} is not a folder path`);
+    if (isUri(dir)) {
+      uriRoots.push(uriRoot(dir));
+      continue;
+    }
     const real = await realPathAllowingMissing(dir).catch((error: unknown) => {
       throw new RootsError(`allowed root ${dir} cannot be resolved: ${(error as Error).message}`);
     });
@@ -106,11 +114,32 @@ export async function resolveWorkerRoots(
   const models = await realPathAllowingMissing(path.join(PROJECT_ROOT, 'models'));
   // A model file allowed by itself (the embedded run's --model) opens only that file, not its folder.
   const files = await Promise.all(modelFiles.map((file) => realPathAllowingMissing(file)));
-  return { roots, modelRoots: [models, ...files], followLinks };
+  return { roots, modelRoots: [models, ...files], uriRoots, followLinks };
+}
+
+function uriRoot(dir: string): string {
+  try {
+    return formatLocation(parseLocation(dir));
+  } catch (error) {
+    throw new RootsError(`allowed root ${dir}: ${(error as Error).message}`);
+  }
 }
 
 function describeRoots(roots: WorkerRoots): string {
-  return `this worker serves ${roots.roots.join(', ')}${roots.modelRoots.length > 0 ? ` (models also from ${roots.modelRoots.join(', ')})` : ''}`;
+  const served = [...roots.roots, ...roots.uriRoots].join(', ');
+  return `this worker serves ${served}${roots.modelRoots.length > 0 ? ` (models also from ${roots.modelRoots.join(', ')})` : ''}`;
+}
+
+/** A dataset under an object-store prefix this worker serves (`--allow-root s3://bucket/prefix`). */
+function requireUriInRoots(field: string, given: string, roots: WorkerRoots): string {
+  const location = parseLocation(given);
+  if (!roots.uriRoots.some((root) => isWithin(location, parseLocation(root)))) {
+    throw new InputError(
+      `${field} ${given} is outside the prefixes this worker may use; ${describeRoots(roots)}. ` +
+        `To allow it, start the worker with --allow-root s3://BUCKET/PREFIX (repeatable) or ${ALLOW_ROOTS_ENV} naming a prefix that holds it`,
+    );
+  }
+  return formatLocation(location);
 }
 
 /** Resolves a path of the run, turning a failure into an input error that names the field. */
@@ -126,10 +155,10 @@ async function resolveField(field: string, given: string, absolute: string, root
 
 const resolvedNote = (absolute: string, real: string) => (real === absolute ? '' : ` (it resolves to ${real})`);
 
-/** `s3://…` and other URIs: the schema accepts them, the stages do not read or write them yet. */
+/** An `s3://…` out, reuse or model: the schema accepts them, the stages do not write or read them there yet. */
 export function uriNotSupported(field: string, given: string): InputError {
   return new InputError(
-    `${field} ${given}: this version of tessera reads and writes run data in local folders (or mounted volumes) only; object storage URIs are not supported yet`,
+    `${field} ${given}: this version of tessera reads datasets from object storage (--data s3://…) but keeps ${field} in a local folder (or mounted volume); object storage for ${field} is not supported yet`,
   );
 }
 
@@ -139,7 +168,10 @@ async function requireInRoots(
   absolute: string,
   roots: WorkerRoots,
 ): Promise<string> {
-  if (isUri(given)) throw uriNotSupported(field, given);
+  if (isUri(given)) {
+    if (field !== 'data') throw uriNotSupported(field, given);
+    return requireUriInRoots(field, given, roots);
+  }
   const real = await resolveField(field, given, absolute, roots);
   const allowed = field === 'model' ? [...roots.roots, ...roots.modelRoots] : roots.roots;
   if (!allowed.some((root) => isInside(real, root))) {
@@ -164,6 +196,13 @@ async function requireInData(
 ): Promise<void> {
   const fix = `csv and images are relative paths inside data: move it into ${dataGiven} and name it relative to that folder`;
   if (path.isAbsolute(given)) throw new InputError(`${field} ${given} is an absolute path. ${fix}`);
+  if (isUri(dataGiven)) {
+    // Under a prefix, a name is a key: it must not climb out of it (links do not exist there).
+    const key = path.posix.normalize(given);
+    if (isUri(given) || key === '..' || key.startsWith('../'))
+      throw new InputError(`${field} ${given} leads outside the dataset prefix ${dataGiven}. ${fix}`);
+    return;
+  }
   const absolute = path.resolve(dataGiven, given);
   if (!isInside(absolute, path.resolve(dataGiven)))
     throw new InputError(`${field} ${given} leads outside the dataset folder ${dataGiven}. ${fix}`);
@@ -196,7 +235,9 @@ async function pathProblems(
   const data =
     fields.data === undefined
       ? undefined
-      : await collecting(problems, () => requireInRoots('data', fields.data!, path.resolve(fields.data!), roots));
+      : await collecting(problems, () =>
+          requireInRoots('data', fields.data!, isUri(fields.data!) ? fields.data! : path.resolve(fields.data!), roots),
+        );
   if (fields.out !== undefined)
     await collecting(problems, () => requireInRoots('out', fields.out!, path.resolve(fields.out!), roots));
   if (model !== undefined)

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_MODEL } from '../core/project-paths.ts';
+import { isUri, joinUri } from '../core/uri.ts';
 import { DEFAULT_MODEL_FILE, type RunConfig, type Split } from '../core/run-config.ts';
 
 /**
@@ -94,12 +95,15 @@ export function outputLayout(outFolder: string) {
 
 /** Every file a run reads or writes, from its config. */
 export function runLayout(config: RunConfig) {
-  const data = path.resolve(config.data);
+  // A dataset in object storage stays a URI: its CSV and images are objects under its prefix.
+  const remote = isUri(config.data);
+  const data = remote ? joinUri(config.data, '') : path.resolve(config.data);
+  const inside = (name: string) => (remote ? joinUri(data, name) : path.resolve(data, name));
   return {
     ...outputLayout(config.out),
     data,
-    inputCsv: path.resolve(data, config.csv),
-    images: path.resolve(data, config.images),
+    inputCsv: inside(config.csv),
+    images: inside(config.images),
     // The default names tessera's own model, wherever the worker was started.
     model: config.model === DEFAULT_MODEL_FILE ? DEFAULT_MODEL : path.resolve(config.model),
   };

@@ -1,3 +1,4 @@
+import { isUri } from '../core/uri.ts';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +31,7 @@ export async function assertOutputApartFromInputs(layout: RunLayout): Promise<vo
     ['input CSV', layout.inputCsv],
   ];
   for (const [what, file] of inputs) {
+    if (isUri(file) !== isUri(layout.out)) continue; // a bucket and a disk never overlap
     const input = await resolve(file);
     if (inside(out, input) || inside(input, out)) {
       const relation = out === input ? 'is' : inside(out, input) ? 'is inside' : 'contains';

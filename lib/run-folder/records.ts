@@ -174,6 +174,11 @@ export const ShardReportSchema = z.object({
   seconds: z.number(),
   /** Images whose vectors were copied from an earlier run's output (--reuse), per source folder. */
   reusedFrom: z.array(ReusedImagesSchema),
+  /**
+   * Images read from object storage: the ETag of each object version hashed, by image id. A later
+   * check asks the store for the tag (HEAD) instead of downloading the bytes again; absent for files.
+   */
+  imageTags: z.record(z.string(), z.string()).optional(),
 });
 export type ShardReportRecord = z.infer<typeof ShardReportSchema>;
 

@@ -2,10 +2,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
-import { sha256File } from '../core/hashing.ts';
+import { sha256OfInput } from '../storage/input-copy.ts';
 import { readShardReport } from '../run-folder/shard-records.ts';
-import { ImageFiles, type LinkTargets } from '../extract/image-files.ts';
-import { currentImageHash } from '../extract/lineage.ts';
+import type { LinkTargets } from '../extract/image-files.ts';
+import { openImageSource, type ImageSource } from '../extract/image-source.ts';
+import { firstChangedImage } from '../extract/lineage.ts';
+import type { Stores } from '../storage/open-store.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { SplitRecordSchema } from '../run-folder/records.ts';
 import { readRecord } from '../run-folder/records-io.ts';
@@ -24,6 +26,7 @@ export async function checkAttach(
   running: RunConfig,
   requested: RunConfig,
   linkTargets: LinkTargets,
+  stores: Stores,
 ): Promise<AttachResult> {
   const layout = runLayout(running);
   // Against what the run recorded when it started (the model as it was then), not the files now.
@@ -41,15 +44,15 @@ export async function checkAttach(
   );
   if (differing.length > 0) return { action: 'restarted', reason: `the command changed ${differing.join(', ')}` };
 
-  const reason = (await csvChange(layout)) ?? (await imageChange(running.splits, layout, linkTargets));
+  const reason = (await csvChange(layout, stores)) ?? (await imageChange(running.splits, layout, linkTargets, stores));
   return reason ? { action: 'restarted', reason } : { action: 'attached' };
 }
 
-async function csvChange(layout: RunLayout): Promise<string | undefined> {
+async function csvChange(layout: RunLayout, stores: Stores): Promise<string | undefined> {
   // Not split yet (or a damaged record, which the split rewrites): the split reads the CSV as it is now.
   const record = await readRecord(layout.splitRecord, SplitRecordSchema).catch(() => undefined);
   if (!record) return undefined;
-  const now = await sha256File(layout.inputCsv).catch(() => null);
+  const now = await sha256OfInput(layout.inputCsv, stores);
   if (record.inputCsv !== layout.inputCsv || now !== record.inputSha256)
     return `${layout.inputCsv} changed since the run split it`;
   return undefined;
@@ -60,8 +63,9 @@ async function imageChange(
   splits: RunConfig['splits'],
   layout: RunLayout,
   linkTargets: LinkTargets,
+  stores: Stores,
 ): Promise<string | undefined> {
-  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images), linkTargets);
+  let images: ImageSource | undefined;
   for (const split of splits) {
     const { reports } = layout.split(split);
     const names = (await fs.readdir(reports).catch(() => [] as string[]))
@@ -70,10 +74,15 @@ async function imageChange(
     for (const name of names) {
       const read = await readShardReport(path.join(reports, name));
       if (!('report' in read)) continue; // redone when its turn comes
-      for (const [, imageId, , sha256] of read.report.lineage.images) {
-        if ((await currentImageHash(images, imageId)) !== sha256)
-          return `image ${imageId} changed since ${split} shard ${read.report.shard} was extracted`;
-      }
+      images ??= await openImageSource(layout.images, linkTargets, stores).catch(() => undefined);
+      if (!images) return `image folder ${layout.images} does not exist`;
+      const tags = read.report.imageTags ?? {};
+      const changed = await firstChangedImage(
+        images,
+        read.report.lineage.images.map(([, imageId, , sha256]) => [imageId, sha256, tags[imageId]] as const),
+      );
+      if (changed !== undefined)
+        return `image ${changed} changed since ${split} shard ${read.report.shard} was extracted`;
     }
   }
   return undefined;

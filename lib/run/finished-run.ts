@@ -1,9 +1,10 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../core/run-config.ts';
 import { sha256File } from '../core/hashing.ts';
-import { ImageFiles } from '../extract/image-files.ts';
-import { currentImageHash } from '../extract/lineage.ts';
+import { openImageSource } from '../extract/image-source.ts';
+import { firstChangedImage } from '../extract/lineage.ts';
+import { sha256OfInput } from '../storage/input-copy.ts';
+import { Stores } from '../storage/open-store.ts';
 import { openCsv } from '../pandas/csv.ts';
 import type { OutputLayout, RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
@@ -19,7 +20,7 @@ import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-fold
  */
 export type FinishedRun = { finished: true; manifest: Manifest } | { finished: false; changed?: string };
 
-export async function finishedRun(config: RunConfig, layout: RunLayout): Promise<FinishedRun> {
+export async function finishedRun(config: RunConfig, layout: RunLayout, stores = new Stores()): Promise<FinishedRun> {
   // A damaged record is rewritten by the run; one of a format this version does not read refuses the folder.
   const unlessUnread = (error: unknown) => {
     if (error instanceof RecordFormatError) throw error;
@@ -30,7 +31,7 @@ export async function finishedRun(config: RunConfig, layout: RunLayout): Promise
   if (!manifest || !recorded) return { finished: false };
   // Other options or another model: not this run; the normal path refuses or replaces it.
   if (runOptionChanges(recorded, await runOptionsOf(config, layout)).length > 0) return { finished: false };
-  if ((await sha256File(layout.inputCsv).catch(() => null)) !== manifest.input.sha256) {
+  if ((await sha256OfInput(layout.inputCsv, stores)) !== manifest.input.sha256) {
     return { finished: false, changed: `${layout.inputCsv} changed since the run finished` };
   }
   for (const [name, output] of Object.entries(manifest.outputs)) {
@@ -39,14 +40,17 @@ export async function finishedRun(config: RunConfig, layout: RunLayout): Promise
     }
   }
   // Only the embedded run asks, whose own command named the data: links may lead anywhere.
-  const images = new ImageFiles(await fs.realpath(layout.images).catch(() => layout.images), 'anywhere');
+  const images = await openImageSource(layout.images, 'anywhere', stores).catch(() => undefined);
+  if (!images) return { finished: false, changed: `image folder ${layout.images} is gone` };
   const lineage = await openCsv(layout.lineageCsv);
-  const [idColumn, shaColumn] = [lineage.header.indexOf(config.idColumn), lineage.header.indexOf('sha256')];
-  for await (const { fields } of lineage.rows) {
-    const [imageId, recordedSha] = [fields[idColumn]!, fields[shaColumn]!];
-    if (((await currentImageHash(images, imageId)) ?? '') !== recordedSha)
-      return { finished: false, changed: `image ${imageId} changed since the run finished` };
-  }
+  const column = (name: string) => lineage.header.indexOf(name);
+  const [idColumn, shaColumn, tagColumn] = [column(config.idColumn), column('sha256'), column('etag')];
+  const hashed: [string, string | null, string | undefined][] = [];
+  for await (const { fields } of lineage.rows)
+    hashed.push([fields[idColumn]!, fields[shaColumn] || null, tagColumn < 0 ? undefined : fields[tagColumn]]);
+  // An image that did not decode (no sha256) must still not decode: it is checked as null.
+  const changed = await firstChangedImage(images, hashed);
+  if (changed !== undefined) return { finished: false, changed: `image ${changed} changed since the run finished` };
   return { finished: true, manifest };
 }
 

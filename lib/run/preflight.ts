@@ -13,7 +13,11 @@ import {
   removeTopLevelTempFiles,
 } from '../run-folder/output-folder.ts';
 import { claimRunOptions } from '../run-folder/run-options-record.ts';
-import { runLayout } from '../run-folder/layout.ts';
+import { runLayout, type RunLayout } from '../run-folder/layout.ts';
+import { isUri } from '../core/uri.ts';
+import { parseLocation } from '../storage/location.ts';
+import { Stores } from '../storage/open-store.ts';
+import { StoreUnavailableError } from '../storage/s3-errors.ts';
 import { WorkflowRecordSchema } from '../run-folder/records.ts';
 import { refuseUnreadRecords, writeRecord } from '../run-folder/records-io.ts';
 
@@ -38,6 +42,31 @@ async function requireFolder(folder: string, what: string): Promise<void> {
 }
 
 /**
+ * A dataset under an s3:// prefix: its CSV is an object and its image prefix holds objects. The
+ * store's own refusals (no credentials, access denied, no bucket, unreachable) are said here, in
+ * one line naming the URI, before any image is read; a store that fails now fails the run at once.
+ */
+async function requireRemoteDataset(layout: RunLayout, stores: Stores): Promise<void> {
+  const open = (uri: string) => {
+    const location = parseLocation(uri);
+    if (location.kind !== 's3') throw new InputError(`${uri} is not an s3:// URI`);
+    return stores.openS3(location);
+  };
+  try {
+    if (!(await open(layout.inputCsv).stat('')))
+      throw new InputError(`input CSV ${layout.inputCsv} does not exist (no such object under the dataset prefix)`);
+    for await (const object of open(layout.images).list('')) {
+      void object;
+      return;
+    }
+    throw new InputError(`image prefix ${layout.images} holds no objects`);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) throw new InputError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/**
  * Checks, before any shard runs, what would otherwise fail in every shard: the dataset folders,
  * the output folder (apart from the inputs, tessera's own, writable, not another run's options;
  * temporary files of killed attempts removed), and the model: it loads, takes one float32
@@ -50,11 +79,16 @@ export async function preflight(
   config: RunConfig,
   workflow?: { workflowId: string; runId: string },
   hooks: PreflightHooks = {},
+  stores = new Stores(),
 ): Promise<PreflightSummary> {
   const started = performance.now();
   const layout = runLayout(config);
-  await requireFolder(layout.data, 'dataset folder');
-  await requireFolder(layout.images, 'image folder');
+  if (isUri(layout.data)) {
+    await requireRemoteDataset(layout, stores);
+  } else {
+    await requireFolder(layout.data, 'dataset folder');
+    await requireFolder(layout.images, 'image folder');
+  }
   await assertOutputApartFromInputs(layout);
   // A folder tessera did not create is refused as such before its files are read as records.
   const foreign = await outputFolderRefusal(layout.out);

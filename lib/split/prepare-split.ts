@@ -11,6 +11,8 @@ import { ClassMappingSchema, SplitRecordSchema, type ClassMapping } from '../run
 import { writeRecord } from '../run-folder/records-io.ts';
 import { ColumnTyper, compareCodePoints, type ColumnKind, type ColumnTyping } from '../pandas/values.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
+import { localCopy, type LocalCopy } from '../storage/input-copy.ts';
+import { Stores } from '../storage/open-store.ts';
 import { pickValidationRows, SplitError } from './validation-rows.ts';
 
 export interface SplitSummary {
@@ -134,12 +136,12 @@ interface InputColumns {
 }
 
 /** Pass 1: column types; each row's raw class as an index into the distinct raw values. */
-async function readInputColumns(config: RunConfig, source: string): Promise<InputColumns> {
-  const csv = await openCsv(source);
+async function readInputColumns(config: RunConfig, source: LocalCopy): Promise<InputColumns> {
+  const csv = await openCsv(source.file, source.name);
   const missing = [config.idColumn, config.classColumn].filter((name) => !csv.header.includes(name));
   if (missing.length > 0) {
     const names = missing.map((m) => JSON.stringify(m)).join(' or ');
-    throw new InputError(`input CSV ${source} has no column ${names} (${describeCsvHeader(csv.header)})`);
+    throw new InputError(`input CSV ${source.name} has no column ${names} (${describeCsvHeader(csv.header)})`);
   }
   const classColumn = csv.header.indexOf(config.classColumn);
   const typers = csv.header.map(() => new ColumnTyper());
@@ -166,7 +168,7 @@ interface ClassSplit {
   mapping: ClassMapping;
 }
 
-function splitClasses(config: RunConfig, source: string, columns: InputColumns): ClassSplit {
+function splitClasses(config: RunConfig, source: LocalCopy, columns: InputColumns): ClassSplit {
   const classTyping = columns.typings[columns.header.indexOf(config.classColumn)]!;
   // Raw values that type alike ("007" and "7" in an int column) are one class.
   const keyIndex = new Map<string, number>();
@@ -182,7 +184,7 @@ function splitClasses(config: RunConfig, source: string, columns: InputColumns):
   try {
     picked = pickValidationRows(keyOfRow, [...keyIndex.keys()], config.valSamples, config.seed, order);
   } catch (error) {
-    if (error instanceof SplitError) throw new InputError(`${source}: ${error.message}`);
+    if (error instanceof SplitError) throw new InputError(`${source.name}: ${error.message}`);
     throw error;
   }
   const keys = [...keyIndex.keys()].sort(order);
@@ -216,7 +218,7 @@ class RowRenderer {
 /** Pass 2: validation.csv, its rows in the order picked; and their ids (as pandas typed them, for isin). */
 async function writeValidationCsv(
   file: string,
-  source: string,
+  source: LocalCopy,
   picked: number[],
   rows: RowRenderer,
 ): Promise<{ csv: CsvFileWriter; sha256: string; ids: Set<string> }> {
@@ -224,7 +226,7 @@ async function writeValidationCsv(
   const lines = new Map<number, string>();
   const ids = new Set<string>();
   let position = 0;
-  for await (const { fields } of (await openCsv(source)).rows) {
+  for await (const { fields } of (await openCsv(source.file, source.name)).rows) {
     if (pickedPositions.has(position)) {
       const { typed, id } = rows.typed(fields);
       lines.set(position, rows.line(position, typed));
@@ -241,7 +243,7 @@ async function writeValidationCsv(
 /** Pass 3: training.csv, every row whose id is not a validation id, in input order. */
 async function writeTrainingCsv(
   file: string,
-  source: string,
+  source: LocalCopy,
   validationIds: Set<string>,
   rows: RowRenderer,
 ): Promise<{ csv: CsvFileWriter; sha256: string; rows: number }> {
@@ -249,7 +251,7 @@ async function writeTrainingCsv(
   await csv.write(rows.headerLine);
   let written = 0;
   let position = 0;
-  for await (const { fields } of (await openCsv(source)).rows) {
+  for await (const { fields } of (await openCsv(source.file, source.name)).rows) {
     const { typed, id } = rows.typed(fields);
     if (!validationIds.has(id)) {
       await csv.write(rows.line(position, typed));
@@ -269,12 +271,26 @@ async function writeTrainingCsv(
  * column and keeps each row's class (as a small integer); the split then needs only those;
  * pass 2 renders the validation rows and collects their ids; pass 3 writes training.csv.
  */
-export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
+export async function prepareSplit(config: RunConfig, stores = new Stores()): Promise<SplitSummary> {
   const started = performance.now();
   const layout = runLayout(config);
-  const source = layout.inputCsv;
-  await assertReadableFile(source);
-  const inputSha256 = await sha256File(source);
+  // An object is split from one downloaded copy; a file is read where it is, three times.
+  const source = await localCopy(layout.inputCsv, stores, 'input CSV');
+  try {
+    return await splitFrom(config, layout, source, started);
+  } finally {
+    await source.remove();
+  }
+}
+
+async function splitFrom(
+  config: RunConfig,
+  layout: RunLayout,
+  source: LocalCopy,
+  started: number,
+): Promise<SplitSummary> {
+  await assertReadableFile(source.file);
+  const inputSha256 = await sha256File(source.file);
   const columns = await readInputColumns(config, source);
   const { keyOfRow, keys, picked, mapping } = splitClasses(config, source, columns);
   const rows = new RowRenderer(config, columns);
@@ -282,11 +298,11 @@ export async function prepareSplit(config: RunConfig): Promise<SplitSummary> {
   const validation = await writeValidationCsv(layout.validationCsv, source, picked, rows);
   const training = await writeTrainingCsv(layout.trainingCsv, source, validation.ids, rows);
   // Three passes read the CSV: had it changed in between, the split could mix two versions.
-  if ((await sha256File(source)) !== inputSha256)
-    throw new Error(`input CSV ${source} changed while it was being split; the split is made again`);
+  if ((await sha256File(source.file)) !== inputSha256)
+    throw new Error(`input CSV ${source.name} changed while it was being split; the split is made again`);
   await publishSplit(layout, training, validation);
   await writeRecord(layout.splitRecord, SplitRecordSchema, {
-    inputCsv: source,
+    inputCsv: source.name,
     inputSha256,
     trainingSha256: training.sha256,
     validationSha256: validation.sha256,

@@ -16,6 +16,10 @@ export class Stores {
 
   open(location: Location): LocalStore | S3Store {
     if (location.kind === 'local') return new LocalStore(location.path);
+    return this.openS3(location);
+  }
+
+  openS3(location: Extract<Location, { kind: 's3' }>): S3Store {
     this.client ??= this.makeClient();
     return new S3Store(this.client, location.bucket, location.key);
   }

@@ -62,6 +62,11 @@ export class S3Store implements ObjectStore, ConditionalWrites {
   }
 
   async read(key: string): Promise<Uint8Array | undefined> {
+    return (await this.readTagged(key))?.bytes;
+  }
+
+  /** The object's content with the ETag of that very version (what a later HEAD compares against). */
+  async readTagged(key: string): Promise<{ bytes: Uint8Array; tag: string } | undefined> {
     try {
       return await this.getBytes(key);
     } catch (error) {
@@ -73,7 +78,7 @@ export class S3Store implements ObjectStore, ConditionalWrites {
   async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     if (length <= 0) return new Uint8Array(0);
     try {
-      return await this.getBytes(key, `bytes=${offset}-${offset + length - 1}`);
+      return (await this.getBytes(key, `bytes=${offset}-${offset + length - 1}`)).bytes;
     } catch (error) {
       if (statusOf(error) === 416) return new Uint8Array(0); // from past the end
       throw error;
@@ -84,13 +89,13 @@ export class S3Store implements ObjectStore, ConditionalWrites {
    * GET with its body read whole. The SDK retries a request until its answer begins; a body cut
    * off or stalled afterwards (a reset connection, a silent socket) is retried here, from the start.
    */
-  private async getBytes(key: string, range?: string): Promise<Uint8Array> {
+  private async getBytes(key: string, range?: string): Promise<{ bytes: Uint8Array; tag: string }> {
     for (let attempt = 1; ; attempt++) {
       const answer = await this.send(key, () =>
         this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Range: range })),
       );
       try {
-        return await answer.Body!.transformToByteArray();
+        return { bytes: await answer.Body!.transformToByteArray(), tag: answer.ETag ?? '' };
       } catch (error) {
         if (attempt >= BODY_ATTEMPTS)
           throw new StoreUnavailableError(`${this.describe(key)}: the object's body failed ${attempt} times`, {

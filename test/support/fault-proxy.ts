@@ -13,6 +13,8 @@ export interface FaultProxy {
   inject(faults: Fault[], match?: (request: http.IncomingMessage) => boolean): void;
   /** Requests seen, faulty ones included. */
   requests: number;
+  /** Every request seen, as `METHOD /path` (query string dropped), in order. */
+  readonly log: string[];
   /** Faults injected and not yet applied (a request that never came leaves one here). */
   pending: number;
   stop(): Promise<void>;
@@ -27,6 +29,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const queue: { fault: Fault; match: (request: http.IncomingMessage) => boolean }[] = [];
   const sockets = new Set<net.Socket>();
   let requests = 0;
+  const log: string[] = [];
 
   const forward = (request: http.IncomingMessage, response: http.ServerResponse, fault?: Fault) => {
     const outgoing = http.request(
@@ -54,6 +57,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   const server = http.createServer((request, response) => {
     requests++;
+    log.push(`${request.method} ${decodeURIComponent((request.url ?? '').split('?')[0]!)}`);
     const index = queue.findIndex((entry) => entry.match(request));
     const fault = index >= 0 ? queue.splice(index, 1)[0]!.fault : undefined;
     if (fault?.kind === 'slow-down') {
@@ -77,6 +81,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     get requests() {
       return requests;
     },
+    log,
     get pending() {
       return queue.length;
     },

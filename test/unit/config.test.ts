@@ -50,10 +50,14 @@ test('relative paths in a workflow input are refused by name, with the other bad
   );
 });
 
-test('an s3:// path is refused by the CLI before anything starts, not turned into a folder named s3:', () => {
+test('--data s3:// is kept as a URI; an s3:// out or reuse is refused before anything starts, not turned into a folder named s3:', () => {
+  assert.equal(
+    buildRunConfig({ data: 's3://bucket/datasets/rooms', out: '/tmp/out' }).data,
+    's3://bucket/datasets/rooms',
+  );
   assert.throws(
-    () => buildRunConfig({ data: 's3://bucket/datasets/rooms', out: '/tmp/out' }),
-    /^UsageError: --data s3:\/\/bucket\/datasets\/rooms: this version of tessera reads and writes run data in local folders/,
+    () => buildRunConfig({ data: 's3://bucket/datasets/rooms', out: 's3://bucket/out' }),
+    /^UsageError: --out s3:\/\/bucket\/out: this version of tessera reads datasets from object storage \(--data s3:\/\/…\) but keeps --out in a local folder/,
   );
   assert.throws(
     () => buildRunConfig({ data: 'd', out: 'o', reuse: 's3://bucket/old' }),

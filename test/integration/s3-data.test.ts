@@ -1,0 +1,152 @@
+/**
+ * A dataset in object storage (`data: s3://…`), read from a real S3-compatible server on loopback
+ * (moto) through a proxy that logs every request: the output is the one a local run of the same
+ * files gives, a re-run asks the store for tags (HEAD) instead of downloading the images again, a
+ * changed object re-extracts its shard only, and what is wrong with a dataset prefix is said by name.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
+import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
+import type { RunSummary } from '../../lib/core/run-summary.ts';
+import { generateSampleData } from '../../lib/dev/sample-data.ts';
+import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
+import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
+import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { assertSameOutput } from '../support/outputs.ts';
+import { startS3Server, type S3Server } from '../support/s3-server.ts';
+
+const BUCKET = 'tessera-data';
+const PREFIX = `s3://${BUCKET}/datasets/rooms`;
+const SHARD_SIZE = 8;
+let dir: string;
+let data: string;
+let server: S3Server;
+let proxy: FaultProxy;
+let temporal: TemporalHarness;
+let localOut: string;
+let s3Out: string;
+let firstS3Run: { summary: RunSummary; requests: string[] };
+
+/** A failure's message with those of its causes (the workflow's, the activity's, the input error's). */
+const causes = (error: unknown): string => (error instanceof Error ? `${error.message} ← ${causes(error.cause)}` : '');
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+async function upload(file: string, key: string): Promise<void> {
+  await server.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: fs.readFileSync(file) }));
+}
+
+let runs = 0;
+/** Runs the workflow over `dataset` into `out`; returns its summary and the store requests it made. */
+async function run(dataset: string, out: string): Promise<{ summary: RunSummary; requests: string[] }> {
+  const seen = proxy.log.length;
+  const summary = await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: `s3-data-${path.basename(dir)}-${runs++}`,
+    args: [{ data: dataset, out, model: DEFAULT_MODEL, shardSize: SHARD_SIZE, batchSize: 4, splits: ['train', 'val'] }],
+  });
+  return { summary, requests: proxy.log.slice(seen) };
+}
+
+const imageGets = (requests: string[]) =>
+  requests.filter((line) => line.startsWith(`GET /${BUCKET}/datasets/rooms/images/`));
+/** The two inputs that never become vectors: each run tries them again, as it does with local files. */
+const FAILING = ['img_00004.jpg', 'missing.jpg'];
+const healthyImageGets = (requests: string[]) =>
+  imageGets(requests).filter((line) => !FAILING.some((name) => line.endsWith(`/${name}`)));
+
+before(async () => {
+  requireSetup('model', 'temporal');
+  dir = tempDir('s3-data');
+  data = path.join(dir, 'data');
+  await generateSampleData({ dir: data, images: 30, classes: 3 });
+  // What cannot become vectors, as in a local dataset: a text file named .jpg, a row whose image is missing.
+  fs.writeFileSync(path.join(data, 'images', 'img_00004.jpg'), 'this is not a JPEG');
+  fs.appendFileSync(path.join(data, 'train.csv'), 'missing.jpg,1001\n');
+
+  server = await startS3Server();
+  proxy = await startFaultProxy(server.endpoint);
+  // The workers run in this process: their S3 client reads the environment, as a user's would.
+  Object.assign(process.env, server.env, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
+  await server.createBucket(BUCKET);
+  await upload(path.join(data, 'train.csv'), 'datasets/rooms/train.csv');
+  for (const name of fs.readdirSync(path.join(data, 'images')))
+    await upload(path.join(data, 'images', name), `datasets/rooms/images/${name}`);
+
+  temporal = await startTemporal(dir, [dir, `s3://${BUCKET}/datasets`]);
+  localOut = path.join(dir, 'out-local');
+  s3Out = path.join(dir, 'out-s3');
+  await run(data, localOut);
+  firstS3Run = await run(PREFIX, s3Out);
+});
+
+after(async () => {
+  await temporal?.stop();
+  await proxy?.stop();
+  await server?.stop();
+});
+
+test('a dataset under an s3:// prefix gives the output a local folder of the same files gives', async () => {
+  const { summary, requests } = firstS3Run;
+  assert.equal(summary.counts.errors, 2, 'the text file named .jpg and the missing image');
+  await assertSameOutput(s3Out, localOut, {
+    vectorFiles: ['vectors.parquet', 'validation-vectors.parquet'],
+    sameFiles: true,
+    normalise: (text) =>
+      text.replaceAll(`${PREFIX}/images`, '<images>').replaceAll(path.join(data, 'images'), '<images>'),
+  });
+  assert.match(
+    fs.readFileSync(path.join(s3Out, 'errors.csv'), 'utf8'),
+    /image file s3:\/\/tessera-data\/datasets\/rooms\/images\/missing\.jpg does not exist/,
+  );
+  // Every image fetched once (the CSV once too), none from another prefix.
+  assert.equal(imageGets(requests).length, 31, requests.filter((line) => line.startsWith('GET')).join('\n'));
+  const lineageOf = (out: string) => fs.readFileSync(path.join(out, 'lineage.csv'), 'utf8').trimEnd().split('\n');
+  const [localLineage, s3Lineage] = [lineageOf(localOut), lineageOf(s3Out)];
+  assert.equal(s3Lineage[0], 'split,shard,ordinal,image_id,target,sha256,etag');
+  assert.deepEqual(
+    s3Lineage.map((line) => line.split(',').slice(0, 6).join(',')),
+    localLineage,
+    'the same images, hashed to the same sha256',
+  );
+});
+
+test('a re-run asks the store for tags and downloads no image that became vectors', async () => {
+  const again = await run(PREFIX, s3Out);
+  assert.equal(again.summary.counts.extractedImages, firstS3Run.summary.counts.extractedImages);
+  assert.deepEqual(healthyImageGets(again.requests), [], `no image GET on a re-run: ${again.requests.join(', ')}`);
+  assert.ok(again.requests.some((line) => line.startsWith(`HEAD /${BUCKET}/datasets/rooms/images/`)));
+});
+
+test("a changed object re-extracts its shard only, and the lineage has the new bytes' sha256", async () => {
+  const training = fs.readFileSync(path.join(s3Out, 'training.csv'), 'utf8').trimEnd().split('\n');
+  const imageId = training[1]!.split(',')[1]!; // the first training image: shard 0
+  const replacement = fs.readFileSync(path.join(data, 'images', training[12]!.split(',')[1]!));
+  await server.client.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: `datasets/rooms/images/${imageId}`, Body: replacement }),
+  );
+  const changed = await run(PREFIX, s3Out);
+  const gets = healthyImageGets(changed.requests);
+  assert.ok(gets.length > 0 && gets.length <= SHARD_SIZE + 1, `only shard 0 is read again: ${gets.join(', ')}`);
+  const lineage = fs.readFileSync(path.join(s3Out, 'lineage.csv'), 'utf8');
+  assert.ok(lineage.includes(`,${imageId},`) && lineage.includes(sha256(replacement)));
+});
+
+test('a dataset prefix without its CSV, or outside the prefixes the worker serves, is refused by name', async () => {
+  await assert.rejects(run(`s3://${BUCKET}/datasets/empty`, path.join(dir, 'out-empty')), (error: unknown) => {
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.match(causes(error), /input CSV s3:\/\/tessera-data\/datasets\/empty\/train\.csv does not exist/);
+    return true;
+  });
+  await assert.rejects(run(`s3://${BUCKET}/elsewhere`, path.join(dir, 'out-elsewhere')), (error: unknown) => {
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.match(causes(error), /data s3:\/\/tessera-data\/elsewhere is outside the prefixes this worker may use/);
+    return true;
+  });
+  assert.equal(fs.existsSync(path.join(dir, 'out-elsewhere')), false, 'nothing written for a refused run');
+});
