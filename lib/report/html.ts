@@ -1,11 +1,12 @@
 import type { ReportData, VectorSummary } from './report-data.ts';
 import { classColours, escapeHtml as e, OUTCOME_LEGEND, scatterSvg, timelineSvg } from './svg.ts';
 import { heldOutValidationNote } from './held-out.ts';
+import { hasThumbnails, SEARCH_CSS, searchSection } from './search-section.ts';
 
 /**
  * The report page: one HTML file with its CSS and SVG inline and no script. Its Content Security
- * Policy forbids loading anything, so the page is the same offline, from a mail attachment, or
- * years later. Elements the tests read carry data-* attributes (data-count, data-accuracy, …).
+ * Policy forbids loading anything (a page with search examples allows data: images, its own
+ * inline thumbnails), so the page is the same offline, from a mail attachment, or years later. Elements the tests read carry data-* attributes (data-count, data-accuracy, …).
  */
 
 const CSS = `
@@ -209,10 +210,10 @@ export function renderReport(data: ReportData): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'${hasThumbnails(data.search) ? '; img-src data:' : ''}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tessera report: ${e(data.out)}</title>
-<style>${CSS}</style>
+<style>${CSS}${SEARCH_CSS}</style>
 </head>
 <body>
 <main>
@@ -223,6 +224,7 @@ ${countsSection(data)}
 ${timelineSection(data)}
 ${classesSection(data)}
 ${vectorsSection(data, data.vectors)}
+${searchSection(data)}
 </main>
 </body>
 </html>

@@ -9,13 +9,15 @@ import { principalComponents, project } from './pca.ts';
 import type { ClassRow, ReportData, VectorSummary } from './report-data.ts';
 import { readReportInputs } from './report-inputs.ts';
 import { sampleImageVectors } from './sample-vectors.ts';
+import { summariseSearch } from './search-summary.ts';
 import { shardTimeline } from './timeline.ts';
 
 /**
  * `tessera report`: a self-contained HTML page about a finished run, written beside its outputs.
  * Everything but the vector sample comes from small files (manifest.json, errors.csv, the class
  * mapping) and one DuckDB pass over the `target` column; the vectors are sampled (sample-vectors.ts),
- * so a run of a million images is reported in seconds.
+ * so a run of a million images is reported in seconds. The search section reads the index's record
+ * and evaluation.json, and ranks four validation queries on the memory-mapped index (search-summary.ts).
  */
 
 /** Images sampled at most for the scatter plot and the nearest-neighbour figure. */
@@ -47,6 +49,7 @@ export async function gatherReport(out: string, maxImages = REPORT_SAMPLE_IMAGES
     classes,
     timeline: shardTimeline(manifest.shards),
     vectors: inputs.vectors && tiles > 0 ? await summariseVectors(inputs.vectors, tiles, maxImages) : null,
+    ...(inputs.vectors ? { search: await summariseSearch(layout.out, manifest) } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { readRecord, writeRecord } from '../run-folder/records-io.ts';
 import { ManifestSchema } from '../run-folder/records.ts';
 import { annNeighbours } from './ann-engine.ts';
 import { exactNearest } from './exact-search.ts';
-import { openIndex, type OpenedIndex } from './open-index.ts';
+import { keyLookup, openIndex, type OpenedIndex } from './open-index.ts';
 import { EvaluationSchema, searchLayout, type Evaluation } from './records.ts';
 import { streamTilePages, vectorsFooter } from './tile-stream.ts';
 import { averagePrecisionAt5, rankByVotes, recallAtK, VOTE_RULE } from './votes.ts';
@@ -101,12 +101,7 @@ export async function evaluateOutput(outFolder: string, options: EvaluateOptions
   const opened = await openIndex(outFolder);
   const { record } = opened;
   const file = await queryFile(opened, options.queries);
-  const lookup = {
-    images: opened.images,
-    tilesPerImage: record.tilesPerImage,
-    grid: record.grid,
-    metric: record.settings.metric,
-  };
+  const lookup = keyLookup(opened);
   const totalImages = Math.ceil((await vectorsFooter(file)).rows / record.tilesPerImage);
   const sampled = recallSample(totalImages, recallImages);
   const sample: Float32Array[] = [];

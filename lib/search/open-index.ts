@@ -6,6 +6,7 @@ import { readRecord } from '../run-folder/records-io.ts';
 import { ManifestSchema } from '../run-folder/records.ts';
 import { viewIndex } from './ann-engine.ts';
 import { IndexRecordSchema, searchLayout, type IndexedImage, type IndexRecord, type SearchLayout } from './records.ts';
+import type { KeyLookup } from './votes.ts';
 
 /** An index that does not hold the output's vectors as they are now: it is never queried. */
 export class StaleIndexError extends InputError {
@@ -28,15 +29,20 @@ function readManifest(file: string) {
 /**
  * The output's index, memory-mapped for queries, after checking that it is current: its record
  * names the sha256 of vectors.parquet as it is now (hashed here, never taken from a date or a
- * size), its file has the size recorded, and the manifest names the same model.
+ * size), its file has the size recorded, and the manifest names the same model. The report,
+ * which reads the outputs as the manifest lists them, gives the manifest's sha256 instead
+ * (`vectorsSha256`), so a large file is not hashed to draw a page.
  */
-export async function openIndex(outFolder: string): Promise<OpenedIndex> {
+export async function openIndex(
+  outFolder: string,
+  { vectorsSha256: known }: { vectorsSha256?: string } = {},
+): Promise<OpenedIndex> {
   const layout = searchLayout(outFolder);
   const manifest = await readManifest(layout.manifest);
   if (!manifest) throw new InputError(`${layout.out} holds no finished run (no manifest.json)`);
   const record = await readRecord(layout.indexRecord, IndexRecordSchema);
   if (!record) throw new InputError(`${layout.out} has no index: build it with \`tessera index ${layout.out}\``);
-  const vectorsSha256 = await sha256File(layout.vectors).catch(() => 'missing');
+  const vectorsSha256 = known ?? (await sha256File(layout.vectors).catch(() => 'missing'));
   if (vectorsSha256 !== record.vectors.sha256)
     throw new StaleIndexError(
       `${layout.indexFile} is stale: it indexes vectors.parquet sha256 ${record.vectors.sha256.slice(0, 12)}…, ` +
@@ -54,4 +60,9 @@ export async function openIndex(outFolder: string): Promise<OpenedIndex> {
     );
   const index = viewIndex(layout.indexFile, record.dimensions, record.settings);
   return { index, record, layout, manifest, images: new Map(record.images.map((image) => [image[0], image])) };
+}
+
+/** What the vote rule needs to turn the index's keys back into images and grid cells. */
+export function keyLookup({ images, record }: OpenedIndex): KeyLookup {
+  return { images, tilesPerImage: record.tilesPerImage, grid: record.grid, metric: record.settings.metric };
 }

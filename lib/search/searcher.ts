@@ -1,6 +1,6 @@
 import { annNeighbours } from './ann-engine.ts';
 import { DEFAULT_NEIGHBOURS } from './evaluate.ts';
-import { openIndex, type OpenedIndex } from './open-index.ts';
+import { keyLookup, openIndex, type OpenedIndex } from './open-index.ts';
 import { QueryEmbedder } from './query-embedder.ts';
 import { rankByVotes, type KeyLookup, type Ranking } from './votes.ts';
 
@@ -34,14 +34,7 @@ export class Searcher {
   static async open(outFolder: string, options: SearcherOptions = {}): Promise<Searcher> {
     const opened = await openIndex(outFolder);
     const embedder = await QueryEmbedder.open(opened.manifest, { intraOpThreads: options.intraOpThreads });
-    const { record } = opened;
-    const lookup = {
-      images: opened.images,
-      tilesPerImage: record.tilesPerImage,
-      grid: record.grid,
-      metric: record.settings.metric,
-    };
-    return new Searcher(opened, embedder, lookup, options);
+    return new Searcher(opened, embedder, keyLookup(opened), options);
   }
 
   /** k of the vote rule: neighbours per query tile. */

@@ -122,6 +122,61 @@ test('the run builds the index with its record and evaluates it, also on a finis
   assert.equal(second.built, false, 'an index of the same bytes and settings is kept');
 });
 
+test('tessera report shows the evaluation, its settings and validation queries beside their nearest training images', async () => {
+  const page = (await mustRun('report', out)).trim();
+  const html = fs.readFileSync(page, 'utf8');
+  const evaluation = EvaluationSchema.parse(JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8')));
+  assert.match(html, new RegExp(`data-map5="${evaluation.map5}">${evaluation.map5.toFixed(4)}<`));
+  assert.match(html, new RegExp(`data-top1="${evaluation.top1}"`));
+  assert.match(html, new RegExp(`data-recall="${evaluation.recall.value}"`));
+  assert.match(html, /metric cos · precision f16 · connectivity 16 · expansion 32 \(add\) \/ 128 \(search\)/);
+  assert.match(html, /data-count="indexEntries">20,672</);
+  assert.doesNotMatch(html, /data-stale|data-problem/, 'the index and the evaluation are current');
+
+  const ids = (csv: string) =>
+    new Set(
+      fs
+        .readFileSync(path.join(out, csv), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((row) => row.split(',')[1]!),
+    );
+  const [validation, training] = [ids('validation.csv'), ids('training.csv')];
+  const queries = [...html.matchAll(/data-query="([^"]+)"/g)].map((m) => m[1]!);
+  const nearest = [...html.matchAll(/data-nearest="([^"]+)"/g)].map((m) => m[1]!);
+  assert.equal(queries.length, 4, 'four validation queries');
+  assert.ok(
+    queries.every((id) => validation.has(id)),
+    `validation images: ${queries.join(', ')}`,
+  );
+  assert.equal(nearest.length, 4 * 4, 'four nearest images each');
+  assert.ok(
+    nearest.every((id) => training.has(id)),
+    `training images: ${nearest.join(', ')}`,
+  );
+
+  // In Chromium with the page's own policy: its pictures are inline and show; nothing is fetched.
+  assert.match(html, /content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"/);
+  const browser = await launchChromium();
+  try {
+    const tab = await browser.newPage();
+    const requested: string[] = [];
+    tab.on('request', (request) => requested.push(request.url()));
+    await tab.goto(`file://${page}`);
+    const widths = await tab
+      .locator('#search img')
+      .evaluateAll((images) => images.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth));
+    assert.deepEqual(widths, new Array<number>(4 + 16).fill(96), 'every query and nearest image shows');
+    assert.ok(
+      requested.every((url) => url.startsWith('file://') || url.startsWith('data:')),
+      requested.join(' '),
+    );
+  } finally {
+    await browser.close();
+  }
+});
+
 test('tessera search: a training image finds itself and its class, in text and JSON; a non-image is a clear error', async () => {
   const [id] = firstOfEachClass(out).slice(3);
   const image = path.join(FLOWERS_DIR, 'images', id!);
@@ -195,6 +250,9 @@ test('an incremental run makes the index stale: refused, rebuilt by tessera inde
   assert.equal(stale.code, 1);
   assert.match(stale.output, /is stale: it indexes vectors\.parquet sha256 .*rebuild it with `tessera index/);
   assert.equal((await tessera('evaluate', grown, '--queries', grown)).code, 1, 'evaluate refuses it too');
+  const report = fs.readFileSync((await mustRun('report', grown)).trim(), 'utf8');
+  assert.match(report, /data-stale="index">This index was made from other vectors than the manifest lists now/);
+  assert.doesNotMatch(report, /data-query=/, 'a stale index answers no example query');
 
   const rebuilt = JSON.parse(await mustRun('index', grown, '--json')) as { built: boolean; entries: number };
   assert.equal(rebuilt.built, true);
