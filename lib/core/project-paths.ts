@@ -2,8 +2,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL_FILE } from './run-config.ts';
 
-/** The tessera checkout or install this code runs from. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The tessera checkout or install this code runs from: two folders up from this file's source
+ * (lib/core/project-paths.ts), three from its build (dist/lib/core/project-paths.js, written by bin/build.js).
+ */
+export const PROJECT_ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  ...(import.meta.url.endsWith('.js') ? ['..', '..', '..'] : ['..', '..']),
+);
 
 /** Installed by infra/setup-temporal.sh; TESSERA_TEMPORAL_BIN points elsewhere. */
 export function temporalBinary(): string {

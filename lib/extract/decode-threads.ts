@@ -1,10 +1,10 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { startTypeScriptThread } from '../core/typescript-thread.ts';
+import { moduleBeside, startTypeScriptThread } from '../core/typescript-thread.ts';
 import { jpegDecoderName } from '../image/jpeg-turbo.ts';
 import type { DecodedImage, DecodeReply, DecodeRequest } from './decode-protocol.ts';
 
-const threadUrl = new URL('./decode-thread.ts', import.meta.url);
+const threadUrl = moduleBeside('./decode-thread', import.meta.url);
 
 export type DecodeBatchRequest = Omit<DecodeRequest, 'id' | 'pixels' | 'next'>;
 

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { InputError } from '../core/errors.ts';
-import { startTypeScriptThread } from '../core/typescript-thread.ts';
+import { moduleBeside, startTypeScriptThread } from '../core/typescript-thread.ts';
 import {
   pixelTransfer,
   type ModelDescription,
@@ -23,7 +23,7 @@ export class ModelLoadError extends InputError {
   override name = 'ModelLoadError';
 }
 
-const threadUrl = new URL('./session-thread.ts', import.meta.url);
+const threadUrl = moduleBeside('./session-thread', import.meta.url);
 
 /**
  * One onnxruntime session on a dedicated thread, reused for every batch of every activity the
