@@ -28,15 +28,15 @@ function networkCode(error: unknown): string | undefined {
  * Why a request about `uri` failed, in one line a user can act on: no credentials, access denied,
  * no such bucket, the endpoint unreachable. Never includes credentials (the SDK's messages do not).
  */
-export function describeS3Error(uri: string, error: unknown): string {
+export function describeS3Error(uri: string, error: unknown, endpoint = endpointOf()): string {
   const sdk = (error ?? {}) as SdkError;
   const network = networkCode(error);
-  if (network) return `${uri}: cannot reach the S3 endpoint ${endpointOf()} (${network})`;
+  if (network) return `${uri}: cannot reach the S3 endpoint ${endpoint} (${network})`;
   switch (sdk.name) {
     case 'CredentialsProviderError':
       return `${uri}: no AWS credentials found (environment, shared config/profile, container or instance role)`;
     case 'NoSuchBucket':
-      return `${uri}: the bucket does not exist at ${endpointOf()}`;
+      return `${uri}: the bucket does not exist at ${endpoint}`;
     case 'AccessDenied':
     case 'AllAccessDisabled':
       return `${uri}: access denied by the store (check the credentials' permissions)`;
@@ -77,6 +77,6 @@ export function isTransientS3Error(error: unknown): boolean {
 }
 
 /** The same failure as an input error (non-retryable in activities), naming the URI and cause. */
-export function s3InputError(uri: string, error: unknown): InputError {
-  return new InputError(describeS3Error(uri, error), { cause: error });
+export function s3InputError(uri: string, error: unknown, endpoint?: string): InputError {
+  return new InputError(describeS3Error(uri, error, endpoint), { cause: error });
 }

@@ -54,11 +54,21 @@ export class S3Store implements ObjectStore, ConditionalWrites {
     try {
       return await request();
     } catch (error) {
-      if (isPermanentS3Error(error)) throw s3InputError(this.describe(key), error);
+      if (isPermanentS3Error(error)) throw s3InputError(this.describe(key), error, await this.endpoint());
       if (isTransientS3Error(error))
-        throw new StoreUnavailableError(describeS3Error(this.describe(key), error), { cause: error });
+        throw new StoreUnavailableError(describeS3Error(this.describe(key), error, await this.endpoint()), {
+          cause: error,
+        });
       throw error;
     }
+  }
+
+  /** The endpoint this client sends to, for messages: the one it was made with, not the process's. */
+  private async endpoint(): Promise<string> {
+    const endpoint = await this.client.config.endpoint?.().catch(() => undefined);
+    if (!endpoint) return 'AWS S3';
+    const port = endpoint.port === undefined ? '' : `:${endpoint.port}`;
+    return `${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path === '/' ? '' : endpoint.path}`;
   }
 
   async read(key: string): Promise<Uint8Array | undefined> {
@@ -129,7 +139,7 @@ export class S3Store implements ObjectStore, ConditionalWrites {
     } catch (error) {
       if (statusOf(error) === 404) {
         const missing = Object.assign(new Error(`no bucket ${this.bucket}`), { name: 'NoSuchBucket' });
-        throw s3InputError(this.describe(key), missing);
+        throw s3InputError(this.describe(key), missing, await this.endpoint());
       }
       throw error;
     }

@@ -11,7 +11,12 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
+import { InputError } from '../../lib/core/errors.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
+import { parseRunConfig } from '../../lib/core/run-config.ts';
+import { preflight } from '../../lib/run/preflight.ts';
+import { Stores } from '../../lib/storage/open-store.ts';
+import { s3ClientFromEnvironment } from '../../lib/storage/s3-client.ts';
 import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
@@ -32,6 +37,7 @@ let temporal: TemporalHarness;
 let localOut: string;
 let s3Out: string;
 let firstS3Run: { summary: RunSummary; requests: string[] };
+let faultsLeft: number;
 
 /** A failure's message with those of its causes (the workflow's, the activity's, the input error's). */
 const causes = (error: unknown): string => (error instanceof Error ? `${error.message} ← ${causes(error.cause)}` : '');
@@ -82,7 +88,13 @@ before(async () => {
   localOut = path.join(dir, 'out-local');
   s3Out = path.join(dir, 'out-s3');
   await run(data, localOut);
+  // The network a real store has, during the S3 run: throttling and connections cut mid-object.
+  const imageGet = (request: { method?: string; url?: string }) =>
+    request.method === 'GET' && (request.url ?? '').includes('/images/img_');
+  proxy.inject([{ kind: 'slow-down' }, { kind: 'reset-mid-body' }, { kind: 'slow-down' }], imageGet);
+  proxy.inject([{ kind: 'reset-mid-body' }, { kind: 'slow-down' }], imageGet);
   firstS3Run = await run(PREFIX, s3Out);
+  faultsLeft = proxy.pending;
 });
 
 after(async () => {
@@ -91,8 +103,9 @@ after(async () => {
   await server?.stop();
 });
 
-test('a dataset under an s3:// prefix gives the output a local folder of the same files gives', async () => {
+test('a dataset under an s3:// prefix gives the output a local folder of the same files gives, through throttling and cut connections', async () => {
   const { summary, requests } = firstS3Run;
+  assert.equal(faultsLeft, 0, 'every injected fault met a request');
   assert.equal(summary.counts.errors, 2, 'the text file named .jpg and the missing image');
   await assertSameOutput(s3Out, localOut, {
     vectorFiles: ['vectors.parquet', 'validation-vectors.parquet'],
@@ -104,8 +117,8 @@ test('a dataset under an s3:// prefix gives the output a local folder of the sam
     fs.readFileSync(path.join(s3Out, 'errors.csv'), 'utf8'),
     /image file s3:\/\/tessera-data\/datasets\/rooms\/images\/missing\.jpg does not exist/,
   );
-  // Every image fetched once (the CSV once too), none from another prefix.
-  assert.equal(imageGets(requests).length, 31, requests.filter((line) => line.startsWith('GET')).join('\n'));
+  // Every image fetched once, and again where the proxy refused or cut it (5 faults), none from another prefix.
+  assert.equal(imageGets(requests).length, 31 + 5, requests.filter((line) => line.startsWith('GET')).join('\n'));
   const lineageOf = (out: string) => fs.readFileSync(path.join(out, 'lineage.csv'), 'utf8').trimEnd().split('\n');
   const [localLineage, s3Lineage] = [lineageOf(localOut), lineageOf(s3Out)];
   assert.equal(s3Lineage[0], 'split,shard,ordinal,image_id,target,sha256,etag');
@@ -149,4 +162,49 @@ test('a dataset prefix without its CSV, or outside the prefixes the worker serve
     return true;
   });
   assert.equal(fs.existsSync(path.join(dir, 'out-elsewhere')), false, 'nothing written for a refused run');
+});
+
+test('no credentials, a missing bucket, an unreachable endpoint: one line naming the URI, within seconds, nothing written', async () => {
+  const out = path.join(dir, 'out-refused');
+  const refusal = async (dataset: string, env: NodeJS.ProcessEnv): Promise<string> => {
+    const parsed = parseRunConfig({ data: dataset, out, model: DEFAULT_MODEL });
+    assert.ok(parsed.ok);
+    const stores = new Stores(() => s3ClientFromEnvironment(env));
+    try {
+      await preflight(parsed.config, undefined, {}, stores);
+    } catch (error) {
+      assert.ok(error instanceof InputError, `an input error (the run ends at once), not ${String(error)}`);
+      return error.message;
+    } finally {
+      stores.close();
+    }
+    return assert.fail('preflight accepted it');
+  };
+  assert.match(
+    await refusal(`s3://no-such-bucket-here/rooms`, process.env),
+    /^s3:\/\/no-such-bucket-here\/rooms\/train\.csv: the bucket does not exist at http:\/\/127\.0\.0\.1:\d+$/,
+  );
+  const started = performance.now();
+  assert.match(
+    await refusal(PREFIX, { ...process.env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' }),
+    /^s3:\/\/tessera-data\/datasets\/rooms\/train\.csv: cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)$/,
+  );
+  assert.ok(performance.now() - started < 20_000, 'said within seconds');
+  // The SDK's credential chain reads the process's environment itself: none there, no profile file, no instance role.
+  const saved = { ...process.env };
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+    delete process.env[name];
+  Object.assign(process.env, {
+    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'),
+    AWS_CONFIG_FILE: path.join(dir, 'none'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+  try {
+    const message = await refusal(PREFIX, process.env);
+    assert.match(message, /^s3:\/\/tessera-data\/datasets\/rooms\/train\.csv: no AWS credentials found/);
+  } finally {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+  }
+  assert.equal(fs.existsSync(out), false, 'nothing written for a refused dataset');
 });
