@@ -203,3 +203,27 @@ test('confined activities check their config before they run, and refuse it as a
   assert.equal(calls.length, 1, 'the refused activity never ran');
   assert.ok(!fs.existsSync(path.join(outside, 'run')));
 });
+
+test('a dataset prefix is served only under an allowed s3:// root; csv and images stay inside it', async () => {
+  const mixed = await resolveWorkerRoots([root, 's3://datasets-bucket/teams/vision/']);
+  assert.deepEqual(mixed.uriRoots, ['s3://datasets-bucket/teams/vision']);
+  const inside = { ...config({}), data: 's3://datasets-bucket/teams/vision/rooms' };
+  assert.equal((await checkRunConfigPaths(inside, mixed)).data, inside.data);
+  for (const data of ['s3://datasets-bucket/teams/visionary', 's3://other-bucket/teams/vision/rooms'])
+    await assert.rejects(
+      checkRunConfigPaths({ ...inside, data }, mixed),
+      new RegExp(
+        `^InputError: data ${data} is outside the prefixes this worker may use; .*--allow-root s3://BUCKET/PREFIX`,
+      ),
+    );
+  await assert.rejects(
+    checkRunConfigPaths({ ...inside, images: '../../secrets' }, mixed),
+    /images \.\.\/\.\.\/secrets leads outside the dataset prefix/,
+  );
+  await assert.rejects(checkRunConfigPaths(inside, roots), /outside the prefixes this worker may use/);
+  await assert.rejects(
+    checkRunConfigPaths({ ...inside, out: 's3://datasets-bucket/teams/vision/out' }, mixed),
+    /out s3:\/\/datasets-bucket\/teams\/vision\/out: this version of tessera reads datasets from object storage/,
+  );
+  await assert.rejects(resolveWorkerRoots(['s3://Bad_Bucket/x']), RootsError);
+});
