@@ -20,7 +20,8 @@ import { openRunConfig, openRunFolders } from './open-run.ts';
 import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
 import { writeRecordSync } from '../lib/run-folder/records-io.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
-import { finishedRun, summaryOfFinishedRun, type FinishedRun } from '../lib/run/finished-run.ts';
+import { finishedRun, type FinishedRun } from '../lib/run/finished-run.ts';
+import { summaryOfFinishedRun } from '../lib/run/finished-summary.ts';
 import type { RunSummary } from '../lib/core/run-summary.ts';
 
 /** Ctrl-C, kill, a closed terminal. */

@@ -1,6 +1,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { progressQuery, withRate, type RunProgress } from '../workflows/run-progress.ts';
+import { formatDuration } from './format-duration.ts';
 
 export interface ProgressSnapshot extends RunProgress {
   /** Finished shards' images plus what running shards reported in their last heartbeat. */
@@ -66,14 +67,6 @@ export async function readProgress(client: Client, handle: WorkflowHandle): Prom
   }
   const imagesSeen = combined.imagesDone + running.reduce((sum, shard) => sum + shard.imagesDone, 0);
   return { ...withRate(combined, Date.now(), imagesSeen), imagesDone: combined.imagesDone, imagesSeen, running };
-}
-
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '--';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 export function progressLine(p: ProgressSnapshot): string {

@@ -1,7 +1,5 @@
-import { NotAFinishedRunError } from '../lib/report/report-inputs.ts';
-import { REPORT_SAMPLE_IMAGES, writeRunReport } from '../lib/report/report.ts';
 import { UsageError } from './run-options.ts';
-import { parseCommandArgs, usageOf } from './usage.ts';
+import { parseCommandArgs } from './usage.ts';
 
 /**
  * `tessera report OUT`: writes the finished run's report page and prints its path. A folder that
@@ -18,8 +16,13 @@ export async function reportCommand(args: string[]): Promise<number> {
   const folders = [...positionals, ...(values.out === undefined ? [] : [values.out])];
   if (folders.length !== 1)
     throw new UsageError(
-      `${folders.length === 0 ? 'needs the output folder of a finished run' : `takes one output folder, got ${folders.join(', ')}`}\n\n${usageOf('report')}`,
+      folders.length === 0
+        ? 'needs the output folder of a finished run'
+        : `takes one output folder, got ${folders.join(', ')}`,
     );
+  // The page's modules (Parquet reading, PCA, the HTML) load once the command line is known to be right.
+  const { NotAFinishedRunError } = await import('../lib/report/report-inputs.ts');
+  const { REPORT_SAMPLE_IMAGES, writeRunReport } = await import('../lib/report/report.ts');
   const sample = values.sample === undefined ? REPORT_SAMPLE_IMAGES : Number(values.sample);
   if (!Number.isInteger(sample) || sample < 1)
     throw new UsageError(`--sample ${values.sample}: expected a whole number of images, at least 1`);

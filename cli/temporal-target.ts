@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { readLiveLease } from '../lib/run-folder/lease.ts';
 import {
   connectionFlags,
@@ -45,8 +45,13 @@ export function resolveTarget(flags: ConnectionFlagValues, env: NodeJS.ProcessEn
   }
 }
 
-/** A client connection to `target`; an unreachable cluster is a usage error naming where it looked. */
+/**
+ * A client connection to `target`; an unreachable cluster is a usage error naming where it looked.
+ * The SDK's client loads here, when a command first talks to a cluster: `status` on a folder whose
+ * run is over never loads it.
+ */
 export async function connectClient(target: TemporalTarget): Promise<Connection> {
+  const { Connection } = await import('@temporalio/client');
   try {
     return await Connection.connect({ ...connectionOptions(target), connectTimeout: 5_000 });
   } catch (error) {
@@ -58,6 +63,7 @@ export async function connectClient(target: TemporalTarget): Promise<Connection>
 /** Runs `use` with a client of the cluster the flags name, closing the connection afterwards. */
 export async function withClient<T>(flags: ConnectionFlagValues, use: (client: Client) => Promise<T>): Promise<T> {
   const target = resolveTarget(flags);
+  const { Client } = await import('@temporalio/client');
   const connection = await connectClient(target);
   try {
     return await use(new Client({ connection, namespace: target.namespace }));

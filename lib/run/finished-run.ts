@@ -6,9 +6,8 @@ import { firstChangedImage } from '../extract/lineage.ts';
 import { sha256OfInput } from '../storage/input-copy.ts';
 import { Stores } from '../storage/open-store.ts';
 import { openCsv } from '../pandas/csv.ts';
-import type { OutputLayout, RunLayout } from '../run-folder/layout.ts';
+import type { RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
-import type { RunSummary } from '../core/run-summary.ts';
 import { readRecord, RecordFormatError } from '../run-folder/records-io.ts';
 import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-folder/run-options-record.ts';
 
@@ -52,18 +51,4 @@ export async function finishedRun(config: RunConfig, layout: RunLayout, stores =
   const changed = await firstChangedImage(images, hashed);
   if (changed !== undefined) return { finished: false, changed: `image ${changed} changed since the run finished` };
   return { finished: true, manifest };
-}
-
-/** What the workflow returned when the folder's run finished, from its manifest. */
-export function summaryOfFinishedRun(manifest: Manifest, layout: OutputLayout): RunSummary {
-  const published = (name: string | undefined) => (name === undefined ? null : path.join(layout.out, name));
-  return {
-    workflowId: manifest.workflow.id,
-    out: layout.out,
-    vectors: published(manifest.files.vectors),
-    validationVectors: published(manifest.files.validationVectors),
-    manifest: layout.manifest,
-    counts: manifest.counts,
-    timings: manifest.timings,
-  };
 }

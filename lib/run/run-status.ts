@@ -17,7 +17,7 @@ import {
   WorkflowRecordSchema,
 } from '../run-folder/records.ts';
 import { readRecord } from '../run-folder/records-io.ts';
-import { summaryOfFinishedRun } from './finished-run.ts';
+import { summaryOfFinishedRun } from './finished-summary.ts';
 
 /**
  * What `tessera status` answers, from the run's Temporal server while one runs it, or from the

@@ -172,49 +172,63 @@ test('an output folder of another run is refused (naming what differs) unless --
   assert.equal(manifest.config.seed, 7);
 });
 
-test('bad flags exit 2 naming the flag; a failing run exits 1 naming the input', async () => {
-  const badFlag = await runTessera(['run', '--data', 'data', '--out', 'out2', '--batch-size', '0'], dir);
-  assert.equal(badFlag.code, 2);
-  assert.match(badFlag.stderr, /batchSize \(--batch-size\): Too small/);
-
-  const unknown = await runTessera(['run', '--data', 'data', '--out', 'out2', '--colour', 'red'], dir);
-  assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /--colour/);
-
-  const noCsv = await runTessera(['run', '--data', 'data', '--out', 'out3', '--csv', 'absent.csv'], dir);
-  assert.equal(noCsv.code, 1);
-  assert.match(noCsv.stderr, /run failed: input CSV .*absent\.csv does not exist/);
+test('bad flags and missing inputs exit 2 before anything starts: the mistake, one line pointing to --help, nothing written', async () => {
+  const hint = "Try 'tessera run --help' for its usage.\n";
+  const refusals: [string[], string][] = [
+    [['--batch-size', '0'], 'invalid run config: batchSize (--batch-size): Too small'],
+    [['--colour', 'red'], 'unknown flag --colour'],
+    [['--batchsize', '3'], 'unknown flag --batchsize: did you mean --batch-size?'],
+    [['--data', 'nope'], `dataset folder ${path.join(dir, 'nope')} does not exist or is not a folder`],
+    [['--csv', 'absent.csv'], `input CSV ${path.join(dir, 'data', 'absent.csv')} does not exist`],
+    [['--images', 'pictures'], `image folder ${path.join(dir, 'data', 'pictures')} does not exist or is not a folder`],
+    [['--model', 'absent.onnx'], `model file ${path.join(dir, 'absent.onnx')} does not exist`],
+  ];
+  for (const [args, message] of refusals) {
+    // The last --data wins: `--data nope` replaces the dataset.
+    const refused = await runTessera(['run', '--data', 'data', '--out', 'out-refused', ...args], dir);
+    assert.equal(refused.code, 2, args.join(' '));
+    assert.ok(refused.stderr.startsWith(`tessera run: ${message}`), refused.stderr);
+    assert.ok(refused.stderr.endsWith(`\n${hint}`), `one line pointing to --help: ${refused.stderr}`);
+    assert.equal(refused.stderr.split('\n').length, 3, `the mistake and the hint alone: ${refused.stderr}`);
+    assert.equal(refused.stdout, '');
+    assert.ok(!fs.existsSync(path.join(dir, 'out-refused')), `${args.join(' ')}: nothing written`);
+  }
+  const unknownCommand = await runTessera(['stauts', '--out', 'out'], dir);
+  assert.equal(unknownCommand.code, 2);
+  assert.equal(
+    unknownCommand.stderr,
+    `tessera: unknown command "stauts": did you mean status?\nTry 'tessera --help' for the commands.\n`,
+  );
 });
 
 test('a failing run prints one clear message and where its log is, no SDK warnings or stacks; status then tells the failure from the folder; --verbose shows the log live', async () => {
-  const failed = await runTessera(
-    ['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet'],
-    dir,
-  );
+  const args = ['run', '--data', 'data', '--out', 'out-fail', '--output', 'level_9', '--quiet'];
+  const failed = await runTessera(args, dir);
   assert.equal(failed.code, 1);
   const log = path.join(dir, 'out-fail', '.tessera', 'tessera.log');
-  assert.equal(
-    failed.stderr,
-    `tessera run: run failed: input CSV ${path.join(dir, 'data', 'absent.csv')} does not exist\ntessera run: details in ${log}\n`,
+  const [message, details, ...rest] = failed.stderr.split('\n');
+  assert.match(
+    message!,
+    /^tessera run: run failed: model .* has no output "level_9"; its outputs are 0: level_0, .*4: level_4$/,
   );
+  assert.equal(details, `tessera run: details in ${log}`);
+  assert.deepEqual(rest, ['']);
   assert.equal(failed.stdout, '');
   const logged = fs.readFileSync(log, 'utf8');
   assert.match(logged, /\[WARN\] Activity failed/, "the SDK's lines went to the log");
-  assert.match(logged, /absent\.csv does not exist/);
+  assert.match(logged, /has no output "level_9"/);
+  assert.ok(!fs.existsSync(path.join(dir, 'out-fail', 'training.csv')), 'preflight stopped it before the split');
 
   const status = await runTessera(['status', '--out', 'out-fail', '--json'], dir);
   assert.equal(status.code, 0, status.stderr);
   const report = StatusReportSchema.parse(JSON.parse(status.stdout));
   assert.equal(report.state, 'failed');
   assert.equal(report.source, 'folder');
-  assert.match(report.failure ?? '', /input CSV .*absent\.csv does not exist/);
+  assert.match(report.failure ?? '', /has no output "level_9"/);
   assert.equal(report.log, log);
-  assert.equal(report.resume, 'tessera run --data data --out out-fail --csv absent.csv --quiet');
+  assert.equal(report.resume, `tessera ${args.join(' ')}`);
 
-  const verbose = await runTessera(
-    ['run', '--data', 'data', '--out', 'out-fail', '--csv', 'absent.csv', '--quiet', '--verbose'],
-    dir,
-  );
+  const verbose = await runTessera([...args, '--verbose'], dir);
   assert.equal(verbose.code, 1);
   assert.match(verbose.stderr, /\[WARN\] Activity failed/);
 
@@ -223,23 +237,12 @@ test('a failing run prints one clear message and where its log is, no SDK warnin
   assert.match(notARun.stderr, /data is not a tessera output folder \(it has no \.tessera\/folder\.json\)/);
 });
 
-test('preflight ends a run before any shard when the model, its output or the image folder is wrong', async () => {
-  const noOutput = await runTessera(['run', '--data', 'data', '--out', 'out-pre1', '--output', 'level_9'], dir);
-  assert.equal(noOutput.code, 1);
-  assert.match(
-    noOutput.stderr,
-    /run failed: model .* has no output "level_9"; its outputs are 0: level_0, .*4: level_4/,
-  );
-  assert.ok(!fs.existsSync(path.join(dir, 'out-pre1', 'training.csv')), 'stopped before the split');
-
+test('preflight ends a run before any shard when the model cannot be loaded', async () => {
   fs.writeFileSync(path.join(dir, 'not-a-model.onnx'), 'hello');
   const badModel = await runTessera(['run', '--data', 'data', '--out', 'out-pre2', '--model', 'not-a-model.onnx'], dir);
   assert.equal(badModel.code, 1);
   assert.match(badModel.stderr, /run failed: model .*not-a-model\.onnx cannot be loaded/);
-
-  const noImages = await runTessera(['run', '--data', 'data', '--out', 'out-pre3', '--images', 'pictures'], dir);
-  assert.equal(noImages.code, 1);
-  assert.match(noImages.stderr, /run failed: image folder .*pictures does not exist or is not a folder/);
+  assert.ok(!fs.existsSync(path.join(dir, 'out-pre2', 'training.csv')), 'stopped before the split');
 });
 
 test('asking for CUDA where its provider is not installed fails clearly instead of falling back to the CPU', async (t) => {

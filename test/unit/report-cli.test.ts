@@ -13,11 +13,8 @@ test('`tessera report` has its own usage block in the help text', () => {
 });
 
 test('`tessera report` needs exactly one folder and a whole --sample', async () => {
-  await assert.rejects(
-    reportCommand([]),
-    usageError(/^needs the output folder of a finished run\n\n {2}tessera report OUT/),
-  );
-  await assert.rejects(reportCommand(['a', '--out', 'b']), usageError(/^takes one output folder, got a, b\n/));
+  await assert.rejects(reportCommand([]), usageError(/^needs the output folder of a finished run$/));
+  await assert.rejects(reportCommand(['a', '--out', 'b']), usageError(/^takes one output folder, got a, b$/));
   await assert.rejects(
     reportCommand(['a', '--sample', '0']),
     usageError(/^--sample 0: expected a whole number of images, at least 1$/),
