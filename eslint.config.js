@@ -60,7 +60,7 @@ const LIB_LAYERS = {
   run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'reuse', 'extract', 'compact', 'storage'],
   dev: ['core', 'pandas'],
   report: ['core', 'pandas', 'parquet', 'run-folder', 'eval', 'image', 'search'],
-  search: ['core', 'image', 'inference', 'parquet', 'run-folder', 'extract'],
+  search: ['core', 'image', 'inference', 'parquet', 'run-folder', 'extract', 'storage'],
 };
 const LAYER_ZONES = [
   ...Object.entries(LIB_LAYERS).map(([folder, allowed]) => ({

@@ -45,3 +45,17 @@ export async function openImageSource(images: string, linkTargets: LinkTargets, 
   });
   return new ImageFiles(root, linkTargets);
 }
+
+/**
+ * One image's bytes, for showing it (tessera serve's matches, the report's thumbnails): from the
+ * folder with its confinement, or from the store. A missing or refused image is an InputError.
+ */
+export async function readImage(source: ImageSource, imageId: string): Promise<Uint8Array> {
+  if (source instanceof S3Images) {
+    const fetched = await source.fetch(imageId);
+    if ('failure' in fetched) throw new InputError(fetched.failure);
+    return fetched.bytes;
+  }
+  if (source instanceof ImageFiles) return source.read(imageId, () => {});
+  throw new TypeError(`no reader for images of kind ${source.kind}`);
+}

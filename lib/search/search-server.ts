@@ -1,10 +1,10 @@
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { RunConfigSchema } from '../core/run-config.ts';
-import { resolveImagePath } from '../image/decode.ts';
+import { openImageSource, readImage, type ImageSource } from '../extract/image-source.ts';
+import { runLayout } from '../run-folder/layout.ts';
+import { Stores } from '../storage/open-store.ts';
 import { QueryImageError } from './query-embedder.ts';
 import type { Searcher } from './searcher.ts';
 import { SEARCH_PAGE } from './search-page.ts';
@@ -86,12 +86,16 @@ function imageType(bytes: Buffer): string {
 }
 
 /** A training image of the index, by ordinal, for the page to outline its matching tiles. */
-async function trainingImage(searcher: Searcher, imagesDir: string, ordinal: number): Promise<Buffer> {
+async function trainingImage(searcher: Searcher, images: Promise<ImageSource>, ordinal: number): Promise<Buffer> {
   const image = searcher.opened.images.get(ordinal);
   if (!image) throw new HttpError(404, `no indexed image ${ordinal}`);
-  return await fs.readFile(resolveImagePath(imagesDir, image[1])).catch(() => {
-    throw new HttpError(404, `${image[1]} is no longer in ${imagesDir}`);
-  });
+  const source = await images.catch(() => undefined);
+  if (!source) throw new HttpError(404, `the run's image folder is gone`);
+  return Buffer.from(
+    await readImage(source, image[1]).catch(() => {
+      throw new HttpError(404, `${image[1]} is no longer in ${source.where}`);
+    }),
+  );
 }
 
 function health(searcher: Searcher, busy: boolean) {
@@ -115,7 +119,9 @@ export interface RunningServer {
 export async function startSearchServer(searcher: Searcher, options: ServeOptions = {}): Promise<RunningServer> {
   const { host = '127.0.0.1', port = 8765, maxBytes = DEFAULT_MAX_BYTES, maxPixels = DEFAULT_MAX_PIXELS } = options;
   const config = RunConfigSchema.parse(searcher.opened.manifest.config);
-  const imagesDir = path.resolve(config.data, config.images);
+  // The run's images, where its own command read them: a folder (links followed) or an s3:// prefix.
+  const images = openImageSource(runLayout(config).images, 'anywhere', new Stores());
+  images.catch(() => undefined); // said per request: the page still answers searches
   let busy = false;
   let hosts = new Set<string>();
 
@@ -154,7 +160,7 @@ export async function startSearchServer(searcher: Searcher, options: ServeOption
     if (request.method === 'POST' && url.pathname === '/search') return sendJson(response, 200, await search(request));
     const image = /^\/images\/(\d+)$/.exec(url.pathname);
     if (request.method === 'GET' && image) {
-      const bytes = await trainingImage(searcher, imagesDir, Number(image[1]));
+      const bytes = await trainingImage(searcher, images, Number(image[1]));
       response.writeHead(200, {
         ...SECURITY_HEADERS,
         'content-type': imageType(bytes),

@@ -14,6 +14,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { InputError } from '../../lib/core/errors.ts';
 import { DEFAULT_MODEL } from '../../lib/core/project-paths.ts';
 import { parseRunConfig } from '../../lib/core/run-config.ts';
+import { openImageSource, readImage } from '../../lib/extract/image-source.ts';
 import { preflight } from '../../lib/run/preflight.ts';
 import { Stores } from '../../lib/storage/open-store.ts';
 import { s3ClientFromEnvironment } from '../../lib/storage/s3-client.ts';
@@ -207,4 +208,20 @@ test('no credentials, a missing bucket, an unreachable endpoint: one line naming
     Object.assign(process.env, saved);
   }
   assert.equal(fs.existsSync(out), false, 'nothing written for a refused dataset');
+});
+
+test("an image is read for showing (tessera serve's matches) from the prefix as from a folder", async () => {
+  const stores = new Stores();
+  try {
+    const images = await openImageSource(`${PREFIX}/images`, [], stores);
+    const name = 'img_00001.jpg';
+    assert.deepEqual(Buffer.from(await readImage(images, name)), fs.readFileSync(path.join(data, 'images', name)));
+    await assert.rejects(
+      readImage(images, 'missing.jpg'),
+      /image file s3:\/\/tessera-data\/datasets\/rooms\/images\/missing\.jpg does not exist/,
+    );
+    await assert.rejects(readImage(images, '../train.csv'), /points outside the image prefix/);
+  } finally {
+    stores.close();
+  }
 });
