@@ -59,7 +59,7 @@ const LIB_LAYERS = {
   compact: ['core', 'pandas', 'parquet', 'run-folder', 'extract'],
   run: ['core', 'pandas', 'inference', 'run-folder', 'split', 'plan', 'reuse', 'extract', 'compact', 'storage'],
   dev: ['core', 'pandas'],
-  report: ['core', 'pandas', 'parquet', 'run-folder', 'eval', 'image', 'search'],
+  report: ['core', 'pandas', 'parquet', 'run-folder', 'eval', 'image', 'search', 'extract', 'storage'],
   search: ['core', 'image', 'inference', 'parquet', 'run-folder', 'extract', 'storage'],
 };
 const LAYER_ZONES = [

@@ -1,8 +1,9 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { errorMessage } from '../core/errors.ts';
-import { decodeRgbWithSharp, resolveImagePath } from '../image/decode.ts';
+import { decodeRgbWithSharp } from '../image/decode.ts';
+import { openImageSource, readImage, type ImageSource } from '../extract/image-source.ts';
+import { Stores } from '../storage/open-store.ts';
 import { applyOcclusion, occlusionFor } from '../image/occlusion.ts';
 import { readRecord } from '../run-folder/records-io.ts';
 import type { Manifest } from '../run-folder/records.ts';
@@ -82,34 +83,44 @@ async function exampleQueries(out: string, manifest: Manifest, vectorsSha256: st
   const opened = await openIndex(out, { vectorsSha256 });
   const { record } = opened;
   const lookup = keyLookup(opened);
-  const imagesDir = manifest.input.images;
-  const size = Number(manifest.config.imgSize);
-  const seed = Number(manifest.config.seed);
-  const examples: ExampleQuery[] = [];
-  const classes = new Set<number>();
-  for await (const query of queryImages(opened.layout.validationVectors, record.tilesPerImage)) {
-    if (classes.has(query.target)) continue;
-    classes.add(query.target);
-    const ranking = rankByVotes(annNeighbours(opened.index, query.vectors, DEFAULT_NEIGHBOURS), lookup, EXAMPLE_IMAGES);
-    examples.push({
-      file: query.file,
-      target: query.target,
-      // As the run extracted it: resized to the model's input and occluded by its seed.
-      thumbnail: await thumbnail(imagesDir, query.file, { size, seed }),
-      classes: ranking.classes,
-      images: await Promise.all(
-        ranking.images.map(async (image) => ({
-          file: image.file,
-          target: image.target,
-          score: image.score,
-          matchedTiles: image.matches.length,
-          thumbnail: await thumbnail(imagesDir, image.file),
-        })),
-      ),
-    });
-    if (examples.length === EXAMPLE_QUERIES) break;
+  // Where the run read its images: a folder (links followed, as the embedded run follows them) or an s3:// prefix.
+  const stores = new Stores();
+  const images = await openImageSource(manifest.input.images, 'anywhere', stores).catch((error: unknown) => error);
+  try {
+    const size = Number(manifest.config.imgSize);
+    const seed = Number(manifest.config.seed);
+    const examples: ExampleQuery[] = [];
+    const classes = new Set<number>();
+    for await (const query of queryImages(opened.layout.validationVectors, record.tilesPerImage)) {
+      if (classes.has(query.target)) continue;
+      classes.add(query.target);
+      const ranking = rankByVotes(
+        annNeighbours(opened.index, query.vectors, DEFAULT_NEIGHBOURS),
+        lookup,
+        EXAMPLE_IMAGES,
+      );
+      examples.push({
+        file: query.file,
+        target: query.target,
+        // As the run extracted it: resized to the model's input and occluded by its seed.
+        thumbnail: await thumbnail(images, query.file, { size, seed }),
+        classes: ranking.classes,
+        images: await Promise.all(
+          ranking.images.map(async (image) => ({
+            file: image.file,
+            target: image.target,
+            score: image.score,
+            matchedTiles: image.matches.length,
+            thumbnail: await thumbnail(images, image.file),
+          })),
+        ),
+      });
+      if (examples.length === EXAMPLE_QUERIES) break;
+    }
+    return examples;
+  } finally {
+    stores.close();
   }
-  return examples;
 }
 
 /**
@@ -117,13 +128,13 @@ async function exampleQueries(out: string, manifest: Manifest, vectorsSha256: st
  * say). `occluded`: the validation query as the model saw it.
  */
 async function thumbnail(
-  imagesDir: string,
+  images: ImageSource | unknown,
   imageId: string,
   occluded?: { size: number; seed: number },
 ): Promise<Thumbnail> {
   try {
-    const file = resolveImagePath(imagesDir, imageId);
-    await fs.access(file);
+    if (!isImageSource(images)) throw images;
+    const file = Buffer.from(await readImage(images, imageId));
     let image = sharp(file);
     if (occluded) {
       const rgb = await decodeRgbWithSharp(file, occluded.size);
@@ -138,4 +149,8 @@ async function thumbnail(
   } catch (error) {
     return { missing: `no picture: ${errorMessage(error)}` };
   }
+}
+
+function isImageSource(value: unknown): value is ImageSource {
+  return typeof value === 'object' && value !== null && 'currentHash' in value;
 }

@@ -59,14 +59,6 @@ function firstOfEachClass(output: string): string[] {
   return [...seen.values()];
 }
 
-before(async () => {
-  requireSetup('model', 'temporal');
-  dir = tempDir('search');
-  out = path.join(dir, 'out');
-  // The run's own search stages build the index and evaluate it (--index --evaluate).
-  await mustRun(...runWithSearch(), '--quiet');
-});
-
 /** The run of `out`, with its search stages. */
 const runWithSearch = () => [
   'run',
@@ -79,6 +71,14 @@ const runWithSearch = () => [
   '--index',
   '--evaluate',
 ];
+
+before(async () => {
+  requireSetup('model', 'temporal');
+  dir = tempDir('search');
+  out = path.join(dir, 'out');
+  // The run's own search stages build the index and evaluate it (--index --evaluate).
+  await mustRun(...runWithSearch(), '--quiet');
+});
 
 test('the run builds the index with its record and evaluates it, also on a finished folder; tessera index finds the same index current, or builds one', async () => {
   assert.ok(fs.existsSync(path.join(out, 'evaluation.json')), 'the run evaluated its index');
