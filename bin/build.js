@@ -17,6 +17,12 @@ const FORMAT = 1;
 const SOURCE_FOLDERS = ['cli', 'lib', 'workers', 'activities', 'workflows'];
 /** This file: a build made by another version of it may be laid out otherwise. */
 const BUILDER = path.relative(ROOT, fileURLToPath(import.meta.url));
+/**
+ * Packages that nearly every command loads, each bundled into one file under dist/node_modules/,
+ * where Node finds it first from dist/: zod is ~95 modules, one file instead saves ~25 ms of CPU
+ * at every start. Their package.json is in the record, so another installed version rebuilds.
+ */
+const VENDORED = ['zod'];
 
 const require = createRequire(import.meta.url);
 
@@ -71,7 +77,10 @@ function sourcesUnder(root) {
  */
 function readSources(root) {
   const sources = new Map();
-  for (const file of [...sourcesUnder(root), BUILDER]) {
+  const installed = VENDORED.map((name) =>
+    path.relative(root, createRequire(path.join(root, 'package.json')).resolve(`${name}/package.json`)),
+  );
+  for (const file of [...sourcesUnder(root), BUILDER, ...installed]) {
     const stat = fs.statSync(path.join(root, file));
     const bytes = fs.readFileSync(path.join(root, file));
     sources.set(file, { bytes, record: { size: stat.size, mtimeMs: stat.mtimeMs, sha256: sha256(bytes) } });
@@ -102,6 +111,23 @@ function externalImports(root, sources) {
   };
 }
 
+/** `name` as one ES module in dist/node_modules/name/: the package as installed, bundled, every export kept. */
+async function vendor(esbuild, root, staging, name) {
+  const folder = path.join(staging, 'node_modules', name);
+  const exports = Object.keys(await import(name));
+  const reexport = `export * from '${name}';${exports.includes('default') ? ` export { default } from '${name}';` : ''}`;
+  await esbuild({
+    stdin: { contents: reexport, resolveDir: root, loader: 'js' },
+    outfile: path.join(folder, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+  fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name, type: 'module', exports: './index.js' }));
+}
+
 /** Builds dist/ afresh beside the old one and swaps it in, so that a start never sees half a build. */
 export async function build(root = ROOT) {
   const started = performance.now();
@@ -109,7 +135,8 @@ export async function build(root = ROOT) {
   const sources = readSources(root);
   const staging = path.join(root, `dist.building-${process.pid}`);
   fs.rmSync(staging, { recursive: true, force: true });
-  const entryPoints = [...sources.keys()].filter((file) => file !== BUILDER).map((file) => path.join(root, file));
+  const entryPoints = [...sources.keys()].filter((file) => file.endsWith('.ts')).map((file) => path.join(root, file));
+  for (const name of VENDORED) await vendor(esbuild, root, staging, name);
   await esbuild({
     entryPoints,
     outdir: staging,
