@@ -60,17 +60,9 @@ function firstOfEachClass(output: string): string[] {
 }
 
 /** The run of `out`, with its search stages. */
-const runWithSearch = () => [
-  'run',
-  '--data',
-  FLOWERS_DIR,
-  '--out',
-  out,
-  '--splits',
-  'train,val',
-  '--index',
-  '--evaluate',
-];
+function runWithSearch(): string[] {
+  return ['run', '--data', FLOWERS_DIR, '--out', out, '--splits', 'train,val', '--index', '--evaluate'];
+}
 
 before(async () => {
   requireSetup('model', 'temporal');
