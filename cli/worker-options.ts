@@ -5,7 +5,7 @@ import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/conn
 import { durationFlag, UsageError } from './run-options.ts';
 import { resolveTarget } from './temporal-target.ts';
 import { workerRoots } from './worker-roots.ts';
-import { RuntimeOptionsSchema, type RuntimeOptions } from '../workers/runtime.ts';
+import { RuntimeOptionsSchema, type RuntimeOptions } from '../workers/runtime-options.ts';
 
 /** `tessera worker`'s flags (parseArgs specs); the connection flags are lib/temporal/connection.ts's. */
 export const workerFlags = {
