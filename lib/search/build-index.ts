@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Index } from 'usearch';
@@ -45,18 +46,25 @@ export interface BuildResult {
 
 const sameSettings = (a: IndexSettings, b: IndexSettings) => JSON.stringify(a) === JSON.stringify(b);
 
-/** The finished run's manifest and the sha256 of its training vectors as they are now. */
+/**
+ * The finished run's manifest, its training vectors file as it is now (which file, how long, when
+ * written: the build compares them after it), and their sha256, still being computed: a build
+ * streams the file meanwhile, and only the check of an existing index waits for it.
+ */
 async function indexInputs(outFolder: string) {
   const layout = searchLayout(outFolder);
   const manifest = await readRecord(layout.manifest, ManifestSchema);
   if (!manifest) throw new NothingToIndexError(`${layout.out} holds no finished run (no manifest.json)`);
-  try {
-    await fs.access(layout.vectors);
-  } catch {
+  const stat = await fs.stat(layout.vectors).catch(() => {
     throw new NothingToIndexError(`${layout.out} has no vectors.parquet (a run with --splits train) to index`);
-  }
-  return { layout, manifest, vectorsSha256: await sha256File(layout.vectors) };
+  });
+  const hashing = sha256File(layout.vectors);
+  hashing.catch(() => {}); // awaited below; a build that fails first must not leave it unhandled
+  return { layout, manifest, stat, hashing };
 }
+
+/** The same file with the same bytes, as far as the file system tells: same inode, size and mtime. */
+const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 /**
  * Builds (or confirms) the index of a finished output's vectors.parquet, one entry per tile with
@@ -71,9 +79,9 @@ export async function buildIndex(
   options: BuildOptions = {},
 ): Promise<BuildResult> {
   const settings = IndexSettingsSchema.parse(requested);
-  const { layout, manifest, vectorsSha256 } = await indexInputs(outFolder);
+  const { layout, manifest, stat, hashing } = await indexInputs(outFolder);
   const existing = await readRecord(layout.indexRecord, IndexRecordSchema).catch(() => undefined);
-  if (existing && existing.vectors.sha256 === vectorsSha256 && sameSettings(existing.settings, settings)) {
+  if (existing && sameSettings(existing.settings, settings) && existing.vectors.sha256 === (await hashing)) {
     const size = await fs.stat(layout.indexFile).then(
       (s) => s.size,
       () => -1,
@@ -93,8 +101,10 @@ export async function buildIndex(
   const index = newIndex(dimensions, settings);
   const tiles = manifest.counts.tilesPerImage;
   const added = await addAllTiles(index, layout.vectors, rows, tiles, options);
-  const after = await sha256File(layout.vectors);
-  if (after !== vectorsSha256) throw new Error(`${layout.vectors} changed while it was indexed: build again`);
+  const vectorsSha256 = await hashing;
+  // Hashed while it was streamed: the sha256 names the bytes indexed only if the file stayed as it was.
+  if (!sameFile(stat, await fs.stat(layout.vectors)))
+    throw new Error(`${layout.vectors} changed while it was indexed: build again`);
 
   await fs.mkdir(layout.indexDir, { recursive: true });
   const temp = uniqueTempPath(layout.indexFile);
@@ -105,7 +115,7 @@ export async function buildIndex(
     engine: { name: 'usearch', version: USEARCH_VERSION },
     builtAt: new Date().toISOString(),
     seconds: (performance.now() - started) / 1000,
-    vectors: { file: 'vectors.parquet', sha256: vectorsSha256, rows, bytes: (await fs.stat(layout.vectors)).size },
+    vectors: { file: 'vectors.parquet', sha256: vectorsSha256, rows, bytes: stat.size },
     modelSha256: manifest.model.sha256,
     settings,
     dimensions,

@@ -73,9 +73,11 @@ export async function* streamTilePages(file: string): AsyncGenerator<TilePage> {
       let row = 0;
       for await (const values of vectorPages(handle, file, vector, width, compressors)) {
         const count = values.byteLength / width;
-        // Copied into an aligned array: a page's bytes need not start at a multiple of 4.
-        const vectors = new Float32Array(count * (width / 4));
-        new Uint8Array(vectors.buffer).set(values);
+        // A view where the page's bytes start at a multiple of 4 (a decompressed page does), else a copy.
+        const vectors =
+          values.byteOffset % 4 === 0
+            ? new Float32Array(values.buffer, values.byteOffset, count * (width / 4))
+            : new Float32Array(values.slice().buffer);
         yield {
           keys: small.i.subarray(row, row + count),
           targets: small.target.subarray(row, row + count),
@@ -129,10 +131,42 @@ async function readSmallColumns(
   return { ...ints, file: files };
 }
 
+/** Bytes read ahead at once from a column chunk: a page per image is 20 KB compressed here. */
+const READ_AHEAD = 4 << 20;
+
+/**
+ * A column chunk read forward in windows of READ_AHEAD bytes: a page's header and body come from
+ * memory, not from two reads each (1,190 pages of flowers17-256 were 2,380 trips through libuv's
+ * pool). The bytes returned are views of a window that is never written again.
+ */
+class ForwardReader {
+  private window = new Uint8Array(0);
+  private start = 0;
+
+  constructor(
+    private readonly handle: fs.FileHandle,
+    private readonly file: string,
+    private readonly end: number,
+  ) {}
+
+  async bytes(offset: number, length: number): Promise<Uint8Array> {
+    if (offset < this.start || offset + length > this.start + this.window.byteLength) {
+      this.window = await readAt(
+        this.handle,
+        offset,
+        Math.min(Math.max(READ_AHEAD, length), this.end - offset),
+        this.file,
+      );
+      this.start = offset;
+    }
+    return this.window.subarray(offset - this.start, offset - this.start + length);
+  }
+}
+
 /**
  * The decoded values of each data page of a vector column chunk, read header by header (a page's
- * header says how long it is, so the rest of the chunk is never held). PLAIN pages v1 or v2
- * without nulls, as every tessera version and plain writers lay out fixed-size vectors.
+ * header says how long it is, so no more than a window of the chunk is held). PLAIN pages v1 or
+ * v2 without nulls, as every tessera version and plain writers lay out fixed-size vectors.
  */
 async function* vectorPages(
   handle: fs.FileHandle,
@@ -145,9 +179,10 @@ async function* vectorPages(
     throw new VectorLayoutError(`${file}: dictionary-encoded vectors`);
   let offset = Number(column.data_page_offset);
   const end = offset + Number(column.total_compressed_size);
+  const reader = new ForwardReader(handle, file, end);
   while (offset < end) {
-    const { header, length } = await pageHeader(handle, file, offset, end);
-    const body = await readAt(handle, offset + length, header.compressed_page_size, file);
+    const { header, length } = await pageHeader(reader, offset, end);
+    const body = await reader.bytes(offset + length, header.compressed_page_size);
     offset += length + header.compressed_page_size;
     if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2')
       throw new VectorLayoutError(`${file}: a ${header.type} page in the vector column`);
@@ -172,16 +207,15 @@ async function* vectorPages(
 }
 
 async function pageHeader(
-  handle: fs.FileHandle,
-  file: string,
+  chunk: ForwardReader,
   offset: number,
   end: number,
 ): Promise<{ header: PageHeader; length: number }> {
   for (let guess = 256; ; guess *= 16) {
-    const bytes = await readAt(handle, offset, Math.min(guess, end - offset), file);
-    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+    const bytes = await chunk.bytes(offset, Math.min(guess, end - offset));
+    const thrift = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
     try {
-      return { header: parquetHeader(reader), length: reader.offset };
+      return { header: parquetHeader(thrift), length: thrift.offset };
     } catch (error) {
       if (!(error instanceof RangeError) || bytes.byteLength >= end - offset) throw error;
     }
