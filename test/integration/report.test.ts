@@ -22,6 +22,8 @@ import { duckdbRows } from '../support/vectors.ts';
 
 const execFileAsync = promisify(execFile);
 const TESSERA = path.join(PROJECT_ROOT, 'bin', 'tessera.js');
+/** The line under every usage error (exit 2). */
+const HINT = "Try 'tessera report --help' for its usage.\n";
 const CLASSES = 6;
 const PER_CLASS = 6;
 
@@ -293,7 +295,7 @@ test('a folder that holds no finished run: one clear message naming the folder a
   assert.equal(empty.stdout, '');
   assert.equal(
     empty.stderr,
-    `tessera report: no report: ${path.join(dir, 'empty')} is not a tessera output folder: it has no manifest.json (nor .tessera/folder.json); give the --out folder of a finished \`tessera run\`\n`,
+    `tessera report: no report: ${path.join(dir, 'empty')} is not a tessera output folder: it has no manifest.json (nor .tessera/folder.json); give the --out folder of a finished \`tessera run\`\n${HINT}`,
   );
 
   // A run that has not finished: its marker, no manifest yet.
@@ -316,12 +318,12 @@ test('a folder that holds no finished run: one clear message naming the folder a
   assert.equal(partial.code, 2);
   assert.equal(
     partial.stderr,
-    `tessera report: no report: ${path.join(dir, 'partial')} is not a complete finished run: vectors.parquet, which its manifest.json lists, is missing\n`,
+    `tessera report: no report: ${path.join(dir, 'partial')} is not a complete finished run: vectors.parquet, which its manifest.json lists, is missing\n${HINT}`,
   );
 
   const missing = await tessera(['report', 'nowhere']);
   assert.equal(missing.code, 2);
-  assert.equal(missing.stderr, `tessera report: no report: ${path.join(dir, 'nowhere')} does not exist\n`);
+  assert.equal(missing.stderr, `tessera report: no report: ${path.join(dir, 'nowhere')} does not exist\n${HINT}`);
   assert.ok(
     !fs.existsSync(path.join(dir, 'empty', 'report.html')) && !fs.existsSync(path.join(dir, 'partial', 'report.html')),
     'no page is written',
