@@ -3,9 +3,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { startDevServer } from '../../lib/dev/dev-server.ts';
-import { DEFAULT_MODEL, PROJECT_ROOT, temporalBinary } from '../../lib/core/project-paths.ts';
+import { DEFAULT_MODEL, PROJECT_ROOT, temporalBinary, WORKFLOWS_PATH } from '../../lib/core/project-paths.ts';
 import { localTarget, type TemporalTarget } from '../../lib/temporal/connection.ts';
-import { createWorkers, type TesseraWorkers } from '../../workers/create-workers.ts';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createWorkers, quietBundlerLogger, type TesseraWorkers } from '../../workers/create-workers.ts';
 import { installRuntime } from '../../workers/runtime.ts';
 
 export const PYTHON = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
@@ -92,6 +93,32 @@ async function ownNamespace(address: string, dir: string): Promise<string> {
   return namespace;
 }
 
+/** A Temporal server for one test file, and the namespace it works in. */
+export interface TestServer {
+  address: string;
+  namespace: string;
+  /** Stops the file's own server; the shared one outlives the file. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Under test/run-suite.ts the one server all files share, in a namespace of `dir`'s own;
+ * otherwise a dev server of this file's own, with its state in `dir`.
+ */
+export async function testServer(dir: string): Promise<TestServer> {
+  const shared = process.env[SHARED_TEMPORAL_ENV];
+  if (shared) return { address: shared, namespace: await ownNamespace(shared, dir), stop: async () => {} };
+  const own = await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
+  return { address: own.address, namespace: 'default', stop: () => own.stop() };
+}
+
+/** The workflow code for a Worker: the bundle test/run-suite.ts made once for all files, or one of this process's own. */
+export async function workflowBundle(): Promise<{ codePath: string } | { code: string }> {
+  const bundled = process.env[WORKFLOW_BUNDLE_ENV];
+  if (bundled) return { codePath: bundled };
+  return await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+}
+
 /**
  * tessera's workers on both queues against a real dev server: under test/run-suite.ts the one all
  * files share (in a namespace of this harness's own), otherwise one of its own with its state in
@@ -106,13 +133,9 @@ export async function startTemporal(
   options: { holdWorkers?: boolean } = {},
 ): Promise<TemporalHarness> {
   logSdkToFile();
-  const shared = process.env[SHARED_TEMPORAL_ENV];
-  const own = shared ? undefined : await startDevServer({ dbFile: path.join(dir, 'temporal', 'state.db') });
-  const address = shared ?? own!.address;
-  const target: TemporalTarget = {
-    ...localTarget(address),
-    namespace: shared ? await ownNamespace(address, dir) : 'default',
-  };
+  const server = await testServer(dir);
+  const { address } = server;
+  const target: TemporalTarget = { ...localTarget(address), namespace: server.namespace };
   const bundled = process.env[WORKFLOW_BUNDLE_ENV];
   const workers = await createWorkers({
     target,
@@ -140,7 +163,7 @@ export async function startTemporal(
       releaseWorkers(); // a held worker still has to run to be shut down and release its threads
       workers.shutdown();
       await running;
-      await own?.stop();
+      await server.stop();
     },
   };
 }
