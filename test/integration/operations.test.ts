@@ -340,18 +340,26 @@ test('the Temporal UI shows the run, its summary and its shard ranges', async ()
 
 test('SIGTERM lets a running shard finish within --shutdown-grace, then the worker exits cleanly', async () => {
   const out2 = path.join(dir, 'out-graceful');
+  // One shard of the first 300 rows (one of the first test's shards: seconds of work), heartbeating
+  // every few seconds so that it is seen running early; most of it then runs after the SIGTERM.
+  const rows = fs.readFileSync(path.join(data, 'train.csv'), 'utf8').split('\n');
+  fs.writeFileSync(path.join(data, 'graceful.csv'), rows.slice(0, 301).join('\n') + '\n');
   const run = startTessera([
     'run',
     '--address',
     server.address,
     '--data',
     data,
+    '--csv',
+    'graceful.csv',
     '--out',
     out2,
     '--shard-size',
-    '900',
+    '300',
     '--batch-size',
     '4',
+    '--heartbeat-seconds',
+    '3',
     '--quiet',
   ]);
   const handle = client.workflow.getHandle(workflowIdForOutput(out2));
@@ -360,17 +368,20 @@ test('SIGTERM lets a running shard finish within --shutdown-grace, then the work
     'heartbeats of a running shard',
     { watched: run },
   );
-  process.kill(inferenceWorker.child.pid!, 'SIGTERM'); // default --shutdown-grace 5m
-  assert.equal(await inferenceWorker.exited, 0, inferenceWorker.output().slice(-2000));
-  const attempts = fs.readFileSync(path.join(out2, '.tessera', 'attempts', 'train', 'shard-00000.jsonl'), 'utf8');
-  assert.deepEqual(
-    attempts
+  const attemptsFile = path.join(out2, '.tessera', 'attempts', 'train', 'shard-00000.jsonl');
+  const events = () =>
+    fs
+      .readFileSync(attemptsFile, 'utf8')
       .trim()
       .split('\n')
-      .map((line) => (JSON.parse(line) as { event: string }).event),
-    ['started', 'extracted'],
-  );
+      .map((line) => (JSON.parse(line) as { event: string }).event);
+  assert.deepEqual(events(), ['started'], 'the shard is still running when its worker gets SIGTERM');
+  process.kill(inferenceWorker.child.pid!, 'SIGTERM'); // default --shutdown-grace 5m
+  assert.equal(await inferenceWorker.exited, 0, inferenceWorker.output().slice(-2000));
+  assert.deepEqual(events(), ['started', 'extracted']);
   assert.equal(await run.exited, 0, run.output()); // the rest (compaction) runs on the CPU worker
   const result = await handle.result();
-  assert.equal(result.counts.extractedImages, 900);
+  assert.equal(result.counts.shards, 1);
+  assert.ok(result.counts.trainingImages > 250, `${result.counts.trainingImages} training images`);
+  assert.equal(result.counts.extractedImages, result.counts.trainingImages);
 });
