@@ -53,7 +53,7 @@ export const USAGE = `tessera: CNN tile vectors from an image dataset, as a dura
       [--expansion-add N] [--expansion-search N] [--threads N] [--json]
       Builds OUT/index/: an approximate-nearest-neighbour index (usearch HNSW) of every tile of
       vectors.parquet, key = i, and its record (the vectors' sha256, the settings). Defaults: cos,
-      f16, connectivity 16, expansion 32 (add) / 128 (search). An index that is current is kept.
+      f16, connectivity 16, expansion 32 (add) / 160 (search). An index that is current is kept.
   tessera search OUT IMAGE... [--top N] [--neighbours K] [--json]
       Each image through the output's own model, input size, normalisation and layer; ranks
       classes and training images by the votes of each query tile's K nearest tiles (default 10),

@@ -121,7 +121,7 @@ test('tessera report shows the evaluation, its settings and validation queries b
   assert.match(html, new RegExp(`data-map5="${evaluation.map5}">${evaluation.map5.toFixed(4)}<`));
   assert.match(html, new RegExp(`data-top1="${evaluation.top1}"`));
   assert.match(html, new RegExp(`data-recall="${evaluation.recall.value}"`));
-  assert.match(html, /metric cos · precision f16 · connectivity 16 · expansion 32 \(add\) \/ 128 \(search\)/);
+  assert.match(html, /metric cos · precision f16 · connectivity 16 · expansion 32 \(add\) \/ 160 \(search\)/);
   assert.match(html, /data-count="indexEntries">20,672</);
   assert.doesNotMatch(html, /data-stale|data-problem/, 'the index and the evaluation are current');
 

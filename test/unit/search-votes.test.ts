@@ -116,7 +116,7 @@ test('index settings: defaults recorded, i8 only with cos', () => {
     precision: 'f16',
     connectivity: 16,
     expansionAdd: 32,
-    expansionSearch: 128,
+    expansionSearch: 160,
   });
   assert.equal(IndexSettingsSchema.safeParse({ metric: 'l2', precision: 'i8' }).success, false);
   assert.equal(IndexSettingsSchema.safeParse({ metric: 'cos', precision: 'i8' }).success, true);
