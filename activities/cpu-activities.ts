@@ -38,6 +38,8 @@ export interface CpuActivityOptions {
    * preflight has recorded the model, without waiting for it (a failure there is the first shard's).
    */
   warmInference?: (config: RunConfig, modelSha256: string) => void;
+  /** The process's object-store client and local copies; by default, the activities' own. */
+  stores?: Stores;
 }
 
 /** Activities of the CPU task queue: thin adapters over lib/, each confined to the worker's roots. */
@@ -55,8 +57,8 @@ export function createCpuActivities(roots: WorkerRoots, options: CpuActivityOpti
 }
 
 function confinedCpuActivities(roots: WorkerRoots, options: CpuActivityOptions) {
-  // This worker's object-store client, shared by its activities (one connection pool).
-  const stores = new Stores();
+  // One object-store client for the activities (one connection pool), and one copy of a model in a bucket.
+  const stores = options.stores ?? new Stores();
   return confineActivities(roots, {
     /** Dataset, output folder and model checked before any work: fails fast, names the problem. */
     preflight(config: RunConfig): Promise<PreflightSummary> {

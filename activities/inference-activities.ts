@@ -6,7 +6,7 @@ import type { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import type { InferenceEngines } from '../lib/inference/engine.ts';
 import { linkTargetsOf, type WorkerRoots } from '../lib/run-folder/confinement.ts';
 import { ReuseIndexes } from '../lib/reuse/reuse-index.ts';
-import { Stores } from '../lib/storage/open-store.ts';
+import type { Stores } from '../lib/storage/open-store.ts';
 import { confineActivities } from './confine.ts';
 import { failFastOnInputErrors } from './fail-fast.ts';
 import { whileHeartbeating } from './heartbeat.ts';
@@ -23,22 +23,24 @@ export interface InferenceWorkerParts {
   decoders: DecodeThreads;
   /** Where a shard says that its tail has come (the next shard may start) and that it is over. */
   shardTurns: { enter(): ShardTurn };
+  /** The process's object-store client and local copies (a model in a bucket). */
+  stores: Stores;
 }
 
 /** Activities of the inference task queue, confined to the worker's roots. */
 export function createInferenceActivities(
-  { engines, decoders, shardTurns }: InferenceWorkerParts,
+  { engines, decoders, shardTurns, stores }: InferenceWorkerParts,
   roots: WorkerRoots,
   options: SessionTuning = {},
 ) {
   const reuseIndexes = new ReuseIndexes();
-  const stores = new Stores();
   return confineActivities(roots, {
     async extractShard(config: RunConfig, split: Split, shard: number): Promise<ShardSummary> {
       const context = Context.current();
       let progress: unknown = { split, shard, imagesDone: 0, loading: true };
       // A model that does not load is a ModelLoadError, an InputError: the run ends at once.
-      const engine = (modelSha256: string) => engines.get({ ...sessionSpecFor(config, options), modelSha256 });
+      const engine = (modelSha256: string, modelPath: string) =>
+        engines.get({ ...sessionSpecFor(config, options), modelPath, modelSha256 });
       context.log.info('shard started', { split, shard });
       const turn = shardTurns.enter();
       const full = await failFastOnInputErrors(() =>

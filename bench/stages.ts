@@ -135,7 +135,7 @@ export async function runWithoutTemporal(config: RunConfig, engines: InferenceEn
     const plan = await planShards(config, 'train');
     for (let shard = 0; shard < plan.shardCount; shard++) {
       await extractShard(config, 'train', shard, {
-        engine: (modelSha256) => engines.get({ ...sessionSpecFor(config), modelSha256 }),
+        engine: (modelSha256, modelPath) => engines.get({ ...sessionSpecFor(config), modelPath, modelSha256 }),
         heartbeat: () => {},
         checkCancelled: () => {},
         stoppedAs: () => undefined,

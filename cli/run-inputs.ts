@@ -30,6 +30,7 @@ export function refuseMissingInputs(config: RunConfig): void {
     if (kindOf(layout.images) !== 'folder')
       throw new UsageError(`image folder ${layout.images} does not exist or is not a folder`);
   }
+  if (isUri(layout.model)) return; // asked of the store by the run, as a dataset there is
   const model = kindOf(layout.model);
   if (model === 'missing') throw new UsageError(`model file ${layout.model} does not exist`);
   if (model === 'folder') throw new UsageError(`model file ${layout.model} is a folder, not a file`);

@@ -107,7 +107,7 @@ export function buildRunConfig(
     const value = merged[key];
     // Said now, before anything starts (a URI would otherwise become a folder named `s3:`).
     for (const text of Array.isArray(value) ? value : [value])
-      if (typeof text === 'string' && isUri(text) && key !== 'data')
+      if (typeof text === 'string' && isUri(text) && key !== 'data' && key !== 'model')
         throw new UsageError(uriNotSupported(`--${key}`, text).message);
     const from = key in fromFlags ? process.cwd() : base;
     if (typeof value === 'string' && value !== '' && !isUri(value)) merged[key] = path.resolve(from, value);

@@ -1,3 +1,5 @@
+import { Stores } from '../lib/storage/open-store.ts';
+import { isUri } from '../lib/core/uri.ts';
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
@@ -88,7 +90,10 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
   sharp.cache(false);
   const connection = await NativeConnection.connect(connectionOptions(options.target));
   const inference = startInference(options);
+  // The process's object-store client and its local copies (a model in a bucket), shared by its activities.
+  const stores = new Stores();
   const closeAll = async () => {
+    stores.close();
     await inference.engines.closeAll();
     await inference.decoders.close();
     await connection.close();
@@ -112,12 +117,13 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       const warmInference = options.queues.includes('inference') ? inference.warm : undefined;
       workers.push(
         ...(await createCpuWorkers(on, options, {
-          ...createCpuActivities(roots, { warmInference }),
+          ...createCpuActivities(roots, { warmInference, stores }),
           ...createSearchActivities(roots),
         })),
       );
     }
-    if (options.queues.includes('inference')) workers.push(await createInferenceWorker(on, options, inference, roots));
+    if (options.queues.includes('inference'))
+      workers.push(await createInferenceWorker(on, options, { ...inference, stores }, roots));
   } catch (error) {
     await closeAll();
     throw error;
@@ -180,6 +186,8 @@ function startInference(options: TesseraWorkersOptions): InferenceParts {
   const decoders = new DecodeThreads(options.decodeThreads);
   const tuning = { intraOpThreads: options.intraOpThreads, cpuMicroBatch: options.cpuMicroBatch };
   const warm = (config: RunConfig, modelSha256: string) => {
+    // A model in object storage is loaded from the copy its first shard makes: nothing to warm from here.
+    if (isUri(runLayout(config).model)) return void decoders.start().catch(() => undefined);
     void engines.get({ ...sessionSpecFor(config, tuning), modelSha256 }).catch(() => undefined);
     void decoders.start().catch(() => undefined);
   };
@@ -229,7 +237,7 @@ async function createCpuWorkers(
 async function createInferenceWorker(
   on: WorkerPlace,
   options: TesseraWorkersOptions,
-  { engines, decoders, tuning }: InferenceParts,
+  { engines, decoders, tuning, stores }: InferenceParts & { stores: Stores },
   roots: WorkerRoots,
 ): Promise<Worker> {
   // Shards take their places in line here either way; its slots are the queue's only by default.
@@ -239,7 +247,7 @@ async function createInferenceWorker(
     connection: on.connection,
     namespace: on.namespace,
     taskQueue: TASK_QUEUES.inference,
-    activities: createInferenceActivities({ engines, decoders, shardTurns }, roots, tuning),
+    activities: createInferenceActivities({ engines, decoders, shardTurns, stores }, roots, tuning),
     ...(shardSlots
       ? { tuner: tunerWithActivitySlots(shardSlots) }
       : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),

@@ -26,6 +26,7 @@ import type { LinkTargets } from './image-files.ts';
 import { openImageSource, type ImageSource } from './image-source.ts';
 import { S3Images } from './s3-images.ts';
 import type { Stores } from '../storage/open-store.ts';
+import { isUri } from '../core/uri.ts';
 import { extractionKey, lineageMismatch } from './lineage.ts';
 import { findReusedImages, type ReusedShardImages } from './reused-images.ts';
 import type { ReuseIndexes } from '../reuse/reuse-index.ts';
@@ -47,8 +48,8 @@ export interface ShardProgress {
 }
 
 export interface ExtractDeps {
-  /** This worker's session for the run's model, as the file with this sha256 holds it. */
-  engine: (modelSha256: string) => Promise<InferenceEngine>;
+  /** This worker's session for the run's model, as the file with this sha256 holds it (`modelFile`: where, on this worker). */
+  engine: (modelSha256: string, modelFile: string) => Promise<InferenceEngine>;
   heartbeat: (progress: ShardProgress) => void;
   /** Throws when the activity was cancelled. */
   checkCancelled: () => void;
@@ -129,17 +130,19 @@ async function shardOnDisk(
  * a run would mix two models' vectors under one name. Hashed per shard (milliseconds); the engine
  * is keyed by it, so a long-lived worker loads a replaced file afresh rather than reusing a session.
  */
-async function modelAsRecorded(layout: RunLayout): Promise<string> {
+async function modelAsRecorded(layout: RunLayout, stores: Stores): Promise<{ sha256: string; file: string }> {
   const model = layout.model;
   const recorded = (await readRunOptions(layout)).modelSha256;
-  const now = await sha256File(model).catch(() => null);
+  // A model in object storage: this worker's copy of its current version (a HEAD when it has one).
+  const copy = isUri(model) ? await stores.localFile(model, 'model file').catch(() => null) : undefined;
+  const now = copy === undefined ? await sha256File(model).catch(() => null) : (copy?.sha256 ?? null);
   if (now !== recorded) {
     throw new InputError(
       `model file ${model} ${now === null ? 'is gone' : `changed (sha256 ${recorded.slice(0, 12)}… → ${now.slice(0, 12)}…)`} since this run started: ` +
         'run the command again; a different model is refused in this folder unless --force',
     );
   }
-  return recorded;
+  return { sha256: recorded, file: copy?.file ?? model };
 }
 
 /**
@@ -161,7 +164,8 @@ export async function extractShard(
   try {
     const plan = await readShardPlan(files, shard);
     const images = await openImageSource(layout.images, deps.linkTargets, deps.stores);
-    const key = extractionKey(config, split, await modelAsRecorded(layout));
+    const model = await modelAsRecorded(layout, deps.stores);
+    const key = extractionKey(config, split, model.sha256);
     const onDisk = await shardOnDisk(files, split, shard, plan, key, images);
     if ('reusable' in onDisk) {
       await attempts.finish('reused', (performance.now() - started) / 1000);
@@ -175,7 +179,7 @@ export async function extractShard(
       files,
       split,
       shard,
-      { plan, key, images, previousOutput: layout.previousOutput },
+      { plan, key, images, previousOutput: layout.previousOutput, modelFile: model.file },
       deps,
       started,
     );
@@ -193,6 +197,8 @@ interface ShardInputs {
   key: ExtractionKey;
   images: ImageSource;
   previousOutput: string;
+  /** The model file on this worker (a local copy of an object). */
+  modelFile: string;
 }
 
 /** Decodes, runs and writes a shard that has no report yet; its temporary file never outlives it. */
@@ -208,7 +214,7 @@ async function extractFreshShard(
   const { plan, key } = inputs;
   const reused = await reusedImagesOf(config, split, inputs, deps);
   const toExtract = reused ? plan.images.filter((image) => !reused.tiles.has(image.ordinal)) : plan.images;
-  const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256) : undefined;
+  const engine = toExtract.length > 0 ? await deps.engine(key.modelSha256, inputs.modelFile) : undefined;
   await loadZstd();
   await fs.mkdir(files.shards, { recursive: true });
   const file = new ShardFileWriter(files.parquet(shard), plan.images, reused, config.batchSize);

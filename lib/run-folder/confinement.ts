@@ -113,7 +113,10 @@ export async function resolveWorkerRoots(
   }
   const models = await realPathAllowingMissing(path.join(PROJECT_ROOT, 'models'));
   // A model file allowed by itself (the embedded run's --model) opens only that file, not its folder.
-  const files = await Promise.all(modelFiles.map((file) => realPathAllowingMissing(file)));
+  const files = await Promise.all(
+    modelFiles.filter((file) => !isUri(file)).map((file) => realPathAllowingMissing(file)),
+  );
+  uriRoots.push(...modelFiles.filter(isUri).map(uriRoot));
   return { roots, modelRoots: [models, ...files], uriRoots, followLinks };
 }
 
@@ -155,10 +158,10 @@ async function resolveField(field: string, given: string, absolute: string, root
 
 const resolvedNote = (absolute: string, real: string) => (real === absolute ? '' : ` (it resolves to ${real})`);
 
-/** An `s3://…` out, reuse or model: the schema accepts them, the stages do not write or read them there yet. */
+/** An `s3://…` out or reuse: the schema accepts them, the stages do not write or read them there yet. */
 export function uriNotSupported(field: string, given: string): InputError {
   return new InputError(
-    `${field} ${given}: this version of tessera reads datasets from object storage (--data s3://…) but keeps ${field} in a local folder (or mounted volume); object storage for ${field} is not supported yet`,
+    `${field} ${given}: this version of tessera reads the dataset and the model from object storage (--data, --model s3://…) but keeps ${field} in a local folder (or mounted volume); object storage for ${field} is not supported yet`,
   );
 }
 
@@ -169,7 +172,7 @@ async function requireInRoots(
   roots: WorkerRoots,
 ): Promise<string> {
   if (isUri(given)) {
-    if (field !== 'data') throw uriNotSupported(field, given);
+    if (field !== 'data' && field !== 'model') throw uriNotSupported(field, given);
     return requireUriInRoots(field, given, roots);
   }
   const real = await resolveField(field, given, absolute, roots);
@@ -241,7 +244,9 @@ async function pathProblems(
   if (fields.out !== undefined)
     await collecting(problems, () => requireInRoots('out', fields.out!, path.resolve(fields.out!), roots));
   if (model !== undefined)
-    await collecting(problems, () => requireInRoots('model', fields.model!, path.resolve(model), roots));
+    await collecting(problems, () =>
+      requireInRoots('model', fields.model!, isUri(model) ? model : path.resolve(model), roots),
+    );
   for (const source of fields.reuse ?? [])
     await collecting(problems, () => requireInRoots('reuse', source, path.resolve(source), roots));
   for (const field of ['csv', 'images'] as const) {

@@ -105,7 +105,13 @@ export function runLayout(config: RunConfig) {
     inputCsv: inside(config.csv),
     images: inside(config.images),
     // The default names tessera's own model, wherever the worker was started.
-    model: config.model === DEFAULT_MODEL_FILE ? DEFAULT_MODEL : path.resolve(config.model),
+    // (A model in object storage stays a URI: workers copy it to local disk, Stores.localFile.)
+    model:
+      config.model === DEFAULT_MODEL_FILE
+        ? DEFAULT_MODEL
+        : isUri(config.model)
+          ? config.model
+          : path.resolve(config.model),
   };
 }
 

@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import type { RunConfig } from '../core/run-config.ts';
 import { InputError } from '../core/errors.ts';
 import { sha256File } from '../core/hashing.ts';
+import { isUri } from '../core/uri.ts';
+import { withStores, type Stores } from '../storage/open-store.ts';
 import type { OutputLayout, RunLayout } from './layout.ts';
 import { removeOwnOutputs } from './output-folder.ts';
 import { RunOptionsRecordSchema, type RunOptionsRecord } from './records.ts';
@@ -25,7 +27,8 @@ export const OUTPUT_OPTIONS = [
   'splits',
 ] as const;
 
-async function modelHash(model: string): Promise<string> {
+async function modelHash(model: string, stores: Stores): Promise<string> {
+  if (isUri(model)) return (await stores.localFile(model, 'model file')).sha256;
   try {
     return await sha256File(model);
   } catch (error) {
@@ -38,8 +41,8 @@ async function modelHash(model: string): Promise<string> {
   }
 }
 
-export async function runOptionsOf(config: RunConfig, layout: RunLayout): Promise<RunOptionsRecord> {
-  const modelSha256 = await modelHash(layout.model);
+export async function runOptionsOf(config: RunConfig, layout: RunLayout, stores?: Stores): Promise<RunOptionsRecord> {
+  const modelSha256 = await withStores(stores, (own) => modelHash(layout.model, own));
   return { format: 1, config: Object.fromEntries(OUTPUT_OPTIONS.map((field) => [field, config[field]])), modelSha256 };
 }
 
@@ -64,8 +67,12 @@ export function readRunOptionsIfAny(layout: OutputLayout): Promise<RunOptionsRec
  * now holds); different ones are refused, naming what differs, unless `force`, which removes the
  * old run's files (only the files tessera writes) first.
  */
-export async function claimRunOptions(config: RunConfig, layout: RunLayout): Promise<RunOptionsRecord> {
-  const current = await runOptionsOf(config, layout);
+export async function claimRunOptions(
+  config: RunConfig,
+  layout: RunLayout,
+  stores?: Stores,
+): Promise<RunOptionsRecord> {
+  const current = await runOptionsOf(config, layout, stores);
   const previous = await readRunOptionsIfAny(layout);
   const changed = previous ? runOptionChanges(previous, current) : [];
   if (changed.length > 0) {

@@ -30,8 +30,8 @@ export async function checkAttach(
 ): Promise<AttachResult> {
   const layout = runLayout(running);
   // Against what the run recorded when it started (the model as it was then), not the files now.
-  const recorded = (await readRunOptionsIfAny(layout)) ?? (await runOptionsOf(running, layout));
-  const changes = runOptionChanges(recorded, await runOptionsOf(requested, runLayout(requested)));
+  const recorded = (await readRunOptionsIfAny(layout)) ?? (await runOptionsOf(running, layout, stores));
+  const changes = runOptionChanges(recorded, await runOptionsOf(requested, runLayout(requested), stores));
   if (changes.length > 0 && !requested.force) {
     throw new InputError(
       `output folder ${layout.out} has an open run with other options: ${changes.join(', ')}. ` +

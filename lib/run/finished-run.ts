@@ -4,7 +4,7 @@ import { sha256File } from '../core/hashing.ts';
 import { openImageSource } from '../extract/image-source.ts';
 import { firstChangedImage } from '../extract/lineage.ts';
 import { sha256OfInput } from '../storage/input-copy.ts';
-import { Stores } from '../storage/open-store.ts';
+import { withStores, type Stores } from '../storage/open-store.ts';
 import { openCsv } from '../pandas/csv.ts';
 import type { RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
@@ -19,7 +19,11 @@ import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-fold
  */
 export type FinishedRun = { finished: true; manifest: Manifest } | { finished: false; changed?: string };
 
-export async function finishedRun(config: RunConfig, layout: RunLayout, stores = new Stores()): Promise<FinishedRun> {
+export function finishedRun(config: RunConfig, layout: RunLayout, stores?: Stores): Promise<FinishedRun> {
+  return withStores(stores, (own) => checkFinished(config, layout, own));
+}
+
+async function checkFinished(config: RunConfig, layout: RunLayout, stores: Stores): Promise<FinishedRun> {
   // A damaged record is rewritten by the run; one of a format this version does not read refuses the folder.
   const unlessUnread = (error: unknown) => {
     if (error instanceof RecordFormatError) throw error;
@@ -29,7 +33,7 @@ export async function finishedRun(config: RunConfig, layout: RunLayout, stores =
   const recorded = manifest && (await readRunOptionsIfAny(layout).catch(unlessUnread));
   if (!manifest || !recorded) return { finished: false };
   // Other options or another model: not this run; the normal path refuses or replaces it.
-  if (runOptionChanges(recorded, await runOptionsOf(config, layout)).length > 0) return { finished: false };
+  if (runOptionChanges(recorded, await runOptionsOf(config, layout, stores)).length > 0) return { finished: false };
   if ((await sha256OfInput(layout.inputCsv, stores)) !== manifest.input.sha256) {
     return { finished: false, changed: `${layout.inputCsv} changed since the run finished` };
   }

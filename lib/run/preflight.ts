@@ -16,7 +16,7 @@ import { claimRunOptions } from '../run-folder/run-options-record.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { isUri } from '../core/uri.ts';
 import { parseLocation } from '../storage/location.ts';
-import { Stores } from '../storage/open-store.ts';
+import { withStores, type Stores } from '../storage/open-store.ts';
 import { StoreUnavailableError } from '../storage/s3-errors.ts';
 import { WorkflowRecordSchema } from '../run-folder/records.ts';
 import { refuseUnreadRecords, writeRecord } from '../run-folder/records-io.ts';
@@ -75,11 +75,20 @@ async function requireRemoteDataset(layout: RunLayout, stores: Stores): Promise<
  * image goes through it (on the CPU) to learn the output's channels and grid. `workflow`, the
  * workflow that runs the check, is recorded in the folder.
  */
-export async function preflight(
+export function preflight(
   config: RunConfig,
   workflow?: { workflowId: string; runId: string },
   hooks: PreflightHooks = {},
-  stores = new Stores(),
+  stores?: Stores,
+): Promise<PreflightSummary> {
+  return withStores(stores, (own) => checkRun(config, workflow, hooks, own));
+}
+
+async function checkRun(
+  config: RunConfig,
+  workflow: { workflowId: string; runId: string } | undefined,
+  hooks: PreflightHooks,
+  stores: Stores,
 ): Promise<PreflightSummary> {
   const started = performance.now();
   const layout = runLayout(config);
@@ -96,7 +105,7 @@ export async function preflight(
   await refuseUnreadRecords(layout);
   await claimOutputFolder(layout);
   await ensureWritable(layout.out, () => fs.access(layout.out, fs.constants.W_OK));
-  const { modelSha256 } = await ensureWritable(layout.out, () => claimRunOptions(config, layout));
+  const { modelSha256 } = await ensureWritable(layout.out, () => claimRunOptions(config, layout, stores));
   // Which workflow works here: status finds a run started from the Temporal CLI or UI by it.
   if (workflow)
     await writeRecord(layout.workflowRecord, WorkflowRecordSchema, {
@@ -106,9 +115,11 @@ export async function preflight(
   await removeTopLevelTempFiles(layout);
   hooks.modelRecorded?.(modelSha256);
 
+  // A model in object storage is checked from this worker's copy of the version just hashed.
+  const modelFile = isUri(layout.model) ? (await stores.localFile(layout.model, 'model file')).file : layout.model;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(layout.model, { executionProviders: ['cpu'] });
+    session = await ort.InferenceSession.create(modelFile, { executionProviders: ['cpu'] });
   } catch (error) {
     throw new InputError(`model ${layout.model} cannot be loaded: ${errorMessage(error)}`);
   }
@@ -133,7 +144,7 @@ export async function preflight(
     }
     // Workers feed the model through the pixel graph spliced in front of it: what cannot take it is refused here.
     try {
-      checkPixelInput(await fs.readFile(layout.model), config.imgSize);
+      checkPixelInput(await fs.readFile(modelFile), config.imgSize);
     } catch (error) {
       if (!(error instanceof FusionError || error instanceof ProtobufError)) throw error;
       throw new InputError(`model ${layout.model} cannot take tessera's pixel input: ${error.message}`);

@@ -1,3 +1,5 @@
+import { isUri } from '../core/uri.ts';
+import { Stores } from '../storage/open-store.ts';
 import sharp from 'sharp';
 import { InputError } from '../core/errors.ts';
 import { RunConfigSchema } from '../core/run-config.ts';
@@ -47,11 +49,22 @@ export class QueryEmbedder {
   private constructor(
     private readonly engine: InferenceEngine,
     readonly imgSize: number,
+    private readonly stores: Stores,
   ) {}
 
   static async open(manifest: Manifest, { intraOpThreads }: { intraOpThreads?: number } = {}): Promise<QueryEmbedder> {
     const spec = querySessionSpec(manifest, intraOpThreads);
-    return new QueryEmbedder(await InferenceEngine.open(spec), spec.imgSize);
+    // A model in object storage is loaded from a local copy (the session checks its sha256 against the manifest's).
+    const stores = new Stores();
+    try {
+      const modelPath = isUri(spec.modelPath)
+        ? (await stores.localFile(spec.modelPath, 'model file')).file
+        : spec.modelPath;
+      return new QueryEmbedder(await InferenceEngine.open({ ...spec, modelPath }), spec.imgSize, stores);
+    } catch (error) {
+      stores.close();
+      throw error;
+    }
   }
 
   /**
@@ -85,6 +98,6 @@ export class QueryEmbedder {
   }
 
   close(): Promise<void> {
-    return this.engine.close();
+    return this.engine.close().finally(() => this.stores.close());
   }
 }

@@ -120,7 +120,8 @@ export async function startSearchServer(searcher: Searcher, options: ServeOption
   const { host = '127.0.0.1', port = 8765, maxBytes = DEFAULT_MAX_BYTES, maxPixels = DEFAULT_MAX_PIXELS } = options;
   const config = RunConfigSchema.parse(searcher.opened.manifest.config);
   // The run's images, where its own command read them: a folder (links followed) or an s3:// prefix.
-  const images = openImageSource(runLayout(config).images, 'anywhere', new Stores());
+  const stores = new Stores();
+  const images = openImageSource(runLayout(config).images, 'anywhere', stores);
   images.catch(() => undefined); // said per request: the page still answers searches
   let busy = false;
   let hosts = new Set<string>();
@@ -194,6 +195,6 @@ export async function startSearchServer(searcher: Searcher, options: ServeOption
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      }).finally(() => stores.close()),
   };
 }

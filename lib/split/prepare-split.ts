@@ -12,7 +12,7 @@ import { writeRecord } from '../run-folder/records-io.ts';
 import { ColumnTyper, compareCodePoints, type ColumnKind, type ColumnTyping } from '../pandas/values.ts';
 import { runLayout, type RunLayout } from '../run-folder/layout.ts';
 import { localCopy, type LocalCopy } from '../storage/input-copy.ts';
-import { Stores } from '../storage/open-store.ts';
+import { withStores, type Stores } from '../storage/open-store.ts';
 import { pickValidationRows, SplitError } from './validation-rows.ts';
 
 export interface SplitSummary {
@@ -271,11 +271,11 @@ async function writeTrainingCsv(
  * column and keeps each row's class (as a small integer); the split then needs only those;
  * pass 2 renders the validation rows and collects their ids; pass 3 writes training.csv.
  */
-export async function prepareSplit(config: RunConfig, stores = new Stores()): Promise<SplitSummary> {
+export async function prepareSplit(config: RunConfig, stores?: Stores): Promise<SplitSummary> {
   const started = performance.now();
   const layout = runLayout(config);
   // An object is split from one downloaded copy; a file is read where it is, three times.
-  const source = await localCopy(layout.inputCsv, stores, 'input CSV');
+  const source = await withStores(stores, (own) => localCopy(layout.inputCsv, own, 'input CSV'));
   try {
     return await splitFrom(config, layout, source, started);
   } finally {

@@ -1,16 +1,33 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sha256Bytes } from '../core/hashing.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../core/errors.ts';
 import { LocalStore } from './local-store.ts';
-import { formatLocation, type Location } from './location.ts';
+import { formatLocation, parseLocation, type Location } from './location.ts';
 import type { ConditionalWrites } from './object-store.ts';
 import { s3ClientFromEnvironment } from './s3-client.ts';
 import { describeS3Error } from './s3-errors.ts';
 import { S3Store } from './s3-store.ts';
 
-/** The store of a location: one S3 client per process serves every S3 location it opens. */
+/** An object copied to local disk: where, and the sha256 and ETag of the version copied. */
+export interface LocalObject {
+  file: string;
+  sha256: string;
+  tag: string;
+}
+
+/**
+ * The store of a location: one S3 client per process serves every S3 location it opens. Objects
+ * that must be files (a model, which onnxruntime opens by path) are copied into a temp folder of
+ * its own, removed by close().
+ */
 export class Stores {
   private client: S3Client | undefined;
+  private readonly copies = new Map<string, Promise<LocalObject>>();
+  private copiesFolder: string | undefined;
 
   constructor(private readonly makeClient: () => S3Client = s3ClientFromEnvironment) {}
 
@@ -24,9 +41,54 @@ export class Stores {
     return new S3Store(this.client, location.bucket, location.key);
   }
 
+  /**
+   * `uri` (an s3:// object) as a local file, downloaded once per version: each call asks the
+   * store for the object's ETag (a HEAD) and downloads again only when it changed. A missing
+   * object is an input error naming it.
+   */
+  async localFile(uri: string, what = 'object'): Promise<LocalObject> {
+    const location = parseLocation(uri);
+    if (location.kind !== 's3') throw new InputError(`${uri} is not an s3:// URI`);
+    const store = this.openS3(location);
+    const head = await store.stat('');
+    if (!head) throw new InputError(`${what} ${uri} does not exist`);
+    const key = `${uri}\0${head.tag}`;
+    let copy = this.copies.get(key);
+    if (!copy) {
+      copy = this.download(uri, store, what);
+      this.copies.set(key, copy);
+      copy.catch(() => this.copies.delete(key));
+    }
+    return copy;
+  }
+
+  private async download(uri: string, store: ReturnType<Stores['openS3']>, what: string): Promise<LocalObject> {
+    const read = await store.readTagged('');
+    if (!read) throw new InputError(`${what} ${uri} does not exist`);
+    const sha256 = sha256Bytes(read.bytes);
+    this.copiesFolder ??= fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-objects-'));
+    const file = path.join(this.copiesFolder, `${sha256}${path.posix.extname(uri)}`);
+    fs.writeFileSync(file, read.bytes);
+    return { file, sha256, tag: read.tag };
+  }
+
   close(): void {
     this.client?.destroy();
     this.client = undefined;
+    if (this.copiesFolder) fs.rmSync(this.copiesFolder, { recursive: true, force: true });
+    this.copiesFolder = undefined;
+    this.copies.clear();
+  }
+}
+
+/** `work` with the caller's stores, or with stores of its own, closed after (a one-off call). */
+export async function withStores<T>(stores: Stores | undefined, work: (stores: Stores) => Promise<T>): Promise<T> {
+  if (stores) return work(stores);
+  const own = new Stores();
+  try {
+    return await work(own);
+  } finally {
+    own.close();
   }
 }
 

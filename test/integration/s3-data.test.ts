@@ -50,12 +50,16 @@ async function upload(file: string, key: string): Promise<void> {
 
 let runs = 0;
 /** Runs the workflow over `dataset` into `out`; returns its summary and the store requests it made. */
-async function run(dataset: string, out: string): Promise<{ summary: RunSummary; requests: string[] }> {
+async function run(
+  dataset: string,
+  out: string,
+  model = DEFAULT_MODEL,
+): Promise<{ summary: RunSummary; requests: string[] }> {
   const seen = proxy.log.length;
   const summary = await temporal.client.workflow.execute<ExtractVectorsWorkflow>(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `s3-data-${path.basename(dir)}-${runs++}`,
-    args: [{ data: dataset, out, model: DEFAULT_MODEL, shardSize: SHARD_SIZE, batchSize: 4, splits: ['train', 'val'] }],
+    args: [{ data: dataset, out, model, shardSize: SHARD_SIZE, batchSize: 4, splits: ['train', 'val'] }],
   });
   return { summary, requests: proxy.log.slice(seen) };
 }
@@ -85,7 +89,8 @@ before(async () => {
   for (const name of fs.readdirSync(path.join(data, 'images')))
     await upload(path.join(data, 'images', name), `datasets/rooms/images/${name}`);
 
-  temporal = await startTemporal(dir, [dir, `s3://${BUCKET}/datasets`]);
+  await upload(DEFAULT_MODEL, 'models/default.onnx');
+  temporal = await startTemporal(dir, [dir, `s3://${BUCKET}/datasets`, `s3://${BUCKET}/models`]);
   localOut = path.join(dir, 'out-local');
   s3Out = path.join(dir, 'out-s3');
   await run(data, localOut);
@@ -224,4 +229,29 @@ test("an image is read for showing (tessera serve's matches) from the prefix as 
   } finally {
     stores.close();
   }
+});
+
+test('a model in object storage: copied once per worker, asked by ETag after, the same vectors as the file', async () => {
+  const model = `s3://${BUCKET}/models/default.onnx`;
+  const modelGets = (requests: string[]) => requests.filter((line) => line === `GET /${BUCKET}/models/default.onnx`);
+  const out = path.join(dir, 'out-s3-model');
+  const first = await run(PREFIX, out, model);
+  // Each activity set of the worker (cpu, inference) keeps its own copy.
+  assert.ok(modelGets(first.requests).length <= 2, modelGets(first.requests).join(', '));
+  await assertSameOutput(out, s3Out, {
+    vectorFiles: ['vectors.parquet', 'validation-vectors.parquet'],
+    sameFiles: true,
+  });
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.model.path, model);
+  assert.equal(manifest.model.sha256, sha256(fs.readFileSync(DEFAULT_MODEL)));
+  const again = await run(PREFIX, out, model);
+  assert.deepEqual(modelGets(again.requests), [], 'no model download on a re-run');
+  await assert.rejects(run(PREFIX, path.join(dir, 'out-other-model'), `s3://${BUCKET}/elsewhere/m.onnx`), (error) => {
+    assert.match(
+      causes(error),
+      /model s3:\/\/tessera-data\/elsewhere\/m\.onnx is outside the prefixes this worker may use/,
+    );
+    return true;
+  });
 });

@@ -57,7 +57,7 @@ test('--data s3:// is kept as a URI; an s3:// out or reuse is refused before any
   );
   assert.throws(
     () => buildRunConfig({ data: 's3://bucket/datasets/rooms', out: 's3://bucket/out' }),
-    /^UsageError: --out s3:\/\/bucket\/out: this version of tessera reads datasets from object storage \(--data s3:\/\/…\) but keeps --out in a local folder/,
+    /^UsageError: --out s3:\/\/bucket\/out: this version of tessera reads the dataset and the model from object storage \(--data, --model s3:\/\/…\) but keeps --out in a local folder/,
   );
   assert.throws(
     () => buildRunConfig({ data: 'd', out: 'o', reuse: 's3://bucket/old' }),

@@ -223,7 +223,7 @@ test('a dataset prefix is served only under an allowed s3:// root; csv and image
   await assert.rejects(checkRunConfigPaths(inside, roots), /outside the prefixes this worker may use/);
   await assert.rejects(
     checkRunConfigPaths({ ...inside, out: 's3://datasets-bucket/teams/vision/out' }, mixed),
-    /out s3:\/\/datasets-bucket\/teams\/vision\/out: this version of tessera reads datasets from object storage/,
+    /out s3:\/\/datasets-bucket\/teams\/vision\/out: this version of tessera reads the dataset and the model from object storage/,
   );
   await assert.rejects(resolveWorkerRoots(['s3://Bad_Bucket/x']), RootsError);
 });
