@@ -4,7 +4,7 @@ import { readLiveLease, LeaseHeldError } from '../lib/run-folder/lease.ts';
 import { connectionFlags } from '../lib/temporal/connection.ts';
 import { heldOutValidationNote } from '../lib/report/held-out.ts';
 import { hasOutputTemplate } from '../lib/run/output-template.ts';
-import { buildRunConfig, configFlagSpecs, UsageError } from './run-options.ts';
+import { buildRunConfig, configFlagSpecs, readConfigText, UsageError } from './run-options.ts';
 import { refuseMissingInputs } from './run-inputs.ts';
 import { resolveTarget } from './temporal-target.ts';
 import { parseCommandArgs } from './usage.ts';
@@ -51,7 +51,7 @@ export async function runCommand(args: string[]): Promise<number> {
     quiet: { type: 'boolean' },
     verbose: { type: 'boolean' },
   });
-  const config = buildRunConfig(values, values.config);
+  const config = buildRunConfig(values, values.config, await readConfigText(values.config));
   if (hasOutputTemplate(config.out))
     throw new UsageError('--out: {scheduledTime} is filled in only for scheduled runs (tessera schedule create)');
   if (config.keepRuns !== undefined || config.reuseEarlierRuns)

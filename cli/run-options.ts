@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import type { StringValue } from '@temporalio/common';
 import { RunConfigSchema, parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
 import { DEFAULT_MODEL } from '../lib/core/project-paths.ts';
-import { isUri } from '../lib/core/uri.ts';
+import { isUri, joinUri } from '../lib/core/uri.ts';
 import { uriNotSupported } from '../lib/run-folder/confinement.ts';
 
 export const configKeys = Object.keys(RunConfigSchema.shape) as (keyof typeof RunConfigSchema.shape)[];
@@ -64,6 +64,28 @@ export class UsageError extends Error {
 }
 
 /**
+ * The text of an s3:// config file, fetched before the config is built (buildRunConfig is
+ * synchronous); undefined for a local file, which buildRunConfig reads itself. The AWS SDK loads
+ * only here, when a config lives in a bucket.
+ */
+export async function readConfigText(configFile: string | undefined): Promise<string | undefined> {
+  if (!configFile || !isUri(configFile)) return undefined;
+  const [{ withStores }, { parseLocation }] = await Promise.all([
+    import('../lib/storage/open-store.ts'),
+    import('../lib/storage/location.ts'),
+  ]);
+  try {
+    const location = parseLocation(configFile);
+    if (location.kind !== 's3') throw new Error('only s3:// URIs name a config file in a bucket');
+    const bytes = await withStores(undefined, (stores) => stores.openS3(location).read(''));
+    if (bytes === undefined) throw new Error('no such object');
+    return Buffer.from(bytes).toString('utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read config file ${configFile}: ${(error as Error).message}`);
+  }
+}
+
+/**
  * The run config from (lowest to highest precedence) the schema defaults, `--config FILE` and
  * flags, validated by the one schema. Paths become absolute against the caller's directory,
  * because workers may run elsewhere; the default model is tessera's own exported model.
@@ -71,12 +93,14 @@ export class UsageError extends Error {
 export function buildRunConfig(
   flags: Record<string, string | boolean | (string | boolean)[] | undefined>,
   configFile?: string,
+  /** The file's text when it was read already: an s3:// config (readConfigText). */
+  configText?: string,
 ): RunConfig {
   let fromFile: Record<string, unknown> = {};
   if (configFile) {
     let text: string;
     try {
-      text = fs.readFileSync(configFile, 'utf8');
+      text = configText ?? fs.readFileSync(configFile, 'utf8');
     } catch (error) {
       throw new UsageError(`cannot read config file ${configFile}: ${(error as Error).message}`);
     }
@@ -102,7 +126,19 @@ export function buildRunConfig(
     if (typeof value === 'boolean') fromFlags[key] = value;
   }
   const merged: Record<string, unknown> = { model: DEFAULT_MODEL, ...fromFile, ...fromFlags };
-  const base = configFile && fromFile ? path.dirname(path.resolve(configFile)) : process.cwd();
+  // Relative paths in a config file are relative to it: its folder, or its prefix in a bucket.
+  const base =
+    configFile && fromFile
+      ? isUri(configFile)
+        ? configFile.slice(0, configFile.lastIndexOf('/'))
+        : path.dirname(path.resolve(configFile))
+      : process.cwd();
+  const resolve = (from: string, value: string) =>
+    isUri(value) || (isUri(from) && path.isAbsolute(value))
+      ? value
+      : isUri(from)
+        ? joinUri(from, value)
+        : path.resolve(from, value);
   for (const key of PATH_OPTIONS) {
     const value = merged[key];
     // Said now, before anything starts (a URI would otherwise become a folder named `s3:`).
@@ -110,10 +146,10 @@ export function buildRunConfig(
       if (typeof text === 'string' && isUri(text) && key !== 'data' && key !== 'model')
         throw new UsageError(uriNotSupported(`--${key}`, text).message);
     const from = key in fromFlags ? process.cwd() : base;
-    if (typeof value === 'string' && value !== '' && !isUri(value)) merged[key] = path.resolve(from, value);
+    if (typeof value === 'string' && value !== '') merged[key] = resolve(from, value);
     if (Array.isArray(value))
       merged[key] = value.map((item: unknown) =>
-        typeof item === 'string' && item !== '' ? path.resolve(from, item) : item,
+        typeof item === 'string' && item !== '' ? resolve(from, item) : item,
       );
   }
   const missing = configKeys.filter(

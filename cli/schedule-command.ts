@@ -8,7 +8,7 @@ import {
 import { hasOutputTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/run/output-template.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../lib/temporal/task-queues.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
-import { buildRunConfig, configFlagSpecs, durationFlag, UsageError } from './run-options.ts';
+import { buildRunConfig, configFlagSpecs, durationFlag, readConfigText, UsageError } from './run-options.ts';
 import { connectionFlags, type ConnectionFlagValues } from '../lib/temporal/connection.ts';
 import { withClient } from './temporal-target.ts';
 import type { ExtractVectorsWorkflow } from './workflow-types.ts';
@@ -33,7 +33,7 @@ const createOptions = {
 } as const;
 
 /** Checks every flag (and builds the run config) before connecting, so usage errors come first. */
-function prepareCreate(values: Values) {
+async function prepareCreate(values: Values) {
   const id = values.id as string | undefined;
   const cron = values.cron as string | undefined;
   const every = values.every as string | undefined;
@@ -42,7 +42,8 @@ function prepareCreate(values: Values) {
     throw new UsageError('schedule create needs exactly one of --cron EXPR or --every DURATION');
   const everyMs = every ? durationFlag('every', every) : undefined;
   const catchupMs = durationFlag('catchup-window', values['catchup-window'] as string);
-  const config = buildRunConfig(values, values.config as string | undefined);
+  const configFile = values.config as string | undefined;
+  const config = buildRunConfig(values, configFile, await readConfigText(configFile));
   // Every run gets its own folder: runs of one schedule never resume or overwrite each other.
   if (!hasOutputTemplate(config.out)) config.out = path.join(config.out, SCHEDULED_TIME_PLACEHOLDER);
   // Incremental unless --full: each run copies the vectors of unchanged images from the newest finished run.
@@ -51,7 +52,7 @@ function prepareCreate(values: Values) {
 }
 
 async function create(client: Client, values: Values): Promise<void> {
-  const { id, cron, every, everyMs, catchupMs, config, paused } = prepareCreate(values);
+  const { id, cron, every, everyMs, catchupMs, config, paused } = await prepareCreate(values);
   const spec = cron ? `cron ${cron}` : `every ${every}`;
   await client.schedule.create<ExtractVectorsWorkflow>({
     scheduleId: id,

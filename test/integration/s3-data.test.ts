@@ -21,6 +21,7 @@ import { s3ClientFromEnvironment } from '../../lib/storage/s3-client.ts';
 import type { RunSummary } from '../../lib/core/run-summary.ts';
 import { generateSampleData } from '../../lib/dev/sample-data.ts';
 import { TASK_QUEUES, WORKFLOW_TYPE } from '../../lib/temporal/task-queues.ts';
+import { readConfigText } from '../../cli/run-options.ts';
 import type { ExtractVectorsWorkflow } from '../../cli/workflow-types.ts';
 import { requireSetup, startTemporal, tempDir, type TemporalHarness } from '../support/environment.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
@@ -254,4 +255,18 @@ test('a model in object storage: copied once per worker, asked by ETag after, th
     );
     return true;
   });
+});
+
+test('--config s3://…: the file is read from the bucket; a missing one is a usage error naming it', async () => {
+  const key = 'configs/rooms.json';
+  await server.client.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: JSON.stringify({ data: '../datasets/rooms', seed: 7 }) }),
+  );
+  const text = await readConfigText(`s3://${BUCKET}/${key}`);
+  assert.deepEqual(JSON.parse(text!), { data: '../datasets/rooms', seed: 7 });
+  assert.equal(await readConfigText(path.join(dir, 'local.json')), undefined, 'a local file is read by buildRunConfig');
+  await assert.rejects(
+    readConfigText(`s3://${BUCKET}/configs/none.json`),
+    /^UsageError: cannot read config file s3:\/\/tessera-data\/configs\/none\.json: no such object$/,
+  );
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
 import { parseRunConfig } from '../../lib/core/run-config.ts';
 import { buildRunConfig, kebabCase } from '../../cli/run-options.ts';
@@ -86,4 +87,14 @@ test('CLI flags are the schema fields in kebab-case, numbers where the field tak
   assert.equal(buildRunConfig({ data: 'd', out: 'o', csv: '2024.csv', images: 'imgs' }).csv, '2024.csv');
   assert.throws(() => buildRunConfig({ data: 'd', out: 'o', splits: 'train,test' }), /splits/);
   assert.throws(() => buildRunConfig({ data: 'd', out: 'o', splits: 'val,val' }), /each split at most once/);
+});
+
+test('a config file in a bucket: its relative paths are keys under its prefix, absolute paths and URIs stay', () => {
+  const text = JSON.stringify({ data: 'datasets/rooms', out: '/runs/rooms', model: 's3://models/m.onnx', seed: 7 });
+  const config = buildRunConfig({}, 's3://team-bucket/configs/rooms.json', text);
+  assert.equal(config.data, 's3://team-bucket/configs/datasets/rooms');
+  assert.equal(config.out, '/runs/rooms');
+  assert.equal(config.model, 's3://models/m.onnx');
+  assert.equal(config.seed, 7);
+  assert.equal(buildRunConfig({ data: 'd' }, 's3://team-bucket/configs/rooms.json', text).data, path.resolve('d'));
 });
