@@ -105,7 +105,24 @@ function shardOf(out: string, imageId: string): number {
   return Math.floor(ids.indexOf(imageId) / 8);
 }
 
+/**
+ * Changes made one after another to one finished run's data. The image is replaced first, on the
+ * data of the first run, so that the one image through the model is known; each later change starts
+ * from the folder the run before it left.
+ */
 const dataChanges: { name: string; change: (data: string) => void; redone?: string }[] = [
+  {
+    // Another photo copied over one training image, keeping its name, size-independent and with
+    // the old mtime (as `cp -p` would): only its shard is extracted again.
+    name: 'image bytes replaced',
+    change: (data) => {
+      const victim = path.join(data, 'images', 'image_0164.jpg');
+      const { atime, mtime } = fs.statSync(victim);
+      fs.copyFileSync(photoFile('image_0170.jpg'), victim);
+      fs.utimesSync(victim, atime, mtime);
+    },
+    redone: 'image_0164.jpg',
+  },
   {
     name: 'rows deleted',
     change: (data) =>
@@ -130,48 +147,38 @@ const dataChanges: { name: string; change: (data: string) => void; redone?: stri
         ...['0247', '0248', '0249'].map((n) => ({ id: `image_${n}.jpg`, cls: '4' })),
       ]),
   },
-  {
-    // Another photo copied over one training image, keeping its name, size-independent and with
-    // the old mtime (as `cp -p` would): only its shard is extracted again.
-    name: 'image bytes replaced',
-    change: (data) => {
-      const victim = path.join(data, 'images', 'image_0164.jpg');
-      const { atime, mtime } = fs.statSync(victim);
-      fs.copyFileSync(photoFile('image_0170.jpg'), victim);
-      fs.utimesSync(victim, atime, mtime);
-    },
-    redone: 'image_0164.jpg',
-  },
 ];
 
-for (const { name, change, redone } of dataChanges) {
-  test(`data changed after a finished run (${name}): the same command gives exactly a fresh run's output`, async () => {
-    const data = path.join(dir, `data-${name.replaceAll(' ', '-')}`);
-    const out = path.join(dir, `out-${name.replaceAll(' ', '-')}`);
-    writeDataset(data, BASE_ROWS);
-    await run(data, out);
-    change(data);
-    const again = await run(data, out);
-    const fresh = path.join(dir, `fresh-${name.replaceAll(' ', '-')}`);
-    await run(data, fresh);
-    await assertSameOutput(out, fresh);
-    assert.equal(
-      again.summary!.counts.extractedImages + again.summary!.counts.errors,
-      again.summary!.counts.trainingImages,
-    );
-    // The finished run's shard files are gone: its shards are extracted again, copying the vectors
-    // of unchanged images from its outputs, so only new or changed images go through the model.
-    assert.ok(again.summary!.counts.reusedImages > 0, 'unchanged images were copied');
-    if (redone) {
+test("data changed after a finished run: the same command gives exactly a fresh run's output", async (t) => {
+  const data = path.join(dir, 'data-changed');
+  const out = path.join(dir, 'out-changed');
+  writeDataset(data, BASE_ROWS);
+  await run(data, out);
+  for (const [step, { name, change, redone }] of dataChanges.entries()) {
+    await t.test(name, async () => {
+      change(data);
+      const again = await run(data, out);
+      const fresh = path.join(dir, `fresh-changed-${step}`);
+      await run(data, fresh);
+      await assertSameOutput(out, fresh);
       assert.equal(
-        again.summary!.counts.extractedImages - again.summary!.counts.reusedImages,
-        1,
-        `only ${redone} went through the model`,
+        again.summary!.counts.extractedImages + again.summary!.counts.errors,
+        again.summary!.counts.trainingImages,
       );
-      assert.ok(shardOf(out, redone) >= 0);
-    }
-  });
-}
+      // The finished run's shard files are gone: its shards are extracted again, copying the vectors
+      // of unchanged images from its outputs, so only new or changed images go through the model.
+      assert.ok(again.summary!.counts.reusedImages > 0, 'unchanged images were copied');
+      if (redone) {
+        assert.equal(
+          again.summary!.counts.extractedImages - again.summary!.counts.reusedImages,
+          1,
+          `only ${redone} went through the model`,
+        );
+        assert.ok(shardOf(out, redone) >= 0);
+      }
+    });
+  }
+});
 
 test('with --keep-shards a finished folder keeps its shard files, and only the shard of a replaced image is extracted again', async () => {
   const data = path.join(dir, 'data-keep-shards');
@@ -207,24 +214,28 @@ const shardDamage: { name: string; damage: (shards: string) => void }[] = [
   },
 ];
 
-for (const { name, damage } of shardDamage) {
-  test(`a shard file ${name}: it is extracted again at once and the output is unchanged`, async () => {
-    const data = path.join(dir, 'data-damage');
-    if (!fs.existsSync(data)) writeDataset(data, BASE_ROWS);
-    const out = path.join(dir, `out-damage-${name.replaceAll(' ', '-')}`);
-    await run(data, out, { keepShards: true });
-    const reference = await vectorRows(path.join(out, 'vectors.parquet'));
-    damage(path.join(out, 'shards'));
-    fs.writeFileSync(path.join(out, 'training.csv.4242-0badf00d.tmp'), 'a split killed mid-write');
-    await run(data, out, { keepShards: true });
-    assert.deepEqual(lastOutcomes(out), ['reused', 'extracted', 'reused']);
-    assert.deepEqual(await vectorRows(path.join(out, 'vectors.parquet')), reference);
-    assert.ok(
-      !fs.existsSync(path.join(out, 'training.csv.4242-0badf00d.tmp')),
-      'temporary files of killed attempts are removed',
-    );
-  });
-}
+// One finished folder for the three kinds of damage, one after another: each repair leaves the
+// folder as it was (its shard files kept and whole), which is where the next damage starts from.
+test('a damaged shard file is extracted again at once and the output is unchanged', async (t) => {
+  const data = path.join(dir, 'data-damage');
+  writeDataset(data, BASE_ROWS);
+  const out = path.join(dir, 'out-damage');
+  await run(data, out, { keepShards: true });
+  const reference = await vectorRows(path.join(out, 'vectors.parquet'));
+  for (const { name, damage } of shardDamage) {
+    await t.test(`a shard file ${name}`, async () => {
+      damage(path.join(out, 'shards'));
+      fs.writeFileSync(path.join(out, 'training.csv.4242-0badf00d.tmp'), 'a split killed mid-write');
+      await run(data, out, { keepShards: true });
+      assert.deepEqual(lastOutcomes(out), ['reused', 'extracted', 'reused']);
+      assert.deepEqual(await vectorRows(path.join(out, 'vectors.parquet')), reference);
+      assert.ok(
+        !fs.existsSync(path.join(out, 'training.csv.4242-0badf00d.tmp')),
+        'temporary files of killed attempts are removed',
+      );
+    });
+  }
+});
 
 test('a folder tessera did not create is refused, and its files are left byte-identical', async () => {
   const data = path.join(dir, 'data-foreign');
