@@ -24,7 +24,8 @@ import { startDevServer } from '../lib/dev/dev-server.ts';
 import { decodeRgbInto } from '../lib/image/decode.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
 import { createWorkers } from '../workers/create-workers.ts';
-import { median, runMeasured } from './measure.ts';
+import { median, printMedians, processCpuSeconds, runMeasured, writeResults } from './measure.ts';
+import { BENCH_PYTHON as python, writeNullModel } from './feed/null-model.ts';
 import {
   measureDecode,
   measureDecodeAndPreprocess,
@@ -45,16 +46,9 @@ const { values } = parseArgs({
 const data = path.resolve(values.data);
 const runs = Number(values.runs);
 const cores = os.availableParallelism();
-const python = path.join(PROJECT_ROOT, '.venv-py', 'bin', 'python');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-feed-'));
 const figures: Record<string, number[]> = {};
 const record = (name: string, value: number) => (figures[name] ??= []).push(value);
-
-/** CPU seconds (user + system, all threads) a process has used so far. */
-function processCpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
 
 function recordStage(name: string, figure: StageFigure): void {
   record(`${name} images/s`, figure.imagesPerSecond);
@@ -62,8 +56,7 @@ function recordStage(name: string, figure: StageFigure): void {
 }
 
 async function main(): Promise<void> {
-  const model = path.join(work, 'null-level4.onnx');
-  await runMeasured(python, [path.join(PROJECT_ROOT, 'bench', 'feed', 'null_model.py'), model, '256']);
+  const model = await writeNullModel(path.join(work, 'null-level4.onnx'));
   const ids = fs
     .readFileSync(path.join(data, 'train.csv'), 'utf8')
     .trim()
@@ -159,23 +152,12 @@ async function main(): Promise<void> {
     'tessera non-inference CPU ms/image':
       m('tessera run CPU ms/image (workers, all threads)') - m('inference alone (null model) CPU ms/image'),
   };
-  const rows = Object.entries(figures).map(([name, list]) => [
-    name,
-    median(list).toFixed(2),
-    list.map((v) => v.toFixed(2)).join(' '),
-  ]);
-  rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(from medians)']));
-  const width = Math.max(...rows.map((r) => r[0]!.length));
-  process.stdout.write(
-    `\ntessera feed bench: ${ids.length} images (${data}), null model [N, 320, 8, 8], ${runs} runs, ${cores} cores\n\n`,
+  printMedians(
+    `tessera feed bench: ${ids.length} images (${data}), null model [N, 320, 8, 8], ${runs} runs, ${cores} cores`,
+    figures,
+    ratios,
   );
-  process.stdout.write(`${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
-  for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
-  const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `feed-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ data, images: ids.length, runs, cores, figures, ratios }, null, 2));
-  process.stdout.write(`\nraw figures: ${file}\n`);
+  writeResults('feed', { data, images: ids.length, runs, cores, figures, ratios });
   fs.rmSync(work, { recursive: true, force: true });
 }
 

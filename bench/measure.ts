@@ -16,6 +16,12 @@ export async function seconds<T>(work: () => Promise<T>): Promise<{ seconds: num
   return { seconds: (performance.now() - started) / 1000, value };
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export function processCpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 function peakRssBytes(pid: number): number {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -24,6 +30,33 @@ function peakRssBytes(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Prints a benchmark's figures as a table: the median of each, then every run's; ratios (of medians) below. */
+export function printMedians(
+  title: string,
+  figures: Record<string, number[]>,
+  ratios: Record<string, number> = {},
+): void {
+  const rows = Object.entries(figures).map(([name, list]) => [
+    name,
+    median(list).toFixed(2),
+    list.map((v) => v.toFixed(2)).join(' '),
+  ]);
+  rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(from medians)']));
+  const width = Math.max(...rows.map((r) => r[0]!.length));
+  process.stdout.write(`\n${title}\n\n${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
+  for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
+}
+
+/** Writes a benchmark's raw figures to bench/results/<name>-<time>.json (not committed) and says where. */
+export function writeResults(name: string, figures: object): string {
+  const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(figures, null, 2));
+  process.stdout.write(`\nraw figures: ${file}\n`);
+  return file;
 }
 
 /** Runs a command; returns its wall time and the peak RSS of that process (polled from /proc). */

@@ -16,7 +16,7 @@ import { parseRunConfig, type RunConfig } from '../lib/core/run-config.ts';
 import { DEFAULT_CPU_MICRO_BATCH } from '../lib/extract/session-spec.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { PROJECT_ROOT, TIMM_B0_MODEL } from '../lib/core/project-paths.ts';
-import { benchDataset, median, runMeasured } from './measure.ts';
+import { benchDataset, median, printMedians, runMeasured, writeResults } from './measure.ts';
 import { measureCeiling, measureDecode, measureWrite } from './stages.ts';
 import { outputLayout } from '../lib/run-folder/layout.ts';
 import { ManifestSchema } from '../lib/run-folder/records.ts';
@@ -134,26 +134,12 @@ async function main() {
     'tessera / ceiling': m('tessera images/s (workflow)') / m('ceiling images/s'),
     'tessera / notebook (command)': m('tessera images/s (command)') / m('notebook images/s (command)'),
   };
-  const rows = Object.entries(figures).map(([name, list]) => [
-    name,
-    median(list).toFixed(2),
-    list.map((v) => v.toFixed(2)).join(' '),
-  ]);
-  rows.push(...Object.entries(ratios).map(([name, value]) => [name, value.toFixed(3), '(ratio of medians)']));
-  const width = Math.max(...rows.map((r) => r[0]!.length));
-  process.stdout.write(
-    `\ntessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model ${path.basename(model)} (${backbone}) level 4 at 256×256\n\n`,
+  printMedians(
+    `tessera bench: ${images.length} images (${data}), ${runs} runs, ${os.cpus().length} cores, model ${path.basename(model)} (${backbone}) level 4 at 256×256`,
+    figures,
+    ratios,
   );
-  process.stdout.write(`${'metric'.padEnd(width)}  ${'median'.padStart(10)}  runs\n`);
-  for (const [name, med, list] of rows) process.stdout.write(`${name!.padEnd(width)}  ${med!.padStart(10)}  ${list}\n`);
-  const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(
-    file,
-    JSON.stringify({ data, model, images: images.length, runs, cores: os.cpus().length, figures, ratios }, null, 2),
-  );
-  process.stdout.write(`\nraw figures: ${file}\n`);
+  writeResults('bench', { data, model, images: images.length, runs, cores: os.cpus().length, figures, ratios });
   fs.rmSync(work, { recursive: true, force: true });
 }
 
