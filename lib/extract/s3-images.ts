@@ -13,7 +13,7 @@ export type FetchedImage = { bytes: Uint8Array; tag: string } | { failure: strin
  * GETs in flight per batch. Each object is a round trip of latency before its bytes: enough in
  * flight that the decoder never waits (a 30 KB photo is ~1 ms on loopback, tens on a real store).
  */
-const FETCHES_PER_BATCH = 32;
+export const FETCHES_PER_BATCH = 32;
 
 /**
  * Images under an S3 prefix. Bytes are fetched ahead of decoding (`readAhead`); the lineage hashes

@@ -15,6 +15,8 @@ export interface FaultProxy {
   requests: number;
   /** Every request seen, as `METHOD /path` (query string dropped), in order. */
   readonly log: string[];
+  /** Bytes of the response bodies forwarded faithfully, by request method (what clients downloaded). */
+  readonly responseBytes: Record<string, number>;
   /** Faults injected and not yet applied (a request that never came leaves one here). */
   pending: number;
   stop(): Promise<void>;
@@ -30,6 +32,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const sockets = new Set<net.Socket>();
   let requests = 0;
   const log: string[] = [];
+  const responseBytes: Record<string, number> = {};
 
   const forward = (request: http.IncomingMessage, response: http.ServerResponse, fault?: Fault) => {
     const outgoing = http.request(
@@ -42,7 +45,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       },
       (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.headers);
-        if (fault?.kind !== 'reset-mid-body') return void answer.pipe(response);
+        if (fault?.kind !== 'reset-mid-body') {
+          const method = request.method ?? '';
+          answer.on('data', (chunk: Buffer) => (responseBytes[method] = (responseBytes[method] ?? 0) + chunk.length));
+          return void answer.pipe(response);
+        }
         let sent = 0;
         answer.on('data', (chunk: Buffer) => {
           if (sent > 0) return;
@@ -82,6 +89,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return requests;
     },
     log,
+    responseBytes,
     get pending() {
       return queue.length;
     },

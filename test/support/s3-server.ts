@@ -13,6 +13,8 @@ export interface S3Server {
   /** The environment a tessera process needs to reach this server (test credentials only). */
   env: Record<string, string>;
   client: S3Client;
+  /** The server's process (benchmarks read its CPU time). */
+  pid: number;
   createBucket(name: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -78,6 +80,7 @@ async function startServer(name: string, command: (port: number) => string[]): P
     endpoint,
     env,
     client,
+    pid: child.pid!,
     async createBucket(name) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },
