@@ -112,6 +112,15 @@ async function shardOnDisk(
     return { redo: read.problem === 'not extracted yet' ? null : `${split} shard ${shard}: ${read.problem}` };
   const { report } = read;
   const file = files.parquet(shard);
+  // A file that is gone (a finished run keeps no shards unless --keep-shards) is redone whatever its
+  // lineage says: checked first, so that its images are not read, or asked of the store, for nothing.
+  const present =
+    report.parquet === null ||
+    (await fs.stat(file).then(
+      () => true,
+      () => false,
+    ));
+  if (!present) return { redo: `${file} is gone (removed after the run finished, unless --keep-shards, or deleted)` };
   const lineage = await lineageMismatch(report.lineage, key, plan.images, images, report.imageTags);
   if (lineage) return { redo: `${file}: ${lineage}` };
   if (report.parquet === null) return { reusable: report };

@@ -15,6 +15,9 @@ export type FetchedImage = { bytes: Uint8Array; tag: string } | { failure: strin
  */
 export const FETCHES_PER_BATCH = 32;
 
+/** Bytes of objects hashed and kept for the decoder (S3Images.hashedBytes), at most. */
+const HASHED_BYTES_KEPT = 64 * 1024 * 1024;
+
 /**
  * Images under an S3 prefix. Bytes are fetched ahead of decoding (`readAhead`); the lineage hashes
  * the bytes decoded, and the ETag of the version fetched is recorded beside the sha256 so that a
@@ -23,6 +26,13 @@ export const FETCHES_PER_BATCH = 32;
 export class S3Images implements ImageSource {
   readonly kind = 's3';
   readonly concurrency = FETCHES_PER_BATCH;
+
+  /**
+   * Objects downloaded to be hashed (their ETag had changed), kept until decoding fetches them:
+   * an image a re-run must extract again is downloaded once, not twice. Bounded in bytes.
+   */
+  private readonly hashedBytes = new Map<string, { bytes: Uint8Array; tag: string }>();
+  private hashedBytesSize = 0;
 
   constructor(private readonly store: S3Store) {}
 
@@ -46,6 +56,12 @@ export class S3Images implements ImageSource {
    * errors.csv); the store unreachable or failing after the SDK's retries throws (the shard is retried).
    */
   async fetch(imageId: string): Promise<FetchedImage> {
+    const kept = this.hashedBytes.get(imageId);
+    if (kept) {
+      this.hashedBytes.delete(imageId);
+      this.hashedBytesSize -= kept.bytes.byteLength;
+      return kept;
+    }
     let key: string;
     try {
       key = this.keyOf(imageId);
@@ -68,7 +84,12 @@ export class S3Images implements ImageSource {
       if (now === recorded.tag) return recorded.sha256;
     }
     const fetched = await this.fetch(imageId);
-    return 'bytes' in fetched ? sha256Bytes(fetched.bytes) : null;
+    if (!('bytes' in fetched)) return null;
+    if (this.hashedBytesSize + fetched.bytes.byteLength <= HASHED_BYTES_KEPT) {
+      this.hashedBytes.set(imageId, fetched);
+      this.hashedBytesSize += fetched.bytes.byteLength;
+    }
+    return sha256Bytes(fetched.bytes);
   }
 
   private async statOf(imageId: string): Promise<string | undefined> {

@@ -140,7 +140,10 @@ test('a re-run asks the store for tags and downloads no image that became vector
   const again = await run(PREFIX, s3Out);
   assert.equal(again.summary.counts.extractedImages, firstS3Run.summary.counts.extractedImages);
   assert.deepEqual(healthyImageGets(again.requests), [], `no image GET on a re-run: ${again.requests.join(', ')}`);
-  assert.ok(again.requests.some((line) => line.startsWith(`HEAD /${BUCKET}/datasets/rooms/images/`)));
+  // One HEAD per image hashed before (all but the missing one): its shard file is gone (not kept), so its
+  // lineage is not asked as well. The one that did not decode is downloaded again, to be tried again.
+  const heads = again.requests.filter((line) => line.startsWith(`HEAD /${BUCKET}/datasets/rooms/images/`));
+  assert.equal(heads.length, 31 - 1);
 });
 
 test("a changed object re-extracts its shard only, and the lineage has the new bytes' sha256", async () => {
@@ -152,7 +155,9 @@ test("a changed object re-extracts its shard only, and the lineage has the new b
   );
   const changed = await run(PREFIX, s3Out);
   const gets = healthyImageGets(changed.requests);
-  assert.ok(gets.length > 0 && gets.length <= SHARD_SIZE + 1, `only shard 0 is read again: ${gets.join(', ')}`);
+  // Its shard's other images are asked by ETag (HEAD) and copied from the previous output; the changed one is
+  // downloaded once, hashed, and decoded from those same bytes.
+  assert.deepEqual(gets, [`GET /${BUCKET}/datasets/rooms/images/${imageId}`]);
   const lineage = fs.readFileSync(path.join(s3Out, 'lineage.csv'), 'utf8');
   assert.ok(lineage.includes(`,${imageId},`) && lineage.includes(sha256(replacement)));
 });
