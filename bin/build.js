@@ -2,11 +2,15 @@
 // esbuild (tsx's own transpiler) into dist/, tree for tree (cli/main.ts → dist/cli/main.js), with
 // dist/build.json recording each source's size, mtime and sha256. `node bin/build.js` (npm run
 // build; infra/setup.sh runs it) writes it; `currentBuild()` says whether it is still the build of
-// the sources as they are now. Plain JavaScript: it runs before anything can load TypeScript.
+// the sources as they are now. The build also writes the workflow bundle that workers run
+// (dist/workflow-bundle.js, with a record of its own: bin/workflow-bundle.js). Plain JavaScript:
+// it runs before anything can load TypeScript.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { changedSource, fileRecord } from './build-record.js';
+import { prebuiltWorkflowBundle, writeWorkflowBundle } from './workflow-bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the build goes; lib/core/project-paths.ts knows that it lies one folder below the root. */
@@ -31,9 +35,6 @@ function tsxEsbuild() {
   return createRequire(require.resolve('tsx/package.json'))('esbuild');
 }
 
-/** node:crypto loads only when a source must be hashed: a start whose sources all match skips it. */
-const sha256 = (bytes) => require('node:crypto').createHash('sha256').update(bytes).digest('hex');
-
 /**
  * dist/cli/main.js when dist/ was built from exactly the sources there are now, else undefined.
  * A source whose size or mtime differs from the record is hashed, so a file touched or checked
@@ -48,17 +49,7 @@ export function currentBuild(root = ROOT) {
     return undefined; // not built (or being replaced right now)
   }
   if (record?.format !== FORMAT || typeof record.sources !== 'object') return undefined;
-  for (const [file, built] of Object.entries(record.sources)) {
-    const source = path.join(root, file);
-    let stat;
-    try {
-      stat = fs.statSync(source);
-    } catch {
-      return undefined; // a source the build holds is gone
-    }
-    if (stat.size !== built.size) return undefined;
-    if (stat.mtimeMs !== built.mtimeMs && sha256(fs.readFileSync(source)) !== built.sha256) return undefined;
-  }
+  if (changedSource(root, record.sources) !== undefined) return undefined;
   return path.join(root, 'dist', 'cli', 'main.js');
 }
 
@@ -83,7 +74,7 @@ function readSources(root) {
   for (const file of [...sourcesUnder(root), BUILDER, ...installed]) {
     const stat = fs.statSync(path.join(root, file));
     const bytes = fs.readFileSync(path.join(root, file));
-    sources.set(file, { bytes, record: { size: stat.size, mtimeMs: stat.mtimeMs, sha256: sha256(bytes) } });
+    sources.set(file, { bytes, record: fileRecord(stat, bytes) });
   }
   return sources;
 }
@@ -149,6 +140,9 @@ export async function build(root = ROOT) {
     logLevel: 'warning',
     plugins: [externalImports(root, sources)],
   });
+  // The workflow code as workers run it (bin/workflow-bundle.js), with a record of its own: it is
+  // made from other files (the Temporal SDK's workflow packages) and used by the TypeScript too.
+  const bundled = await writeWorkflowBundle(root, staging);
   const record = { format: FORMAT, sources: Object.fromEntries([...sources].map(([file, s]) => [file, s.record])) };
   fs.writeFileSync(path.join(staging, RECORD), JSON.stringify(record, null, 1) + '\n');
   const old = path.join(root, `dist.old-${process.pid}`);
@@ -156,16 +150,18 @@ export async function build(root = ROOT) {
   if (fs.existsSync(dist)) fs.renameSync(dist, old);
   fs.renameSync(staging, dist);
   fs.rmSync(old, { recursive: true, force: true });
-  return { files: entryPoints.length, seconds: (performance.now() - started) / 1000 };
+  return { files: entryPoints.length, bundled, seconds: (performance.now() - started) / 1000 };
 }
 
-// `node bin/build.js [--force]`: builds unless dist/ is the build of the sources as they are.
+// `node bin/build.js [--force]`: builds unless dist/ is the build of the sources as they are, and
+// its workflow bundle that of the workflow code and SDK as they are.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const where = `${path.relative(process.cwd(), DIST) || '.'}/`;
-  if (!process.argv.includes('--force') && currentBuild()) {
+  if (!process.argv.includes('--force') && currentBuild() && !('stale' in prebuiltWorkflowBundle(ROOT))) {
     process.stdout.write(`build: ${where} is current\n`);
   } else {
-    const { files, seconds } = await build();
-    process.stdout.write(`build: ${files} modules into ${where} in ${seconds.toFixed(2)} s\n`);
+    const { files, bundled, seconds } = await build();
+    const bundle = bundled ? 'the workflow bundle made again' : 'the workflow bundle current, kept';
+    process.stdout.write(`build: ${files} modules into ${where} (${bundle}) in ${seconds.toFixed(2)} s\n`);
   }
 }

@@ -1,7 +1,13 @@
 import { Stores } from '../lib/storage/open-store.ts';
 import { isUri } from '../lib/core/uri.ts';
 import type { Duration } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerInterceptors,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createCpuActivities } from '../activities/cpu-activities.ts';
 import { createSearchActivities } from '../activities/search-activities.ts';
 import { createInferenceActivities } from '../activities/inference-activities.ts';
@@ -13,11 +19,12 @@ import { DecodeThreads } from '../lib/extract/decode-threads.ts';
 import { InferenceEngines } from '../lib/inference/engine.ts';
 import { sha256File } from '../lib/core/hashing.ts';
 import { runLayout } from '../lib/run-folder/layout.ts';
-import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
 import { FOLLOWING_COMPACTION_QUEUE, TASK_QUEUES, type QueueKind } from '../lib/temporal/task-queues.ts';
 import { NextShardSlots, tunerWithActivitySlots } from './next-shard-slots.ts';
 import { installRuntime, type RuntimeOptions } from './runtime.ts';
+import { workflowCode, type WorkflowCode } from './workflow-bundle.ts';
 import sharp from 'sharp';
+import { timed, timelineOn } from '../lib/core/timeline.ts';
 
 const FOLLOWING_COMPACTION_SLOTS = 8;
 
@@ -56,10 +63,13 @@ export interface TesseraWorkersOptions {
    */
   shutdownGraceTime?: string;
   /**
-   * The workflow code already bundled (the test suite bundles it once for all its processes);
-   * bundled from workflows/ when undefined.
+   * The workflow code already bundled (the embedded run loads it while its server starts; the test
+   * suite bundles it once for all its processes); when undefined, the build's prebuilt bundle if it
+   * is current, else workflows/ bundled now (workflow-bundle.ts).
    */
   workflowBundle?: WorkflowBundleOption;
+  /** The workflow code as workflowCode() loaded it (the embedded run loads it while its server starts). */
+  workflowCode?: WorkflowCode;
   /** Log format and level, metrics endpoint (process-wide; the first worker of a process sets them). */
   runtime?: RuntimeOptions;
   /**
@@ -82,13 +92,13 @@ export interface TesseraWorkers {
  */
 export async function createWorkers(options: TesseraWorkersOptions): Promise<TesseraWorkers> {
   // Resolved before connecting: a bad root stops the worker before it takes any task.
-  const roots = await resolveWorkerRoots(options.allowRoots, options.allowModelFiles, {
-    followLinks: options.followLinks,
-  });
+  const roots = await timed('workers: resolve roots', () =>
+    resolveWorkerRoots(options.allowRoots, options.allowModelFiles, { followLinks: options.followLinks }),
+  );
   installRuntime(options.runtime);
   // Every image is decoded once: libvips' operation cache only costs here (~5–10 % of decode CPU).
   sharp.cache(false);
-  const connection = await NativeConnection.connect(connectionOptions(options.target));
+  const connection = await timed('workers: connect', () => NativeConnection.connect(connectionOptions(options.target)));
   const inference = startInference(options);
   // The process's object-store client and its local copies (a model in a bucket), shared by its activities.
   const stores = new Stores();
@@ -107,26 +117,37 @@ export async function createWorkers(options: TesseraWorkersOptions): Promise<Tes
       maxHeartbeatThrottleInterval: '1 second',
       defaultHeartbeatThrottleInterval: '1 second',
       shutdownGraceTime: (options.shutdownGraceTime ?? 0) as Duration,
+      ...(timelineOn ? { interceptors: activityPhases } : {}),
     },
   };
-  const workers: Worker[] = [];
-  try {
-    if (options.queues.includes('cpu')) {
-      // One process with both queues: preflight has recorded the run's model, and its session (unless
-      // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
-      const warmInference = options.queues.includes('inference') ? inference.warm : undefined;
-      workers.push(
-        ...(await createCpuWorkers(on, options, {
-          ...createCpuActivities(roots, { warmInference, stores }),
-          ...createSearchActivities(roots),
-        })),
-      );
-    }
-    if (options.queues.includes('inference'))
-      workers.push(await createInferenceWorker(on, options, { ...inference, stores }, roots));
-  } catch (error) {
-    await closeAll();
-    throw error;
+  // The queues' workers are created at once: each registers with the server (a round trip), and
+  // the workflow worker meanwhile starts its workflow thread on the bundle. The bundle comes first:
+  // workflow code that does not bundle fails the worker before any of its workers exists.
+  const creating: Promise<Worker[]>[] = [];
+  if (options.queues.includes('cpu')) {
+    const bundle = await ownWorkflowCode(options).catch(async (error: unknown) => {
+      await closeAll();
+      throw error;
+    });
+    // One process with both queues: preflight has recorded the run's model, and its session (unless
+    // warmFor loaded it already) loads beside preflight, split and plan, not in the first shard.
+    const warmInference = options.queues.includes('inference') ? inference.warm : undefined;
+    const activities = {
+      ...createCpuActivities(roots, { warmInference, stores }),
+      ...createSearchActivities(roots),
+    };
+    creating.push(...createCpuWorkers(on, options, bundle, activities));
+  }
+  if (options.queues.includes('inference'))
+    creating.push(createInferenceWorker(on, options, { ...inference, stores }, roots).then((worker) => [worker]));
+  const settled = await timed('workers: create', () => Promise.allSettled(creating));
+  const workers = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) {
+    // A worker created beside the one that failed still holds the connection, which then refuses
+    // to close: the failure that matters is the first.
+    await closeAll().catch(() => undefined);
+    throw failed.reason;
   }
 
   return {
@@ -153,8 +174,20 @@ interface WorkerPlace {
     maxHeartbeatThrottleInterval: string;
     defaultHeartbeatThrottleInterval: string;
     shutdownGraceTime: Duration;
+    interceptors?: WorkerInterceptors;
   };
 }
+
+/** With TESSERA_TIMELINE, each activity this process runs is a phase of its timeline (lib/core/timeline.ts). */
+const activityPhases: WorkerInterceptors = {
+  activity: [
+    (context) => ({
+      inbound: {
+        execute: (input, next) => timed(`activity ${context.info.activityType}`, () => next(input)),
+      },
+    }),
+  ],
+};
 
 /** The process's inference parts (sessions, decode threads), and how to warm them for a run. */
 interface InferenceParts {
@@ -188,14 +221,16 @@ function startInference(options: TesseraWorkersOptions): InferenceParts {
   const warm = (config: RunConfig, modelSha256: string) => {
     // A model in object storage is loaded from the copy its first shard makes: nothing to warm from here.
     if (isUri(runLayout(config).model)) return void decoders.start().catch(() => undefined);
-    void engines.get({ ...sessionSpecFor(config, tuning), modelSha256 }).catch(() => undefined);
+    void timed('session load', () => engines.get({ ...sessionSpecFor(config, tuning), modelSha256 })).catch(
+      () => undefined,
+    );
     void decoders.start().catch(() => undefined);
   };
   if (options.queues.includes('inference')) {
     void decoders.start().catch(() => undefined);
     const config = options.warmFor;
     if (config)
-      void sha256File(runLayout(config).model).then(
+      void timed('model sha256', () => sha256File(runLayout(config).model)).then(
         (sha256) => warm(config, sha256),
         () => undefined,
       );
@@ -204,33 +239,32 @@ function startInference(options: TesseraWorkersOptions): InferenceParts {
 }
 
 /** The workflow's and CPU activities' worker, and the one of compactions that follow extraction. */
-async function createCpuWorkers(
+function createCpuWorkers(
   on: WorkerPlace,
   options: TesseraWorkersOptions,
+  workflowBundle: WorkflowBundleOption,
   cpuActivities: ReturnType<typeof createCpuActivities>,
-): Promise<Worker[]> {
-  const bundle =
-    options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
+): Promise<Worker[]>[] {
   return [
-    await Worker.create({
+    Worker.create({
       connection: on.connection,
       namespace: on.namespace,
       taskQueue: TASK_QUEUES.cpu,
-      workflowBundle: bundle,
+      workflowBundle,
       activities: cpuActivities,
       maxConcurrentActivityTaskExecutions: options.cpuConcurrency ?? 2,
       ...on.common,
-    }),
+    }).then((worker) => [worker]),
     // Compactions that follow extraction mostly wait for shards: slots of their own (one per
     // run being extracted, two while a run moves from train to val).
-    await Worker.create({
+    Worker.create({
       connection: on.connection,
       namespace: on.namespace,
       taskQueue: FOLLOWING_COMPACTION_QUEUE,
       activities: { followExtraction: cpuActivities.followExtraction },
       maxConcurrentActivityTaskExecutions: FOLLOWING_COMPACTION_SLOTS,
       ...on.common,
-    }),
+    }).then((worker) => [worker]),
   ];
 }
 
@@ -253,6 +287,20 @@ async function createInferenceWorker(
       : { maxConcurrentActivityTaskExecutions: options.inferenceConcurrency }),
     ...on.common,
   });
+}
+
+/**
+ * The workflow code the options give, or the build's prebuilt bundle, or workflows/ bundled now,
+ * saying why in the log.
+ */
+async function ownWorkflowCode(options: TesseraWorkersOptions): Promise<WorkflowBundleOption> {
+  if (options.workflowBundle) return options.workflowBundle;
+  const { code, bundledNow } = options.workflowCode ?? (await workflowCode());
+  if (bundledNow)
+    Runtime.instance().logger.info('workflow code bundled at start: the prebuilt bundle is not current', {
+      ...bundledNow,
+    });
+  return { code };
 }
 
 /** The workflow bundler's logger without its progress chatter: warnings and errors only. */
