@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CancelledFailure,
   Client,
@@ -17,6 +18,7 @@ import { ProgressBar, readProgress } from './progress.ts';
 import { runStaticDetails, runStaticSummary } from './run-metadata.ts';
 import { restartStaleRun } from './stale-runs.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
+import { RunCancelledError, RunFailedError } from './run-errors.ts';
 
 export interface SubmitOptions {
   target: TemporalTarget;
@@ -24,15 +26,7 @@ export interface SubmitOptions {
   quiet?: boolean;
 }
 
-export class RunFailedError extends Error {
-  override name = 'RunFailedError';
-  /** The log with the details (an embedded run's OUT/.tessera/tessera.log), printed after the message. */
-  log?: string;
-}
-
-export class RunCancelledError extends Error {
-  override name = 'RunCancelledError';
-}
+export { RunCancelledError, RunFailedError };
 
 /** The innermost failure message, which is the one that names the bad input. */
 export function rootCauseMessage(error: unknown): string {
@@ -118,14 +112,18 @@ export async function submitRun(
     if (options.detach) return { workflowId, seconds: (Date.now() - started) / 1000 };
 
     const bar = options.quiet ? undefined : new ProgressBar();
-    let finished = false;
-    const poll = (async () => {
-      while (!finished) {
-        const progress = await readProgress(client, handle);
-        if (progress && !finished) bar?.update(progress);
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    })();
+    // Progress is read once a second for the bar alone (a quiet run asks nothing), and the wait
+    // between two reads ends when the run does: the command is not held up to a second after it.
+    const finished = new AbortController();
+    const poll =
+      bar &&
+      (async () => {
+        while (!finished.signal.aborted) {
+          const progress = await readProgress(client, handle);
+          if (progress && !finished.signal.aborted) bar.update(progress);
+          await sleep(1_000, undefined, { signal: finished.signal }).catch(() => undefined);
+        }
+      })();
     try {
       const summary = await handle.result();
       return { summary, workflowId, seconds: (Date.now() - started) / 1000 };
@@ -138,7 +136,7 @@ export async function submitRun(
       if (error instanceof WorkflowFailedError) throw new RunFailedError(rootCauseMessage(error));
       throw error;
     } finally {
-      finished = true;
+      finished.abort();
       await poll;
       bar?.finish();
     }
