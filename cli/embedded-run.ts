@@ -6,7 +6,8 @@ import { killLeftoverServers, startDevServerOnOwnState, type DevServerProcess } 
 import { errorMessage, InputError } from '../lib/core/errors.ts';
 import { acquireRunLease, leaseHolder, onThisMachine, type RunLease } from '../lib/run-folder/lease.ts';
 import { RunOutcomeSchema, type RunOutcome } from '../lib/run-folder/records.ts';
-import { createWorkers, type TesseraWorkers } from '../workers/create-workers.ts';
+import type { TesseraWorkers } from '../workers/create-workers.ts';
+import type { WorkflowCode } from '../workers/workflow-bundle.ts';
 import type { RuntimeOptions } from '../workers/runtime.ts';
 import {
   assertOutputApartFromInputs,
@@ -16,13 +17,13 @@ import {
 } from '../lib/run-folder/output-folder.ts';
 import { runLayout, type RunLayout } from '../lib/run-folder/layout.ts';
 import { localTarget } from '../lib/temporal/connection.ts';
-import { openRunConfig, openRunFolders } from './open-run.ts';
-import { RunCancelledError, RunFailedError, submitRun } from './submit-run.ts';
+import { RunCancelledError, RunFailedError } from './run-errors.ts';
 import { writeRecordSync } from '../lib/run-folder/records-io.ts';
 import { workflowIdForOutput } from './workflow-id.ts';
-import { finishedRun, type FinishedRun } from '../lib/run/finished-run.ts';
+import type { FinishedRun } from '../lib/run/finished-run.ts';
 import { summaryOfFinishedRun } from '../lib/run/finished-summary.ts';
 import type { RunSummary } from '../lib/core/run-summary.ts';
+import { since, timed } from '../lib/core/timeline.ts';
 
 /** Ctrl-C, kill, a closed terminal. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -43,6 +44,8 @@ interface Parts {
   server?: DevServerProcess;
   workers?: TesseraWorkers;
   running?: Promise<void>;
+  /** The run completed: nothing of it is left in the server but its history, already on disk. */
+  completed?: boolean;
 }
 
 function say(line: string): void {
@@ -52,8 +55,11 @@ function say(line: string): void {
 async function stopParts(parts: Parts, lease: RunLease): Promise<void> {
   try {
     parts.workers?.shutdown();
-    await parts.running?.catch(() => {});
-    await parts.server?.stop();
+    await timed('shutdown: workers', async () => parts.running?.catch(() => {}));
+    // A completed run's server is killed rather than stopped: its graceful stop would add over a
+    // second to every run, for nothing (the state file is consistent either way, and a run that
+    // did not complete keeps the graceful stop).
+    await timed('shutdown: dev server', async () => parts.server?.stop({ now: parts.completed }));
   } finally {
     lease.release();
   }
@@ -155,6 +161,9 @@ async function finishedAlready(
   outcome: RunOutcomeRecord,
   options: EmbeddedRunOptions,
 ): Promise<EmbeddedRunResult | undefined> {
+  // No manifest, no finished run: a first run goes on to start its server without loading the check's modules.
+  if (!fs.existsSync(layout.manifest)) return undefined;
+  const { finishedRun } = await import('../lib/run/finished-run.ts');
   // A check that cannot be made (the model file gone, say) is left to the run, which reports it.
   const finished = await finishedRun(config, layout).catch((): FinishedRun => ({ finished: false }));
   if (finished.finished) {
@@ -204,6 +213,7 @@ async function startServer(
   lease: RunLease,
   outcome: RunOutcomeRecord,
   options: EmbeddedRunOptions,
+  onSpawn: () => void,
 ): Promise<DevServerProcess> {
   const dbFile = layout.temporalState;
   makeFolders(path.dirname(dbFile), layout.out);
@@ -214,6 +224,7 @@ async function startServer(
       onSpawn: (spawned) => {
         parts.server = spawned;
         lease.recordServer({ address: spawned.address, uiUrl: spawned.uiUrl, pid: spawned.pid, dbFile });
+        onSpawn();
       },
     },
     say,
@@ -224,14 +235,40 @@ async function startServer(
   return server;
 }
 
+/** What the run needs besides its server, none of which the server needs: loaded while it starts. */
+interface RunParts {
+  createWorkers: typeof import('../workers/create-workers.ts').createWorkers;
+  openRun: typeof import('./open-run.ts');
+  submitRun: typeof import('./submit-run.ts').submitRun;
+  /** The build's prebuilt workflow bundle when current, else workflows/ bundled now. */
+  workflowCode: WorkflowCode;
+}
+
+/**
+ * The Temporal SDK, onnxruntime, sharp, DuckDB and the rest of the workers' modules (~1 s of CPU),
+ * and the workflow code: this module loads none of them, so that the dev server can start first.
+ */
+async function loadRunParts(): Promise<RunParts> {
+  const [{ createWorkers }, { workflowCode }, openRun, { submitRun }] = await Promise.all([
+    import('../workers/create-workers.ts'),
+    import('../workers/workflow-bundle.ts'),
+    import('./open-run.ts'),
+    import('./submit-run.ts'),
+  ]);
+  return { createWorkers, openRun, submitRun, workflowCode: await workflowCode() };
+}
+
 /** In-process workers for both queues: this server runs only this command's run. */
 async function startWorkers(
   config: RunConfig,
   layout: RunLayout,
   server: DevServerProcess,
   options: EmbeddedRunOptions,
+  { createWorkers, openRun, workflowCode }: RunParts,
 ) {
-  const open = openRunFolders(await openRunConfig(localTarget(server.address), layout.out));
+  const open = openRun.openRunFolders(
+    await timed('workers: open run config', () => openRun.openRunConfig(localTarget(server.address), layout.out)),
+  );
   return createWorkers({
     target: localTarget(server.address),
     queues: ['cpu', 'inference'],
@@ -244,6 +281,7 @@ async function startWorkers(
     runtime: { ...options.runtime, logFile: layout.log, echo: options.verbose },
     decodeThreads: options.decodeThreads,
     warmFor: config,
+    workflowCode,
   });
 }
 
@@ -262,10 +300,11 @@ export interface EmbeddedRunResult {
  * a second server on the same state file.
  */
 export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions): Promise<EmbeddedRunResult> {
+  since('start → embedded run (node, flags, modules)');
   const layout = runLayout(config);
   const outcome = new RunOutcomeRecord(config, layout);
   const { command } = outcome;
-  await refuseForeignFolder(layout);
+  await timed('output folder checks', () => refuseForeignFolder(layout));
   const parts: Parts = {};
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts, lease));
@@ -308,19 +347,31 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
   });
 
   try {
-    await stopLeftoverServers(layout, lease);
-    const finished = config.force ? undefined : await finishedAlready(config, layout, outcome, options);
+    await timed('stop leftover servers', () => stopLeftoverServers(layout, lease));
+    const finished = config.force
+      ? undefined
+      : await timed('finished-run check', () => finishedAlready(config, layout, outcome, options));
     if (finished) return finished;
-    const server = await startServer(layout, parts, lease, outcome, options);
-    parts.workers = await startWorkers(config, layout, server, options);
+    // The dev server needs none of the modules the workers load: it is spawned first, and they load
+    // while it starts (its own process, so on another core where there is one).
+    let spawned!: () => void;
+    const serverSpawned = new Promise<void>((resolve) => (spawned = resolve));
+    const [server, run] = await Promise.all([
+      timed('dev server start', () => startServer(layout, parts, lease, outcome, options, spawned)),
+      serverSpawned.then(() => timed('run modules and workflow code', loadRunParts)),
+    ]);
+    parts.workers = await timed('workers', () => startWorkers(config, layout, server, options, run));
     const running = (parts.running = parts.workers.run());
     const result = await Promise.race([
-      submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),
+      timed('workflow (submit to result)', () =>
+        run.submitRun(config, { target: localTarget(server.address), quiet: options.quiet }),
+      ),
       running.then(() => {
         throw new Error('the in-process worker stopped before the run finished');
       }),
     ]);
     outcome.write({ outcome: 'completed', message: null });
+    parts.completed = true;
     return result;
   } catch (error) {
     outcome.write(outcomeOf(error));
@@ -328,7 +379,7 @@ export async function embeddedRun(config: RunConfig, options: EmbeddedRunOptions
     throw error;
   } finally {
     // After a signal this is the same stop the signal started, which then exits the process.
-    await stop();
+    await timed('shutdown', stop);
     removeSignalHandlers();
   }
 }

@@ -10,6 +10,7 @@ import type { RunLayout } from '../run-folder/layout.ts';
 import { ManifestSchema, type Manifest } from '../run-folder/records.ts';
 import { readRecord, RecordFormatError } from '../run-folder/records-io.ts';
 import { readRunOptionsIfAny, runOptionChanges, runOptionsOf } from '../run-folder/run-options-record.ts';
+import { begin } from '../core/timeline.ts';
 
 /**
  * Whether an output folder already holds the finished run of exactly these inputs, so that running
@@ -33,18 +34,23 @@ async function checkFinished(config: RunConfig, layout: RunLayout, stores: Store
   const recorded = manifest && (await readRunOptionsIfAny(layout).catch(unlessUnread));
   if (!manifest || !recorded) return { finished: false };
   // Other options or another model: not this run; the normal path refuses or replaces it.
+  const inputs = begin('finished: options, model and input CSV');
   if (runOptionChanges(recorded, await runOptionsOf(config, layout, stores)).length > 0) return { finished: false };
   if ((await sha256OfInput(layout.inputCsv, stores)) !== manifest.input.sha256) {
     return { finished: false, changed: `${layout.inputCsv} changed since the run finished` };
   }
+  inputs();
+  const outputs = begin('finished: outputs');
   for (const [name, output] of Object.entries(manifest.outputs)) {
     if ((await sha256File(path.join(layout.out, name)).catch(() => null)) !== output.sha256) {
       return { finished: false, changed: `${name} in ${layout.out} changed or is missing since the run finished` };
     }
   }
+  outputs();
+  const images = begin('finished: images');
   // Only the embedded run asks, whose own command named the data: links may lead anywhere.
-  const images = await openImageSource(layout.images, 'anywhere', stores).catch(() => undefined);
-  if (!images) return { finished: false, changed: `image folder ${layout.images} is gone` };
+  const source = await openImageSource(layout.images, 'anywhere', stores).catch(() => undefined);
+  if (!source) return { finished: false, changed: `image folder ${layout.images} is gone` };
   const lineage = await openCsv(layout.lineageCsv);
   const column = (name: string) => lineage.header.indexOf(name);
   const [idColumn, shaColumn, tagColumn] = [column(config.idColumn), column('sha256'), column('etag')];
@@ -52,7 +58,8 @@ async function checkFinished(config: RunConfig, layout: RunLayout, stores: Store
   for await (const { fields } of lineage.rows)
     hashed.push([fields[idColumn]!, fields[shaColumn] || null, tagColumn < 0 ? undefined : fields[tagColumn]]);
   // An image that did not decode (no sha256) must still not decode: it is checked as null.
-  const changed = await firstChangedImage(images, hashed);
+  const changed = await firstChangedImage(source, hashed);
+  images();
   if (changed !== undefined) return { finished: false, changed: `image ${changed} changed since the run finished` };
   return { finished: true, manifest };
 }
