@@ -397,6 +397,9 @@ test('a state file the server blames is put back when a fresh server fails too: 
 test('an output folder that cannot be written is refused with its cause (read-only, not writable, disk full), exit 1, no stack trace', async (t) => {
   const locked = tempDir('embedded-locked');
   fs.chmodSync(locked, 0o755);
+  // The run as nobody must reach the dataset (its temp folder is the owner's alone): else it is
+  // refused as missing before the output folder is looked at.
+  fs.chmodSync(dir, 0o755);
   fs.mkdirSync(path.join(locked, 'ro'), { mode: 0o555 });
   fs.chmodSync(path.join(locked, 'ro'), 0o555);
   // Root writes anywhere: then the run is made as nobody.
