@@ -227,7 +227,8 @@ async function startDevServerOnce(options: DevServerOptions): Promise<DevServer>
         output,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Often enough that the run does not wait long for a server that has become ready (~1 s here).
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return server;
 }
