@@ -3,6 +3,13 @@
  *
  *     node --import tsx test/run-suite.ts [--concurrency N] [FILE | FOLDER]...
  *
+ * Two files run at once unless --concurrency says otherwise: the suite targets 2-core machines,
+ * and most integration files spend much of their time waiting (for the tessera processes they
+ * start, for servers, for heartbeat timeouts), so two at a time keep both cores busy. Each file
+ * has a process, a temp folder and (on the shared server) a namespace of its own. The files of
+ * test/fidelity/ run one at a time: they run Python (PyTorch exports, pandas) beside tessera and
+ * were not tried two at once.
+ *
  * A folder stands for its *.test.ts files; none given: every folder of test/ but test/fidelity/
  * (`npm test`: unit, integration and workflow tests; `npm run test:fidelity` names test/fidelity).
  *
@@ -11,7 +18,8 @@
  * harness), runs `node --test` over the files (its report and summary lines unchanged), stops the
  * server and exits with the runner's status. It also bundles the workflow code once for them all
  * (WORKFLOW_BUNDLE_ENV). Tests that must own a server (they kill, restart or
- * start it themselves) still start their own. The server's log goes to .test-artifacts/.
+ * start it themselves) still start their own. The server's log goes to .test-artifacts/, and so
+ * does each file's time (test-durations.txt, test/support/file-durations.ts).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,8 +31,12 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../lib/core/project-paths.ts';
 import { quietBundlerLogger } from '../workers/create-workers.ts';
 import { SHARED_TEMPORAL_ENV, TEST_ARTIFACTS, WORKFLOW_BUNDLE_ENV } from './support/environment.ts';
+import { fileDurationsReporter } from './support/file-durations.ts';
 
 const TEST_ROOT = path.dirname(fileURLToPath(import.meta.url));
+/** Files run at once when --concurrency is not given (see above). */
+const DEFAULT_CONCURRENCY = 2;
+const FIDELITY = path.join(TEST_ROOT, 'fidelity');
 /** Suites with a command of their own, left out when no folder is named. */
 const NOT_BY_DEFAULT = ['fidelity', 'fixtures', 'support'];
 
@@ -49,8 +61,9 @@ function testFiles(paths: string[]): string[] {
 
 function parseArguments(argv: string[]): { concurrency: number; files: string[] } {
   const at = argv.indexOf('--concurrency');
-  const concurrency = at === -1 ? 1 : Number(argv[at + 1]);
   const files = testFiles(at === -1 ? argv : [...argv.slice(0, at), ...argv.slice(at + 2)]);
+  const fidelity = files.some((file) => path.resolve(file).startsWith(FIDELITY + path.sep));
+  const concurrency = at !== -1 ? Number(argv[at + 1]) : fidelity ? 1 : DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || files.length === 0) {
     process.stderr.write('usage: node --import tsx test/run-suite.ts [--concurrency N] [FILE | FOLDER]...\n');
     process.exit(2);
@@ -77,7 +90,16 @@ async function main(): Promise<number> {
   process.stdout.write(`test/run-suite.ts: one Temporal dev server for the suite at ${server.address}\n`);
   const runner = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      ...fileDurationsReporter(state, path.join(TEST_ARTIFACTS, 'test-durations.txt')),
+      ...files,
+    ],
     {
       stdio: 'inherit',
       env: { ...process.env, [SHARED_TEMPORAL_ENV]: server.address, [WORKFLOW_BUNDLE_ENV]: bundlePath },
