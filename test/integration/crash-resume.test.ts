@@ -276,6 +276,13 @@ test('a shard file damaged while compaction was down: the successor extracts tha
     args: [configFor(out)],
   });
   await waitForFile(path.join(dir, 'markers', 'compact-mid'), doomed);
+  // The failpoint waits for every shard's report, which each shard's activity writes just before
+  // it reports back: killed in between, the last shard to finish is taken again (and reused).
+  // Compaction is what goes down here, so the kill waits until Temporal has the extraction done.
+  const extraction = client.workflow.getHandle(`crash-damaged-shard--train-shards-0-${SHARDS - 1}`);
+  await waitUntil(async () => (await extraction.describe()).status.name === 'COMPLETED', 'the extraction', {
+    watched: doomed,
+  });
   await doomed.killHard();
   const shardFile = path.join(out, 'shards', 'shard-00003.parquet');
   const bytes = fs.readFileSync(shardFile);
