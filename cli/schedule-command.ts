@@ -212,7 +212,7 @@ export async function scheduleCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('schedule', rest, { ...connectionFlags, id: { type: 'string' }, ...sub.options });
   const id = values.id as string | undefined;
   if (sub.needsId && !id) throw new UsageError(`schedule ${name} needs --id NAME`);
-  sub.check?.(values);
+  await sub.check?.(values); // before connecting: usage errors come first (a config in a bucket is read here)
   return withClient(values as ConnectionFlagValues, async (client) => {
     try {
       await sub.run(client, values, id ?? '');
