@@ -54,11 +54,18 @@ async function checkFinished(config: RunConfig, layout: RunLayout, stores: Store
   const lineage = await openCsv(layout.lineageCsv);
   const column = (name: string) => lineage.header.indexOf(name);
   const [idColumn, shaColumn, tagColumn] = [column(config.idColumn), column('sha256'), column('etag')];
-  const hashed: [string, string | null, string | undefined][] = [];
-  for await (const { fields } of lineage.rows)
-    hashed.push([fields[idColumn]!, fields[shaColumn] || null, tagColumn < 0 ? undefined : fields[tagColumn]]);
+  // Checked a thousand rows at a time, as they are read: a run of millions of images is never held whole.
   // An image that did not decode (no sha256) must still not decode: it is checked as null.
-  const changed = await firstChangedImage(source, hashed);
+  let changed: string | undefined;
+  let hashed: [string, string | null, string | undefined][] = [];
+  for await (const { fields } of lineage.rows) {
+    hashed.push([fields[idColumn]!, fields[shaColumn] || null, tagColumn < 0 ? undefined : fields[tagColumn]]);
+    if (hashed.length < 1000) continue;
+    changed = await firstChangedImage(source, hashed);
+    hashed = [];
+    if (changed !== undefined) break;
+  }
+  changed ??= await firstChangedImage(source, hashed);
   images();
   if (changed !== undefined) return { finished: false, changed: `image ${changed} changed since the run finished` };
   return { finished: true, manifest };
